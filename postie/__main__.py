@@ -1,0 +1,3 @@
+from postie.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Articles: files into segments, yEnc bodies, headers."""

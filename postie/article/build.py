@@ -1,0 +1,83 @@
+"""Article headers and the bytes of a whole article, ready for POST."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+from postie.article import yenc
+from postie.article.plan import FilePlan, JobPlan, Segment
+from postie.config import PostingConfig
+
+
+class ArticleBuilder:
+    """Builds the headers and framing of every article of one job."""
+
+    def __init__(self, plan: JobPlan, posting: PostingConfig) -> None:
+        self.plan = plan
+        self.posting = posting
+        self._groups = ",".join(plan.groups)
+        self._count = len(plan.files)
+        self._date_second = -1
+        self._date = ""
+
+    def subject(self, file: FilePlan, segment: Segment) -> str:
+        """The Subject header of one article (random under full obfuscation)."""
+        if segment.subject is not None:
+            return segment.subject
+        return self.real_subject(file, segment.number)
+
+    def real_subject(self, file: FilePlan, part: int) -> str:
+        return self.posting.subject.format(
+            index=file.index,
+            count=self._count,
+            name=file.name,
+            part=part,
+            parts=len(file.segments),
+            size=file.size,
+        )
+
+    def nzb_subject(self, file: FilePlan) -> str:
+        """The subject the NZB gives the file: always the real name."""
+        return self.real_subject(file, 1)
+
+    def _date_header(self) -> str:
+        now = int(time.time())
+        if now != self._date_second:
+            self._date_second = now
+            self._date = email.utils.formatdate(now, usegmt=True)
+        return self._date
+
+    def headers(self, file: FilePlan, segment: Segment) -> bytes:
+        text = (
+            f"From: {segment.poster or self.plan.poster}\r\n"
+            f"Newsgroups: {self._groups}\r\n"
+            f"Subject: {self.subject(file, segment)}\r\n"
+            f"Message-ID: <{segment.message_id}>\r\n"
+            f"Date: {self._date_header()}\r\n"
+            "\r\n"
+        )
+        return text.encode("utf-8")
+
+    def article(
+        self,
+        file: FilePlan,
+        segment: Segment,
+        body: bytes,
+        pcrc32: int,
+        file_crc32: int | None,
+    ) -> tuple[bytes, ...]:
+        """The article as buffers to write in order (ends with CRLF, no terminator)."""
+        name = segment.wire_name or file.name
+        head = self.headers(file, segment) + yenc.header_lines(
+            part=segment.number,
+            total=len(file.segments),
+            file_size=file.size,
+            name=name,
+            begin=segment.offset + 1,
+            end=segment.offset + segment.length,
+        )
+        tail = yenc.trailer_line(
+            size=segment.length, part=segment.number, pcrc32=pcrc32, crc32=file_crc32
+        )
+        return head, body, tail

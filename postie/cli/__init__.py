@@ -1,0 +1,40 @@
+"""The ``postie`` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from postie import __version__
+from postie.cli import check, post
+
+app = typer.Typer(
+    name="postie",
+    help="A durable Usenet posting engine: yEnc articles over many NNTP connections, NZB out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"postie {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Show the version and exit.", callback=_version, is_eager=True
+    ),
+) -> None:
+    """A durable Usenet posting engine."""
+
+
+app.command("post")(post.post_command)
+app.command("check-server")(check.check_server_command)
+
+
+def main() -> None:
+    app()

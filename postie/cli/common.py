@@ -1,0 +1,106 @@
+"""What every command shares: exit codes, config from file and flags, logging."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+from postie import errors
+from postie.config import Config, load_config, merge, parse_config
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+EXIT_PARTIAL = 4
+EXIT_INTERRUPTED = 130
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass(frozen=True)
+class ServerFlags:
+    host: str | None = None
+    port: int | None = None
+    ssl: bool | None = None
+    starttls: bool | None = None
+    insecure: bool = False
+    user: str | None = None
+    password: str | None = None
+    connections: int | None = None
+
+
+def build_config(
+    config_path: Path | None, flags: ServerFlags, overrides: dict[str, Any] | None = None
+) -> Config:
+    """Config file (if any), then flags on top; ConfigError names the key on failure."""
+    config = load_config(config_path) if config_path is not None else parse_config({})
+    data: dict[str, Any] = {}
+    server_fields: dict[str, Any] = {}
+    if flags.port is not None:
+        server_fields["port"] = flags.port
+    if flags.ssl is not None:
+        server_fields["ssl"] = flags.ssl
+    if flags.starttls is not None:
+        server_fields["starttls"] = flags.starttls
+    if flags.insecure:
+        server_fields["verify_cert"] = False
+    if flags.user is not None:
+        server_fields["username"] = flags.user
+    if flags.password is not None:
+        server_fields["password"] = flags.password
+        server_fields["password_env"] = None
+    if flags.connections is not None:
+        server_fields["max_connections"] = flags.connections
+    if flags.host is not None:
+        data["servers"] = [{"host": flags.host, **server_fields}]
+    elif server_fields and config.servers:
+        servers = []
+        for server in config.servers:
+            fields = server.model_dump(mode="python")
+            fields.update(server_fields)
+            servers.append(fields)
+        data["servers"] = servers
+    elif server_fields:
+        raise errors.ConfigError("server options need --host or a config file with servers")
+    data.update(overrides or {})
+    return merge(config, data) if data else config
+
+
+def setup_logging(verbose: int, *, rich_console: Console | None = None) -> None:
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    handler: logging.Handler
+    if rich_console is not None:
+        handler = RichHandler(console=rich_console, show_path=False, show_time=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(logging.Formatter("postie: %(levelname)s: %(message)s"))
+        handler = stream
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def error(message: str) -> None:
+    stderr.print(f"postie: error: {message}", markup=False)
+
+
+def warn(message: str) -> None:
+    stderr.print(f"postie: warning: {message}", markup=False)
+
+
+def exit_code_for(exc: BaseException) -> int:
+    if isinstance(exc, errors.ConfigError | errors.UsageError | errors.InputError):
+        return EXIT_USAGE
+    if isinstance(exc, errors.JobFailed | errors.GiveUp | errors.ConnectFailed):
+        return EXIT_REFUSED
+    return EXIT_FAILURE

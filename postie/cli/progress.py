@@ -1,0 +1,117 @@
+"""Progress display: rich bars on a terminal, plain log lines otherwise, or nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from postie.runtime.engine import JobStatistics
+
+PLAIN_INTERVAL = 5.0
+
+
+def _current(stats: JobStatistics, limit: int = 2) -> str:
+    names = list(stats.current_files[:limit])
+    more = len(stats.current_files) - len(names)
+    text = ", ".join(names)
+    if more > 0:
+        text += f" (+{more})"
+    return text
+
+
+def plain_line(stats: JobStatistics) -> str:
+    mb = stats.posted_bytes / 1e6
+    total = stats.total_bytes / 1e6
+    pct = 100.0 * stats.posted_bytes / stats.total_bytes if stats.total_bytes else 100.0
+    speed = mb / stats.elapsed if stats.elapsed > 0 else 0.0
+    return (
+        f"posted {mb:.1f}/{total:.1f} MB ({pct:.0f}%) at {speed:.1f} MB/s,"
+        f" files {stats.files_done}/{stats.files_total}, articles"
+        f" {stats.posted_articles}/{stats.total_articles}"
+    )
+
+
+@contextlib.asynccontextmanager
+async def show_progress(
+    mode: str, read: Callable[[], JobStatistics], console: Console
+) -> AsyncIterator[None]:
+    """Run a display task for ``mode`` ("bar", "plain" or "quiet") around the body."""
+    if mode == "quiet":
+        yield
+        return
+    if mode == "plain":
+        task = asyncio.create_task(_plain(read))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return
+    stats = read()
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[files]}"),
+        console=console,
+        transient=False,
+    )
+    task_id = progress.add_task("posting", total=stats.total_bytes or 1, files="")
+
+    async def refresh() -> None:
+        while True:
+            s = read()
+            progress.update(
+                task_id,
+                completed=s.posted_bytes,
+                files=f"files {s.files_done}/{s.files_total} {_current(s)}",
+            )
+            await asyncio.sleep(0.2)
+
+    with progress:
+        task = asyncio.create_task(refresh())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            s = read()
+            progress.update(
+                task_id, completed=s.posted_bytes, files=f"files {s.files_done}/{s.files_total}"
+            )
+
+
+async def _plain(read: Callable[[], JobStatistics]) -> None:
+    last = time.monotonic()
+    while True:
+        await asyncio.sleep(0.5)
+        if time.monotonic() - last >= PLAIN_INTERVAL:
+            last = time.monotonic()
+            print(f"postie: {plain_line(read())}", file=sys.stdout, flush=True)
+
+
+def choose_mode(quiet: bool, plain: bool) -> str:
+    if quiet:
+        return "quiet"
+    if plain or not sys.stdout.isatty():
+        return "plain"
+    return "bar"

@@ -1,0 +1,267 @@
+"""Configuration: YAML in, a validated frozen model out.
+
+Every key is documented in ``config.example.yaml``. Unknown keys and bad values
+are rejected with the key path and the reason. Passwords are ``SecretStr``: they
+never show in ``repr``, logs or errors; ``password_env`` reads one from the
+environment instead of the file.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from postie.errors import ConfigError
+
+DEFAULT_ARTICLE_SIZE = 716_800
+DEFAULT_SUBJECT = '[{index}/{count}] - "{name}" yEnc ({part}/{parts})'
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Role(StrEnum):
+    UPLOAD = "upload"
+    VERIFY = "verify"
+    BOTH = "both"
+
+
+class Timeouts(_Model):
+    """Seconds to wait for each step of an NNTP exchange."""
+
+    connect: float = Field(30.0, gt=0)
+    reply: float = Field(60.0, gt=0)
+    post: float = Field(120.0, gt=0)
+
+
+class ServerConfig(_Model):
+    """One NNTP server."""
+
+    name: str = ""
+    host: str = Field(min_length=1)
+    port: int = Field(0, ge=0, le=65535, description="0 means 119, or 563 with ssl")
+    ssl: bool = False
+    starttls: bool = False
+    verify_cert: bool = True
+    username: str | None = None
+    password: SecretStr | None = None
+    password_env: str | None = None
+    max_connections: int = Field(8, ge=1, le=500)
+    role: Role = Role.BOTH
+    timeouts: Timeouts = Timeouts()
+    idle_timeout: float = Field(60.0, gt=0)
+    connect_retries: int = Field(3, ge=0, le=100)
+    mode_reader: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> ServerConfig:
+        if self.ssl and self.starttls:
+            raise ValueError("ssl (implicit TLS) and starttls cannot both be on")
+        if self.password is not None and self.password_env is not None:
+            raise ValueError("give password or password_env, not both")
+        if (self.password is not None or self.password_env) and not self.username:
+            raise ValueError("a password needs a username")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return 563 if self.ssl else 119
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.host}:{self.effective_port}"
+
+    def secret(self) -> str | None:
+        """The password, read from the environment when ``password_env`` names it."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(
+                    f"server {self.label}: environment variable {self.password_env} is not set"
+                )
+            return value
+        return None
+
+    @property
+    def uploads(self) -> bool:
+        return self.role in (Role.UPLOAD, Role.BOTH)
+
+
+class Obfuscation(StrEnum):
+    NONE = "none"
+    FULL = "full"
+
+
+class NzbMeta(_Model):
+    title: str | None = None
+    password: str | None = None
+    tag: str | None = None
+    category: str | None = None
+
+
+class PostingConfig(_Model):
+    """How articles are built."""
+
+    groups: tuple[str, ...] = ("alt.binaries.test",)
+    article_size: int = Field(DEFAULT_ARTICLE_SIZE, ge=1024, le=16 * 1024 * 1024)
+    line_length: Literal[128] = 128
+    poster: str = "postie <postie@postie.invalid>"
+    subject: str = DEFAULT_SUBJECT
+    message_id_domain: str = "postie.local"
+    obfuscation: Obfuscation = Obfuscation.NONE
+    max_retries: int = Field(5, ge=0, le=100)
+    retry_delay: float = Field(1.0, ge=0)
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one newsgroup is needed")
+        for group in value:
+            if not group or any(c in group for c in " ,\t\r\n"):
+                raise ValueError(f"not a newsgroup name: {group!r}")
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        try:
+            value.format(index=1, count=1, name="n", part=1, parts=1, size=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"bad subject template ({exc}); fields: index count name part parts size"
+            ) from None
+        if "\r" in value or "\n" in value:
+            raise ValueError("subject cannot contain line breaks")
+        return value
+
+    @field_validator("message_id_domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if not value or any(c in value for c in "<>@ \t\r\n"):
+            raise ValueError(f"not a domain for Message-IDs: {value!r}")
+        return value
+
+    @field_validator("poster")
+    @classmethod
+    def _poster(cls, value: str) -> str:
+        if "\r" in value or "\n" in value or "@" not in value:
+            raise ValueError("poster must be an address like 'name <user@example.com>'")
+        return value
+
+
+class NzbConfig(_Model):
+    output: Path | None = None
+    per_file: bool = False
+    meta: NzbMeta = NzbMeta()
+
+
+class LimitsConfig(_Model):
+    """Process-wide limits."""
+
+    buffer_bytes: int | None = Field(
+        None, ge=1024 * 1024, description="in-flight buffer budget; default from connections"
+    )
+    encode_threads: int = Field(2, ge=1, le=64)
+
+
+class Config(_Model):
+    servers: tuple[ServerConfig, ...] = ()
+    posting: PostingConfig = PostingConfig()
+    nzb: NzbConfig = NzbConfig()
+    limits: LimitsConfig = LimitsConfig()
+
+    @property
+    def upload_servers(self) -> tuple[ServerConfig, ...]:
+        return tuple(s for s in self.servers if s.uploads)
+
+    def check_postable(self) -> None:
+        """Raise ConfigError unless the config can post."""
+        if not self.servers:
+            raise ConfigError("no server configured: give --host or a config file with servers")
+        if not self.upload_servers:
+            raise ConfigError("no server with role upload or both")
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for err in exc.errors(include_url=False, include_input=False):
+        reason = err["msg"]
+        if err["type"] == "extra_forbidden":
+            reason = "unknown key"
+        lines.append(f"  {_location(err['loc'])}: {reason}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, source: str = "configuration") -> Config:
+    """Validate a mapping (parsed YAML) into a Config."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a YAML config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    return parse_config(data, str(path))
+
+
+def merge(config: Config, overrides: dict[str, Any]) -> Config:
+    """Return a copy with dotted-path overrides applied and re-validated."""
+    data = config.model_dump(mode="python")
+    for dotted, value in overrides.items():
+        target = data
+        *parents, last = dotted.split(".")
+        for key in parents:
+            target = target.setdefault(key, {})
+        target[last] = value
+    _unwrap_secrets(data)
+    return parse_config(data, "command line")
+
+
+def _unwrap_secrets(data: Any) -> None:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(value, SecretStr):
+                data[key] = value.get_secret_value()
+            else:
+                _unwrap_secrets(value)
+    elif isinstance(data, list | tuple):
+        for item in data:
+            _unwrap_secrets(item)

@@ -1,0 +1,112 @@
+"""One exception root, subclassed by what the caller does next.
+
+- ``RetryableError``: try the same thing again (maybe on another connection).
+- ``AuthenticationRequired``: authenticate, then try again.
+- ``FileFailed``: give up on this file; the rest of the job goes on.
+- ``JobFailed``: give up on the whole job (the server refuses us for good).
+- ``ConfigError`` / ``UsageError``: the user must change what they asked for.
+
+Errors that come from a server carry its reply line (``reply``), so the user
+sees exactly what the server said.
+"""
+
+from __future__ import annotations
+
+
+class PostieError(Exception):
+    """Base of every error postie raises on purpose."""
+
+    def __init__(self, message: str | None = None, *, reply: str | None = None) -> None:
+        self.reply = reply
+        text = message or (self.__doc__ or type(self).__name__).strip().splitlines()[0]
+        super().__init__(text)
+
+
+class ConfigError(PostieError):
+    """The configuration is invalid."""
+
+
+class UsageError(PostieError):
+    """The command line asks for something that cannot be done."""
+
+
+class InputError(PostieError):
+    """A path given to post cannot be used."""
+
+
+# --- NNTP ---------------------------------------------------------------------------------
+
+
+class NNTPError(PostieError):
+    """The NNTP exchange failed."""
+
+
+class RetryableError(NNTPError):
+    """A transient failure: the same request may succeed if tried again."""
+
+
+class ConnectionLost(RetryableError):
+    """The connection closed or broke while we were using it."""
+
+
+class NNTPTimeout(RetryableError):
+    """The server did not answer in time."""
+
+
+class ConnectFailed(RetryableError):
+    """Could not open a connection to the server."""
+
+
+class ServerBusy(RetryableError):
+    """The server answered with a temporary failure (4xx other than the known ones)."""
+
+
+class AuthenticationRequired(NNTPError):
+    """The server asks us to authenticate (480) before it goes on."""
+
+
+class ProtocolError(NNTPError):
+    """The server sent something that is not NNTP."""
+
+
+class GiveUp(NNTPError):
+    """The server refuses this request for good; retrying will not help."""
+
+
+class AuthenticationFailed(GiveUp):
+    """The server rejected the username or password."""
+
+
+class PostingNotPermitted(GiveUp):
+    """The server does not allow posting on this connection."""
+
+
+class ArticleRejected(GiveUp):
+    """The server refused an article (441) for a reason that will not change on retry."""
+
+
+class ArticleTooLarge(ArticleRejected):
+    """The server refused an article as bigger than its limit."""
+
+
+class GroupRefused(ArticleRejected):
+    """The server refused the article's newsgroups."""
+
+
+class DuplicateArticle(NNTPError):
+    """The server already has an article with this Message-ID (441 435)."""
+
+
+# --- jobs -----------------------------------------------------------------------------------
+
+
+class FileFailed(PostieError):
+    """A file could not be posted; the rest of the job goes on."""
+
+
+class JobFailed(PostieError):
+    """The job cannot go on."""
+
+
+class Stopped(PostieError):
+    """The job was stopped before it finished."""

@@ -1,0 +1,1 @@
+"""NNTP client: sans-IO protocol, asyncio connection, per-server pool."""

@@ -1,0 +1,173 @@
+"""NZB 1.1: write from a plan's files (atomically) and read back.
+
+Layout (https://sabnzbd.org/wiki/extra/nzb-spec)::
+
+    <?xml version="1.0" encoding="UTF-8"?>
+    <!DOCTYPE nzb PUBLIC "-//newzBin//DTD NZB 1.1//EN" "http://www.newzbin.com/DTD/nzb/nzb-1.1.dtd">
+    <nzb xmlns="http://www.newzbin.com/DTD/2003/nzb">
+      <head><meta type="title">...</meta></head>
+      <file poster="..." date="unix time" subject="...">
+        <groups><group>alt.binaries.test</group></groups>
+        <segments><segment bytes="739911" number="1">id@host</segment></segments>
+      </file>
+    </nzb>
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+from postie.errors import InputError
+
+NAMESPACE = "http://www.newzbin.com/DTD/2003/nzb"
+DOCTYPE = (
+    '<!DOCTYPE nzb PUBLIC "-//newzBin//DTD NZB 1.1//EN" '
+    '"http://www.newzbin.com/DTD/nzb/nzb-1.1.dtd">'
+)
+META_TYPES = ("title", "password", "tag", "category")
+
+
+@dataclass(frozen=True, slots=True)
+class NzbSegment:
+    number: int
+    bytes: int
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class NzbFile:
+    poster: str
+    date: int
+    subject: str
+    groups: tuple[str, ...]
+    segments: tuple[NzbSegment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Nzb:
+    files: tuple[NzbFile, ...]
+    meta: tuple[tuple[str, str], ...] = ()
+
+
+def render(files: Iterable[NzbFile], meta: Mapping[str, str | None] | None = None) -> str:
+    out = ['<?xml version="1.0" encoding="UTF-8"?>', DOCTYPE, f'<nzb xmlns="{NAMESPACE}">']
+    metas = [(k, v) for k, v in (meta or {}).items() if v]
+    if metas:
+        out.append(" <head>")
+        for kind, value in metas:
+            out.append(f"  <meta type={quoteattr(kind)}>{escape(value)}</meta>")
+        out.append(" </head>")
+    for f in files:
+        out.append(
+            f' <file poster={quoteattr(f.poster)} date="{f.date}" subject={quoteattr(f.subject)}>'
+        )
+        out.append("  <groups>")
+        out.extend(f"   <group>{escape(g)}</group>" for g in f.groups)
+        out.append("  </groups>")
+        out.append("  <segments>")
+        out.extend(
+            f'   <segment bytes="{s.bytes}" number="{s.number}">{escape(s.message_id)}</segment>'
+            for s in f.segments
+        )
+        out.append("  </segments>")
+        out.append(" </file>")
+    out.append("</nzb>")
+    return "\n".join(out) + "\n"
+
+
+def write(
+    path: Path, files: Iterable[NzbFile], meta: Mapping[str, str | None] | None = None
+) -> None:
+    """Write the NZB to a temporary file beside ``path``, fsync, then rename over it."""
+    data = render(files, meta).encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with _suppress_os():
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class _suppress_os:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
+        return isinstance(exc, OSError)
+
+
+def parse(data: bytes | str, source: str = "NZB") -> Nzb:
+    """Parse NZB text (namespace optional, as some writers omit it)."""
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise InputError(f"{source} is not valid XML: {exc}") from None
+    if _local(root.tag) != "nzb":
+        raise InputError(f"{source} is not an NZB (root element {root.tag!r})")
+    meta: list[tuple[str, str]] = []
+    files: list[NzbFile] = []
+    for child in root:
+        tag = _local(child.tag)
+        if tag == "head":
+            for m in child:
+                if _local(m.tag) == "meta":
+                    meta.append((m.get("type", ""), m.text or ""))
+        elif tag == "file":
+            groups: list[str] = []
+            segments: list[NzbSegment] = []
+            for part in child:
+                ptag = _local(part.tag)
+                if ptag == "groups":
+                    groups.extend((g.text or "").strip() for g in part)
+                elif ptag == "segments":
+                    for s in part:
+                        try:
+                            segments.append(
+                                NzbSegment(
+                                    int(s.get("number", "0")),
+                                    int(s.get("bytes", "0")),
+                                    (s.text or "").strip(),
+                                )
+                            )
+                        except ValueError:
+                            raise InputError(f"{source}: bad segment attributes") from None
+            files.append(
+                NzbFile(
+                    poster=child.get("poster", ""),
+                    date=int(child.get("date", "0") or 0),
+                    subject=child.get("subject", ""),
+                    groups=tuple(groups),
+                    segments=tuple(sorted(segments, key=lambda s: s.number)),
+                )
+            )
+    return Nzb(tuple(files), tuple(meta))
+
+
+def read(path: Path) -> Nzb:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read NZB {path}: {exc.strerror or exc}") from None
+    return parse(data, str(path))
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]

@@ -1,0 +1,1 @@
+"""The process-wide Runtime: limits, pools and the posting engine."""

@@ -1,0 +1,188 @@
+"""Process-wide limiters: WorkerSlots and ByteBudget.
+
+**WorkerSlots** is a counting semaphore sized to the total upload connections.
+A posting worker holds one slot while its article is on the wire, so several
+jobs running at once share the connections instead of multiplying them.
+
+**ByteBudget** is a weighted FIFO semaphore over bytes of in-flight buffers
+(raw read plus encoded article). A reader reserves before it reads and the
+reservation is released when the article is acknowledged or given up. FIFO
+order means a large request is never starved by a stream of small ones: once a
+request waits, later requests queue behind it even if they would fit. A
+request larger than the whole budget is clamped to the budget, so it runs
+alone instead of deadlocking. Peak buffer memory is thus bounded by the budget
+whatever the file sizes or the number of jobs.
+
+Both follow trio's split between deciding and waiting: ``try_acquire`` decides
+without waiting, ``acquire`` waits; both expose ``statistics()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SlotStatistics:
+    total: int
+    in_use: int
+    waiting: int
+    peak_in_use: int
+
+
+class WorkerSlots:
+    """A semaphore over upload connections shared by every job."""
+
+    def __init__(self, total: int) -> None:
+        if total < 1:
+            raise ValueError("WorkerSlots needs at least one slot")
+        self.total = total
+        self._in_use = 0
+        self._peak = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def statistics(self) -> SlotStatistics:
+        return SlotStatistics(self.total, self._in_use, len(self._waiters), self._peak)
+
+    def try_acquire(self) -> bool:
+        if self._in_use < self.total and not self._waiters:
+            self._take()
+            return True
+        return False
+
+    def _take(self) -> None:
+        self._in_use += 1
+        self._peak = max(self._peak, self._in_use)
+
+    async def acquire(self) -> None:
+        if self.try_acquire():
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # the slot was handed to us; give it back
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        if self._in_use <= 0:
+            raise RuntimeError("WorkerSlots released more often than acquired")
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # hand the slot over directly: in_use stays
+                return
+        self._in_use -= 1
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetStatistics:
+    capacity: int
+    in_use: int
+    waiting: int
+    waiting_bytes: int
+    peak_in_use: int
+
+
+class ByteBudget:
+    """A weighted FIFO semaphore over in-flight buffer bytes."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("ByteBudget needs a positive capacity")
+        self.capacity = capacity
+        self._in_use = 0
+        self._peak = 0
+        self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+
+    def statistics(self) -> BudgetStatistics:
+        return BudgetStatistics(
+            self.capacity,
+            self._in_use,
+            len(self._waiters),
+            sum(n for n, _ in self._waiters),
+            self._peak,
+        )
+
+    def clamp(self, nbytes: int) -> int:
+        """The amount actually reserved for a request of ``nbytes``."""
+        return max(1, min(nbytes, self.capacity))
+
+    def try_acquire(self, nbytes: int) -> bool:
+        n = self.clamp(nbytes)
+        if not self._waiters and self._in_use + n <= self.capacity:
+            self._take(n)
+            return True
+        return False
+
+    def _take(self, n: int) -> None:
+        self._in_use += n
+        self._peak = max(self._peak, self._in_use)
+
+    async def acquire(self, nbytes: int) -> int:
+        """Reserve ``nbytes`` (clamped); returns the amount to pass to ``release``."""
+        n = self.clamp(nbytes)
+        if self.try_acquire(n):
+            return n
+        waiter = asyncio.get_running_loop().create_future()
+        entry = (n, waiter)
+        self._waiters.append(entry)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release(n)
+            else:
+                self._waiters.remove(entry)
+                self._wake()
+            raise
+        return n
+
+    def release(self, n: int) -> None:
+        if n > self._in_use:
+            raise RuntimeError("ByteBudget released more than reserved")
+        self._in_use -= n
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters:
+            n, waiter = self._waiters[0]
+            if waiter.done():
+                self._waiters.popleft()
+                continue
+            if self._in_use + n > self.capacity:
+                return
+            self._waiters.popleft()
+            self._take(n)
+            waiter.set_result(None)
+
+    @contextlib.asynccontextmanager
+    async def reserve(self, nbytes: int) -> AsyncIterator[int]:
+        n = await self.acquire(nbytes)
+        try:
+            yield n
+        finally:
+            self.release(n)
+
+
+def default_budget(connections: int, article_size: int) -> int:
+    """Buffer budget from connections x article size, clamped to 32-256 MiB."""
+    encoded = article_size * 2 + article_size // 16  # raw + encoded (yEnc grows ~2%)
+    want = (connections * 2 + 4) * encoded
+    return max(32 * 1024 * 1024, min(256 * 1024 * 1024, want))

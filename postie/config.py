@@ -145,7 +145,7 @@ class PostingConfig(_Model):
     def _subject(cls, value: str) -> str:
         try:
             value.format(index=1, count=1, name="n", part=1, parts=1, size=1)
-        except (KeyError, IndexError, ValueError) as exc:
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
             raise ValueError(
                 f"bad subject template ({exc}); fields: index count name part parts size"
             ) from None
@@ -238,7 +238,11 @@ def load_config(path: Path) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        # Name the place and the problem only: the offending line may hold a password.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"{path} is not valid YAML{where}: {problem}") from None
     return parse_config(data, str(path))
 
 

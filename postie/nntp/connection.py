@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import ssl
 import time
 from collections.abc import Iterable, Sequence
@@ -330,6 +331,8 @@ def _bracket(message_id: str) -> str:
 
 
 def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno)
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__

@@ -159,7 +159,8 @@ class ConnectionPool:
                 attempts += 1
                 if attempts > self.server.connect_retries:
                     raise errors.ConnectFailed(str(exc)) from exc
-                log.warning("%s (retrying)", exc)
+                level = logging.WARNING if self._failures_in_row == 1 else logging.INFO
+                log.log(level, "%s (retrying)", exc)
                 continue
             self._failures_in_row = 0
             self._connects += 1

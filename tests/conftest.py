@@ -1,0 +1,82 @@
+"""Shared fixtures: the local INN2 server and a runner for the real ``postie`` process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+INN_PORT = int(os.environ.get("POSTIE_INN_PORT", "119"))
+INN_OPEN_PORT = int(os.environ.get("POSTIE_INN_OPEN_PORT", "1120"))
+INN_AUTH_PORT = int(os.environ.get("POSTIE_INN_AUTH_PORT", "1119"))
+INN_TLS_PORT = int(os.environ.get("POSTIE_INN_TLS_PORT", "1563"))
+INN_USER = "postie"
+INN_PASSWORD = "postie-secret"
+INN_CERT = Path("/var/lib/postie-inn/cert.pem")
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class Inn:
+    host: str = "127.0.0.1"
+    port: int = INN_PORT
+    open_port: int = INN_OPEN_PORT
+    auth_port: int = INN_AUTH_PORT
+    tls_port: int = INN_TLS_PORT
+    user: str = INN_USER
+    password: str = INN_PASSWORD
+    cert: Path = INN_CERT
+
+
+@pytest.fixture(scope="session")
+def inn() -> Inn:
+    """The local INN2 (started by scripts/inn2 when we may; required in CI)."""
+    ports = (INN_PORT, INN_OPEN_PORT, INN_AUTH_PORT, INN_TLS_PORT)
+    if not all(_listening(p) for p in ports) and os.geteuid() == 0:
+        subprocess.run(["bash", str(REPO / "scripts" / "inn2"), "start"], check=False)
+    if not all(_listening(p) for p in ports):
+        if os.environ.get("CI"):
+            pytest.fail("INN2 is not running on 127.0.0.1 (scripts/inn2 start)")
+        pytest.skip("INN2 is not running on 127.0.0.1 (run scripts/inn2 start as root)")
+    return Inn()
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_postie(*args: str | int | os.PathLike[str], timeout: float = 300, **env: str) -> Run:
+    """Run the real ``postie`` command in a child process."""
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+    environment.pop("POSTIE_PASSWORD", None)
+    environment.update(env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "postie", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment,
+        cwd=REPO,
+        check=False,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)

@@ -1,0 +1,199 @@
+"""Post to the real local INN2 and read every article back with pynntp."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from pathlib import Path
+
+import nntp
+import pytest
+
+from postie import nzb
+from postie.article.plan import collect, plan_job
+from postie.config import parse_config
+from postie.runtime.engine import PostingJob
+from postie.runtime.runtime import Runtime
+from tests.conftest import Inn, run_postie
+from tests.integration.readback import Rebuilt, rebuild_from_nzb, sha256
+
+pytestmark = pytest.mark.inn
+
+ARTICLE = 716_800
+
+
+def make_mixed_folder(root: Path) -> dict[str, bytes]:
+    """1 byte, exactly one article, one byte over, ~20 MB, a non-ASCII name, a subfolder."""
+    rng = __import__("random").Random(1234)
+    files = {
+        "one.bin": b"\x04",
+        "exact.bin": rng.randbytes(ARTICLE),
+        "over.bin": rng.randbytes(ARTICLE + 1),
+        "large.bin": rng.randbytes(20_000_000),
+        "naïve ファイル.txt": ("héllo wörld\n" * 5000).encode(),
+        "sub/deeper/nested.bin": rng.randbytes(1_500_000),
+        "sub/.dotfile": b".\r\n.\r\n..\r\n" * 1000,
+    }
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return files
+
+
+def assert_files_match(rebuilt: dict[str, Rebuilt], files: dict[str, bytes]) -> None:
+    got = {name: sha256(r.data) for name, r in rebuilt.items()}
+    want = {name: sha256(data) for name, data in files.items()}
+    assert got == want
+
+
+def test_post_mixed_folder_reads_back_byte_for_byte(inn: Inn, tmp_path: Path) -> None:
+    source = tmp_path / "mixed set"
+    files = make_mixed_folder(source)
+    out = tmp_path / "out"
+    out.mkdir()
+    run = run_postie(
+        "post", source, "--host", inn.host, "--port", inn.port, "-o", out, "--quiet",
+        "--connections", "4",
+    )  # fmt: skip
+    assert run.returncode == 0, run.output
+    nzb_path = out / "mixed set.nzb"
+    assert nzb_path.exists()
+    document = nzb.read(nzb_path)
+    assert len(document.files) == len(files)
+    rebuilt = rebuild_from_nzb(nzb_path, inn.host, inn.port)
+    assert_files_match(rebuilt, files)
+    # the NZB subject names the real file and counts parts like Nyuu
+    subjects = {r.name: r.subject for r in rebuilt.values()}
+    assert re.fullmatch(
+        r'\[\d+/7\] - "sub/deeper/nested\.bin" yEnc \(1/3\)', subjects["sub/deeper/nested.bin"]
+    )
+    # segment bytes is the size of the posted article
+    for entry in document.files:
+        for seg in entry.segments:
+            assert seg.bytes > 0
+
+
+def test_tls_port_with_certificate_verification(inn: Inn, tmp_path: Path) -> None:
+    source = tmp_path / "tls.bin"
+    source.write_bytes(os.urandom(900_000))
+    out = tmp_path / "tls.nzb"
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"servers:\n  - host: localhost\n    port: {inn.tls_port}\n    ssl: true\n"
+        "    max_connections: 2\n"
+    )
+    # without trusting the self-signed certificate, verification refuses the server
+    refused = run_postie("post", source, "-c", config, "-o", out, "--quiet")
+    assert refused.returncode == 3, refused.output
+    assert "certificate" in refused.stderr
+    assert not out.exists()
+    run = run_postie(
+        "post", source, "-c", config, "-o", out, "--quiet", SSL_CERT_FILE=str(inn.cert)
+    )
+    assert run.returncode == 0, run.output
+    rebuilt = rebuild_from_nzb(out, inn.host, inn.port)
+    assert rebuilt["tls.bin"].data == source.read_bytes()
+
+
+def test_authinfo_port(inn: Inn, tmp_path: Path) -> None:
+    source = tmp_path / "auth.bin"
+    source.write_bytes(os.urandom(800_000))
+    out = tmp_path / "auth.nzb"
+    run = run_postie(
+        "post", source, "--host", inn.host, "--port", inn.auth_port, "--user", inn.user,
+        "-o", out, "--quiet", POSTIE_PASSWORD=inn.password,
+    )  # fmt: skip
+    assert run.returncode == 0, run.output
+    assert inn.password not in run.output
+    rebuilt = rebuild_from_nzb(out, inn.host, inn.port)
+    assert rebuilt["auth.bin"].data == source.read_bytes()
+
+
+def test_wrong_password_is_refused_with_the_reply_line(inn: Inn, tmp_path: Path) -> None:
+    source = tmp_path / "x.bin"
+    source.write_bytes(b"x" * 1000)
+    out = tmp_path / "x.nzb"
+    run = run_postie(
+        "post", source, "--host", inn.host, "--port", inn.auth_port, "--user", inn.user,
+        "--password", "not-the-password", "-o", out, "--quiet",
+    )  # fmt: skip
+    assert run.returncode == 3, run.output
+    assert "481" in run.stderr
+    assert "not-the-password" not in run.output
+    assert not out.exists()
+
+
+def test_no_login_on_auth_port_names_the_reply(inn: Inn, tmp_path: Path) -> None:
+    source = tmp_path / "x.bin"
+    source.write_bytes(b"x" * 1000)
+    run = run_postie(
+        "post", source, "--host", inn.host, "--port", inn.auth_port, "-o", tmp_path, "--quiet"
+    )
+    assert run.returncode == 3, run.output
+    assert "480" in run.stderr
+    assert not (tmp_path / "x.nzb").exists()
+
+
+def test_unknown_group_is_refused(inn: Inn, tmp_path: Path) -> None:
+    source = tmp_path / "x.bin"
+    source.write_bytes(b"x" * 1000)
+    run = run_postie(
+        "post", source, "--host", inn.host, "--port", inn.port, "--group", "alt.no.such.group",
+        "-o", tmp_path, "--quiet",
+    )  # fmt: skip
+    assert run.returncode == 3, run.output
+    assert "441" in run.stderr
+    assert "alt.no.such.group" in run.stderr
+    assert not (tmp_path / "x.nzb").exists()
+
+
+def test_article_larger_than_the_server_accepts(inn: Inn, tmp_path: Path) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(4_500_000))
+    run = run_postie(
+        "post", source, "--host", inn.host, "--port", inn.port, "--article-size", "4400000",
+        "-o", tmp_path, "--quiet",
+    )  # fmt: skip
+    assert run.returncode == 3, run.output
+    assert "441" in run.stderr
+    assert "--article-size" in run.stderr
+    assert not (tmp_path / "big.nzb").exists()
+
+
+def test_unreachable_server(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    source = tmp_path / "x.bin"
+    source.write_bytes(b"x" * 1000)
+    run = run_postie("post", source, "--host", "127.0.0.1", "--port", port, "-o", tmp_path, "-q")
+    assert run.returncode == 3, run.output
+    assert f"127.0.0.1:{port}" in run.stderr
+    assert "refused" in run.stderr.lower()
+
+
+async def test_duplicate_refusal_then_stat_counts_as_posted(inn: Inn, tmp_path: Path) -> None:
+    """INN answers 441 435 Duplicate to a repeated Message-ID; STAT 223 makes it posted."""
+    source = tmp_path / "dup.bin"
+    source.write_bytes(os.urandom(1_600_000))
+    cfg = parse_config({"servers": [{"host": inn.host, "port": inn.port, "max_connections": 2}]})
+    plan = plan_job(collect([source]), cfg.posting, name="dup")
+    async with Runtime(cfg) as runtime:
+        first = await PostingJob(runtime, plan, cfg.posting).run()
+        assert first.complete
+        again = PostingJob(runtime, plan, cfg.posting)
+        second = await again.run()
+    assert second.complete
+    stats = again.statistics()
+    assert stats.duplicates_confirmed == len(plan.files[0].segments) == 3
+    assert stats.posted_articles == 3
+    # the server still has exactly the first copy
+    client = nntp.NNTPClient(inn.host, inn.port)
+    try:
+        for seg in plan.files[0].segments:
+            code, _ = client.command("STAT", f"<{seg.message_id}>")
+            assert code == 223
+    finally:
+        client.quit()

@@ -16,6 +16,7 @@ Layout (https://sabnzbd.org/wiki/extra/nzb-spec)::
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
@@ -31,6 +32,17 @@ DOCTYPE = (
     '"http://www.newzbin.com/DTD/nzb/nzb-1.1.dtd">'
 )
 META_TYPES = ("title", "password", "tag", "category")
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_CR = {"\r": "&#13;"}
+
+
+def _text(value: str) -> str:
+    """Element text: characters XML 1.0 forbids become U+FFFD; CR survives parsing."""
+    return escape(_NOT_XML.sub("\ufffd", value), _CR)
+
+
+def _attr(value: str) -> str:
+    return quoteattr(_NOT_XML.sub("\ufffd", value), _CR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,18 +73,16 @@ def render(files: Iterable[NzbFile], meta: Mapping[str, str | None] | None = Non
     if metas:
         out.append(" <head>")
         for kind, value in metas:
-            out.append(f"  <meta type={quoteattr(kind)}>{escape(value)}</meta>")
+            out.append(f"  <meta type={_attr(kind)}>{_text(value)}</meta>")
         out.append(" </head>")
     for f in files:
-        out.append(
-            f' <file poster={quoteattr(f.poster)} date="{f.date}" subject={quoteattr(f.subject)}>'
-        )
+        out.append(f' <file poster={_attr(f.poster)} date="{f.date}" subject={_attr(f.subject)}>')
         out.append("  <groups>")
-        out.extend(f"   <group>{escape(g)}</group>" for g in f.groups)
+        out.extend(f"   <group>{_text(g)}</group>" for g in f.groups)
         out.append("  </groups>")
         out.append("  <segments>")
         out.extend(
-            f'   <segment bytes="{s.bytes}" number="{s.number}">{escape(s.message_id)}</segment>'
+            f'   <segment bytes="{s.bytes}" number="{s.number}">{_text(s.message_id)}</segment>'
             for s in f.segments
         )
         out.append("  </segments>")
@@ -149,10 +159,14 @@ def parse(data: bytes | str, source: str = "NZB") -> Nzb:
                             )
                         except ValueError:
                             raise InputError(f"{source}: bad segment attributes") from None
+            try:
+                date = int(child.get("date", "0") or 0)
+            except ValueError:
+                raise InputError(f"{source}: bad file date {child.get('date')!r}") from None
             files.append(
                 NzbFile(
                     poster=child.get("poster", ""),
-                    date=int(child.get("date", "0") or 0),
+                    date=date,
                     subject=child.get("subject", ""),
                     groups=tuple(groups),
                     segments=tuple(sorted(segments, key=lambda s: s.number)),

@@ -6,6 +6,7 @@ posted or written. A plan is final: Message-IDs never change after planning.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import stat
@@ -87,12 +88,22 @@ class JobPlan:
 
 
 def display_name(name: str) -> tuple[str, bool]:
-    """A file name fit for headers and XML; (name, was it valid UTF-8)."""
+    """A file name fit for headers and XML; (name, was it usable as it is).
+
+    Bytes that are not UTF-8 become ``\\xNN``; control characters (which could
+    inject header lines or break the NZB) become their escapes.
+    """
     raw = os.fsencode(name)
     try:
-        return raw.decode("utf-8"), True
+        text, valid = raw.decode("utf-8"), True
     except UnicodeDecodeError:
-        return raw.decode("utf-8", "backslashreplace"), False
+        text, valid = raw.decode("utf-8", "backslashreplace"), False
+    if not all(c.isprintable() or c == "/" for c in text):
+        text = "".join(
+            c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+        )
+        valid = False
+    return text, valid
 
 
 def collect(paths: Sequence[Path]) -> Collected:
@@ -134,7 +145,12 @@ def collect(paths: Sequence[Path]) -> Collected:
             return
         wire, valid = display_name(name)
         if not valid:
-            warnings.append(Problem(wire, f"file name is not valid UTF-8; posted as {wire!r}"))
+            warnings.append(
+                Problem(
+                    wire,
+                    f"file name is not valid UTF-8 or has control characters; posted as {wire!r}",
+                )
+            )
         files.append(SourceFile(path, wire, st.st_size, st.st_mtime_ns))
 
     for given in paths:
@@ -151,10 +167,12 @@ def collect(paths: Sequence[Path]) -> Collected:
                 continue
             add(given, given.name)
             continue
-        before = len(files) + len(failed)
+        found = False
+        failed_before = len(failed)
         for path, rel in _walk(given, failed):
+            found = True
             add(path, rel)
-        if len(files) + len(failed) == before:
+        if not found and len(failed) == failed_before:
             raise InputError(f"no files to post in {shown} (the folder is empty)")
     return Collected(tuple(files), tuple(skipped), tuple(failed), tuple(warnings))
 
@@ -162,6 +180,7 @@ def collect(paths: Sequence[Path]) -> Collected:
 def _walk(root: Path, failed: list[Problem]) -> Iterable[tuple[Path, str]]:
     """Files under root in a stable order, following directory symlinks without looping."""
     stack: list[tuple[Path, str, frozenset[tuple[int, int]]]] = []
+    root_real = root.resolve()
     st = root.stat()
     stack.append((root, "", frozenset({(st.st_dev, st.st_ino)})))
     while stack:
@@ -186,7 +205,9 @@ def _walk(root: Path, failed: list[Problem]) -> Iterable[tuple[Path, str]]:
             if is_dir:
                 st = path.stat()
                 key = (st.st_dev, st.st_ino)
-                if key in ancestors:
+                if key in ancestors or (
+                    entry.is_symlink() and root_real.is_relative_to(path.resolve())
+                ):
                     failed.append(Problem(os.fsdecode(path), "symlink loop (points to a parent)"))
                     continue
                 subdirs.append((path, f"{rel}/", ancestors | {key}))
@@ -199,14 +220,14 @@ def _link_problem(path: Path) -> str:
     try:
         path.stat()
     except OSError as exc:
-        if exc.errno == 40:  # ELOOP
+        if exc.errno == errno.ELOOP:
             return "symlink loop"
         return f"broken symlink ({_reason(exc)})"
     return "broken symlink"
 
 
 def _reason(exc: OSError) -> str:
-    if exc.errno == 40:
+    if exc.errno == errno.ELOOP:
         return "symlink loop"
     return exc.strerror or str(exc)
 

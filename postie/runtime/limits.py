@@ -68,7 +68,7 @@ class WorkerSlots:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # the slot was handed to us; give it back
-            else:
+            elif waiter in self._waiters:  # release() may have dropped it already
                 self._waiters.remove(waiter)
             raise
 
@@ -149,7 +149,8 @@ class ByteBudget:
             if waiter.done() and not waiter.cancelled():
                 self.release(n)
             else:
-                self._waiters.remove(entry)
+                if entry in self._waiters:  # _wake() may have dropped it already
+                    self._waiters.remove(entry)
                 self._wake()
             raise
         return n

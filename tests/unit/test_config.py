@@ -1,0 +1,464 @@
+"""Tests for postie.config: defaults, validation messages, secrets, loading and merging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+
+from postie.config import (
+    DEFAULT_ARTICLE_SIZE,
+    DEFAULT_SUBJECT,
+    Config,
+    Obfuscation,
+    Role,
+    ServerConfig,
+    load_config,
+    merge,
+    parse_config,
+)
+from postie.errors import ConfigError
+
+SECRET = "hunter2-S3cr3t"
+
+
+def server(**fields: Any) -> dict[str, Any]:
+    return {"host": "news.example.com", **fields}
+
+
+def config_error(data: Any, source: str = "configuration") -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, source)
+    return str(info.value)
+
+
+# --- defaults ------------------------------------------------------------------------------
+
+
+def test_defaults_of_an_empty_config() -> None:
+    config = parse_config({})
+    assert config.servers == ()
+    assert config.posting.groups == ("alt.binaries.test",)
+    assert config.posting.article_size == DEFAULT_ARTICLE_SIZE == 716_800
+    assert config.posting.line_length == 128
+    assert config.posting.subject == DEFAULT_SUBJECT
+    assert config.posting.poster == "postie <postie@postie.invalid>"
+    assert config.posting.message_id_domain == "postie.local"
+    assert config.posting.obfuscation is Obfuscation.NONE
+    assert config.posting.max_retries == 5
+    assert config.posting.retry_delay == 1.0
+    assert config.nzb.output is None
+    assert config.nzb.per_file is False
+    assert config.nzb.meta.title is None
+    assert config.limits.buffer_bytes is None
+    assert config.limits.encode_threads == 2
+
+
+def test_none_is_the_empty_config() -> None:
+    # An empty YAML file parses to None.
+    assert parse_config(None) == parse_config({}) == Config()
+
+
+def test_server_defaults() -> None:
+    s = parse_config({"servers": [server()]}).servers[0]
+    assert s.host == "news.example.com"
+    assert s.port == 0
+    assert s.ssl is False
+    assert s.starttls is False
+    assert s.verify_cert is True
+    assert s.username is None
+    assert s.password is None
+    assert s.password_env is None
+    assert s.max_connections == 8
+    assert s.role is Role.BOTH
+    assert (s.timeouts.connect, s.timeouts.reply, s.timeouts.post) == (30.0, 60.0, 120.0)
+    assert s.idle_timeout == 60.0
+    assert s.connect_retries == 3
+    assert s.mode_reader is True
+    assert s.secret() is None
+
+
+def test_config_is_frozen() -> None:
+    config = parse_config({"servers": [server()]})
+    with pytest.raises(pydantic.ValidationError):
+        config.servers[0].port = 1  # type: ignore[misc]
+
+
+# --- unknown keys and bad values -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"servers": [server(hots="x")]}, "servers.0.hots: unknown key"),
+        ({"servers": [server(), server(prot=1)]}, "servers.1.prot: unknown key"),
+        ({"posting": {"bogus": 1}}, "posting.bogus: unknown key"),
+        ({"nzb": {"meta": {"titel": "x"}}}, "nzb.meta.titel: unknown key"),
+        ({"servers": [server(timeouts={"conect": 1})]}, "servers.0.timeouts.conect: unknown key"),
+        ({"sever": []}, "sever: unknown key"),
+    ],
+)
+def test_unknown_key_is_rejected_with_its_path(data: dict[str, Any], expected: str) -> None:
+    message = config_error(data)
+    assert f"  {expected}" in message.splitlines(), message
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ({"servers": [server(port=70000)]}, "servers.0.port"),
+        ({"servers": [server(port=-1)]}, "servers.0.port"),
+        ({"servers": [server(port="http")]}, "servers.0.port"),
+        ({"servers": [server(host="")]}, "servers.0.host"),
+        ({"servers": [{"port": 119}]}, "servers.0.host"),
+        ({"servers": [server(max_connections=0)]}, "servers.0.max_connections"),
+        ({"servers": [server(role="download")]}, "servers.0.role"),
+        ({"servers": [server(timeouts={"connect": 0})]}, "servers.0.timeouts.connect"),
+        ({"posting": {"article_size": 1023}}, "posting.article_size"),
+        ({"posting": {"article_size": 17 * 1024 * 1024}}, "posting.article_size"),
+        ({"posting": {"line_length": 80}}, "posting.line_length"),
+        ({"posting": {"groups": []}}, "posting.groups"),
+        ({"posting": {"groups": ["alt.binaries.test", "alt bin"]}}, "posting.groups"),
+        ({"posting": {"groups": ["a.b,c.d"]}}, "posting.groups"),
+        ({"posting": {"groups": [""]}}, "posting.groups"),
+        ({"posting": {"subject": "{nope}"}}, "posting.subject"),
+        ({"posting": {"subject": "{0}"}}, "posting.subject"),
+        ({"posting": {"subject": "unbalanced {"}}, "posting.subject"),
+        ({"posting": {"subject": "a\r\nb"}}, "posting.subject"),
+        ({"posting": {"poster": "no address"}}, "posting.poster"),
+        ({"posting": {"poster": "a <a@b>\nX-Evil: 1"}}, "posting.poster"),
+        ({"posting": {"message_id_domain": "a@b"}}, "posting.message_id_domain"),
+        ({"posting": {"message_id_domain": ""}}, "posting.message_id_domain"),
+        ({"posting": {"obfuscation": "partial"}}, "posting.obfuscation"),
+        ({"limits": {"buffer_bytes": 1024}}, "limits.buffer_bytes"),
+        ({"limits": {"encode_threads": 0}}, "limits.encode_threads"),
+    ],
+)
+def test_bad_value_is_rejected_with_its_path(data: dict[str, Any], path: str) -> None:
+    message = config_error(data)
+    assert message.startswith("invalid configuration in configuration:")
+    assert any(line.startswith(f"  {path}: ") for line in message.splitlines()), message
+
+
+def test_bad_subject_field_names_the_field_and_the_allowed_ones() -> None:
+    message = config_error({"posting": {"subject": "{nope} {name}"}})
+    assert "nope" in message
+    assert "index count name part parts size" in message
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "{index[0]}",  # TypeError inside str.format
+        "{name.nope}",  # AttributeError inside str.format
+    ],
+)
+def test_every_bad_subject_template_is_a_config_error(subject: str) -> None:
+    # A bad --subject must be reported as a ConfigError, not crash with a traceback.
+    message = config_error({"posting": {"subject": subject}})
+    assert "posting.subject" in message
+
+
+@pytest.mark.parametrize(
+    "subject", ["{name}", "{index}/{count} {name} ({part}/{parts}) {size}", "{size:,} {{x}}"]
+)
+def test_good_subject_templates_are_accepted(subject: str) -> None:
+    assert parse_config({"posting": {"subject": subject}}).posting.subject == subject
+
+
+def test_ssl_and_starttls_together_are_rejected() -> None:
+    message = config_error({"servers": [server(ssl=True, starttls=True)]})
+    assert "servers.0: " in message
+    assert "starttls" in message
+
+
+def test_password_without_username_is_rejected() -> None:
+    message = config_error({"servers": [server(password=SECRET)]})
+    assert "servers.0: " in message
+    assert "username" in message
+    assert SECRET not in message
+
+
+def test_password_env_without_username_is_rejected() -> None:
+    message = config_error({"servers": [server(password_env="POSTIE_PW")]})
+    assert "servers.0: " in message
+    assert "username" in message
+
+
+def test_password_and_password_env_together_are_rejected() -> None:
+    data = {"servers": [server(username="u", password=SECRET, password_env="POSTIE_PW")]}
+    message = config_error(data)
+    assert "password_env" in message
+    assert SECRET not in message
+
+
+def test_every_error_is_listed() -> None:
+    message = config_error({"servers": [server(port=70000)], "posting": {"article_size": 1}})
+    assert "servers.0.port" in message
+    assert "posting.article_size" in message
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+
+def test_password_never_shows_in_repr_str_or_dumps() -> None:
+    config = parse_config({"servers": [server(username="u", password=SECRET)]})
+    assert config.servers[0].secret() == SECRET
+    assert SECRET not in repr(config)
+    assert SECRET not in str(config)
+    assert SECRET not in repr(config.servers[0])
+    assert SECRET not in config.model_dump_json()
+    assert SECRET not in str(config.model_dump(mode="json"))
+    assert SECRET not in str(config.model_dump())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"port": 70000},
+        {"hots": "x"},
+        {"max_connections": 0},
+        {"ssl": True, "starttls": True},
+        {"password_env": "X"},  # password and password_env together
+    ],
+)
+def test_password_never_shows_in_validation_errors(bad: dict[str, Any]) -> None:
+    message = config_error({"servers": [server(username="u", password=SECRET, **bad)]})
+    assert "servers.0" in message
+    assert SECRET not in message
+
+
+def test_password_of_the_wrong_type_does_not_show_in_the_error() -> None:
+    message = config_error({"servers": [server(username="u", password=987654321)]})
+    assert "servers.0.password" in message
+    assert "987654321" not in message
+
+
+def test_password_never_shows_in_a_yaml_syntax_error(tmp_path: Path) -> None:
+    path = tmp_path / "postie.yaml"
+    path.write_text(
+        f"servers:\n  - host: news.example.com\n    username: u\n    password: {SECRET}: x\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    assert "line 4" in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_password_env_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSTIE_TEST_PW", SECRET)
+    config = parse_config({"servers": [server(username="u", password_env="POSTIE_TEST_PW")]})
+    assert config.servers[0].secret() == SECRET
+    assert SECRET not in repr(config)
+    monkeypatch.setenv("POSTIE_TEST_PW", "changed")
+    assert config.servers[0].secret() == "changed"  # read when needed, not at load time
+
+
+def test_password_env_missing_variable_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POSTIE_TEST_MISSING", raising=False)
+    data = {"servers": [server(name="main", username="u", password_env="POSTIE_TEST_MISSING")]}
+    config = parse_config(data)
+    with pytest.raises(ConfigError, match="POSTIE_TEST_MISSING") as info:
+        config.servers[0].secret()
+    assert "main" in str(info.value)
+
+
+# --- load_config ---------------------------------------------------------------------------
+
+
+def test_load_config_reads_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "postie.yaml"
+    path.write_text(
+        "servers:\n"
+        "  - host: news.example.com\n"
+        "    ssl: true\n"
+        "    username: me\n"
+        f"    password: {SECRET}\n"
+        "    role: upload\n"
+        "posting:\n"
+        "  groups: [alt.binaries.test, alt.binaries.misc]\n"
+        "  article_size: 500000\n"
+        "  obfuscation: full\n"
+        "nzb:\n"
+        "  output: out/x.nzb\n"
+        "  meta: {title: Holiday}\n",
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    s = config.servers[0]
+    assert (s.host, s.ssl, s.username, s.role) == ("news.example.com", True, "me", Role.UPLOAD)
+    assert s.secret() == SECRET
+    assert config.posting.groups == ("alt.binaries.test", "alt.binaries.misc")
+    assert config.posting.article_size == 500_000
+    assert config.posting.obfuscation is Obfuscation.FULL
+    assert config.nzb.output == Path("out/x.nzb")
+    assert config.nzb.meta.title == "Holiday"
+
+
+def test_load_config_empty_file_gives_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("", encoding="utf-8")
+    assert load_config(path) == Config()
+
+
+def test_load_config_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match="not found") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+def test_load_config_invalid_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("posting: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just a string\n", "42\n"])
+def test_load_config_top_level_must_be_a_mapping(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="top level must be a mapping") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+def test_load_config_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"posting:\n  poster: caf\xe9 <a@b>\n")
+    with pytest.raises(ConfigError, match="cannot read") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+def test_load_config_validation_error_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "postie.yaml"
+    path.write_text("servers:\n  - host: h\n    hots: x\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"invalid configuration in {path}:")
+    assert "servers.0.hots: unknown key" in message
+
+
+# --- merge ---------------------------------------------------------------------------------
+
+
+def test_merge_overrides_dotted_keys() -> None:
+    base = parse_config({"servers": [server()], "posting": {"groups": ["alt.binaries.a"]}})
+    merged = merge(
+        base,
+        {
+            "posting.article_size": 400_000,
+            "posting.groups": ["alt.binaries.b", "alt.binaries.c"],
+            "posting.obfuscation": "full",
+            "nzb.meta.title": "T",
+            "nzb.per_file": True,
+        },
+    )
+    assert merged.posting.article_size == 400_000
+    assert merged.posting.groups == ("alt.binaries.b", "alt.binaries.c")
+    assert merged.posting.obfuscation is Obfuscation.FULL
+    assert merged.nzb.meta.title == "T"
+    assert merged.nzb.per_file is True
+    # Untouched values are kept, and the original is unchanged.
+    assert merged.servers == base.servers
+    assert merged.posting.poster == base.posting.poster
+    assert base.posting.article_size == DEFAULT_ARTICLE_SIZE
+    assert base.posting.groups == ("alt.binaries.a",)
+    assert base.nzb.meta.title is None
+
+
+def test_merge_replaces_the_server_list() -> None:
+    base = parse_config({"servers": [server(), server(host="other")]})
+    merged = merge(base, {"servers": [{"host": "flag.example.com", "port": 8119}]})
+    assert [(s.host, s.port) for s in merged.servers] == [("flag.example.com", 8119)]
+
+
+def test_merge_keeps_passwords() -> None:
+    base = parse_config({"servers": [server(username="u", password=SECRET)]})
+    merged = merge(base, {"posting.article_size": 300_000})
+    assert merged.servers[0].secret() == SECRET
+    # Also when the servers come back as dumped models (as the CLI does).
+    fields = base.servers[0].model_dump(mode="python")
+    fields["port"] = 8119
+    merged = merge(base, {"servers": [fields]})
+    assert merged.servers[0].secret() == SECRET
+    assert merged.servers[0].port == 8119
+
+
+def test_merge_revalidates() -> None:
+    base = parse_config({})
+    with pytest.raises(ConfigError) as info:
+        merge(base, {"posting.article_size": 10})
+    message = str(info.value)
+    assert message.startswith("invalid configuration in command line:")
+    assert "posting.article_size" in message
+
+
+def test_merge_rejects_unknown_keys() -> None:
+    with pytest.raises(ConfigError, match=r"posting\.bogus: unknown key"):
+        merge(parse_config({}), {"posting.bogus": 1})
+
+
+def test_merge_revalidates_cross_field_rules() -> None:
+    base = parse_config({"servers": [server(ssl=True)]})
+    fields = base.servers[0].model_dump(mode="python")
+    fields["starttls"] = True
+    with pytest.raises(ConfigError, match=r"servers\.0"):
+        merge(base, {"servers": [fields]})
+
+
+# --- derived values ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "port"),
+    [
+        ({}, 119),
+        ({"ssl": True}, 563),
+        ({"starttls": True}, 119),
+        ({"port": 8119}, 8119),
+        ({"port": 443, "ssl": True}, 443),
+    ],
+)
+def test_effective_port(fields: dict[str, Any], port: int) -> None:
+    s = ServerConfig.model_validate(server(**fields))
+    assert s.effective_port == port
+    assert s.label == f"news.example.com:{port}"
+
+
+def test_label_prefers_the_name() -> None:
+    assert ServerConfig.model_validate(server(name="main")).label == "main"
+
+
+def test_check_postable_needs_a_server() -> None:
+    with pytest.raises(ConfigError, match="no server configured"):
+        parse_config({}).check_postable()
+
+
+def test_check_postable_needs_an_upload_server() -> None:
+    config = parse_config({"servers": [server(role="verify")]})
+    assert config.upload_servers == ()
+    with pytest.raises(ConfigError, match="no server with role upload or both"):
+        config.check_postable()
+
+
+def test_upload_servers_and_check_postable() -> None:
+    config = parse_config(
+        {
+            "servers": [
+                server(name="v", role="verify"),
+                server(name="u", role="upload"),
+                server(name="b", role="both"),
+            ]
+        }
+    )
+    assert [s.name for s in config.upload_servers] == ["u", "b"]
+    config.check_postable()  # does not raise

@@ -1,0 +1,395 @@
+"""Tests for postie.article.plan: collecting files and planning segments."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from postie.article.plan import (
+    Collected,
+    JobPlan,
+    SourceFile,
+    collect,
+    display_name,
+    plan_job,
+)
+from postie.config import Obfuscation, PostingConfig
+from postie.errors import InputError
+
+SIZE = 1024  # the smallest allowed article size keeps the files tiny
+MESSAGE_ID = re.compile(r"^[0-9a-f]{32}@(?P<domain>[^<>@\s]+)$")
+
+
+def write(path: Path, size: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x" * size)
+    return path
+
+
+def posting(**fields: object) -> PostingConfig:
+    return PostingConfig.model_validate({"article_size": SIZE, **fields})
+
+
+def source(name: str, size: int) -> SourceFile:
+    return SourceFile(Path("/nonexistent") / name, name, size, 0)
+
+
+def names(collected: Collected) -> list[str]:
+    return [f.name for f in collected.files]
+
+
+# --- collect -------------------------------------------------------------------------------
+
+
+def test_collect_missing_path_names_it(tmp_path: Path) -> None:
+    missing = tmp_path / "no such thing.bin"
+    with pytest.raises(InputError, match="no such file or folder") as info:
+        collect([missing])
+    assert str(missing) in str(info.value)
+
+
+def test_collect_missing_path_after_good_ones(tmp_path: Path) -> None:
+    good = write(tmp_path / "a.bin", 10)
+    with pytest.raises(InputError, match=r"missing\.bin"):
+        collect([good, tmp_path / "missing.bin"])
+
+
+def test_collect_empty_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    with pytest.raises(InputError, match="no files to post") as info:
+        collect([folder])
+    assert str(folder) in str(info.value)
+
+
+def test_collect_single_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "movie.mkv", 123)
+    collected = collect([path])
+    assert len(collected.files) == 1
+    f = collected.files[0]
+    assert (f.path, f.name, f.size) == (path, "movie.mkv", 123)
+    assert f.mtime_ns == path.stat().st_mtime_ns
+    assert (collected.skipped, collected.failed, collected.warnings) == ((), (), ())
+
+
+def test_collect_zero_byte_file_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    empty = write(tmp_path / "folder" / "empty.bin", 0)
+    write(tmp_path / "folder" / "full.bin", 5)
+    collected = collect([tmp_path / "folder"])
+    assert names(collected) == ["full.bin"]
+    assert len(collected.skipped) == 1
+    assert collected.skipped[0].path == str(empty)
+    assert "empty" in collected.skipped[0].reason
+    assert str(collected.skipped[0]) == f"{empty}: {collected.skipped[0].reason}"
+
+
+def test_collect_zero_byte_file_given_directly_is_skipped(tmp_path: Path) -> None:
+    empty = write(tmp_path / "empty.bin", 0)
+    collected = collect([empty])
+    assert collected.files == ()
+    assert [p.path for p in collected.skipped] == [str(empty)]
+
+
+def test_collect_nested_folders_give_posix_relative_names_in_stable_order(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "release"
+    # Created out of order on purpose.
+    for rel in ["sub/z.bin", "b.bin", "sub/deeper/y.bin", "a.bin", "sub/a.bin", "other/x.bin"]:
+        write(root / rel, 3)
+    collected = collect([root])
+    # Each folder's files in byte order, then its subfolders in byte order, depth first.
+    assert names(collected) == [
+        "a.bin",
+        "b.bin",
+        "other/x.bin",
+        "sub/a.bin",
+        "sub/z.bin",
+        "sub/deeper/y.bin",
+    ]
+    assert all("\\" not in n and not n.startswith("/") for n in names(collected))
+    assert [f.path for f in collected.files] == [root / n for n in names(collected)]
+    assert names(collect([root])) == names(collected)  # stable
+
+
+def test_collect_names_are_relative_to_each_given_folder(tmp_path: Path) -> None:
+    write(tmp_path / "one" / "a.bin", 1)
+    write(tmp_path / "two" / "deep" / "b.bin", 1)
+    single = write(tmp_path / "three" / "c.bin", 1)
+    collected = collect([tmp_path / "one", tmp_path / "two", single])
+    assert names(collected) == ["a.bin", "deep/b.bin", "c.bin"]
+
+
+def test_collect_directory_symlink_loop_is_reported_and_does_not_hang(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    write(root / "a.bin", 1)
+    write(root / "sub" / "b.bin", 1)
+    os.symlink("..", root / "sub" / "loop")  # sub/loop -> root
+    collected = collect([root])
+    assert names(collected) == ["a.bin", "sub/b.bin"]
+    assert [p.path for p in collected.failed] == [str(root / "sub" / "loop")]
+    assert "loop" in collected.failed[0].reason
+
+
+def test_collect_symlink_to_itself_folder_is_reported(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    write(root / "a.bin", 1)
+    os.symlink(".", root / "self")
+    collected = collect([root])
+    assert names(collected) == ["a.bin"]
+    assert [p.path for p in collected.failed] == [str(root / "self")]
+    assert "loop" in collected.failed[0].reason
+
+
+def test_collect_symlink_pointing_to_itself_is_reported(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    write(root / "a.bin", 1)
+    os.symlink("me", root / "me")  # ELOOP when followed
+    collected = collect([root])
+    assert names(collected) == ["a.bin"]
+    assert [p.path for p in collected.failed] == [str(root / "me")]
+    assert "loop" in collected.failed[0].reason
+
+
+def test_collect_followed_directory_symlink(tmp_path: Path) -> None:
+    write(tmp_path / "elsewhere" / "x.bin", 2)
+    root = tmp_path / "root"
+    write(root / "a.bin", 1)
+    os.symlink(tmp_path / "elsewhere", root / "link")
+    assert names(collect([root])) == ["a.bin", "link/x.bin"]
+
+
+def test_collect_broken_symlink_in_folder_is_reported(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    write(root / "a.bin", 1)
+    os.symlink(tmp_path / "gone.bin", root / "broken.bin")
+    collected = collect([root])
+    assert names(collected) == ["a.bin"]
+    assert [p.path for p in collected.failed] == [str(root / "broken.bin")]
+    assert "broken symlink" in collected.failed[0].reason
+
+
+def test_collect_broken_symlink_given_directly_is_reported(tmp_path: Path) -> None:
+    link = tmp_path / "broken.bin"
+    os.symlink(tmp_path / "gone.bin", link)
+    collected = collect([link])
+    assert collected.files == ()
+    assert [p.path for p in collected.failed] == [str(link)]
+    assert "broken symlink" in collected.failed[0].reason
+
+
+def test_collect_not_a_regular_file_is_skipped(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    collected = collect([fifo])
+    assert collected.files == ()
+    assert [(p.path, p.reason) for p in collected.skipped] == [(str(fifo), "not a regular file")]
+
+
+def test_collect_non_utf8_name_gives_a_warning_and_a_printable_name(tmp_path: Path) -> None:
+    raw = os.fsencode(tmp_path) + b"/caf\xe9.bin"
+    write(Path(os.fsdecode(raw)), 4)
+    collected = collect([tmp_path])
+    assert len(collected.files) == 1
+    name = collected.files[0].name
+    assert name == "caf\\xe9.bin"
+    assert name.isprintable()
+    name.encode("utf-8")  # no lone surrogates
+    assert os.fsencode(collected.files[0].path) == raw  # the real file is still read
+    assert len(collected.warnings) == 1
+    assert "UTF-8" in collected.warnings[0].reason
+    assert collected.warnings[0].path == name
+
+
+def test_collect_utf8_name_is_kept_without_warning(tmp_path: Path) -> None:
+    write(tmp_path / "café ünïcødé 日本.bin", 4)
+    collected = collect([tmp_path])
+    assert names(collected) == ["café ünïcødé 日本.bin"]
+    assert collected.warnings == ()
+
+
+@pytest.mark.parametrize("bad", ["new\nline.bin", "carriage\rreturn.bin", "esc\x1b[31m.bin"])
+def test_collect_control_characters_in_a_name_are_made_printable(tmp_path: Path, bad: str) -> None:
+    # display_name promises a name "fit for headers and XML": a raw CR/LF would inject
+    # article headers, and C0 controls are not allowed in XML 1.0 at all.
+    write(tmp_path / bad, 4)
+    collected = collect([tmp_path])
+    name = collected.files[0].name
+    assert name.isprintable(), repr(name)
+    assert len(collected.warnings) == 1
+
+
+def test_display_name() -> None:
+    assert display_name("plain.bin") == ("plain.bin", True)
+    assert display_name("日本.bin") == ("日本.bin", True)
+    assert display_name(os.fsdecode(b"\xff\xfe.bin")) == ("\\xff\\xfe.bin", False)
+
+
+def test_collect_same_file_twice_is_collected_once(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.bin", 4)
+    assert names(collect([path, path])) == ["a.bin"]
+
+
+def test_collect_file_and_its_folder_collect_it_once(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    a = write(root / "a.bin", 4)
+    write(root / "b.bin", 4)
+    assert names(collect([root, a])) == ["a.bin", "b.bin"]
+    assert names(collect([a, root])) == ["a.bin", "b.bin"]
+
+
+def test_collect_symlink_to_a_collected_file_is_collected_once(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    write(root / "a.bin", 4)
+    os.symlink("a.bin", root / "b.bin")
+    assert names(collect([root])) == ["a.bin"]
+
+
+def test_collect_same_folder_twice_is_collected_once(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    write(root / "a.bin", 4)
+    # The second walk finds only files already collected: that is not an empty folder.
+    assert names(collect([root, root])) == ["a.bin"]
+
+
+def test_collect_folder_and_its_subfolder(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    write(root / "a.bin", 4)
+    write(root / "sub" / "b.bin", 4)
+    assert names(collect([root, root / "sub"])) == ["a.bin", "sub/b.bin"]
+
+
+# --- plan_job ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "lengths"),
+    [
+        (1, [1]),
+        (SIZE - 1, [SIZE - 1]),
+        (SIZE, [SIZE]),
+        (SIZE + 1, [SIZE, 1]),
+        (3 * SIZE, [SIZE, SIZE, SIZE]),
+        (3 * SIZE + 1, [SIZE, SIZE, SIZE, 1]),
+    ],
+)
+def test_plan_splits_sizes(size: int, lengths: list[int]) -> None:
+    plan = plan_job(Collected((source("f.bin", size),)), posting(), name="job")
+    segments = plan.files[0].segments
+    assert [s.length for s in segments] == lengths
+    assert [s.number for s in segments] == list(range(1, len(lengths) + 1))
+    assert [s.offset for s in segments] == [i * SIZE for i in range(len(lengths))]
+
+
+@given(
+    sizes=st.lists(st.integers(1, 20 * SIZE), min_size=1, max_size=5),
+    article_size=st.integers(SIZE, 4 * SIZE),
+)
+def test_plan_segments_cover_every_file_exactly(sizes: list[int], article_size: int) -> None:
+    files = tuple(source(f"f{i}.bin", n) for i, n in enumerate(sizes))
+    config = PostingConfig.model_validate({"article_size": article_size})
+    plan = plan_job(Collected(files), config, name="job")
+    assert plan.total_bytes == sum(sizes)
+    assert plan.article_count == sum(-(-n // article_size) for n in sizes)
+    for fp, size in zip(plan.files, sizes, strict=True):
+        offset = 0
+        for number, seg in enumerate(fp.segments, start=1):
+            assert seg.number == number
+            assert seg.offset == offset  # contiguous, no gap, no overlap
+            assert 1 <= seg.length <= article_size
+            offset += seg.length
+        assert offset == size
+        assert all(s.length == article_size for s in fp.segments[:-1])
+
+
+def test_plan_job_fields() -> None:
+    collected = Collected(
+        (source("a.bin", 10), source("b.bin", 2 * SIZE + 5)),
+        skipped=(),
+        failed=(),
+        warnings=(),
+    )
+    config = posting(groups=["alt.binaries.a", "alt.binaries.b"], poster="me <me@example.com>")
+    plan = plan_job(collected, config, name="my job", now=1_700_000_000.7)
+    assert isinstance(plan, JobPlan)
+    assert plan.name == "my job"
+    assert plan.groups == ("alt.binaries.a", "alt.binaries.b")
+    assert plan.poster == "me <me@example.com>"
+    assert plan.date == 1_700_000_000
+    assert plan.obfuscation is Obfuscation.NONE
+    assert [(f.index, f.name, f.size) for f in plan.files] == [
+        (1, "a.bin", 10),
+        (2, "b.bin", 2 * SIZE + 5),
+    ]
+    assert plan.total_bytes == 10 + 2 * SIZE + 5
+    assert plan.article_count == 1 + 3
+
+
+def test_plan_carries_the_problems_over(tmp_path: Path) -> None:
+    write(tmp_path / "a.bin", 5)
+    write(tmp_path / "empty.bin", 0)
+    os.symlink(tmp_path / "gone", tmp_path / "broken")
+    collected = collect([tmp_path])
+    plan = plan_job(collected, posting(), name="job")
+    assert plan.skipped == collected.skipped != ()
+    assert plan.failed == collected.failed != ()
+    assert [f.path for f in plan.files] == [tmp_path / "a.bin"]
+
+
+def test_plan_message_ids_are_unique_and_in_the_domain() -> None:
+    files = tuple(source(f"f{i}.bin", 7 * SIZE) for i in range(8))
+    plan = plan_job(Collected(files), posting(message_id_domain="ids.example.org"), name="j")
+    ids = [s.message_id for f in plan.files for s in f.segments]
+    assert len(ids) == plan.article_count == 56
+    assert len(set(ids)) == len(ids)
+    for mid in ids:
+        match = MESSAGE_ID.match(mid)
+        assert match, mid
+        assert match["domain"] == "ids.example.org"
+        assert mid.endswith("@ids.example.org")
+    # A new plan gets new IDs.
+    again = plan_job(Collected(files), posting(message_id_domain="ids.example.org"), name="j")
+    assert not set(ids) & {s.message_id for f in again.files for s in f.segments}
+
+
+def test_plan_without_obfuscation_sets_no_per_segment_headers() -> None:
+    plan = plan_job(Collected((source("a.bin", 3 * SIZE),)), posting(), name="j")
+    for seg in plan.files[0].segments:
+        assert (seg.subject, seg.poster, seg.wire_name) == (None, None, None)
+
+
+def test_plan_full_obfuscation_randomises_every_segment() -> None:
+    files = (source("secret movie.mkv", 4 * SIZE), source("other.bin", 2 * SIZE))
+    plan = plan_job(Collected(files), posting(obfuscation="full"), name="j")
+    assert plan.obfuscation is Obfuscation.FULL
+    assert [f.name for f in plan.files] == ["secret movie.mkv", "other.bin"]  # real names
+    segments = [s for f in plan.files for s in f.segments]
+    subjects = [s.subject for s in segments]
+    posters = [s.poster for s in segments]
+    wire_names = [s.wire_name for s in segments]
+    for values in (subjects, posters, wire_names):
+        assert None not in values
+        assert len(set(values)) == len(values)  # distinct for every segment
+    assert not set(subjects) & set(wire_names)
+    for seg in segments:
+        assert seg.subject is not None
+        assert seg.wire_name is not None
+        assert seg.poster is not None
+        assert "secret" not in seg.subject
+        assert "movie" not in seg.wire_name
+        assert re.fullmatch(r"[0-9a-f]{32}", seg.subject)
+        assert re.fullmatch(r"[0-9a-f]{32}", seg.wire_name)
+        assert re.fullmatch(r"([0-9a-f]+) <\1@[0-9a-f]+\.com>", seg.poster), seg.poster
+        assert seg.poster != plan.poster
+
+
+def test_plan_of_nothing() -> None:
+    plan = plan_job(Collected(()), posting(), name="j", now=5)
+    assert plan.files == ()
+    assert plan.total_bytes == 0
+    assert plan.article_count == 0

@@ -197,3 +197,16 @@ async def test_duplicate_refusal_then_stat_counts_as_posted(inn: Inn, tmp_path: 
             assert code == 223
     finally:
         client.quit()
+
+
+def test_starttls(inn: Inn, tmp_path: Path) -> None:
+    source = tmp_path / "starttls.bin"
+    source.write_bytes(os.urandom(750_000))
+    out = tmp_path / "s.nzb"
+    args = ("post", source, "--host", "localhost", "--port", inn.open_port, "--starttls")
+    refused = run_postie(*args, "-o", out, "-q")
+    assert refused.returncode == 3, refused.output
+    assert "certificate" in refused.stderr
+    run = run_postie(*args, "-o", out, "-q", SSL_CERT_FILE=str(inn.cert))
+    assert run.returncode == 0, run.output
+    assert rebuild_from_nzb(out, inn.host, inn.port)["starttls.bin"].data == source.read_bytes()

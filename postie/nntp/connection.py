@@ -1,9 +1,9 @@
-"""One NNTP connection over asyncio streams.
+"""One NNTP connection: greeting, TLS, authentication, POST and pipelined STAT.
 
-The connection owns the socket and a :class:`~postie.nntp.protocol.ReplyParser`;
-all NNTP knowledge lives in the protocol module. Every wait has a timeout
-(connect, reply, post). Any failure in the middle of an exchange leaves the
-connection ``broken``: the pool throws it away instead of reusing it.
+The connection speaks NNTP through :class:`~postie.nntp.transport.ReplyStream`
+(the IO edge) and :mod:`postie.nntp.protocol` (the rules). Every wait has a
+timeout (connect, reply, post). Any failure in the middle of an exchange leaves
+the connection ``broken``: the pool throws it away instead of reusing it.
 
 A POST that fails after the first article byte was written raises
 :class:`PostInDoubt`: the server may or may not have the article, so the caller
@@ -13,8 +13,6 @@ must STAT before posting again (a re-post would make a duplicate).
 from __future__ import annotations
 
 import asyncio
-import collections
-import os
 import ssl
 import time
 from collections.abc import Iterable, Sequence
@@ -25,8 +23,8 @@ from postie import errors
 from postie.config import ServerConfig
 from postie.nntp import protocol
 from postie.nntp.protocol import Reply
+from postie.nntp.transport import ReplyStream, os_reason
 
-READ_CHUNK = 256 * 1024
 STAT_WINDOW = 256
 
 
@@ -56,10 +54,7 @@ class NNTPConnection:
 
     def __init__(self, server: ServerConfig) -> None:
         self.server = server
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._parser = protocol.ReplyParser()
-        self._replies: collections.deque[Reply] = collections.deque()
+        self._stream: ReplyStream | None = None
         self.greeting: Greeting | None = None
         self.capabilities: tuple[str, ...] | None = None
         self.broken = False
@@ -92,26 +87,32 @@ class NNTPConnection:
         server = self.server
         timeouts = server.timeouts
         context = make_ssl_context(server) if server.ssl or server.starttls else None
+        loop = asyncio.get_running_loop()
+        stream = ReplyStream(self.label)
         try:
             async with asyncio.timeout(timeouts.connect):
-                self._reader, self._writer = await asyncio.open_connection(
+                await loop.create_connection(
+                    lambda: stream,
                     server.host,
                     server.effective_port,
                     ssl=context if server.ssl else None,
                     server_hostname=server.host if server.ssl else None,
-                    limit=READ_CHUNK,
                 )
         except TimeoutError:
+            stream.abort()
             raise errors.ConnectFailed(
                 f"{self.label}: no connection within {timeouts.connect:g}s"
             ) from None
         except ssl.SSLCertVerificationError as exc:
+            stream.abort()
             raise errors.GiveUp(
                 f"{self.label}: TLS certificate rejected: {exc.verify_message}"
                 " (set verify_cert: false only for a server you trust)"
             ) from None
         except (OSError, ssl.SSLError) as exc:
-            raise errors.ConnectFailed(f"{self.label}: cannot connect: {_os_reason(exc)}") from None
+            stream.abort()
+            raise errors.ConnectFailed(f"{self.label}: cannot connect: {os_reason(exc)}") from None
+        self._stream = stream
         try:
             reply = await self._read_reply(timeouts.connect)
             if reply.code not in (200, 201):
@@ -134,10 +135,18 @@ class NNTPConnection:
         reply = await self.command("STARTTLS")
         if reply.code != 382:
             raise protocol.error_for(reply, f"{self.label} STARTTLS")
-        assert self._writer is not None
+        stream = self._stream
+        assert stream is not None
+        assert stream.transport is not None
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.server.timeouts.connect):
-                await self._writer.start_tls(context, server_hostname=self.server.host)
+                transport = await loop.start_tls(
+                    stream.transport, stream, context, server_hostname=self.server.host
+                )
+            if transport is None:
+                raise ssl.SSLError("STARTTLS handshake gave no transport")
+            stream.set_transport(transport)
         except ssl.SSLCertVerificationError as exc:
             raise errors.GiveUp(
                 f"{self.label}: TLS certificate rejected: {exc.verify_message}"
@@ -206,14 +215,11 @@ class NNTPConnection:
         if reply.code != 340:
             raise protocol.error_for(reply, f"{self.label} POST")
         try:
-            writer = self._writer
-            if writer is None:
-                raise errors.ConnectionLost(f"{self.label}: connection is closed")
             # Separate writes, not writelines: on 3.11 writelines joins (a copy of the
             # whole article) before the transport copies whatever the socket did not take.
             for chunk in article:
-                writer.write(chunk)
-            writer.write(protocol.TERMINATOR)
+                self._write(chunk)
+            self._write(protocol.TERMINATOR)
             timeout = self.server.timeouts.post
             await self._drain(timeout)
             reply = await self._read_reply(timeout)
@@ -253,7 +259,7 @@ class NNTPConnection:
         return found
 
     async def quit(self) -> None:
-        if self.broken or self.closed or self._writer is None:
+        if self.broken or self.closed or self._stream is None:
             return
         try:
             self._write(protocol.encode_command("QUIT"))
@@ -267,63 +273,46 @@ class NNTPConnection:
         if self.closed:
             return
         self.closed = True
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.close()
-            try:
-                async with asyncio.timeout(2.0):
-                    await asyncio.shield(writer.wait_closed())
-            except (OSError, ssl.SSLError, TimeoutError, asyncio.CancelledError):
-                writer.transport.abort()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            if self.broken:
+                stream.abort()
+            else:
+                stream.close()
 
     # --- IO helpers --------------------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
-        writer = self._writer
-        if writer is None or self.broken:
-            raise errors.ConnectionLost(f"{self.label}: connection is closed")
-        writer.write(data)
-        self.last_used = time.monotonic()
-
-    async def _drain(self, timeout: float) -> None:
-        writer = self._writer
-        if writer is None:
+        stream = self._stream
+        if stream is None or self.broken:
             raise errors.ConnectionLost(f"{self.label}: connection is closed")
         try:
-            async with asyncio.timeout(timeout):
-                await writer.drain()
-        except TimeoutError:
-            self.broken = True
-            raise errors.NNTPTimeout(f"{self.label}: send stalled for {timeout:g}s") from None
-        except (OSError, ssl.SSLError) as exc:
-            self.broken = True
-            raise errors.ConnectionLost(f"{self.label}: {_os_reason(exc)}") from None
-
-    async def _read_reply(self, timeout: float) -> Reply:
-        if self._replies:
-            return self._replies.popleft()
-        reader = self._reader
-        if reader is None or self.broken:
-            raise errors.ConnectionLost(f"{self.label}: connection is closed")
-        try:
-            async with asyncio.timeout(timeout):
-                while not self._replies:
-                    data = await reader.read(READ_CHUNK)
-                    if not data:
-                        self.broken = True
-                        raise errors.ConnectionLost(f"{self.label}: server closed the connection")
-                    self._replies.extend(self._parser.feed(data))
-        except TimeoutError:
-            self.broken = True
-            raise errors.NNTPTimeout(f"{self.label}: no reply within {timeout:g}s") from None
-        except (OSError, ssl.SSLError) as exc:
-            self.broken = True
-            raise errors.ConnectionLost(f"{self.label}: {_os_reason(exc)}") from None
-        except errors.ProtocolError:
+            stream.write(data)
+        except errors.NNTPError:
             self.broken = True
             raise
         self.last_used = time.monotonic()
-        reply = self._replies.popleft()
+
+    async def _drain(self, timeout: float) -> None:
+        stream = self._stream
+        if stream is None:
+            raise errors.ConnectionLost(f"{self.label}: connection is closed")
+        try:
+            await stream.drain(timeout)
+        except errors.NNTPError:
+            self.broken = True
+            raise
+
+    async def _read_reply(self, timeout: float) -> Reply:
+        stream = self._stream
+        if stream is None or self.broken:
+            raise errors.ConnectionLost(f"{self.label}: connection is closed")
+        try:
+            reply = await stream.read_reply(timeout)
+        except errors.NNTPError:
+            self.broken = True
+            raise
+        self.last_used = time.monotonic()
         if reply.code == 400:
             self.broken = True
             raise errors.ConnectionLost(f"{self.label}: server is closing: {reply.line}")
@@ -332,11 +321,3 @@ class NNTPConnection:
 
 def _bracket(message_id: str) -> str:
     return message_id if message_id.startswith("<") else f"<{message_id}>"
-
-
-def _os_reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.errno:
-        return os.strerror(exc.errno)
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__

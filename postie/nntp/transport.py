@@ -1,0 +1,200 @@
+"""The IO edge of an NNTP connection: an asyncio Protocol with deadlines.
+
+Bytes from the socket go straight into the sans-IO
+:class:`~postie.nntp.protocol.ReplyParser` in ``data_received``; a waiting
+reader is woken only when a whole reply is there. No StreamReader in between,
+no copy of the received bytes, no future per read.
+
+Timeouts are deadlines checked by one timer per connection, not an
+``asyncio.timeout`` per read: arming a deadline is a float store, and the timer
+fires (and re-arms itself at the current deadline) at most once per timeout
+period. When a deadline passes the transport is aborted and the waiting call
+raises :class:`~postie.errors.NNTPTimeout`. OS errors are mapped to postie's
+errors here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import ssl
+
+from postie import errors
+from postie.nntp.protocol import Reply, ReplyParser
+
+
+class ReplyStream(asyncio.Protocol):
+    """Receives replies, sends commands and articles, enforces deadlines."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_running_loop()
+        self._parser = ReplyParser()
+        self._replies: collections.deque[Reply] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._paused = False
+        self._lost: BaseException | None = None
+        self._closed = False
+        self._deadline: float | None = None
+        self._timeout = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timed_out = False
+
+    # --- asyncio.Protocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            replies = self._parser.feed(data)
+        except errors.ProtocolError as exc:
+            self._fail(exc)
+            return
+        if replies:
+            self._replies.extend(replies)
+            self._wake_reader()
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        if self._lost is None:
+            self._lost = exc or ConnectionResetError("server closed the connection")
+        self._wake_reader()
+        self._wake_drain()
+        self._cancel_timer()
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self._wake_drain()
+
+    # --- used by the connection ------------------------------------------------------------
+
+    @property
+    def broken(self) -> bool:
+        return self._lost is not None or self._closed
+
+    def write(self, data: bytes) -> None:
+        if self.broken or self.transport is None:
+            raise self._error()
+        self.transport.write(data)
+
+    async def drain(self, timeout: float) -> None:
+        if self.broken:
+            raise self._error()
+        if not self._paused:
+            return
+        self._arm(timeout)
+        try:
+            while self._paused and not self.broken:
+                self._drain_waiter = self._loop.create_future()
+                await self._drain_waiter
+        finally:
+            self._drain_waiter = None
+            self._deadline = None
+        if self.broken:
+            raise self._error()
+
+    async def read_reply(self, timeout: float) -> Reply:
+        if self._replies:
+            return self._replies.popleft()
+        if self.broken:
+            raise self._error()
+        self._arm(timeout)
+        try:
+            while not self._replies:
+                if self.broken:
+                    raise self._error()
+                self._waiter = self._loop.create_future()
+                await self._waiter
+        finally:
+            self._waiter = None
+            self._deadline = None
+        return self._replies.popleft()
+
+    def set_transport(self, transport: asyncio.Transport) -> None:
+        """After STARTTLS: the TLS transport replaces the plain one."""
+        self.transport = transport
+
+    def abort(self) -> None:
+        self._cancel_timer()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def close(self) -> None:
+        self._cancel_timer()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _error(self) -> errors.NNTPError:
+        if self._timed_out:
+            return errors.NNTPTimeout(f"{self.label}: no reply within {self._timeout:g}s")
+        lost = self._lost
+        if isinstance(lost, errors.NNTPError):
+            return lost
+        if lost is None:
+            return errors.ConnectionLost(f"{self.label}: connection is closed")
+        return errors.ConnectionLost(f"{self.label}: {os_reason(lost)}")
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._lost is None:
+            self._lost = exc
+        self._wake_reader()
+        self._wake_drain()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _wake_reader(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _wake_drain(self) -> None:
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _arm(self, timeout: float) -> None:
+        deadline = self._loop.time() + timeout
+        self._deadline = deadline
+        self._timeout = timeout
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._check_deadline)
+
+    def _check_deadline(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None or self._closed:
+            return
+        if self._loop.time() >= deadline:
+            self._timed_out = True
+            self._fail(errors.NNTPTimeout(f"{self.label}: no reply within {self._timeout:g}s"))
+        else:
+            self._timer = self._loop.call_at(deadline, self._check_deadline)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+def os_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno)
+    if isinstance(exc, OSError | ssl.SSLError) and exc.strerror:
+        return str(exc.strerror)
+    return str(exc) or type(exc).__name__

@@ -6,10 +6,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.logging import RichHandler
+from typing import TYPE_CHECKING, Any
 
 from postie import errors
 from postie.config import Config, load_config, merge, parse_config
@@ -21,7 +18,8 @@ EXIT_REFUSED = 3
 EXIT_PARTIAL = 4
 EXIT_INTERRUPTED = 130
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclass(frozen=True)
@@ -80,6 +78,8 @@ def setup_logging(verbose: int, *, rich_console: Console | None = None) -> None:
         root.removeHandler(old)
     handler: logging.Handler
     if rich_console is not None:
+        from rich.logging import RichHandler
+
         handler = RichHandler(console=rich_console, show_path=False, show_time=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
@@ -91,11 +91,11 @@ def setup_logging(verbose: int, *, rich_console: Console | None = None) -> None:
 
 
 def error(message: str) -> None:
-    stderr.print(f"postie: error: {message}", markup=False)
+    print(f"postie: error: {message}", file=sys.stderr, flush=True)
 
 
 def warn(message: str) -> None:
-    stderr.print(f"postie: warning: {message}", markup=False)
+    print(f"postie: warning: {message}", file=sys.stderr, flush=True)
 
 
 def exit_code_for(exc: BaseException) -> int:

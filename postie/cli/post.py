@@ -6,19 +6,21 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
 from postie import errors
 from postie.article.plan import JobPlan, collect, plan_job
 from postie.cli import common
-from postie.cli.progress import choose_mode, show_progress
+from postie.cli.progress import choose_mode, make_console, show_progress
 from postie.config import Config, Obfuscation
 from postie.jobs import nzb_targets, write_nzbs
 from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def post_command(
@@ -95,8 +97,8 @@ def post_command(
     if nzb_per_file:
         overrides["nzb.per_file"] = True
     mode = choose_mode(quiet, plain)
-    console = Console(stderr=False, highlight=False)
-    common.setup_logging(verbose, rich_console=console if mode == "bar" else None)
+    console = make_console() if mode == "bar" else None
+    common.setup_logging(verbose, rich_console=console)
     try:
         cfg = common.build_config(
             config,
@@ -128,7 +130,7 @@ async def _post(
     output: Path | None,
     overwrite: bool,
     mode: str,
-    console: Console,
+    console: Console | None,
 ) -> int:
     collected = collect(paths)
     for problem in collected.warnings:

@@ -7,19 +7,12 @@ import contextlib
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import TYPE_CHECKING
 
 from postie.runtime.engine import JobStatistics
+
+if TYPE_CHECKING:  # rich is imported only when bars are shown (~30 ms of start-up)
+    from rich.console import Console
 
 PLAIN_INTERVAL = 5.0
 
@@ -47,7 +40,7 @@ def plain_line(stats: JobStatistics) -> str:
 
 @contextlib.asynccontextmanager
 async def show_progress(
-    mode: str, read: Callable[[], JobStatistics], console: Console
+    mode: str, read: Callable[[], JobStatistics], console: Console | None
 ) -> AsyncIterator[None]:
     """Run a display task for ``mode`` ("bar", "plain" or "quiet") around the body."""
     if mode == "quiet":
@@ -62,6 +55,16 @@ async def show_progress(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     stats = read()
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -107,6 +110,12 @@ async def _plain(read: Callable[[], JobStatistics]) -> None:
         if time.monotonic() - last >= PLAIN_INTERVAL:
             last = time.monotonic()
             print(f"postie: {plain_line(read())}", file=sys.stdout, flush=True)
+
+
+def make_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=False, highlight=False)
 
 
 def choose_mode(quiet: bool, plain: bool) -> str:

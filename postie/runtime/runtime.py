@@ -21,6 +21,7 @@ from postie.runtime.limits import (
     WorkerSlots,
     default_budget,
 )
+from postie.runtime.memory import tune_allocator
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class Runtime:
 
     def __init__(self, config: Config) -> None:
         config.check_postable()
+        tune_allocator()
         self.config = config
         self.upload_pools = tuple(ConnectionPool(s) for s in config.upload_servers)
         connections = sum(p.max_connections for p in self.upload_pools)

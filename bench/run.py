@@ -1,0 +1,944 @@
+#!/usr/bin/env python3
+"""Benchmark postie against Nyuu on the same data and the same NNTP server.
+
+    python3 bench/run.py                       # every case, both tools
+    python3 bench/run.py --servers sink --connections 16 --markdown
+    python3 bench/run.py --cases 'sink20-*' --repeat 3 --out bench/results.json
+
+Each case is a server, a data set and a connection count.  Servers: the C sink
+(bench/sink.c) with no delay ("sink"), the sink delaying every reply by 20 ms ("sink20",
+a simulated round trip), and the local INN2 ("inn", the nnrpd port that takes POST with
+no MODE READER and no authentication, default 1120).  Data sets: one big file ("file")
+and a folder of many small files ("folder"); the INN cases use smaller ones because INN
+keeps every article on disk.
+
+Each tool is run as a direct child (no shell), so os.wait4's rusage is the tool's own:
+user+sys CPU seconds and peak RSS.  For Nyuu the child is `node`.  The sink's CPU during
+each run comes from /proc/PID/stat, and its article count checks that everything arrived.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fnmatch
+import json
+import math
+import os
+import platform
+import random
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+SINK_SRC = BENCH / "sink.c"
+SINK_BIN = BENCH / ".build" / "sink"
+DEFAULT_NYUU = Path("/tmp/nyuu/node_modules/nyuu/bin/nyuu.js")
+GROUP = "alt.binaries.test"
+MB = 1_000_000
+MIB = 1 << 20
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+TOOLS = ("postie", "nyuu")
+SERVERS = ("sink", "sink20", "inn")
+DATASETS = ("file", "folder")
+SINK_DELAY_MS = {"sink": 0, "sink20": 20}
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# ---- data ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    path: Path  # what both tools are given: the file, or the folder
+    file_sizes: tuple[int, ...]
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.file_sizes)
+
+    def articles(self, article_size: int) -> int:
+        return sum(max(1, math.ceil(s / article_size)) for s in self.file_sizes)
+
+    def describe(self) -> str:
+        if len(self.file_sizes) == 1:
+            return f"1 file of {self.total_bytes / MIB:.0f} MiB"
+        return f"{len(self.file_sizes)} files of {self.file_sizes[0] / 1024:.0f} KiB"
+
+
+def default_data_dir() -> Path:
+    """tmpfs when there is one: file pages on disk are dropped from the page cache here
+    after a minute or so unused, so disk-backed data would be read from disk on some runs
+    and from memory on others.  tmpfs pages stay in memory (there is no swap)."""
+    shm = Path("/dev/shm")
+    if shm.is_dir():
+        st = os.statvfs(shm)
+        if st.f_bavail * st.f_frsize > 4 * 1024 * MIB:
+            return shm / "postie-bench-data"
+    return Path("/tmp/postie-bench-data")
+
+
+def warm_data(data: Dataset) -> None:
+    """Read the data once so that neither tool pays for bringing it into memory."""
+    paths = [data.path] if data.path.is_file() else sorted(data.path.iterdir())
+    buf = bytearray(4 * MIB)
+    for p in paths:
+        with p.open("rb", buffering=0) as f:
+            while f.readinto(buf):
+                pass
+
+
+def _write_random(path: Path, size: int, seed: int) -> None:
+    rng = random.Random(seed)
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("wb") as f:
+        left = size
+        while left:
+            n = min(left, 4 * MIB)
+            f.write(rng.randbytes(n))
+            left -= n
+    tmp.rename(path)
+
+
+def make_file(data_dir: Path, mib: int) -> Dataset:
+    path = data_dir / f"file-{mib}m.bin"
+    size = mib * MIB
+    if not path.exists() or path.stat().st_size != size:
+        log(f"generating {path} ({mib} MiB of random bytes)")
+        _write_random(path, size, seed=mib)
+    return Dataset(f"file-{mib}m", path, (size,))
+
+
+def make_folder(data_dir: Path, count: int, kib: int, source: Dataset | None = None) -> Dataset:
+    """`count` random files of `kib` KiB; hard links into `source` when it has enough."""
+    folder = data_dir / f"folder-{count}x{kib}k"
+    size = kib * 1024
+    names = [f"part{i:05d}.bin" for i in range(count)]
+    folder.mkdir(parents=True, exist_ok=True)
+    existing = {p.name for p in folder.iterdir()}
+    for extra in existing - set(names):
+        (folder / extra).unlink()
+    made = 0
+    for i, name in enumerate(names):
+        p = folder / name
+        if p.exists() and p.stat().st_size == size:
+            continue
+        p.unlink(missing_ok=True)
+        src = source.path / name if source is not None else None
+        if src is not None and src.exists() and src.stat().st_size == size:
+            os.link(src, p)
+        else:
+            _write_random(p, size, seed=i)
+        made += 1
+    if made:
+        log(f"generated {made} files in {folder}")
+    return Dataset(f"folder-{count}x{kib}k", folder, (size,) * count)
+
+
+# ---- servers ------------------------------------------------------------------------
+
+
+def build_sink(force: bool = False) -> Path:
+    if force or not SINK_BIN.exists() or SINK_BIN.stat().st_mtime < SINK_SRC.stat().st_mtime:
+        SINK_BIN.parent.mkdir(parents=True, exist_ok=True)
+        cmd = ["cc", "-O2", "-Wall", "-o", str(SINK_BIN), str(SINK_SRC)]
+        log("building the sink: " + shlex.join(cmd))
+        subprocess.run(cmd, check=True)
+    return SINK_BIN
+
+
+@dataclass
+class SinkStats:
+    cpu_s: float
+    posts: int
+    article_bytes: int
+
+
+class Sink:
+    """The C sink on a free port; stats from /proc and from its SIGUSR1 report."""
+
+    def __init__(self, binary: Path, delay_ms: int, workdir: Path) -> None:
+        self.err_path = workdir / f"sink-d{delay_ms}.err"
+        args = [str(binary)]
+        if delay_ms:
+            args += ["-d", str(delay_ms)]
+        self.err = self.err_path.open("w")
+        self.proc = subprocess.Popen([*args, "0"], stdout=subprocess.PIPE, stderr=self.err)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode()
+        m = re.match(r"sink listening on ([\d.]+):(\d+)", line)
+        if not m:
+            self.stop()
+            raise RuntimeError(f"sink did not start: {line!r}")
+        self.port = int(m.group(2))
+        self.delay_ms = delay_ms
+        self._reports = 0
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # after the ")" the fields start at 3 (state): utime is field 14, stime 15
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def stats(self) -> SinkStats:
+        cpu = self.cpu_s()
+        self.proc.send_signal(signal.SIGUSR1)
+        self._reports += 1
+        deadline = time.monotonic() + 5
+        while True:
+            lines = [
+                ln for ln in self.err_path.read_text().splitlines() if ln.startswith("sink stats")
+            ]
+            if len(lines) >= self._reports:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("sink did not report its stats")
+            time.sleep(0.01)
+        kv = dict(p.split("=") for p in lines[self._reports - 1].split()[2:])
+        return SinkStats(cpu, int(kv["posts"]), int(kv["article_bytes"]))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.err.close()
+
+
+def nntp_greeting(host: str, port: int, timeout: float = 3.0) -> str | None:
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            return s.makefile("rb").readline().decode(errors="replace").strip()
+    except OSError:
+        return None
+
+
+def inn_high_water(host: str, port: int) -> int | None:
+    """The group's highest article number, read with GROUP on the nnrpd port."""
+    try:
+        with socket.create_connection((host, port), timeout=5) as s:
+            f = s.makefile("rwb")
+            f.readline()
+            f.write(f"GROUP {GROUP}\r\n".encode())
+            f.flush()
+            reply = f.readline().decode().split()
+            f.write(b"QUIT\r\n")
+            f.flush()
+    except OSError:
+        return None
+    if len(reply) >= 4 and reply[0] == "211":
+        return int(reply[3])
+    return None
+
+
+def inn_spool_mb() -> int | None:
+    out = subprocess.run(
+        ["du", "-sm", "/var/spool/news"], capture_output=True, text=True, check=False
+    )
+    return int(out.stdout.split()[0]) if out.returncode == 0 and out.stdout else None
+
+
+def ensure_inn(host: str, port: int, start: bool, clean: bool) -> str | None:
+    """None when INN answers on host:port, else the reason it is skipped."""
+    script = REPO / "scripts" / "inn2"
+    if clean:
+        log("wiping INN's spool: bash scripts/inn2 clean")
+        subprocess.run(["bash", str(script), "clean"], check=False)
+    greeting = nntp_greeting(host, port)
+    if (greeting is None or not greeting.startswith("200")) and start and script.exists():
+        log("INN is not answering; bash scripts/inn2 start")
+        subprocess.run(["bash", str(script), "start"], check=False)
+        greeting = nntp_greeting(host, port)
+    if greeting is None:
+        return f"nothing answers on {host}:{port} (bash scripts/inn2 start)"
+    if not greeting.startswith("200"):
+        return f"{host}:{port} does not allow posting: {greeting!r}"
+    return None
+
+
+# ---- tools --------------------------------------------------------------------------
+
+
+@dataclass
+class Tool:
+    name: str
+    argv_prefix: list[str]
+    extra: list[str] = field(default_factory=list)
+    skip_reason: str | None = None
+
+    def argv(
+        self, data: Dataset, host: str, port: int, conns: int, art: int, nzb: Path
+    ) -> list[str]:
+        if self.name == "postie":
+            return [
+                *self.argv_prefix,
+                "post",
+                str(data.path),
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--connections",
+                str(conns),
+                "--article-size",
+                str(art),
+                "--group",
+                GROUP,
+                "-o",
+                str(nzb),
+                "--quiet",
+                *self.extra,
+            ]
+        return [
+            *self.argv_prefix,
+            "-h",
+            host,
+            "-P",
+            str(port),
+            "-n",
+            str(conns),
+            "-a",
+            str(art),
+            "-g",
+            GROUP,
+            "-o",
+            str(nzb),
+            "-O",
+            "--post-chunk-size",
+            "0",
+            "--check-connections",
+            "0",
+            "--progress",
+            "none",
+            "--log-level",
+            "1",
+            *self.extra,
+            str(data.path),
+        ]
+
+
+def _probe(argv: list[str]) -> tuple[int, str]:
+    try:
+        env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}  # unwrapped --help text
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, env=env)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return 127, str(e)
+    return p.returncode, p.stdout + p.stderr
+
+
+def _tail(text: str, lines: int = 6) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def find_postie(cmd: str | None) -> Tool:
+    if cmd:
+        prefix = shlex.split(cmd)
+    elif shutil.which("postie"):
+        prefix = ["postie"]
+    elif (REPO / ".venv" / "bin" / "postie").exists():
+        prefix = [str(REPO / ".venv" / "bin" / "postie")]
+    else:
+        return Tool("postie", [], skip_reason="no `postie` on PATH nor .venv/bin/postie")
+    rc, out = _probe([*prefix, "post", "--help"])
+    if rc != 0:
+        return Tool(
+            "postie",
+            prefix,
+            skip_reason=f"`{shlex.join([*prefix, 'post', '--help'])}` failed (exit {rc}):\n"
+            + _tail(out),
+        )
+    extra = ["--no-verify"] if "--no-verify" in out else []
+    return Tool("postie", prefix, extra)
+
+
+def find_nyuu(path: Path, node: str) -> Tool:
+    prefix = [node, str(path)]
+    if not path.exists():
+        return Tool("nyuu", prefix, skip_reason=f"{path} not found: bash bench/setup-nyuu.sh")
+    rc, out = _probe([*prefix, "--version"])
+    if rc != 0:
+        return Tool(
+            "nyuu", prefix, skip_reason=f"nyuu --version failed (exit {rc}):\n" + _tail(out)
+        )
+    return Tool("nyuu", prefix)
+
+
+def tool_version(tool: Tool) -> str | None:
+    if tool.skip_reason:
+        return None
+    rc, out = _probe([*tool.argv_prefix, "--version"])
+    return out.strip().splitlines()[-1] if rc == 0 and out.strip() else None
+
+
+@dataclass
+class Child:
+    rc: int
+    wall_s: float
+    user_s: float
+    sys_s: float
+    maxrss_kib: int
+    timed_out: bool
+
+
+def run_child(argv: list[str], log_path: Path, timeout: float) -> Child:
+    """Run argv as a direct child; its own rusage comes back from os.wait4."""
+    exe = argv[0] if "/" in argv[0] else shutil.which(argv[0]) or argv[0]
+    with log_path.open("wb") as out:
+        fd = out.fileno()
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, fd, 1),
+            (os.POSIX_SPAWN_DUP2, fd, 2),
+        ]
+        t0 = time.monotonic()
+        pid = os.posix_spawn(exe, argv, dict(os.environ), file_actions=actions)
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, ru = os.wait4(pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.monotonic() - t0
+    return Child(
+        rc=os.waitstatus_to_exitcode(status),
+        wall_s=wall,
+        user_s=ru.ru_utime,
+        sys_s=ru.ru_stime,
+        maxrss_kib=ru.ru_maxrss,
+        timed_out=timed_out.is_set(),
+    )
+
+
+# ---- cases --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    server: str  # sink | sink20 | inn
+    data: str  # file | folder
+    conns: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.server}-{self.data}-c{self.conns}"
+
+
+@dataclass
+class Run:
+    case: str
+    tool: str
+    repeat: int
+    argv: list[str]
+    rc: int
+    ok: bool
+    error: str | None
+    wall_s: float
+    cpu_s: float
+    user_s: float
+    sys_s: float
+    maxrss_mib: float
+    data_bytes: int
+    mb_s: float
+    mb_per_cpu_s: float
+    expected_articles: int
+    server_articles: int | None
+    sink_cpu_s: float | None
+    sink_wire_bytes: int | None
+    log: str
+
+
+def select_cases(args: argparse.Namespace) -> list[Case]:
+    cases = [
+        Case(server, data, conns)
+        for server in args.servers
+        for data in args.data
+        for conns in args.connections
+    ]
+    if args.cases:
+        pats = [p.strip() for p in args.cases.split(",") if p.strip()]
+        cases = [c for c in cases if any(fnmatch.fnmatchcase(c.id, p) for p in pats)]
+    return cases
+
+
+def run_case(
+    case: Case,
+    dataset: Dataset,
+    tools: list[Tool],
+    args: argparse.Namespace,
+    workdir: Path,
+) -> list[Run]:
+    runs: list[Run] = []
+    sink: Sink | None = None
+    host = args.inn_host if case.server == "inn" else "127.0.0.1"
+    if case.server == "inn":
+        port = args.inn_port
+    else:
+        sink = Sink(build_sink(), SINK_DELAY_MS[case.server], workdir)
+        port = sink.port
+    expected = dataset.articles(args.article_size)
+    try:
+        for rep in range(args.repeat):
+            order = tools if rep % 2 == 0 else tools[::-1]
+            for tool in order:
+                nzb = workdir / f"{case.id}-{tool.name}-{rep}.nzb"
+                nzb.unlink(missing_ok=True)
+                log_path = workdir / f"{case.id}-{tool.name}-{rep}.log"
+                argv = tool.argv(dataset, host, port, case.conns, args.article_size, nzb)
+                before = sink.stats() if sink else None
+                hw0 = inn_high_water(host, port) if case.server == "inn" else None
+                if not args.no_warm:
+                    warm_data(dataset)
+                    _probe([*tool.argv_prefix, "--version"])  # its code back in memory
+                log(f"{case.id} #{rep} {tool.name}: {shlex.join(argv)}")
+                child = run_child(argv, log_path, args.timeout)
+                after = sink.stats() if sink else None
+                hw1 = inn_high_water(host, port) if case.server == "inn" else None
+                server_articles: int | None = None
+                sink_cpu = wire = None
+                if before and after:
+                    server_articles = after.posts - before.posts
+                    sink_cpu = after.cpu_s - before.cpu_s
+                    wire = after.article_bytes - before.article_bytes
+                elif hw0 is not None and hw1 is not None:
+                    server_articles = hw1 - hw0
+                error = None
+                if child.timed_out:
+                    error = f"killed after {args.timeout:.0f} s"
+                elif child.rc != 0:
+                    error = f"exit {child.rc}: " + _tail(log_path.read_text(errors="replace"), 4)
+                elif server_articles is not None and server_articles < expected:
+                    error = f"server got {server_articles} articles, expected {expected}"
+                elif not nzb.exists():
+                    error = "no NZB written"
+                cpu = child.user_s + child.sys_s
+                mb = dataset.total_bytes / MB
+                run = Run(
+                    case=case.id,
+                    tool=tool.name,
+                    repeat=rep,
+                    argv=argv,
+                    rc=child.rc,
+                    ok=error is None,
+                    error=error,
+                    wall_s=round(child.wall_s, 4),
+                    cpu_s=round(cpu, 3),
+                    user_s=round(child.user_s, 3),
+                    sys_s=round(child.sys_s, 3),
+                    maxrss_mib=round(child.maxrss_kib / 1024, 1),
+                    data_bytes=dataset.total_bytes,
+                    mb_s=round(mb / child.wall_s, 1),
+                    mb_per_cpu_s=round(mb / cpu, 1) if cpu > 0 else 0.0,
+                    expected_articles=expected,
+                    server_articles=server_articles,
+                    sink_cpu_s=round(sink_cpu, 3) if sink_cpu is not None else None,
+                    sink_wire_bytes=wire,
+                    log=str(log_path),
+                )
+                runs.append(run)
+                if run.ok:
+                    log(
+                        f"  {run.mb_s:.1f} MB/s, {run.cpu_s:.2f} CPU s, "
+                        f"{run.mb_per_cpu_s:.0f} MB/CPU-s, {run.maxrss_mib:.0f} MiB RSS"
+                        + (f", sink {run.sink_cpu_s:.2f} CPU s" if sink_cpu is not None else "")
+                    )
+                else:
+                    log(f"  FAILED: {error}")
+                if not args.keep_nzb:
+                    nzb.unlink(missing_ok=True)
+    finally:
+        if sink:
+            sink.stop()
+    return runs
+
+
+# ---- summary ------------------------------------------------------------------------
+
+
+def rtt_limit_mb_s(case: Case, dataset: Dataset, article_size: int) -> float | None:
+    """connections * article / (2 * RTT): POST->340 and article->240 are two round trips."""
+    delay = SINK_DELAY_MS.get(case.server, 0)
+    if not delay:
+        return None
+    mean_article = dataset.total_bytes / dataset.articles(article_size)
+    return case.conns * mean_article / (2 * delay / 1000) / MB
+
+
+def summarize(
+    cases: list[Case], datasets: dict[Case, Dataset], runs: list[Run], article_size: int
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for case in cases:
+        ds = datasets[case]
+        limit = rtt_limit_mb_s(case, ds, article_size)
+        per_tool: dict[str, dict[str, Any]] = {}
+        for tool in TOOLS:
+            ok = [r for r in runs if r.case == case.id and r.tool == tool and r.ok]
+            failed = [r for r in runs if r.case == case.id and r.tool == tool and not r.ok]
+            if not ok:
+                if failed:
+                    per_tool[tool] = {"error": failed[-1].error}
+                continue
+
+            def med(attr: str, runs_: list[Run] = ok) -> float:
+                return float(statistics.median(getattr(r, attr) for r in runs_))
+
+            sink_cpu = [r.sink_cpu_s for r in ok if r.sink_cpu_s is not None]
+            t: dict[str, Any] = {
+                "runs": len(ok),
+                "mb_s": round(med("mb_s"), 1),
+                "mb_s_min": min(r.mb_s for r in ok),
+                "mb_s_max": max(r.mb_s for r in ok),
+                "cpu_s": round(med("cpu_s"), 3),
+                "mb_per_cpu_s": round(med("mb_per_cpu_s"), 1),
+                "maxrss_mib": round(med("maxrss_mib"), 1),
+                "sink_cpu_s": round(statistics.median(sink_cpu), 3) if sink_cpu else None,
+                "sink_core_pct": (
+                    round(100 * statistics.median(sink_cpu) / med("wall_s"), 1)
+                    if sink_cpu
+                    else None
+                ),
+            }
+            if limit:
+                t["pct_of_rtt_limit"] = round(100 * t["mb_s"] / limit, 1)
+            per_tool[tool] = t
+        ratio: dict[str, float] = {}
+        p, n = per_tool.get("postie", {}), per_tool.get("nyuu", {})
+        for key in ("mb_s", "cpu_s", "mb_per_cpu_s", "maxrss_mib"):
+            if p.get(key) and n.get(key):
+                ratio[key] = round(p[key] / n[key], 2)
+        rows.append(
+            {
+                "case": case.id,
+                "server": case.server,
+                "data": ds.describe(),
+                "data_bytes": ds.total_bytes,
+                "connections": case.conns,
+                "articles": ds.articles(article_size),
+                "rtt_ms": SINK_DELAY_MS.get(case.server),
+                "rtt_limit_mb_s": round(limit, 1) if limit else None,
+                "tools": per_tool,
+                "ratio_postie_over_nyuu": ratio,
+            }
+        )
+    return rows
+
+
+def _fmt(v: Any, spec: str = "") -> str:
+    if v is None:
+        return "-"
+    return format(v, spec) if spec else str(v)
+
+
+def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    out = [
+        f"Measured {meta['date']} on {meta['cpu']} ({meta['cores']} cores), "
+        f"{meta['kernel']}; {meta['nyuu_version'] or 'Nyuu ?'} on Node {meta['node']}, "
+        f"{meta['postie_version'] or 'postie ?'}; article size {meta['article_size']} bytes; "
+        f"median of {meta['repeat']} run(s). MB = 10^6 bytes of input data; CPU = the "
+        "uploader's user+sys; RSS = its peak.",
+        "",
+        "| case | data | conns | tool | MB/s | CPU s | MB/CPU-s | peak RSS MiB "
+        "| sink CPU s | % of 2-RTT limit |",
+        "|---|---|--:|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in rows:
+        lim = row["rtt_limit_mb_s"]
+        for tool in TOOLS:
+            t = row["tools"].get(tool)
+            if t is None:
+                continue
+            if "error" in t:
+                out.append(
+                    f"| {row['case']} | {row['data']} | {row['connections']} | {tool} "
+                    f"| failed: {str(t['error']).splitlines()[0][:60]} | | | | | |"
+                )
+                continue
+            pct = f"{t['pct_of_rtt_limit']:.0f}% of {lim:.0f}" if lim else "-"
+            out.append(
+                f"| {row['case']} | {row['data']} | {row['connections']} | {tool} "
+                f"| {t['mb_s']:.1f} | {t['cpu_s']:.2f} | {t['mb_per_cpu_s']:.0f} "
+                f"| {t['maxrss_mib']:.0f} | {_fmt(t['sink_cpu_s'], '.2f')} | {pct} |"
+            )
+        r = row["ratio_postie_over_nyuu"]
+        if r:
+            out.append(
+                f"| {row['case']} | | | **postie/Nyuu** | {_fmt(r.get('mb_s'), '.2f')} "
+                f"| {_fmt(r.get('cpu_s'), '.2f')} | {_fmt(r.get('mb_per_cpu_s'), '.2f')} "
+                f"| {_fmt(r.get('maxrss_mib'), '.2f')} | | |"
+            )
+    return "\n".join(out)
+
+
+def plain(rows: list[dict[str, Any]]) -> str:
+    head = ("case", "tool", "MB/s", "CPU s", "MB/CPU-s", "RSS MiB", "sink CPU s", "% 2-RTT")
+    table: list[tuple[str, ...]] = [head]
+    for row in rows:
+        for tool in TOOLS:
+            t = row["tools"].get(tool)
+            if t is None:
+                continue
+            if "error" in t:
+                table.append((row["case"], tool, "FAILED", "", "", "", "", ""))
+                continue
+            table.append(
+                (
+                    row["case"],
+                    tool,
+                    f"{t['mb_s']:.1f}",
+                    f"{t['cpu_s']:.2f}",
+                    f"{t['mb_per_cpu_s']:.0f}",
+                    f"{t['maxrss_mib']:.0f}",
+                    _fmt(t["sink_cpu_s"], ".2f"),
+                    _fmt(t.get("pct_of_rtt_limit"), ".0f"),
+                )
+            )
+        r = row["ratio_postie_over_nyuu"]
+        if r:
+            table.append(
+                (
+                    row["case"],
+                    "postie/nyuu",
+                    _fmt(r.get("mb_s"), ".2f"),
+                    _fmt(r.get("cpu_s"), ".2f"),
+                    _fmt(r.get("mb_per_cpu_s"), ".2f"),
+                    _fmt(r.get("maxrss_mib"), ".2f"),
+                    "",
+                    "",
+                )
+            )
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in table
+    )
+
+
+def machine_meta(args: argparse.Namespace, tools: dict[str, Tool]) -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    node = _probe([args.node, "--version"])[1].strip() if shutil.which(args.node) else None
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "kernel": f"Linux {platform.release()}",
+        "python": platform.python_version(),
+        "node": node,
+        "nyuu_version": (f"Nyuu {v}" if (v := tool_version(tools["nyuu"])) else None),
+        "postie_version": tool_version(tools["postie"]),
+        "article_size": args.article_size,
+        "repeat": args.repeat,
+        "inn": (
+            f"{args.inn_host}:{args.inn_port} (standalone nnrpd: takes POST with no MODE "
+            "READER and no AUTHINFO) for both tools, so both post to the same server. innd "
+            "itself listens on 119, which postie could use (it sends MODE READER) but Nyuu "
+            "cannot (it never sends MODE READER)."
+        ),
+        "tools": {
+            name: {"argv_prefix": t.argv_prefix, "extra": t.extra, "skipped": t.skip_reason}
+            for name, t in tools.items()
+        },
+    }
+
+
+# ---- main ---------------------------------------------------------------------------
+
+
+def _csv(kind: type[int] | type[str], allowed: tuple[str, ...] | None = None) -> Any:
+    def parse(text: str) -> list[Any]:
+        items = [kind(x.strip()) for x in text.split(",") if x.strip()]
+        if allowed is not None:
+            bad = [x for x in items if x not in allowed]
+            if bad:
+                raise argparse.ArgumentTypeError(f"unknown {bad}; choose from {allowed}")
+        return items
+
+    return parse
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sel = ap.add_argument_group("which cases")
+    sel.add_argument(
+        "--cases",
+        help="comma-separated case ids or globs, e.g. 'sink-file-c16,sink20-*' "
+        "(ids are SERVER-DATA-cCONNS)",
+    )
+    sel.add_argument("--servers", type=_csv(str, SERVERS), default=list(SERVERS))
+    sel.add_argument("--data", type=_csv(str, DATASETS), default=list(DATASETS))
+    sel.add_argument("--connections", type=_csv(int), default=[4, 16])
+    sel.add_argument("--tools", type=_csv(str, TOOLS), default=list(TOOLS))
+    sel.add_argument("--repeat", type=int, default=1)
+    sel.add_argument("--list", action="store_true", help="print the selected cases and exit")
+
+    d = ap.add_argument_group("data")
+    d.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default_data_dir(),
+        help="kept and reused (default: under /dev/shm when it has room, else /tmp)",
+    )
+    d.add_argument("--file-mib", type=int, default=1024, help="the big file (sink cases)")
+    d.add_argument("--files", type=int, default=2000, help="files in the folder (sink cases)")
+    d.add_argument("--file-kib", type=int, default=512, help="size of each folder file")
+    d.add_argument(
+        "--inn-file-mib", type=int, default=100, help="the file for INN cases (INN keeps it all)"
+    )
+    d.add_argument("--inn-files", type=int, default=100, help="folder files for INN cases")
+    d.add_argument("--article-size", type=int, default=716800)
+    d.add_argument("--delete-data", action="store_true", help="remove the data dir at the end")
+
+    t = ap.add_argument_group("tools and servers")
+    t.add_argument("--postie", help="postie command (default: postie on PATH, .venv/bin/postie)")
+    t.add_argument("--nyuu", type=Path, default=DEFAULT_NYUU, help="path to Nyuu's bin/nyuu.js")
+    t.add_argument("--node", default="node")
+    t.add_argument("--inn-host", default="127.0.0.1")
+    t.add_argument(
+        "--inn-port", type=int, default=1120, help="an nnrpd port that takes POST (no auth)"
+    )
+    t.add_argument("--no-inn-start", action="store_true", help="don't run scripts/inn2 start")
+    t.add_argument("--inn-clean", action="store_true", help="scripts/inn2 clean first")
+    t.add_argument(
+        "--no-warm",
+        action="store_true",
+        help="don't read the data and start the tool once before each measured run",
+    )
+    t.add_argument("--timeout", type=float, default=900.0, help="per tool run, seconds")
+
+    o = ap.add_argument_group("output")
+    o.add_argument("--out", type=Path, help="write runs and summary as JSON")
+    o.add_argument("--markdown", action="store_true", help="print a markdown table")
+    o.add_argument(
+        "--workdir", type=Path, default=Path("/tmp/postie-bench-work"), help="logs and NZBs"
+    )
+    o.add_argument("--keep-nzb", action="store_true")
+    return ap.parse_args(argv)
+
+
+def datasets_for(cases: list[Case], args: argparse.Namespace) -> Iterator[tuple[Case, Dataset]]:
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    made: dict[tuple[str, bool], Dataset] = {}
+    big_folder: Dataset | None = None
+    # the small INN folder is hard links into the big one when that exists
+    for case in sorted(cases, key=lambda c: c.server == "inn"):
+        inn = case.server == "inn"
+        key = (case.data, inn)
+        if key not in made:
+            if case.data == "file":
+                made[key] = make_file(args.data_dir, args.inn_file_mib if inn else args.file_mib)
+            else:
+                count = args.inn_files if inn else args.files
+                made[key] = make_folder(args.data_dir, count, args.file_kib, big_folder)
+                if not inn:
+                    big_folder = made[key]
+        yield case, made[key]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cases = select_cases(args)
+    if not cases:
+        log("no case selected")
+        return 2
+    if args.list:
+        for c in cases:
+            print(c.id)
+        return 0
+
+    tools_all = {
+        "postie": find_postie(args.postie),
+        "nyuu": find_nyuu(args.nyuu, args.node),
+    }
+    tools: list[Tool] = []
+    for name in args.tools:
+        tool = tools_all[name]
+        if tool.skip_reason:
+            log(f"SKIPPING {name}: {tool.skip_reason}")
+        else:
+            tools.append(tool)
+    if not tools:
+        log("no tool can run")
+        return 1
+
+    if any(c.server == "inn" for c in cases):
+        reason = ensure_inn(args.inn_host, args.inn_port, not args.no_inn_start, args.inn_clean)
+        if reason:
+            log(f"SKIPPING the INN cases: {reason}")
+            cases = [c for c in cases if c.server != "inn"]
+        else:
+            planned = (
+                sum(
+                    (
+                        args.inn_file_mib
+                        if c.data == "file"
+                        else args.inn_files * args.file_kib / 1024
+                    )
+                    for c in cases
+                    if c.server == "inn"
+                )
+                * len(tools)
+                * args.repeat
+            )
+            log(f"INN spool is {inn_spool_mb()} MB; these cases post {planned:.0f} MiB to it")
+    if any(c.server != "inn" for c in cases):
+        build_sink()
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    datasets = dict(datasets_for(cases, args))
+    runs: list[Run] = []
+    for case in cases:
+        runs += run_case(case, datasets[case], tools, args, args.workdir)
+
+    meta = machine_meta(args, tools_all)
+    rows = summarize(cases, datasets, runs, args.article_size)
+    if args.out:
+        doc = {"meta": meta, "summary": rows, "runs": [asdict(r) for r in runs]}
+        args.out.write_text(json.dumps(doc, indent=2) + "\n")
+        log(f"wrote {args.out}")
+    print(markdown(rows, meta) if args.markdown else plain(rows))
+    for name, tool in tools_all.items():
+        if tool.skip_reason and name in args.tools:
+            print(f"\n{name} skipped: {tool.skip_reason}", file=sys.stderr)
+    if args.delete_data:
+        shutil.rmtree(args.data_dir, ignore_errors=True)
+    return 0 if all(r.ok for r in runs) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

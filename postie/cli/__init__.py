@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# pydantic looks for plugins in every installed distribution at import (~15 ms);
+# the CLI uses none. Set before anything imports pydantic; a user's value wins.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 import typer
 
 from postie import __version__

@@ -28,6 +28,7 @@ from postie.nntp.connection import NNTPConnection
 
 log = logging.getLogger(__name__)
 
+_sleep = asyncio.sleep  # tests replace it to observe the backoff
 BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
 
@@ -149,7 +150,7 @@ class ConnectionPool:
         while True:
             if self._failures_in_row:
                 delay = min(BACKOFF_MAX, BACKOFF_START * 2 ** (self._failures_in_row - 1))
-                await asyncio.sleep(delay)
+                await _sleep(delay)
             conn = self._factory(self.server)
             try:
                 await conn.open()

@@ -96,25 +96,31 @@ class ReplyParser:
         return len(self._buffer)
 
     def feed(self, data: bytes) -> list[Reply]:
-        self._buffer += data
-        replies: list[Reply] = []
         buf = self._buffer
-        start = 0
-        while True:
-            end = buf.find(b"\n", start)
-            if end < 0:
-                break
-            raw = bytes(buf[start:end])
-            start = end + 1
-            if raw.endswith(b"\r"):
+        if buf:
+            buf += data
+            data = bytes(buf)
+            buf.clear()
+        if b"\n" not in data:
+            buf += data
+            self._check_length()
+            return []
+        *lines, rest = data.split(b"\n")
+        if rest:
+            buf += rest
+            self._check_length()
+        replies: list[Reply] = []
+        for raw in lines:
+            if raw[-1:] == b"\r":
                 raw = raw[:-1]
             reply = self._line(raw)
             if reply is not None:
                 replies.append(reply)
-        del buf[:start]
-        if self._status is None and len(buf) > MAX_REPLY_LINE:
-            raise errors.ProtocolError(f"reply line longer than {MAX_REPLY_LINE} bytes")
         return replies
+
+    def _check_length(self) -> None:
+        if self._status is None and len(self._buffer) > MAX_REPLY_LINE:
+            raise errors.ProtocolError(f"reply line longer than {MAX_REPLY_LINE} bytes")
 
     def _line(self, raw: bytes) -> Reply | None:
         if self._status is not None:

@@ -194,7 +194,7 @@ class PostingJob:
     # --- producer ----------------------------------------------------------------------
 
     async def _produce(self, workers: int) -> None:
-        loop = asyncio.get_running_loop()
+        encoder = self.runtime.encoder
         budget = self.runtime.budget
         try:
             for state in self.states:
@@ -206,13 +206,7 @@ class PostingJob:
                         break
                     reserved = await budget.acquire(2 * segment.length + RESERVE_OVERHEAD)
                     try:
-                        future = loop.run_in_executor(
-                            self.runtime.executor,
-                            yenc.read_and_encode,
-                            path,
-                            segment.offset,
-                            segment.length,
-                        )
+                        future = encoder.submit(path, segment.offset, segment.length)
                     except BaseException:
                         budget.release(reserved)
                         raise

@@ -8,12 +8,12 @@ none of them is a module-level singleton.
 
 from __future__ import annotations
 
-import concurrent.futures
 from dataclasses import dataclass
 from types import TracebackType
 
 from postie.config import Config
 from postie.nntp.pool import ConnectionPool, PoolStatistics
+from postie.runtime.encoder import EncodePool, EncoderStatistics
 from postie.runtime.limits import (
     BudgetStatistics,
     ByteBudget,
@@ -29,6 +29,7 @@ class RuntimeStatistics:
     slots: SlotStatistics
     budget: BudgetStatistics
     pools: tuple[PoolStatistics, ...]
+    encoder: EncoderStatistics
 
 
 class Runtime:
@@ -44,9 +45,7 @@ class Runtime:
         self.budget = ByteBudget(
             config.limits.buffer_bytes or default_budget(connections, config.posting.article_size)
         )
-        self.executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=config.limits.encode_threads, thread_name_prefix="postie-encode"
-        )
+        self.encoder = EncodePool(config.limits.encode_threads)
         self._closed = False
 
     async def __aenter__(self) -> Runtime:
@@ -65,6 +64,7 @@ class Runtime:
             self.slots.statistics(),
             self.budget.statistics(),
             tuple(p.statistics() for p in self.upload_pools),
+            self.encoder.statistics(),
         )
 
     async def aclose(self) -> None:
@@ -75,4 +75,4 @@ class Runtime:
             for pool in self.upload_pools:
                 await pool.aclose()
         finally:
-            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.encoder.shutdown()

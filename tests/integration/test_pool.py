@@ -1,0 +1,111 @@
+"""The connection pool against the fault-injecting server: limits, idle expiry, backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from postie import errors
+from postie.config import ServerConfig, parse_config
+from postie.nntp import pool as pool_module
+from postie.nntp.pool import ConnectionPool
+from postie.testing import FaultyNNTPServer
+
+
+def server_config(port: int, **fields: object) -> ServerConfig:
+    data = {"host": "127.0.0.1", "port": port, "max_connections": 2, **fields}
+    return parse_config({"servers": [data]}).servers[0]
+
+
+async def test_reuses_connections_and_never_exceeds_the_maximum() -> None:
+    async with FaultyNNTPServer() as server, ConnectionPool(server_config(server.port)) as pool:
+
+        async def use() -> None:
+            async with pool.connection() as conn:
+                assert await conn.stat("<nope@x>") is False
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(*(use() for _ in range(20)))
+        stats = pool.statistics()
+        assert stats.connects == 2
+        assert stats.open == 2
+        assert stats.in_use == 0
+    assert server.statistics().connections_opened == 2
+    assert server.statistics().max_concurrent_connections == 2
+
+
+async def test_idle_connections_expire() -> None:
+    async with FaultyNNTPServer() as server:
+        cfg = server_config(server.port, idle_timeout=0.05)
+        async with ConnectionPool(cfg) as pool:
+            async with pool.connection():
+                pass
+            await asyncio.sleep(0.1)
+            async with pool.connection():
+                pass
+            assert pool.statistics().connects == 2
+        assert server.statistics().connections_opened == 2
+
+
+async def test_broken_connection_is_discarded_not_reused() -> None:
+    async with FaultyNNTPServer() as server, ConnectionPool(server_config(server.port)) as pool:
+        conn = await pool.acquire()
+        conn.broken = True
+        pool.release(conn)
+        async with pool.connection() as fresh:
+            assert fresh is not conn
+        assert pool.statistics().discarded == 1
+
+
+async def test_connect_failures_back_off_then_give_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    delays: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(delay: float) -> None:
+        delays.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(pool_module, "_sleep", fake_sleep)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with ConnectionPool(server_config(port, connect_retries=3)) as pool:
+        with pytest.raises(errors.ConnectFailed, match="cannot connect"):
+            await pool.acquire()
+        assert delays == [0.5, 1.0, 2.0]
+        assert pool.statistics().connect_failures == 4
+        assert pool.statistics().open == 0
+
+
+async def test_reconnects_when_the_server_comes_back() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with ConnectionPool(server_config(port, connect_retries=10)) as pool:
+        task = asyncio.create_task(pool.acquire())
+        await asyncio.sleep(0.2)  # first attempts fail: nothing listens yet
+        assert not task.done()
+        async with FaultyNNTPServer(port=port):
+            conn = await asyncio.wait_for(task, 10)
+            assert conn.greeting is not None
+            pool.release(conn)
+            assert pool.statistics().connect_failures >= 1
+
+
+async def test_wrong_password_is_not_retried() -> None:
+    async with FaultyNNTPServer(username="u", password="p") as server:
+        cfg = server_config(server.port, username="u", password="bad")
+        async with ConnectionPool(cfg) as pool:
+            with pytest.raises(errors.AuthenticationFailed, match="481"):
+                await pool.acquire()
+        assert server.statistics().connections_opened == 1
+
+
+async def test_closed_pool_refuses() -> None:
+    async with FaultyNNTPServer() as server:
+        pool = ConnectionPool(server_config(server.port))
+        await pool.aclose()
+        with pytest.raises(errors.Stopped):
+            await pool.acquire()

@@ -9,6 +9,8 @@ from postie.article import yenc
 from postie.article.plan import FilePlan, JobPlan, Segment
 from postie.config import PostingConfig
 
+_PART = "\x00part\x00"  # stands for {part}; NUL cannot occur in a file name or template
+
 
 class ArticleBuilder:
     """Builds the headers and framing of every article of one job."""
@@ -20,6 +22,11 @@ class ArticleBuilder:
         self._count = len(plan.files)
         self._date_second = -1
         self._date = ""
+        self._head = f"From: {plan.poster}\r\nNewsgroups: {self._groups}\r\nSubject: "
+        self._subjects: dict[int, str] = {}
+        template = posting.subject
+        # a format spec on {part} (e.g. {part:03d}) needs the real number each time
+        self._part_marker = "{part:" not in template and "{part!" not in template
 
     def subject(self, file: FilePlan, segment: Segment) -> str:
         """The Subject header of one article (random under full obfuscation)."""
@@ -28,6 +35,17 @@ class ArticleBuilder:
         return self.real_subject(file, segment.number)
 
     def real_subject(self, file: FilePlan, part: int) -> str:
+        # The template is formatted once per file with a marker for {part}; per
+        # article only the marker is replaced (str.format per article profiled ~3%).
+        if not self._part_marker:
+            return self._format_subject(file, part)
+        partial = self._subjects.get(file.index)
+        if partial is None:
+            partial = self._format_subject(file, _PART)
+            self._subjects[file.index] = partial
+        return partial.replace(_PART, str(part))
+
+    def _format_subject(self, file: FilePlan, part: str | int) -> str:
         return self.posting.subject.format(
             index=file.index,
             count=self._count,
@@ -49,13 +67,14 @@ class ArticleBuilder:
         return self._date
 
     def headers(self, file: FilePlan, segment: Segment) -> bytes:
+        if segment.poster is None:
+            head = self._head
+        else:
+            head = f"From: {segment.poster}\r\nNewsgroups: {self._groups}\r\nSubject: "
         text = (
-            f"From: {segment.poster or self.plan.poster}\r\n"
-            f"Newsgroups: {self._groups}\r\n"
-            f"Subject: {self.subject(file, segment)}\r\n"
+            f"{head}{self.subject(file, segment)}\r\n"
             f"Message-ID: <{segment.message_id}>\r\n"
-            f"Date: {self._date_header()}\r\n"
-            "\r\n"
+            f"Date: {self._date_header()}\r\n\r\n"
         )
         return text.encode("utf-8")
 

@@ -132,10 +132,12 @@ class ReplyParser:
                 return Reply(code, line, block)
             self._block.append(raw[1:] if raw.startswith(b"..") else raw)
             return None
+        head = raw[:3]
+        if len(head) < 3 or not head.isdigit() or raw[3:4] not in (b"", b" "):
+            shown = raw[:200].decode("utf-8", "replace")
+            raise errors.ProtocolError(f"not an NNTP reply: {shown!r}", reply=shown)
+        code = int(head)
         line = raw.decode("utf-8", "replace")
-        if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3] != " "):
-            raise errors.ProtocolError(f"not an NNTP reply: {line[:200]!r}", reply=line[:200])
-        code = int(line[:3])
         if code in MULTILINE_CODES:
             self._status = (code, line)
             return None

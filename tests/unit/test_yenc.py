@@ -61,3 +61,28 @@ def test_header_and_trailer_lines() -> None:
     assert yenc.trailer_line(size=5, part=12, pcrc32=1, crc32=0xDEADBEEF).endswith(
         b" pcrc32=00000001 crc32=deadbeef\r\n"
     )
+
+
+def test_subject_template_fields_and_part_format_spec() -> None:
+    from pathlib import Path
+
+    from postie.article.build import ArticleBuilder
+    from postie.article.plan import Collected, SourceFile, plan_job
+    from postie.config import PostingConfig
+
+    collected = Collected((SourceFile(Path("/x/{a}.bin"), "{a}.bin", 3000, 0),))
+    for template, want in [
+        ('[{index}/{count}] - "{name}" yEnc ({part}/{parts})', '[1/1] - "{a}.bin" yEnc (2/3)'),
+        ("{name} {part:03d} of {parts} {size}", "{a}.bin 002 of 3 3000"),
+    ]:
+        posting = PostingConfig(subject=template, article_size=1024)
+        plan = plan_job(collected, posting, name="x")
+        builder = ArticleBuilder(plan, posting)
+        file = plan.files[0]
+        assert builder.subject(file, file.segments[1]) == want
+        head = builder.headers(file, file.segments[1]).decode()
+        assert f"Subject: {want}\r\n" in head
+        assert head.startswith(
+            "From: postie <postie@postie.invalid>\r\nNewsgroups: alt.binaries.test"
+        )
+        assert head.endswith("\r\n\r\n")

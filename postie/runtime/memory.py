@@ -15,7 +15,6 @@ Not glibc (musl, macOS): nothing to do, and nothing happens.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 M_TRIM_THRESHOLD = -1
@@ -34,7 +33,9 @@ def tune_allocator() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # dlopen(NULL): the process's own symbols, libc's among them. Not
+        # ctypes.util.find_library, which runs `ldconfig -p` in a subprocess.
+        libc = ctypes.CDLL(None)
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False

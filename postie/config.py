@@ -39,6 +39,15 @@ class Role(StrEnum):
     BOTH = "both"
 
 
+class ModeReader(StrEnum):
+    """When to send MODE READER: auto = when the greeting says transit mode, or when
+    the server answers POST with 500 (then POST is sent again)."""
+
+    AUTO = "auto"
+    ALWAYS = "always"
+    NEVER = "never"
+
+
 class Timeouts(_Model):
     """Seconds to wait for each step of an NNTP exchange."""
 
@@ -64,7 +73,7 @@ class ServerConfig(_Model):
     timeouts: Timeouts = Timeouts()
     idle_timeout: float = Field(60.0, gt=0)
     connect_retries: int = Field(3, ge=0, le=100)
-    mode_reader: bool = True
+    mode_reader: ModeReader = ModeReader.AUTO
 
     @model_validator(mode="after")
     def _check(self) -> ServerConfig:

@@ -300,6 +300,7 @@ class FaultyNNTPServer:
         posting_allowed: bool = True,
         transit_mode: bool = False,
         ssl_context: ssl.SSLContext | None = None,
+        greeting: str | None = None,
     ) -> None:
         self.faults: Faults = faults if faults is not None else Faults()
         self.username = username
@@ -309,6 +310,7 @@ class FaultyNNTPServer:
         self.posting_allowed = posting_allowed
         self.transit_mode = transit_mode
         self.ssl_context = ssl_context
+        self.greeting = greeting  # replaces the greeting line (to hide transit mode, say)
 
         self.articles: dict[str, bytes] = {}
         self.post_attempts: collections.Counter[str] = collections.Counter()
@@ -465,7 +467,7 @@ class _Session:
             greeting = "200 postie-testing ready (posting ok)"
         else:
             greeting = "201 postie-testing ready (no posting)"
-        await self.send(greeting, arrival=self.loop.time())
+        await self.send(server.greeting or greeting, arrival=self.loop.time())
         while True:
             raw = await self.reader.readline()
             line = raw.decode("utf-8", "surrogateescape")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from postie import errors
-from postie.config import ServerConfig
+from postie.config import ModeReader, ServerConfig
 from postie.nntp import protocol
 from postie.nntp.protocol import Reply
 from postie.nntp.transport import ReplyStream, os_reason
@@ -60,6 +60,7 @@ class NNTPConnection:
         self.broken = False
         self.closed = False
         self.authenticated = False
+        self._moded = False
         self.created = time.monotonic()
         self.last_used = self.created
         self.articles_posted = 0
@@ -120,7 +121,9 @@ class NNTPConnection:
             self.greeting = Greeting(reply)
             if server.starttls:
                 await self._starttls(context)
-            if server.mode_reader:
+            if server.mode_reader is ModeReader.ALWAYS or (
+                server.mode_reader is ModeReader.AUTO and "transit" in reply.line.lower()
+            ):
                 # Before AUTHINFO: INN hands the connection to nnrpd on MODE READER,
                 # and RFC 4643 lets a server forget authentication at that point.
                 await self.mode_reader()
@@ -156,6 +159,7 @@ class NNTPConnection:
             raise errors.ConnectFailed(f"{self.label}: STARTTLS failed: {exc}") from None
 
     async def mode_reader(self) -> Reply:
+        self._moded = True
         reply = await self.command("MODE", "READER")
         if reply.code == 480 and self.server.username:
             await self.authenticate()
@@ -209,6 +213,11 @@ class NNTPConnection:
         :func:`protocol.post_outcome`. Re-authenticates once on 480.
         """
         reply = await self.command("POST")
+        if reply.code == 500 and self.server.mode_reader is ModeReader.AUTO and not self._moded:
+            # a mode-switching server that did not say so in its greeting; if it
+            # forgets the login on MODE READER, the 480 below logs in again
+            await self.mode_reader()
+            reply = await self.command("POST")
         if reply.code == 480 and self.server.username:
             await self.authenticate()
             reply = await self.command("POST")

@@ -109,3 +109,34 @@ async def test_closed_pool_refuses() -> None:
         await pool.aclose()
         with pytest.raises(errors.Stopped):
             await pool.acquire()
+
+
+async def test_mode_reader_auto_follows_the_greeting() -> None:
+    async with FaultyNNTPServer(transit_mode=True) as transit, FaultyNNTPServer() as reader:
+        for server, expected in ((transit, 1), (reader, 0)):
+            cfg = server_config(server.port)
+            async with ConnectionPool(cfg) as pool, pool.connection() as conn:
+                reply = await conn.post([b"Message-ID: <m@x>\r\nNewsgroups: a.b\r\n\r\nx\r\n"])
+                assert reply.code == 240
+            assert server.commands.count("MODE READER") == expected
+
+
+async def test_mode_reader_after_500_to_post_when_the_greeting_hides_transit_mode() -> None:
+    async with FaultyNNTPServer(
+        transit_mode=True, greeting="200 quiet ready", username="u", password="p"
+    ) as server:
+        cfg = server_config(server.port, username="u", password="p")
+        async with ConnectionPool(cfg) as pool, pool.connection() as conn:
+            reply = await conn.post([b"Message-ID: <m@x>\r\nNewsgroups: a.b\r\n\r\nx\r\n"])
+            assert reply.code == 240
+    verbs = [c.split()[0] for c in server.commands]
+    assert verbs == ["AUTHINFO", "AUTHINFO", "POST", "MODE", "POST", "QUIT"]
+
+
+async def test_mode_reader_never() -> None:
+    async with FaultyNNTPServer(transit_mode=True) as server:
+        cfg = server_config(server.port, mode_reader="never")
+        async with ConnectionPool(cfg) as pool, pool.connection() as conn:
+            with pytest.raises(errors.GiveUp, match="500"):
+                await conn.post([b"Message-ID: <m@x>\r\nNewsgroups: a.b\r\n\r\nx\r\n"])
+    assert "MODE READER" not in server.commands

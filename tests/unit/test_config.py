@@ -76,7 +76,7 @@ def test_server_defaults() -> None:
     assert (s.timeouts.connect, s.timeouts.reply, s.timeouts.post) == (30.0, 60.0, 120.0)
     assert s.idle_timeout == 60.0
     assert s.connect_retries == 3
-    assert s.mode_reader is True
+    assert s.mode_reader == "auto"
     assert s.secret() is None
 
 

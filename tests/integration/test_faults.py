@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from postie import errors
+from postie import errors, nzb
 from postie.article.plan import JobPlan, collect, plan_job
 from postie.config import Config, parse_config
+from postie.jobs import RUN_KEY, write_nzbs
 from postie.runtime.engine import JobResult, PostingJob
 from postie.runtime.runtime import Runtime
 from postie.testing import Faults, FaultyNNTPServer, make_tree
@@ -52,6 +53,20 @@ async def post(
         return await job.run(), job
 
 
+def assert_nzb_complete(result: JobResult, server: FaultyNNTPServer, out: Path) -> None:
+    """The run's NZB is written and lists every segment of every file, all on the server."""
+    cfg = parse_config({"servers": [{"host": server.host}]})
+    path = out / "job.nzb"
+    written = write_nzbs(result, cfg.nzb, {RUN_KEY: path}, cfg.posting)
+    assert written == [path]
+    document = nzb.read(path)
+    assert len(document.files) == len(result.plan.files)
+    for entry, file in zip(document.files, result.plan.files, strict=True):
+        assert [s.number for s in entry.segments] == [s.number for s in file.segments]
+        for seg in entry.segments:
+            assert f"<{seg.message_id}>" in server.articles
+
+
 def assert_all_on_server_once(server: FaultyNNTPServer, plan: JobPlan, root: Path) -> None:
     """Every article is stored, was accepted exactly once, and the files rebuild byte-exact."""
     for file in plan.files:
@@ -83,51 +98,56 @@ async def test_clean_run(tree: Path) -> None:
     assert server.statistics().max_concurrent_connections <= 3
 
 
-async def test_connection_dropped_after_340(tree: Path) -> None:
+async def test_connection_dropped_after_340(tree: Path, tmp_path: Path) -> None:
     async with FaultyNNTPServer(faults=Faults(drop_after_340=3)) as server:
         result, job = await post(server, tree)
     assert result.complete
     assert_all_on_server_once(server, result.plan, tree)
+    assert_nzb_complete(result, server, tmp_path)
     assert job.statistics().checked_in_doubt >= 3  # STAT before each re-post
 
 
-async def test_reply_lost_after_article_is_not_posted_twice(tree: Path) -> None:
+async def test_reply_lost_after_article_is_not_posted_twice(tree: Path, tmp_path: Path) -> None:
     async with FaultyNNTPServer(faults=Faults(drop_after_article=3)) as server:
         result, job = await post(server, tree)
     assert result.complete
     assert_all_on_server_once(server, result.plan, tree)
+    assert_nzb_complete(result, server, tmp_path)
     # the articles whose 240 was lost were found by STAT, never sent again
     assert max(server.post_attempts.values()) == 1
     assert job.statistics().checked_in_doubt == 3
 
 
-async def test_441_once_is_retried_with_the_same_message_id(tree: Path) -> None:
+async def test_441_once_is_retried_with_the_same_message_id(tree: Path, tmp_path: Path) -> None:
     async with FaultyNNTPServer(faults=Faults(reject_441=2)) as server:
         result, job = await post(server, tree)
     assert result.complete
     assert_all_on_server_once(server, result.plan, tree)
+    assert_nzb_complete(result, server, tmp_path)
     assert sorted(server.post_attempts.values()).count(2) == 2
     assert job.statistics().retries == 2
 
 
-async def test_480_mid_session_reauthenticates(tree: Path) -> None:
+async def test_480_mid_session_reauthenticates(tree: Path, tmp_path: Path) -> None:
     faults = Faults(auth_expire_after=2)
     async with FaultyNNTPServer(faults=faults, username="u", password="p") as server:
         result, _ = await post(server, tree, username="u", password="p")
     assert result.complete
     assert_all_on_server_once(server, result.plan, tree)
+    assert_nzb_complete(result, server, tmp_path)
     assert sum(1 for c in server.commands if c.startswith("AUTHINFO PASS")) > 3
 
 
-async def test_stalled_reply_times_out_then_stat_then_repost(tree: Path) -> None:
+async def test_stalled_reply_times_out_then_stat_then_repost(tree: Path, tmp_path: Path) -> None:
     async with FaultyNNTPServer(faults=Faults(stall_posts=2)) as server:
         result, job = await post(server, tree)
     assert result.complete
     assert_all_on_server_once(server, result.plan, tree)
+    assert_nzb_complete(result, server, tmp_path)
     assert job.statistics().checked_in_doubt >= 2
 
 
-async def test_everything_at_once(tree: Path) -> None:
+async def test_everything_at_once(tree: Path, tmp_path: Path) -> None:
     faults = Faults(
         drop_after_340=2, drop_after_article=2, reject_441=2, stall_posts=1, auth_expire_after=7
     )
@@ -135,6 +155,16 @@ async def test_everything_at_once(tree: Path) -> None:
         result, _ = await post(server, tree, username="u", password="p")
     assert result.complete
     assert_all_on_server_once(server, result.plan, tree)
+    assert_nzb_complete(result, server, tmp_path)
+
+
+async def test_no_nzb_when_a_file_failed(tree: Path, tmp_path: Path) -> None:
+    async with FaultyNNTPServer(faults=Faults(reject_441=1000)) as server:
+        result, _ = await post(server, tree)
+    cfg = parse_config({"servers": [{"host": server.host}]})
+    path = tmp_path / "job.nzb"
+    assert write_nzbs(result, cfg.nzb, {RUN_KEY: path}, cfg.posting) == []
+    assert not path.exists()
 
 
 async def test_retries_exhausted_fail_the_file_not_the_job(tree: Path) -> None:

@@ -140,3 +140,21 @@ async def test_mode_reader_never() -> None:
             with pytest.raises(errors.GiveUp, match="500"):
                 await conn.post([b"Message-ID: <m@x>\r\nNewsgroups: a.b\r\n\r\nx\r\n"])
     assert "MODE READER" not in server.commands
+
+
+async def test_pipelined_stat_batch_answers_in_order() -> None:
+    async with FaultyNNTPServer() as server:
+        cfg = server_config(server.port)
+        async with ConnectionPool(cfg) as pool, pool.connection() as conn:
+            for i in range(0, 600, 3):
+                article = f"Message-ID: <p{i}@x>\r\nNewsgroups: a.b\r\n\r\nx\r\n".encode()
+                assert (await conn.post([article])).code == 240
+            # with 20 ms per reply, 600 STATs one by one would take 12 s; pipelined in
+            # windows of 256 they take a few round trips
+            server.faults.reply_delay = 0.02
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            found = await conn.stat_many([f"p{i}@x" for i in range(600)])
+            elapsed = loop.time() - started
+    assert found == [i % 3 == 0 for i in range(600)]
+    assert elapsed < 6.0, f"STAT was not pipelined ({elapsed:.1f}s for 600)"

@@ -74,6 +74,7 @@ class ServerConfig(_Model):
     idle_timeout: float = Field(60.0, gt=0)
     connect_retries: int = Field(3, ge=0, le=100)
     mode_reader: ModeReader = ModeReader.AUTO
+    pipelining: bool = True
 
     @model_validator(mode="after")
     def _check(self) -> ServerConfig:

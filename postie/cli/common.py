@@ -32,6 +32,7 @@ class ServerFlags:
     user: str | None = None
     password: str | None = None
     connections: int | None = None
+    pipelining: bool | None = None
 
 
 def build_config(
@@ -56,6 +57,8 @@ def build_config(
         server_fields["password_env"] = None
     if flags.connections is not None:
         server_fields["max_connections"] = flags.connections
+    if flags.pipelining is not None:
+        server_fields["pipelining"] = flags.pipelining
     if flags.host is not None:
         data["servers"] = [{"host": flags.host, **server_fields}]
     elif server_fields and config.servers:

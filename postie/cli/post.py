@@ -48,6 +48,11 @@ def post_command(
     connections: int | None = typer.Option(
         None, "--connections", "-n", help="Connections per server.", min=1
     ),
+    pipelining: bool | None = typer.Option(
+        None,
+        "--pipelining/--no-pipelining",
+        help="Send the next POST behind each article (default on; one round trip per article).",
+    ),
     group: list[str] = typer.Option([], "--group", "-g", help="Newsgroup (repeatable)."),
     article_size: int | None = typer.Option(
         None, "--article-size", help="Bytes of file data per article (default 716800)."
@@ -102,7 +107,9 @@ def post_command(
     try:
         cfg = common.build_config(
             config,
-            common.ServerFlags(host, port, ssl, starttls, insecure, user, password, connections),
+            common.ServerFlags(
+                host, port, ssl, starttls, insecure, user, password, connections, pipelining
+            ),
             overrides,
         )
         cfg.check_postable()

@@ -26,6 +26,7 @@ from postie.nntp.protocol import Reply
 from postie.nntp.transport import ReplyStream, os_reason
 
 STAT_WINDOW = 256
+_POST = protocol.encode_command("POST")
 
 
 class PostInDoubt(errors.RetryableError):
@@ -61,6 +62,7 @@ class NNTPConnection:
         self.closed = False
         self.authenticated = False
         self._moded = False
+        self.primed = False  # a POST was sent ahead and its 340 is still to be read
         self.created = time.monotonic()
         self.last_used = self.created
         self.articles_posted = 0
@@ -199,6 +201,8 @@ class NNTPConnection:
 
     async def command(self, verb: str, *args: str) -> Reply:
         """Send one command and return its reply (no 480 handling)."""
+        if self.primed:
+            raise errors.ProtocolError(f"{self.label}: a POST is outstanding; cannot send {verb}")
         return await self._exchange(protocol.encode_command(verb, *args))
 
     async def _exchange(self, data: bytes) -> Reply:
@@ -206,13 +210,19 @@ class NNTPConnection:
         await self._drain(self.server.timeouts.reply)
         return await self._read_reply(self.server.timeouts.reply)
 
-    async def post(self, article: Sequence[bytes]) -> Reply:
+    async def post(self, article: Sequence[bytes], *, prime_next: bool = False) -> Reply:
         """POST one article (CRLF lines, already dot-stuffed, ending in CRLF).
 
         Returns the final reply (240, 441, ...); the caller classifies it with
-        :func:`protocol.post_outcome`. Re-authenticates once on 480.
+        :func:`protocol.post_outcome`. Re-authenticates once on 480. With
+        ``prime_next`` the next ``POST`` goes out right behind the article
+        (pipelining); the next call reads its 340 instead of sending POST again.
         """
-        reply = await self.command("POST")
+        if self.primed:
+            self.primed = False
+            reply = await self._read_reply(self.server.timeouts.reply)
+        else:
+            reply = await self.command("POST")
         if reply.code == 500 and self.server.mode_reader is ModeReader.AUTO and not self._moded:
             # a mode-switching server that did not say so in its greeting; if it
             # forgets the login on MODE READER, the 480 below logs in again
@@ -229,6 +239,9 @@ class NNTPConnection:
             for chunk in article:
                 self._write(chunk)
             self._write(protocol.TERMINATOR)
+            if prime_next:
+                self._write(_POST)
+                self.primed = True
             timeout = self.server.timeouts.post
             await self._drain(timeout)
             reply = await self._read_reply(timeout)
@@ -244,6 +257,8 @@ class NNTPConnection:
 
     async def stat_many(self, message_ids: Iterable[str]) -> list[bool]:
         """STAT many articles, pipelined ``STAT_WINDOW`` deep; answers in order."""
+        if self.primed:
+            raise errors.ProtocolError(f"{self.label}: a POST is outstanding; cannot STAT")
         ids = list(message_ids)
         found: list[bool] = []
         sent = 0

@@ -170,7 +170,13 @@ class ConnectionPool:
     def release(self, conn: NNTPConnection, *, reusable: bool = True) -> None:
         """Give a connection back; a broken one (or ``reusable=False``) is closed."""
         self._in_use.discard(conn)
-        if reusable and not conn.broken and not conn.closed and not self._closed:
+        if (
+            reusable
+            and not conn.broken
+            and not conn.closed
+            and not conn.primed
+            and not self._closed
+        ):
             self._idle.append(conn)
         else:
             self._discarded += 1

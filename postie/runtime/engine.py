@@ -34,11 +34,13 @@ from postie.nntp import protocol
 from postie.nntp.connection import PostInDoubt
 from postie.nntp.pool import ConnectionPool
 from postie.nntp.protocol import PostOutcome
+from postie.runtime.lane import Lane
 from postie.runtime.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 RESERVE_OVERHEAD = 4096
+_EMPTY = object()  # nothing to look ahead at (None is the end-of-work marker)
 
 
 @dataclass
@@ -93,6 +95,7 @@ class JobStatistics:
     retries: int
     checked_in_doubt: int
     duplicates_confirmed: int
+    pipelined_posts: int
     elapsed: float
 
 
@@ -152,6 +155,7 @@ class PostingJob:
         self._retries = 0
         self._checked = 0
         self._duplicates = 0
+        self._pipelined = 0
         self._active: dict[str, int] = {}
 
     def statistics(self) -> JobStatistics:
@@ -167,6 +171,7 @@ class PostingJob:
             retries=self._retries,
             checked_in_doubt=self._checked,
             duplicates_confirmed=self._duplicates,
+            pipelined_posts=self._pipelined,
             elapsed=time.monotonic() - self._started if self._started else 0.0,
         )
 
@@ -226,19 +231,40 @@ class PostingJob:
     # --- workers -----------------------------------------------------------------------
 
     async def _worker(self, pool: ConnectionPool) -> None:
-        while True:
-            item = await self._queue.get()
-            if item is None:
-                return
-            try:
-                if self._fatal is None and item.state.error is None:
-                    await self._post_item(pool, item)
-            except errors.JobFailed as exc:
-                self._fatal = self._fatal or exc
-            finally:
-                self.runtime.budget.release(item.reserved)
+        lane = Lane(pool, self.runtime.slots)
+        queue = self._queue
+        held: list[_Item] = []  # taken from the queue, reservation not yet released
+        try:
+            item = await queue.get()
+            while item is not None:
+                held.append(item)
+                # Look one article ahead: with it in hand the lane may send its POST
+                # right behind the current article (pipelining).
+                ahead = queue.get_nowait() if not queue.empty() else _EMPTY
+                if isinstance(ahead, _Item):
+                    held.append(ahead)
+                try:
+                    if self._fatal is None and item.state.error is None:
+                        await self._post_item(lane, item, has_next=isinstance(ahead, _Item))
+                except errors.JobFailed as exc:
+                    self._fatal = self._fatal or exc
+                finally:
+                    held.remove(item)
+                    self.runtime.budget.release(item.reserved)
+                if ahead is None:  # the end-of-work marker, taken as the look-ahead
+                    break
+                if isinstance(ahead, _Item):
+                    held.remove(ahead)
+                    item = ahead
+                else:
+                    item = await queue.get()
+        finally:
+            lane.close()
+            for left in held:
+                left.future.cancel()
+                self.runtime.budget.release(left.reserved)
 
-    async def _post_item(self, pool: ConnectionPool, item: _Item) -> None:
+    async def _post_item(self, lane: Lane, item: _Item, *, has_next: bool) -> None:
         state, segment = item.state, item.segment
         try:
             body, pcrc = await item.future
@@ -256,7 +282,7 @@ class PostingJob:
         name = state.plan.name
         self._active[name] = self._active.get(name, 0) + 1
         try:
-            accepted = await self._deliver(pool, state, segment, article)
+            accepted = await self._deliver(lane, state, segment, article, has_next=has_next)
         except errors.FileFailed as exc:
             state.fail(exc)
             return
@@ -278,10 +304,12 @@ class PostingJob:
 
     async def _deliver(
         self,
-        pool: ConnectionPool,
+        lane: Lane,
         state: FileState,
         segment: Segment,
         article: tuple[bytes, ...],
+        *,
+        has_next: bool,
     ) -> str | None:
         """Post one article until the server has it; return the accepted Message-ID."""
         mid = segment.message_id
@@ -299,45 +327,43 @@ class PostingJob:
             if attempts:
                 self._retries += 1
                 await asyncio.sleep(min(30.0, self.posting.retry_delay * 2 ** (attempts - 1)))
-            async with _slot(self.runtime):
-                try:
-                    conn = await pool.acquire()
-                except errors.ConnectFailed as exc:
-                    raise errors.JobFailed(str(exc)) from exc
-                except errors.GiveUp as exc:
-                    raise errors.JobFailed(str(exc), reply=exc.reply) from exc
-                reusable = False
-                try:
-                    if in_doubt:
-                        self._checked += 1
-                        if await conn.stat(mid):
-                            reusable = True
-                            return None
-                        in_doubt = False
-                    reply = await conn.post(article)
-                    reusable = True
-                except PostInDoubt as exc:
-                    in_doubt = True
-                    attempts += 1
-                    last = str(exc)
-                    log.warning("%s: %s; will STAT before posting again", where, exc)
-                    continue
-                except errors.RetryableError as exc:
-                    attempts += 1
-                    last = str(exc)
-                    log.warning("%s: %s; retrying", where, exc)
-                    continue
-                except errors.AuthenticationRequired as exc:
-                    raise errors.JobFailed(str(exc), reply=exc.reply) from exc
-                except errors.GiveUp as exc:
-                    raise errors.JobFailed(str(exc), reply=exc.reply) from exc
-                finally:
-                    pool.release(conn, reusable=reusable)
+            pool = lane.pool
+            conn = await lane.open()
+            reusable = False
+            try:
+                if in_doubt:
+                    self._checked += 1
+                    if await conn.stat(mid):
+                        reusable = True
+                        return None
+                    in_doubt = False
+                prime = has_next and lane.may_prime()
+                reply = await conn.post(article, prime_next=prime)
+                self._pipelined += prime
+                reusable = True
+            except PostInDoubt as exc:
+                in_doubt = True
+                attempts += 1
+                last = str(exc)
+                log.warning("%s: %s; will STAT before posting again", where, exc)
+                continue
+            except errors.RetryableError as exc:
+                attempts += 1
+                last = str(exc)
+                log.warning("%s: %s; retrying", where, exc)
+                continue
+            except errors.AuthenticationRequired as exc:
+                raise errors.JobFailed(str(exc), reply=exc.reply) from exc
+            except errors.GiveUp as exc:
+                raise errors.JobFailed(str(exc), reply=exc.reply) from exc
+            finally:
+                lane.finish(reusable=reusable)
             outcome = protocol.post_outcome(reply)
             if outcome is PostOutcome.ACCEPTED:
                 return protocol.message_id_in(reply.line)
             last = reply.line
             if outcome is PostOutcome.DUPLICATE:
+                lane.close()  # the STAT goes on another connection; never hold two slots
                 if await self._confirm(pool, mid):
                     self._duplicates += 1
                     return None
@@ -360,9 +386,9 @@ class PostingJob:
                     f"{pool.label} does not allow posting: {reply.line}", reply=reply.line
                 )
             if outcome is PostOutcome.REAUTH:
+                # a fresh connection logs in as it opens
                 attempts += 1
-                async with pool.connection() as conn:
-                    await conn.authenticate()
+                lane.finish(reusable=False)
                 continue
             attempts += 1
             log.warning("%s: %s; retrying", where, reply.line)

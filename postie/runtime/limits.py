@@ -48,6 +48,11 @@ class WorkerSlots:
     def statistics(self) -> SlotStatistics:
         return SlotStatistics(self.total, self._in_use, len(self._waiters), self._peak)
 
+    @property
+    def waiting(self) -> int:
+        """Tasks waiting for a slot (cheap: no statistics object)."""
+        return len(self._waiters)
+
     def try_acquire(self) -> bool:
         if self._in_use < self.total and not self._waiters:
             self._take()

@@ -187,3 +187,32 @@ async def test_connections_never_exceed_the_maximum(tree: Path) -> None:
         result, _ = await post(server, tree, max_connections=2)
     assert result.complete
     assert server.statistics().max_concurrent_connections == 2
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+async def test_pipelined_posts_send_the_next_post_behind_the_article(
+    tree: Path, tmp_path: Path, pipelining: bool
+) -> None:
+    async with FaultyNNTPServer(faults=Faults(reply_delay=0.005)) as server:
+        result, job = await post(server, tree, max_connections=1, pipelining=pipelining)
+    assert result.complete
+    assert_all_on_server_once(server, result.plan, tree)
+    assert_nzb_complete(result, server, tmp_path)
+    articles = result.plan.article_count
+    pipelined = job.statistics().pipelined_posts
+    if pipelining:
+        # every article but the last has its successor's POST sent right behind it
+        assert pipelined >= articles // 2
+        assert server.commands.count("POST") == articles
+    else:
+        assert pipelined == 0
+
+
+async def test_pipelined_post_survives_faults(tree: Path, tmp_path: Path) -> None:
+    faults = Faults(drop_after_340=1, drop_after_article=1, reject_441=1, auth_expire_after=5)
+    async with FaultyNNTPServer(faults=faults, username="u", password="p") as server:
+        result, job = await post(server, tree, max_connections=1, username="u", password="p")
+    assert result.complete
+    assert_all_on_server_once(server, result.plan, tree)
+    assert_nzb_complete(result, server, tmp_path)
+    assert job.statistics().pipelined_posts > 0

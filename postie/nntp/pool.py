@@ -100,6 +100,11 @@ class ConnectionPool:
             discarded=self._discarded,
         )
 
+    @property
+    def waiting(self) -> int:
+        """Tasks waiting for a connection of this pool."""
+        return len(self._waiters)
+
     def _total(self) -> int:
         return len(self._idle) + len(self._in_use) + self._connecting
 

@@ -9,7 +9,9 @@ instead of two. RFC 3977 (section 3.5) lets a client pipeline commands; the
 article itself is still sent only after its ``340``.
 
 Fairness: a lane keeps its connection only while no other worker waits for a
-slot, so jobs sharing the Runtime still take turns. A connection with a POST
+slot or for a connection of its pool, so jobs sharing the Runtime still take
+turns (and a worker holding a slot is not left waiting for a connection that
+lanes keep to themselves). A connection with a POST
 outstanding (``primed``) is never handed to anyone else: it is kept for the
 lane's next article or closed.
 """
@@ -58,8 +60,9 @@ class Lane:
         return self.conn
 
     def may_prime(self) -> bool:
-        """True when the next POST may be sent ahead: pipelining on, nobody waiting."""
-        return self.pipelining and self.slots.waiting == 0
+        """True when the lane may keep its connection and send the next POST ahead:
+        pipelining is on and nobody waits for a slot or for a connection of this pool."""
+        return self.pipelining and self.slots.waiting == 0 and self.pool.waiting == 0
 
     def finish(self, *, reusable: bool) -> None:
         """After an exchange: keep the connection for the next article, or give it back."""

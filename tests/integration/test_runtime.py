@@ -84,3 +84,27 @@ async def test_read_ahead_stays_within_the_byte_budget(tmp_path: Path) -> None:
     assert final.peak_in_use <= budget
     # read-ahead really ran ahead of the two connections, up to the budget
     assert max(peaks) > budget // 2
+
+
+async def test_jobs_with_more_workers_than_connections_take_turns(tmp_path: Path) -> None:
+    """Three jobs over two servers of one connection each all finish (lanes give way)."""
+    for name in "abc":
+        make_tree(tmp_path / name, {f"{name}.bin": ARTICLE * 12})
+    faults = Faults(reply_delay=0.002)
+    async with FaultyNNTPServer(faults=faults) as one, FaultyNNTPServer(faults=faults) as two:
+        cfg = parse_config(
+            {
+                "servers": [
+                    {"host": s.host, "port": s.port, "max_connections": 1} for s in (one, two)
+                ],
+                "posting": {"article_size": ARTICLE, "retry_delay": 0.01},
+            }
+        )
+        plans = [plan_job(collect([tmp_path / n]), cfg.posting, name=n) for n in "abc"]
+        async with Runtime(cfg) as runtime:
+            results = await asyncio.wait_for(
+                asyncio.gather(*(PostingJob(runtime, p, cfg.posting).run() for p in plans)), 30
+            )
+            assert runtime.slots.statistics().in_use == 0
+    assert all(r.complete for r in results)
+    assert len(one.articles) + len(two.articles) == 36

@@ -18,10 +18,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
+import socket
 import ssl
 
 from postie import errors
 from postie.nntp.protocol import Reply, ReplyParser
+
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
 class ReplyStream(asyncio.Protocol):
@@ -42,14 +45,32 @@ class ReplyStream(asyncio.Protocol):
         self._timeout = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._timed_out = False
+        self._quickack: socket.socket | None = None
 
     # --- asyncio.Protocol ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        sock = transport.get_extra_info("socket")
+        self._quickack = sock if _QUICKACK is not None and sock is not None else None
+        self._ack_now()
+
+    def _ack_now(self) -> None:
+        # With pipelined POSTs a server answers "240" and "340" back to back. A server
+        # that keeps Nagle's algorithm on (INN's nnrpd does) holds the "340" until our
+        # ACK of the "240" arrives, and Linux delays that ACK by up to 40 ms: measured
+        # here, 50 ms per article. TCP_QUICKACK (re-armed after every read, as the
+        # kernel clears it) sends the ACK at once.
+        sock = self._quickack
+        if sock is not None and _QUICKACK is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            except OSError:
+                self._quickack = None
 
     def data_received(self, data: bytes) -> None:
+        self._ack_now()
         try:
             replies = self._parser.feed(data)
         except errors.ProtocolError as exc:

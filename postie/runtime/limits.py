@@ -190,5 +190,7 @@ class ByteBudget:
 def default_budget(connections: int, article_size: int) -> int:
     """Buffer budget from connections x article size, clamped to 32-256 MiB."""
     encoded = article_size * 2 + article_size // 16  # raw + encoded (yEnc grows ~2%)
-    want = (connections + 4) * encoded  # one article per connection, a few read ahead
+    # two articles per connection (the one on the wire and the one a pipelining
+    # worker holds ready behind it) and a few read ahead
+    want = (2 * connections + 4) * encoded
     return max(32 * 1024 * 1024, min(256 * 1024 * 1024, want))

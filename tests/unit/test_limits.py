@@ -453,9 +453,9 @@ def test_default_budget_has_a_ceiling_of_256_mib() -> None:
 
 
 def test_default_budget_in_between_follows_connections_and_article_size() -> None:
-    # (1 per connection + 4 read ahead) x (raw + encoded article, encoded ~ 1/16 larger)
+    # (2 per connection + 4 read ahead) x (raw + encoded article, encoded ~ 1/16 larger)
     encoded = 716_800 * 2 + 716_800 // 16
-    assert default_budget(20, 716_800) == 24 * encoded
+    assert default_budget(20, 716_800) == 44 * encoded
     assert 32 * MiB < default_budget(20, 716_800) < 256 * MiB
     assert default_budget(21, 716_800) > default_budget(20, 716_800)
 

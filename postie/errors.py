@@ -93,10 +93,6 @@ class GroupRefused(ArticleRejected):
     """The server refused the article's newsgroups."""
 
 
-class DuplicateArticle(NNTPError):
-    """The server already has an article with this Message-ID (441 435)."""
-
-
 # --- jobs -----------------------------------------------------------------------------------
 
 

@@ -65,7 +65,6 @@ class NNTPConnection:
         self.primed = False  # a POST was sent ahead and its 340 is still to be read
         self.created = time.monotonic()
         self.last_used = self.created
-        self.articles_posted = 0
 
     @property
     def label(self) -> str:
@@ -247,7 +246,6 @@ class NNTPConnection:
             reply = await self._read_reply(timeout)
         except (errors.ConnectionLost, errors.NNTPTimeout) as exc:
             raise PostInDoubt(str(exc)) from exc
-        self.articles_posted += 1
         return reply
 
     async def stat(self, message_id: str) -> bool:

@@ -55,7 +55,6 @@ class FileState:
     crcs_known: int = 0
     crc_ready: asyncio.Event = field(default_factory=asyncio.Event)
     error: errors.PostieError | None = None
-    started: bool = False
     posted_bytes: int = 0
 
     @property
@@ -397,27 +396,10 @@ class PostingJob:
         """STAT after ``441 435 Duplicate``: does the server really have it?"""
         self._checked += 1
         try:
-            async with _slot(self.runtime), pool.connection() as conn:
+            async with self.runtime.slots.slot(), pool.connection() as conn:
                 return await conn.stat(message_id)
         except errors.RetryableError:
             return False
-
-
-def _slot(runtime: Runtime) -> _SlotContext:
-    return _SlotContext(runtime)
-
-
-class _SlotContext:
-    __slots__ = ("_runtime",)
-
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-
-    async def __aenter__(self) -> None:
-        await self._runtime.slots.acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._runtime.slots.release()
 
 
 def _crc_recorder(

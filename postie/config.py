@@ -192,11 +192,21 @@ class LimitsConfig(_Model):
     encode_threads: int = Field(2, ge=1, le=64)
 
 
+class StoreConfig(_Model):
+    """Where transfers are recorded so an interrupted one can be finished."""
+
+    path: Path | None = Field(None, description="SQLite file; default in the user's data folder")
+    manifests: Path | None = Field(None, description="manifest folder; default beside the db")
+    busy_timeout: float = Field(10.0, gt=0, le=3600)
+    checkpoint_interval: float = Field(1.0, gt=0, le=600)
+
+
 class Config(_Model):
     servers: tuple[ServerConfig, ...] = ()
     posting: PostingConfig = PostingConfig()
     nzb: NzbConfig = NzbConfig()
     limits: LimitsConfig = LimitsConfig()
+    store: StoreConfig = StoreConfig()
 
     @property
     def upload_servers(self) -> tuple[ServerConfig, ...]:

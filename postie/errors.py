@@ -5,6 +5,8 @@
 - ``FileFailed``: give up on this file; the rest of the job goes on.
 - ``JobFailed``: give up on the whole job (the server refuses us for good).
 - ``ConfigError`` / ``UsageError``: the user must change what they asked for.
+- ``StoreError`` / ``ManifestError``: durable state cannot be used; nothing is
+  posted that is not recorded, and nothing recorded is thrown away.
 
 Errors that come from a server carry its reply line (``reply``), so the user
 sees exactly what the server said.
@@ -100,9 +102,40 @@ class FileFailed(PostieError):
     """A file could not be posted; the rest of the job goes on."""
 
 
+class SourceChanged(FileFailed):
+    """A source file changed since it was planned; nothing more is posted for it."""
+
+
+class SourceMissing(FileFailed):
+    """A source file of an unfinished transfer is gone."""
+
+
 class JobFailed(PostieError):
     """The job cannot go on."""
 
 
 class Stopped(PostieError):
     """The job was stopped before it finished."""
+
+
+# --- durable state --------------------------------------------------------------------------
+
+
+class StoreError(PostieError):
+    """The transfer store cannot be used."""
+
+
+class StoreLocked(StoreError):
+    """Another process holds the transfer store's write lock."""
+
+
+class StoreTooNew(StoreError):
+    """The transfer store was written by a newer postie."""
+
+
+class TransferBusy(StoreError):
+    """Another process is working on this transfer."""
+
+
+class ManifestError(PostieError):
+    """A manifest cannot be written or read; nothing that depends on it is posted."""

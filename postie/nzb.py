@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from postie import crashpoints
 from postie.errors import InputError
 
 NAMESPACE = "http://www.newzbin.com/DTD/2003/nzb"
@@ -110,6 +111,7 @@ def write(
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
+        crashpoints.reached("nzb")
         os.replace(tmp, path)
     except BaseException:
         with _suppress_os():

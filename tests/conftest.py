@@ -41,6 +41,13 @@ class Inn:
     cert: Path = INN_CERT
 
 
+@pytest.fixture(autouse=True)
+def _own_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test records transfers in a store of its own (also for child processes)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.delenv("POSTIE_DB", raising=False)
+
+
 @pytest.fixture(scope="session")
 def inn() -> Inn:
     """The local INN2 (started by scripts/inn2 when we may; required in CI)."""

@@ -247,6 +247,13 @@ def _random_poster() -> str:
     return f"{user} <{user}@{host}.com>"
 
 
+def obfuscated_fields(full: bool) -> tuple[str | None, str | None, str | None]:
+    """(subject, poster, yEnc name) of one article: random under full obfuscation."""
+    if not full:
+        return None, None, None
+    return _random_name(), _random_poster(), _random_name()
+
+
 def plan_job(
     collected: Collected, posting: PostingConfig, *, name: str, now: float | None = None
 ) -> JobPlan:
@@ -263,13 +270,11 @@ def plan_job(
             length = min(size, source.size - offset)
             segments.append(
                 Segment(
-                    number=number,
-                    offset=offset,
-                    length=length,
-                    message_id=new_message_id(posting.message_id_domain),
-                    subject=_random_name() if full else None,
-                    poster=_random_poster() if full else None,
-                    wire_name=_random_name() if full else None,
+                    number,
+                    offset,
+                    length,
+                    new_message_id(posting.message_id_domain),
+                    *obfuscated_fields(full),
                 )
             )
         plans.append(

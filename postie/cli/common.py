@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import typer
 
 from postie import errors
 from postie.config import Config, load_config, merge, parse_config
@@ -20,6 +24,33 @@ EXIT_INTERRUPTED = 130
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from postie.store.store import TransferStore
+
+DB_OPTION: Any = typer.Option(
+    None,
+    "--db",
+    envvar="POSTIE_DB",
+    show_envvar=True,
+    help="Transfer store (SQLite file); default ~/.local/share/postie/postie.db.",
+)
+
+
+def store_path(cfg: Config, db: Path | None) -> Path:
+    from postie.store.store import default_path
+
+    return db or cfg.store.path or default_path()
+
+
+@asynccontextmanager
+async def open_store(cfg: Config, db: Path | None) -> AsyncIterator[tuple[TransferStore, Path]]:
+    """The transfer store and the manifest folder for this config and ``--db``."""
+    from postie.store.store import TransferStore
+    from postie.transfer import manifest_dir
+
+    path = store_path(cfg, db)
+    async with TransferStore(path, busy_timeout=cfg.store.busy_timeout) as store:
+        yield store, manifest_dir(cfg, path)
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from postie import errors
-from postie.article.plan import JobPlan, collect, plan_job
+from postie import errors, transfer
+from postie.article.plan import collect
 from postie.cli import common
 from postie.cli.progress import choose_mode, make_console, show_progress
 from postie.config import Config, Obfuscation
-from postie.jobs import nzb_targets, write_nzbs
-from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
+from postie.store.lease import new_owner
+from postie.store.store import TransferStore
+from postie.transfer import Outcome, TransferRun
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -82,8 +83,14 @@ def post_command(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress output; errors only."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
+    db: Path | None = common.DB_OPTION,
 ) -> None:
-    """Post files and folders as yEnc articles and write an NZB."""
+    """Post files and folders as yEnc articles and write an NZB.
+
+    The transfer is recorded as it goes: if it is interrupted, run the same command
+    again (or `postie resume`) to finish it with the same Message-IDs, without posting
+    again what the server already has.
+    """
     overrides: dict[str, Any] = {}
     if group:
         overrides["posting.groups"] = list(group)
@@ -113,7 +120,7 @@ def post_command(
             overrides,
         )
         cfg.check_postable()
-        code = asyncio.run(_post(cfg, paths, output, overwrite, mode, console))
+        code = asyncio.run(_post(cfg, paths, output, overwrite, mode, console, db))
     except KeyboardInterrupt:
         common.error("interrupted")
         raise typer.Exit(common.EXIT_INTERRUPTED) from None
@@ -138,6 +145,7 @@ async def _post(
     overwrite: bool,
     mode: str,
     console: Console | None,
+    db: Path | None,
 ) -> int:
     collected = collect(paths)
     for problem in collected.warnings:
@@ -148,47 +156,83 @@ async def _post(
         common.error(str(problem))
     if not collected.files:
         raise errors.InputError("nothing to post: " + ", ".join(os.fsdecode(p) for p in paths))
-    plan = plan_job(collected, cfg.posting, name=_job_name(paths))
-    targets = nzb_targets(plan, cfg.nzb, output)
-    if not overwrite:
-        for target in targets.values():
-            if target.exists():
-                raise errors.UsageError(f"NZB already exists: {target} (use --overwrite)")
-    async with Runtime(cfg) as runtime:
-        job = PostingJob(runtime, plan, cfg.posting)
-        async with show_progress(mode, job.statistics, console):
-            result = await job.run()
-    written = write_nzbs(result, cfg.nzb, targets, cfg.posting)
-    return _report(plan, result.elapsed, [f.error for f in result.failed], written, mode)
+    owner = new_owner()
+    async with common.open_store(cfg, db) as (store, manifests):
+        prepared = await transfer.for_paths(
+            store,
+            cfg,
+            paths,
+            name=_job_name(paths),
+            output=output,
+            overwrite=overwrite,
+            owner=owner,
+            manifests=manifests,
+            collected=collected,
+        )
+        return await run_prepared(cfg, store, prepared, owner, mode, console)
 
 
-def _report(
-    plan: JobPlan,
-    elapsed: float,
-    file_errors: list[errors.PostieError | None],
-    written: list[Path],
+async def run_prepared(
+    cfg: Config,
+    store: TransferStore,
+    prepared: transfer.Prepared,
+    owner: str,
     mode: str,
+    console: Console | None,
 ) -> int:
-    for err in file_errors:
-        if err is not None:
-            common.error(str(err))
-    failed = len(file_errors) + len(plan.failed)
-    for path in written:
+    """Post a created or resumed transfer with progress; report; return the exit code."""
+    say = mode != "quiet"
+    if prepared.resumed and say:
+        print(f"postie: resuming transfer {prepared.transfer_id} ({prepared.name})", flush=True)
+    cfg = cfg.model_copy(update={"posting": prepared.posting})
+    async with Runtime(cfg) as runtime:
+        run = TransferRun(
+            runtime,
+            store,
+            prepared,
+            owner=owner,
+            checkpoint_interval=cfg.store.checkpoint_interval,
+        )
+        job = await run.check_server()
+        if run.stat_checked and say:
+            print(
+                f"postie: checked {run.stat_checked} articles that may have arrived before the"
+                f" interruption: {run.stat_checked - run.stat_missing} on the server,"
+                f" {run.stat_missing} to post again",
+                flush=True,
+            )
+        async with show_progress(mode, job.statistics, console):
+            outcome = await run.post()
+    return _report(prepared, outcome, mode, len(prepared.not_collected))
+
+
+def _report(prepared: transfer.Prepared, outcome: Outcome, mode: str, not_collected: int) -> int:
+    for err in outcome.failures:
+        common.error(str(err))
+    for path in outcome.written:
         if mode != "quiet":
             print(f"postie: wrote {path}", file=sys.stdout)
+    plan = prepared.plan
+    failed = len(outcome.failures) + not_collected
     if failed:
-        total = len(plan.files) + len(plan.failed)
+        total = len(plan.files) + not_collected
         common.error(
             f"{failed} of {total} files could not be posted;"
-            + (" no complete NZB was written" if not plan.files or not written else "")
+            + (" no complete NZB was written" if not outcome.written else "")
+            + f" (transfer {outcome.transfer_id}: postie transfers show {outcome.transfer_id})"
         )
         return common.EXIT_PARTIAL
     if mode != "quiet":
-        mb = plan.total_bytes / 1e6
-        speed = mb / elapsed if elapsed > 0 else 0.0
+        stats = outcome.result
+        posted = sum(s.posted_bytes for s in stats.files)
+        mb = posted / 1e6
+        speed = mb / stats.elapsed if stats.elapsed > 0 else 0.0
+        before = plan.total_bytes - posted
+        extra = f"; {before / 1e6:.1f} MB were posted before" if prepared.resumed else ""
         print(
             f"postie: posted {len(plan.files)} files, {plan.article_count} articles,"
-            f" {mb:.1f} MB in {elapsed:.1f}s ({speed:.1f} MB/s)",
+            f" {mb:.1f} MB in {stats.elapsed:.1f}s ({speed:.1f} MB/s){extra}"
+            f" [transfer {outcome.transfer_id}]",
             file=sys.stdout,
         )
     return common.EXIT_OK

@@ -1,15 +1,25 @@
 """The posting engine: keep every connection busy across all files of a job.
 
-One producer walks the plan in order. For each article it first reserves bytes
-in the ByteBudget, then hands "read and yEnc-encode" to the Runtime's thread
-pool and queues the pending result; the queue is bounded only by the budget, so
-read-ahead runs as far as memory allows. One worker per upload connection takes
-articles from the queue, holds a WorkerSlot while the article is on the wire,
-and releases the reservation when the article is acknowledged or given up.
+Articles flow through four stages, each bounded only by the ByteBudget:
+
+1. the *producer* walks the plan in order; for each article to post it reserves
+   bytes in the ByteBudget, then hands "read and yEnc-encode" to the Runtime's
+   thread pool;
+2. the *journal* takes the encodes in the same order, records each part's
+   CRC32, checks a re-posted part against the CRC its manifest line holds (a
+   mismatch means the source changed: the file stops, nothing more of it is
+   posted), builds the article and its manifest line;
+3. the *flusher* appends the gathered lines to the manifest as one frame and
+   waits for it to be durable (group commit: while one frame syncs, the next
+   batch gathers) and only then lets those articles go: no article is posted
+   before its manifest line is on disk;
+4. one *worker* per upload connection posts articles, holding a WorkerSlot
+   while one is on the wire, and releases the reservation when the article is
+   acknowledged or given up. Each file keeps an acknowledged watermark (every
+   part at or below it has its 240) for the checkpoints of the transfer store.
 
 The whole-file CRC32 of the last part's ``=yend`` line is combined from the
-part CRCs as each encode finishes (no second read); the last part waits only
-for the earlier parts' encodes, never for their posting.
+part CRCs (those of parts posted earlier come from the manifest), no second read.
 
 Retries keep the Message-ID. After a timeout or a dropped connection once the
 article was sent (:class:`PostInDoubt`) the next attempt STATs first, so an
@@ -22,14 +32,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from postie import errors
+from postie import crashpoints, errors
 from postie.article import yenc
 from postie.article.build import ArticleBuilder
 from postie.article.plan import FilePlan, JobPlan, Segment
 from postie.config import PostingConfig
+from postie.manifest import ArticleRecord, ManifestWriter
 from postie.nntp import protocol
 from postie.nntp.connection import PostInDoubt
 from postie.nntp.pool import ConnectionPool
@@ -43,42 +54,71 @@ RESERVE_OVERHEAD = 4096
 _EMPTY = object()  # nothing to look ahead at (None is the end-of-work marker)
 
 
+@dataclass(frozen=True)
+class FileResume:
+    """What an earlier run of a transfer left for one file.
+
+    ``done``: parts already on the server (not posted again); ``recorded``: the
+    manifest's line of every part that has one (its CRC32 is checked when the
+    part is posted again, and gives the whole-file CRC for parts not re-read).
+    """
+
+    watermark: int = 0
+    done: frozenset[int] = frozenset()
+    recorded: Mapping[int, ArticleRecord] = field(default_factory=dict)
+
+
 @dataclass
 class FileState:
     """What the engine knows about one file while it is being posted."""
 
     plan: FilePlan
-    remaining: int
+    pending: tuple[int, ...]  # part numbers to post, in order
     crcs: list[int | None]
     sizes: list[int]
+    recorded: Mapping[int, ArticleRecord] = field(default_factory=dict)
+    remaining: int = 0
+    watermark: int = 0  # every part <= watermark has its 240 (or was already there)
+    acked_above: set[int] = field(default_factory=set)
     accepted_ids: dict[int, str] = field(default_factory=dict)
-    crcs_known: int = 0
-    crc_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    unsaved_ids: list[tuple[int, str]] = field(default_factory=list)
     error: errors.PostieError | None = None
     posted_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        self.remaining = len(self.pending)
+        for number, record in self.recorded.items():
+            self.crcs[number - 1] = record.crc32
+            self.sizes[number - 1] = record.size
+        while self.watermark + 1 in self.acked_above:
+            self.watermark += 1
+            self.acked_above.discard(self.watermark)
 
     @property
     def done(self) -> bool:
         return self.remaining == 0 and self.error is None
 
-    def whole_crc(self) -> int:
+    def whole_crc(self) -> int | None:
         crc = 0
         for seg, part in zip(self.plan.segments, self.crcs, strict=True):
-            assert part is not None
+            if part is None:
+                return None
             crc = yenc.combine_crc(crc, part, seg.length)
         return crc
 
-    def record_crc(self, number: int, crc: int) -> None:
-        if self.crcs[number - 1] is None:
-            self.crcs[number - 1] = crc
-            self.crcs_known += 1
-            if self.crcs_known == len(self.crcs):
-                self.crc_ready.set()
+    def ack(self, number: int) -> None:
+        if number == self.watermark + 1:
+            self.watermark = number
+            above = self.acked_above
+            while self.watermark + 1 in above:
+                self.watermark += 1
+                above.discard(self.watermark)
+        elif number > self.watermark:
+            self.acked_above.add(number)
 
     def fail(self, error: errors.PostieError) -> None:
         if self.error is None:
             self.error = error
-        self.crc_ready.set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +135,7 @@ class JobStatistics:
     checked_in_doubt: int
     duplicates_confirmed: int
     pipelined_posts: int
+    manifest_frames: int
     elapsed: float
 
 
@@ -113,16 +154,22 @@ class JobResult:
         return not self.failed and not self.plan.failed
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Item:
     state: FileState
     segment: Segment
     future: asyncio.Future[tuple[bytes, int]]
     reserved: int
+    article: tuple[bytes, ...] = ()
+    record: ArticleRecord | None = None  # a new manifest line to make durable first
 
 
 class PostingJob:
-    """Posts the files of one plan through a Runtime."""
+    """Posts the files of one plan through a Runtime.
+
+    With a ``manifest`` writer every article's line is made durable before the
+    article is posted; ``resume`` says, per file index, what an earlier run did.
+    """
 
     def __init__(
         self,
@@ -130,23 +177,42 @@ class PostingJob:
         plan: JobPlan,
         posting: PostingConfig,
         *,
+        manifest: ManifestWriter | None = None,
+        resume: Mapping[int, FileResume] | None = None,
         on_file_done: Callable[[FileState], None] | None = None,
     ) -> None:
         self.runtime = runtime
         self.plan = plan
         self.posting = posting
         self.builder = ArticleBuilder(plan, posting)
-        self.states = tuple(
-            FileState(
-                plan=f,
-                remaining=len(f.segments),
-                crcs=[None] * len(f.segments),
-                sizes=[0] * len(f.segments),
+        self.manifest = manifest
+        resume = resume or {}
+        states = []
+        for f in plan.files:
+            before = resume.get(f.index, FileResume())
+            states.append(
+                FileState(
+                    plan=f,
+                    pending=tuple(
+                        s.number
+                        for s in f.segments
+                        if s.number > before.watermark and s.number not in before.done
+                    ),
+                    crcs=[None] * len(f.segments),
+                    sizes=[0] * len(f.segments),
+                    recorded=before.recorded,
+                    watermark=before.watermark,
+                    acked_above={n for n in before.done if n > before.watermark},
+                )
             )
-            for f in plan.files
-        )
+        self.states = tuple(states)
         self._on_file_done = on_file_done
+        self._encoded: asyncio.Queue[_Item | None] = asyncio.Queue()
+        self._batch: list[_Item] = []
+        self._kick = asyncio.Event()
+        self._journal_done = False
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
+        self._live: set[_Item] = set()
         self._fatal: errors.PostieError | None = None
         self._started = 0.0
         self._posted_bytes = 0
@@ -155,12 +221,16 @@ class PostingJob:
         self._checked = 0
         self._duplicates = 0
         self._pipelined = 0
+        self._frames = 0
         self._active: dict[str, int] = {}
+        self._to_post_bytes = sum(
+            s.plan.segments[n - 1].length for s in self.states for n in s.pending
+        )
 
     def statistics(self) -> JobStatistics:
         return JobStatistics(
             total_bytes=self.plan.total_bytes,
-            posted_bytes=self._posted_bytes,
+            posted_bytes=self._posted_bytes + self.plan.total_bytes - self._to_post_bytes,
             total_articles=self.plan.article_count,
             posted_articles=self._posted_articles,
             files_total=len(self.states),
@@ -171,8 +241,13 @@ class PostingJob:
             checked_in_doubt=self._checked,
             duplicates_confirmed=self._duplicates,
             pipelined_posts=self._pipelined,
+            manifest_frames=self._frames,
             elapsed=time.monotonic() - self._started if self._started else 0.0,
         )
+
+    @property
+    def fatal(self) -> errors.PostieError | None:
+        return self._fatal
 
     async def run(self) -> JobResult:
         """Post everything; raise JobFailed when the server refuses the job as a whole."""
@@ -183,101 +258,196 @@ class PostingJob:
                 asyncio.create_task(self._worker(pool), name=f"post-{pool.label}-{i}")
                 for i in range(pool.max_connections)
             )
-        producer = asyncio.create_task(self._produce(len(workers)), name="produce")
+        stages = [
+            asyncio.create_task(self._produce(), name="produce"),
+            asyncio.create_task(self._journal(len(workers)), name="journal"),
+        ]
+        if self.manifest is not None:
+            stages.append(asyncio.create_task(self._flush(len(workers)), name="flush"))
+        tasks = (*stages, *workers)
         try:
-            await asyncio.gather(producer, *workers)
+            await asyncio.gather(*tasks)
         finally:
-            for task in (producer, *workers):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(producer, *workers, return_exceptions=True)
-            self._drain_queue()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for item in list(self._live):
+                self._release(item)
+            for state in self.states:
+                if state.remaining and state.error is None and self._fatal is not None:
+                    state.fail(errors.FileFailed(f"{state.plan.name}: {self._fatal}"))
         if self._fatal is not None:
             raise self._fatal
         return JobResult(self.plan, self.states, time.monotonic() - self._started)
 
+    def _stop(self, error: errors.PostieError) -> None:
+        if self._fatal is None:
+            self._fatal = error
+        self._kick.set()
+
+    def _release(self, item: _Item) -> None:
+        if item in self._live:
+            self._live.discard(item)
+            item.future.cancel()
+            item.article = ()
+            self.runtime.budget.release(item.reserved)
+
     # --- producer ----------------------------------------------------------------------
 
-    async def _produce(self, workers: int) -> None:
+    async def _produce(self) -> None:
         encoder = self.runtime.encoder
         budget = self.runtime.budget
         try:
             for state in self.states:
                 path = str(state.plan.path)
-                for segment in state.plan.segments:
+                for number in state.pending:
                     if self._fatal is not None:
                         return
                     if state.error is not None:
                         break
+                    segment = state.plan.segments[number - 1]
                     reserved = await budget.acquire(2 * segment.length + RESERVE_OVERHEAD)
                     try:
                         future = encoder.submit(path, segment.offset, segment.length)
                     except BaseException:
                         budget.release(reserved)
                         raise
-                    future.add_done_callback(_crc_recorder(state, segment))
-                    self._queue.put_nowait(_Item(state, segment, future, reserved))
+                    item = _Item(state, segment, future, reserved)
+                    self._live.add(item)
+                    self._encoded.put_nowait(item)
+        finally:
+            self._encoded.put_nowait(None)
+
+    # --- journal and flusher ----------------------------------------------------------------
+
+    async def _journal(self, workers: int) -> None:
+        try:
+            while True:
+                item = await self._encoded.get()
+                if item is None or self._fatal is not None:
+                    break
+                if not await self._prepare(item):
+                    self._release(item)
+                    continue
+                if self.manifest is None:
+                    self._queue.put_nowait(item)
+                elif item.record is None and not self._batch:
+                    self._queue.put_nowait(item)  # already durable: a re-post
+                else:
+                    self._batch.append(item)
+                    self._kick.set()
+        finally:
+            self._journal_done = True
+            self._kick.set()
+            if self.manifest is None:
+                for _ in range(workers):
+                    self._queue.put_nowait(None)
+
+    async def _flush(self, workers: int) -> None:
+        assert self.manifest is not None
+        manifest = self.manifest
+        try:
+            while True:
+                await self._kick.wait()
+                self._kick.clear()
+                while self._batch and self._fatal is None:
+                    batch, self._batch = self._batch, []
+                    records = [i.record for i in batch if i.record is not None]
+                    if records:
+                        try:
+                            await asyncio.to_thread(manifest.append, records)
+                        except errors.ManifestError as exc:
+                            for item in batch:
+                                self._release(item)
+                            self._stop(exc)
+                            break
+                        self._frames += 1
+                        crashpoints.reached("frame")
+                    for item in batch:
+                        self._queue.put_nowait(item)
+                if self._journal_done or self._fatal is not None:
+                    return
         finally:
             for _ in range(workers):
                 self._queue.put_nowait(None)
 
-    def _drain_queue(self) -> None:
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if item is not None:
-                item.future.cancel()
-                self.runtime.budget.release(item.reserved)
+    async def _prepare(self, item: _Item) -> bool:
+        """Await the encode, check and record the CRC, build the article and its line."""
+        state, segment = item.state, item.segment
+        if state.error is not None:
+            return False
+        try:
+            body, pcrc = await item.future
+        except OSError as exc:
+            state.fail(errors.FileFailed(f"{state.plan.path}: read failed: {exc.strerror or exc}"))
+            return False
+        number = segment.number
+        recorded = state.recorded.get(number)
+        if recorded is not None and recorded.crc32 != pcrc:
+            state.fail(
+                errors.SourceChanged(
+                    f"{state.plan.path}: the file changed since it was planned (part {number}"
+                    f" reads with CRC32 {pcrc:08x}, the manifest says {recorded.crc32:08x});"
+                    " nothing more of it is posted"
+                )
+            )
+            return False
+        state.crcs[number - 1] = pcrc
+        file_crc = None
+        if number == len(state.plan.segments):
+            file_crc = state.whole_crc()
+            if file_crc is None:
+                return False  # an earlier part failed; the file has its error
+        article = self.builder.article(state.plan, segment, body, pcrc, file_crc)
+        del body
+        size = sum(len(b) for b in article)
+        state.sizes[number - 1] = size
+        item.article = article
+        if recorded is None and self.manifest is not None:
+            item.record = ArticleRecord(
+                file=state.plan.index,
+                part=number,
+                offset=segment.offset,
+                length=segment.length,
+                message_id=segment.message_id,
+                crc32=pcrc,
+                size=size,
+                subject=segment.subject,
+                poster=segment.poster,
+                wire_name=segment.wire_name,
+            )
+        return True
 
     # --- workers -----------------------------------------------------------------------
 
     async def _worker(self, pool: ConnectionPool) -> None:
         lane = Lane(pool, self.runtime.slots)
         queue = self._queue
-        held: list[_Item] = []  # taken from the queue, reservation not yet released
         try:
             item = await queue.get()
             while item is not None:
-                held.append(item)
                 # Look one article ahead: with it in hand the lane may send its POST
                 # right behind the current article (pipelining).
                 ahead = queue.get_nowait() if not queue.empty() else _EMPTY
-                if isinstance(ahead, _Item):
-                    held.append(ahead)
                 try:
                     if self._fatal is None and item.state.error is None:
                         await self._post_item(lane, item, has_next=isinstance(ahead, _Item))
                 except errors.JobFailed as exc:
-                    self._fatal = self._fatal or exc
+                    self._stop(exc)
                 finally:
-                    held.remove(item)
-                    self.runtime.budget.release(item.reserved)
+                    self._release(item)
                 if ahead is None:  # the end-of-work marker, taken as the look-ahead
                     break
                 if isinstance(ahead, _Item):
-                    held.remove(ahead)
                     item = ahead
                 else:
                     item = await queue.get()
         finally:
             lane.close()
-            for left in held:
-                left.future.cancel()
-                self.runtime.budget.release(left.reserved)
 
     async def _post_item(self, lane: Lane, item: _Item, *, has_next: bool) -> None:
         state, segment = item.state, item.segment
-        try:
-            body, pcrc = await item.future
-        except OSError as exc:
-            state.fail(errors.FileFailed(f"{state.plan.path}: read failed: {exc.strerror or exc}"))
-            return
-        file_crc = None
-        if segment.number == len(state.plan.segments):
-            await state.crc_ready.wait()
-            if state.error is not None:
-                return
-            file_crc = state.whole_crc()
-        article = self.builder.article(state.plan, segment, body, pcrc, file_crc)
-        del body
+        article = item.article
         name = state.plan.name
         self._active[name] = self._active.get(name, 0) + 1
         try:
@@ -291,15 +461,19 @@ class PostingJob:
                 self._active[name] = left
             else:
                 del self._active[name]
-        state.sizes[segment.number - 1] = sum(len(b) for b in article)
         if accepted is not None and accepted != segment.message_id:
             state.accepted_ids[segment.number] = accepted
+            state.unsaved_ids.append((segment.number, accepted))
+        state.ack(segment.number)
+        crashpoints.reached("acked")
         state.remaining -= 1
         state.posted_bytes += segment.length
         self._posted_bytes += segment.length
         self._posted_articles += 1
-        if state.remaining == 0 and state.error is None and self._on_file_done is not None:
-            self._on_file_done(state)
+        if state.remaining == 0 and state.error is None:
+            crashpoints.reached("file-done")
+            if self._on_file_done is not None:
+                self._on_file_done(state)
 
     async def _deliver(
         self,
@@ -365,6 +539,7 @@ class PostingJob:
                 lane.close()  # the STAT goes on another connection; never hold two slots
                 if await self._confirm(pool, mid):
                     self._duplicates += 1
+                    log.info("%s: the server already has it (%s; STAT confirms)", where, last)
                     return None
                 attempts += 1
                 continue
@@ -400,19 +575,3 @@ class PostingJob:
                 return await conn.stat(message_id)
         except errors.RetryableError:
             return False
-
-
-def _crc_recorder(
-    state: FileState, segment: Segment
-) -> Callable[[asyncio.Future[tuple[bytes, int]]], None]:
-    def record(future: asyncio.Future[tuple[bytes, int]]) -> None:
-        if future.cancelled():
-            return
-        exc = future.exception()
-        if exc is not None:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            state.fail(errors.FileFailed(f"{state.plan.path}: read failed: {reason}"))
-            return
-        state.record_crc(segment.number, future.result()[1])
-
-    return record

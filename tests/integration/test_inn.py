@@ -13,10 +13,10 @@ import pytest
 from postie import nzb
 from postie.article.plan import collect, plan_job
 from postie.config import parse_config
-from postie.jobs import RUN_KEY, write_nzbs
 from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
 from tests.conftest import Inn, run_postie
+from tests.engine_nzb import RUN_KEY, write_nzbs
 from tests.integration.readback import Rebuilt, rebuild_from_nzb, sha256
 
 pytestmark = pytest.mark.inn

@@ -1,8 +1,8 @@
-"""From a finished posting job to NZB files on disk.
+"""NZBs from an engine result held in memory, for tests of the engine alone.
 
-One NZB per run by default, named after the job, written only when every
-article of every file is posted; with ``per_file``, one NZB per file, written
-for each file that is complete.
+postie itself writes NZBs from the manifest (``postie.transfer``); tests that
+drive :class:`PostingJob` without a transfer use this to read their articles
+back.
 """
 
 from __future__ import annotations
@@ -11,27 +11,10 @@ from pathlib import Path
 
 from postie import nzb
 from postie.article.build import ArticleBuilder
-from postie.article.plan import JobPlan
 from postie.config import NzbConfig, PostingConfig
-from postie.errors import UsageError
 from postie.runtime.engine import FileState, JobResult
 
 RUN_KEY = ""
-
-
-def nzb_targets(plan: JobPlan, config: NzbConfig, output: Path | None) -> dict[str, Path]:
-    """Where each NZB goes: ``{"": path}`` for one per run, else file name -> path."""
-    out = output if output is not None else config.output
-    if not config.per_file:
-        if out is None:
-            return {RUN_KEY: Path.cwd() / f"{plan.name}.nzb"}
-        if out.is_dir():
-            return {RUN_KEY: out / f"{plan.name}.nzb"}
-        return {RUN_KEY: out}
-    folder = out if out is not None else Path.cwd()
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"--nzb-per-file needs a folder for -o, not a file: {folder}")
-    return {f.name: folder / f"{f.name}.nzb" for f in plan.files}
 
 
 def nzb_file(builder: ArticleBuilder, state: FileState) -> nzb.NzbFile:

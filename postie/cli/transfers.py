@@ -1,0 +1,179 @@
+"""``postie resume`` and ``postie transfers``: finish and inspect recorded transfers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import os
+from pathlib import Path
+
+import typer
+
+from postie import errors, transfer
+from postie.cli import common
+from postie.cli.progress import choose_mode, make_console
+from postie.store.lease import new_owner
+from postie.store.store import TransferSummary
+
+transfers_app = typer.Typer(
+    help="List recorded transfers, or show one in detail.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+
+
+def resume_command(
+    transfer_id: int | None = typer.Argument(
+        None, help="Transfer to finish (default: the newest unfinished one).", show_default=False
+    ),
+    config: Path | None = typer.Option(None, "-c", "--config", help="YAML config file."),
+    host: str | None = typer.Option(None, "--host", help="NNTP server host."),
+    port: int | None = typer.Option(None, "--port", help="Server port."),
+    ssl: bool | None = typer.Option(None, "--ssl/--no-ssl", help="Implicit TLS."),
+    starttls: bool | None = typer.Option(None, "--starttls", help="STARTTLS."),
+    insecure: bool = typer.Option(False, "--insecure", help="Do not verify the TLS certificate."),
+    user: str | None = typer.Option(None, "--user", help="AUTHINFO username."),
+    password: str | None = typer.Option(
+        None, "--password", envvar="POSTIE_PASSWORD", help="AUTHINFO password.", show_envvar=True
+    ),
+    connections: int | None = typer.Option(
+        None, "--connections", "-n", help="Connections per server.", min=1
+    ),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress output; errors only."),
+    plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
+    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
+    db: Path | None = common.DB_OPTION,
+) -> None:
+    """Finish an interrupted transfer: same Message-IDs, nothing posted twice.
+
+    Articles acknowledged before the interruption are skipped, the ones that may have
+    arrived are checked with STAT, and only the missing ones are posted, re-read from
+    the source and checked against the CRC32 in the manifest. The transfer keeps the
+    posting settings it was planned with; server options come from this command.
+    """
+    from postie.cli.post import run_prepared
+
+    mode = choose_mode(quiet, plain)
+    console = make_console() if mode == "bar" else None
+    common.setup_logging(verbose, rich_console=console)
+
+    async def main() -> int:
+        owner = new_owner()
+        async with common.open_store(cfg, db) as (store, _):
+            prepared = await transfer.resume(store, cfg, transfer_id, owner=owner)
+            for problem in prepared.lost.values():
+                common.error(str(problem))
+            return await run_prepared(cfg, store, prepared, owner, mode, console)
+
+    try:
+        cfg = common.build_config(
+            config,
+            common.ServerFlags(host, port, ssl, starttls, insecure, user, password, connections),
+        )
+        cfg.check_postable()
+        code = asyncio.run(main())
+    except KeyboardInterrupt:
+        common.error("interrupted")
+        raise typer.Exit(common.EXIT_INTERRUPTED) from None
+    except errors.PostieError as exc:
+        common.error(str(exc))
+        raise typer.Exit(common.exit_code_for(exc)) from None
+    raise typer.Exit(code)
+
+
+def _when(stamp: float | None) -> str:
+    if stamp is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n} B"
+
+
+@transfers_app.callback()
+def transfers_command(
+    ctx: typer.Context,
+    limit: int = typer.Option(50, "--limit", help="Show at most this many, newest first."),
+    config: Path | None = typer.Option(None, "-c", "--config", help="YAML config file."),
+    db: Path | None = common.DB_OPTION,
+) -> None:
+    """List recorded transfers, newest first, with their states."""
+    ctx.obj = (config, db)
+    if ctx.invoked_subcommand is not None:
+        return
+
+    async def main() -> tuple[TransferSummary, ...]:
+        async with common.open_store(cfg, db) as (store, _):
+            return await store.summaries(limit)
+
+    try:
+        cfg = common.build_config(config, common.ServerFlags())
+        rows = asyncio.run(main())
+    except errors.PostieError as exc:
+        common.error(str(exc))
+        raise typer.Exit(common.exit_code_for(exc)) from None
+    if not rows:
+        typer.echo("no transfers recorded")
+        return
+    typer.echo(f"{'ID':>5}  {'STATE':<11} {'FILES':>9} {'SIZE':>10}  {'CREATED':<19}  NAME")
+    for row in rows:
+        t = row.transfer
+        files = f"{row.uploaded_files}/{row.files}"
+        typer.echo(
+            f"{t.id:>5}  {t.state:<11} {files:>9} {_size(row.bytes):>10}  "
+            f"{_when(t.created_at):<19}  {t.name}"
+        )
+
+
+@transfers_app.command("show")
+def show_command(
+    ctx: typer.Context,
+    transfer_id: int = typer.Argument(..., help="Transfer ID (see `postie transfers`)."),
+) -> None:
+    """Show one transfer: its files, their progress and states, and any errors."""
+    config, db = ctx.obj
+
+    async def main() -> list[str]:
+        async with common.open_store(cfg, db) as (store, _):
+            found = await store.get(transfer_id)
+            if found is None:
+                raise errors.UsageError(f"no transfer {transfer_id} in {store.path}")
+            files = await store.files(transfer_id)
+        lines = [
+            f"transfer {found.id}: {found.name}",
+            f"  state:     {found.state}",
+            f"  created:   {_when(found.created_at)}",
+            f"  updated:   {_when(found.updated_at)}",
+            f"  finished:  {_when(found.finished_at)}",
+            f"  paths:     {', '.join(found.roots)}",
+            f"  nzb:       {found.nzb_path or '-'}",
+            f"  manifest:  {found.manifest_path} ({found.manifest_bytes} bytes durable)",
+        ]
+        if found.lease_owner:
+            lines.append(f"  held by:   {found.lease_owner} until {_when(found.lease_expires)}")
+        if found.last_error:
+            lines.append(f"  error:     {found.last_error}")
+        lines.append(f"  files ({len(files)}):")
+        for f in files:
+            lines.append(
+                f"    {f.file_id:>4}  {f.upload_state:<14} {f.acked:>6}/{f.article_count:<6}"
+                f" {_size(f.size):>10}  {f.name}"
+            )
+            if f.name != os.fsdecode(f.source_path.name):
+                lines.append(f"          source: {os.fsdecode(f.source_path)}")
+            if f.last_error:
+                lines.append(f"          error: {f.last_error}")
+        return lines
+
+    try:
+        cfg = common.build_config(config, common.ServerFlags())
+        for line in asyncio.run(main()):
+            typer.echo(line)
+    except errors.PostieError as exc:
+        common.error(str(exc))
+        raise typer.Exit(common.exit_code_for(exc)) from None

@@ -1,0 +1,346 @@
+"""Manifests: what every article of a transfer is, durable before it is posted.
+
+One manifest per transfer, a sequence of zstd frames holding JSON Lines:
+
+- frame 0, written when the transfer is created (temp file, fsync, rename,
+  directory fsync): a versioned header with what all articles share (groups,
+  poster, date, article size, subject template, obfuscation) and one record per
+  file (path, name, size, mtime, number of parts);
+- then frames appended while posting, one line per article (file, part,
+  offset, length, Message-ID, CRC32, article bytes, and under obfuscation the
+  per-article subject, From and yEnc name), each frame ``fdatasync``-ed before
+  any of its articles is posted.
+
+Why appended frames and not one file written whole before posting: the line of
+an article carries its CRC32, known only once the article has been read and
+encoded. Writing every line up front would mean reading every file twice before
+the first post. Appending a frame per batch (group commit: while one frame is
+being synced the next batch gathers) costs one ``fdatasync`` per batch and
+keeps invariant 1: no article is posted before its line is durable. A frame
+torn by a crash holds only articles that were never posted; the store records
+how many bytes were durable at each checkpoint, so a torn tail past that point
+is cut off on resume while damage before it is reported as a corrupt manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zstandard
+
+from postie.errors import ManifestError
+
+VERSION = 1
+_LEVEL = 3
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    file: int
+    path: Path
+    name: str
+    size: int
+    mtime_ns: int
+    parts: int
+    role: str = "data"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "path": os.fsdecode(self.path),
+            "name": self.name,
+            "size": self.size,
+            "mtime_ns": self.mtime_ns,
+            "parts": self.parts,
+            "role": self.role,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRecord:
+    file: int
+    part: int
+    offset: int
+    length: int
+    message_id: str
+    crc32: int
+    size: int  # bytes of the whole article as posted (the NZB's segment bytes)
+    subject: str | None = None
+    poster: str | None = None
+    wire_name: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        line: dict[str, Any] = {
+            "f": self.file,
+            "i": self.part,
+            "o": self.offset,
+            "l": self.length,
+            "id": self.message_id,
+            "crc": f"{self.crc32:08x}",
+            "b": self.size,
+        }
+        if self.subject is not None:
+            line["s"] = self.subject
+        if self.poster is not None:
+            line["p"] = self.poster
+        if self.wire_name is not None:
+            line["n"] = self.wire_name
+        return line
+
+
+@dataclass
+class Manifest:
+    """A manifest read back: header, files, and the article lines found."""
+
+    path: Path
+    header: dict[str, Any]
+    files: dict[int, FileRecord]
+    articles: dict[int, dict[int, ArticleRecord]] = field(default_factory=dict)
+    end: int = 0  # bytes of complete frames; anything after is a torn tail
+
+    @property
+    def article_count(self) -> int:
+        return sum(len(a) for a in self.articles.values())
+
+
+def _encode(lines: Sequence[dict[str, Any]]) -> bytes:
+    text = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
+    return zstandard.ZstdCompressor(level=_LEVEL, write_checksum=True).compress(
+        text.encode("utf-8", "surrogateescape")
+    )
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _failure(path: Path, doing: str, exc: OSError) -> ManifestError:
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = "no space left on the device"
+    return ManifestError(f"cannot {doing} the manifest {path}: {reason}; nothing of it was posted")
+
+
+def create(path: Path, header: dict[str, Any], files: Sequence[FileRecord]) -> ManifestWriter:
+    """Write frame 0 atomically and return a writer that appends article frames."""
+    data = _encode([{"postie_manifest": VERSION, **header}, *(f.to_json() for f in files)])
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise _failure(path, "write", exc) from None
+    return ManifestWriter(path, len(data))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class ManifestWriter:
+    """Appends article frames; each :meth:`append` returns once the frame is durable.
+
+    Blocking: call it from a thread. Not thread-safe: one appender at a time.
+    """
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path = path
+        self.size = size  # durable bytes
+        self._fd: int | None = None
+
+    def _open(self) -> int:
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_WRONLY)
+            except OSError as exc:
+                raise _failure(self.path, "open", exc) from None
+        return self._fd
+
+    def append(self, records: Sequence[ArticleRecord]) -> int:
+        """Append one frame holding ``records``; fdatasync; return the durable size."""
+        if not records:
+            return self.size
+        data = _encode([r.to_json() for r in records])
+        fd = self._open()
+        try:
+            os.lseek(fd, self.size, os.SEEK_SET)
+            _write_all(fd, data)
+            os.fdatasync(fd)
+        except OSError as exc:
+            # Cut a partly written frame off, so the file ends on a whole frame.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self.size)
+            raise _failure(self.path, "append to", exc) from None
+        self.size += len(data)
+        return self.size
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+def _frames(path: Path) -> Iterator[tuple[int, bytes | None]]:
+    """(end offset, decompressed bytes) per frame; ``None`` bytes for a broken frame."""
+    with open(path, "rb") as handle:
+        pending = b""
+        offset = 0
+        eof = False
+        while True:
+            if not pending:
+                pending = handle.read(_CHUNK)
+                if not pending:
+                    return
+            decoder = zstandard.ZstdDecompressor().decompressobj()
+            out: list[bytes] = []
+            used = 0
+            try:
+                while True:
+                    out.append(decoder.decompress(pending))
+                    if decoder.eof:
+                        rest = decoder.unused_data
+                        used += len(pending) - len(rest)
+                        pending = rest
+                        break
+                    used += len(pending)
+                    pending = handle.read(_CHUNK)
+                    if not pending:
+                        eof = True
+                        break
+            except zstandard.ZstdError:
+                yield offset, None
+                return
+            if eof:
+                yield offset, None  # incomplete last frame
+                return
+            offset += used
+            yield offset, b"".join(out)
+
+
+def read(path: Path, *, durable_bytes: int = 0) -> Manifest:
+    """Read a whole manifest. Damage at or before ``durable_bytes`` is an error;
+    a broken frame after it is a torn tail (never posted) and is left out."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ManifestError(f"the manifest {path} is missing") from None
+    except OSError as exc:
+        raise ManifestError(f"cannot read the manifest {path}: {exc.strerror}") from None
+    if size < durable_bytes:
+        raise ManifestError(
+            f"the manifest {path} is truncated: {size} bytes, but {durable_bytes} were durable"
+            " at the last checkpoint"
+        )
+    manifest: Manifest | None = None
+    try:
+        for end, data in _frames(path):
+            start = manifest.end if manifest is not None else 0
+            if data is None:
+                if start < max(durable_bytes, 1) or manifest is None:
+                    raise ManifestError(
+                        f"the manifest {path} is corrupt at byte {start}"
+                        f" (durable up to {durable_bytes})"
+                    )
+                break  # torn tail
+            lines = data.decode("utf-8", "surrogateescape").splitlines()
+            if manifest is None:
+                manifest = _first_frame(path, lines)
+            else:
+                _add_articles(manifest, lines)
+            manifest.end = end
+    except OSError as exc:
+        raise ManifestError(f"cannot read the manifest {path}: {exc.strerror}") from None
+    if manifest is None:
+        raise ManifestError(f"the manifest {path} is empty")
+    if manifest.end < durable_bytes:
+        raise ManifestError(
+            f"the manifest {path} is corrupt: complete frames end at byte {manifest.end},"
+            f" but {durable_bytes} were durable"
+        )
+    return manifest
+
+
+def _first_frame(path: Path, lines: list[str]) -> Manifest:
+    try:
+        header = json.loads(lines[0])
+        version = header.pop("postie_manifest")
+    except (IndexError, ValueError, KeyError, AttributeError):
+        raise ManifestError(f"{path} is not a postie manifest (no header line)") from None
+    if version != VERSION:
+        raise ManifestError(
+            f"the manifest {path} has format version {version}; this postie reads {VERSION}"
+        )
+    files: dict[int, FileRecord] = {}
+    for line in lines[1:]:
+        try:
+            raw = json.loads(line)
+            record = FileRecord(
+                file=int(raw["file"]),
+                path=Path(raw["path"]),
+                name=str(raw["name"]),
+                size=int(raw["size"]),
+                mtime_ns=int(raw["mtime_ns"]),
+                parts=int(raw["parts"]),
+                role=str(raw.get("role", "data")),
+            )
+        except (ValueError, KeyError, TypeError):
+            raise ManifestError(f"the manifest {path} has a bad file line: {line[:80]}") from None
+        files[record.file] = record
+    return Manifest(path, header, files, {f: {} for f in files})
+
+
+def _add_articles(manifest: Manifest, lines: list[str]) -> None:
+    for line in lines:
+        try:
+            raw = json.loads(line)
+            record = ArticleRecord(
+                file=int(raw["f"]),
+                part=int(raw["i"]),
+                offset=int(raw["o"]),
+                length=int(raw["l"]),
+                message_id=str(raw["id"]),
+                crc32=int(raw["crc"], 16),
+                size=int(raw["b"]),
+                subject=raw.get("s"),
+                poster=raw.get("p"),
+                wire_name=raw.get("n"),
+            )
+            manifest.articles[record.file][record.part] = record
+        except (ValueError, KeyError, TypeError):
+            raise ManifestError(
+                f"the manifest {manifest.path} has a bad article line: {line[:80]}"
+            ) from None
+
+
+def reopen(manifest: Manifest) -> ManifestWriter:
+    """A writer that appends after the last complete frame, cutting a torn tail off."""
+    try:
+        if manifest.path.stat().st_size != manifest.end:
+            os.truncate(manifest.path, manifest.end)
+    except OSError as exc:
+        raise _failure(manifest.path, "repair", exc) from None
+    return ManifestWriter(manifest.path, manifest.end)

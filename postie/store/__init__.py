@@ -1,0 +1,1 @@
+"""The transfer store: what was planned and how far posting got."""

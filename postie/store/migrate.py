@@ -1,0 +1,108 @@
+"""Numbered SQL migrations, applied in order; the version is SQLite's ``user_version``.
+
+Each file ``NNNN_name.sql`` runs in one transaction that also sets
+``user_version`` to NNNN, so a crash mid-migration leaves the database at the
+previous version. A database whose version is above the newest file was
+written by a newer postie: it is refused, never downgraded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+
+import aiosqlite
+
+from postie.errors import StoreError, StoreTooNew
+
+_FILE = re.compile(r"^(\d{4})_[\w-]+\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def _folder() -> Traversable:
+    # A source checkout has migrations/ at the repository root; postie/store/migrations
+    # links to it and is what an installed package carries.
+    root = Path(__file__).resolve().parents[2] / "migrations"
+    if root.is_dir():
+        return root
+    return resources.files("postie.store").joinpath("migrations")
+
+
+def migrations() -> tuple[Migration, ...]:
+    """Every migration file, in version order; gaps and duplicates are errors."""
+    found: list[Migration] = []
+    for entry in _folder().iterdir():
+        match = _FILE.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    for expected, migration in enumerate(found, start=1):
+        if migration.version != expected:
+            raise StoreError(
+                f"migrations out of sequence at {migration.name} (expected {expected})"
+            )
+    return tuple(found)
+
+
+def latest_version() -> int:
+    return len(migrations())
+
+
+async def schema_version(db: aiosqlite.Connection) -> int:
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def migrate(db: aiosqlite.Connection, where: str) -> int:
+    """Bring the database to the newest version; return the version it was at."""
+    current = await schema_version(db)
+    known = migrations()
+    if current > len(known):
+        raise StoreTooNew(
+            f"the transfer store {where} has schema version {current}, newer than this"
+            f" postie knows ({len(known)}): upgrade postie, or use another --db"
+        )
+    for migration in known[current:]:
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            # executescript would commit first; run statement by statement instead
+            for statement in _statements(migration.sql):
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {migration.version}")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        await db.execute("COMMIT")
+    return current
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements (complete_statement knows about quotes)."""
+    import sqlite3
+
+    statements: list[str] = []
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            text = buffer.strip()
+            if text.strip(";").strip() and not all(
+                part.strip().startswith("--") or not part.strip() for part in text.splitlines()
+            ):
+                statements.append(text)
+            buffer = ""
+    if buffer.strip() and not all(
+        p.strip().startswith("--") or not p.strip() for p in buffer.splitlines()
+    ):
+        raise StoreError(f"incomplete SQL statement at the end of a migration: {buffer[:60]!r}")
+    return statements

@@ -1,0 +1,75 @@
+-- Every statement the transfer store runs, by name (see postie/store/sql.py).
+
+-- name: insert_transfer
+INSERT INTO transfers (name, roots, roots_key, files_key, options, nzb_path, manifest_path,
+                       lease_owner, lease_expires, created_at, updated_at)
+VALUES (:name, :roots, :roots_key, :files_key, :options, :nzb_path, :manifest_path,
+        :owner, :expires, :now, :now);
+
+-- name: insert_file
+INSERT INTO transfer_files (transfer_id, file_id, role, source_path, name, size, mtime_ns,
+                            manifest_path, article_count, updated_at)
+VALUES (:transfer_id, :file_id, :role, :source_path, :name, :size, :mtime_ns,
+        :manifest_path, :article_count, :now);
+
+-- name: get_transfer
+SELECT * FROM transfers WHERE id = :id;
+
+-- name: list_transfers
+SELECT * FROM transfers ORDER BY id DESC LIMIT :limit;
+
+-- name: unfinished_by_roots
+SELECT * FROM transfers
+WHERE roots_key = :roots_key AND state IN ('uploading', 'incomplete')
+ORDER BY id DESC;
+
+-- name: last_unfinished
+SELECT * FROM transfers WHERE state IN ('uploading', 'incomplete') ORDER BY id DESC LIMIT 1;
+
+-- name: transfer_files
+SELECT * FROM transfer_files WHERE transfer_id = :id ORDER BY file_id;
+
+-- name: file_counts
+SELECT transfer_id, COUNT(*) AS files, SUM(size) AS bytes, SUM(article_count) AS articles,
+       SUM(upload_state = 'uploaded') AS uploaded
+FROM transfer_files GROUP BY transfer_id;
+
+-- name: claim
+-- Take the transfer's lease unless another owner holds one that has not expired.
+UPDATE transfers SET lease_owner = :owner, lease_expires = :expires, updated_at = :now
+WHERE id = :id AND (lease_owner IS NULL OR lease_owner = :owner OR lease_owner = :gone
+                    OR lease_expires < :now);
+
+-- name: release
+UPDATE transfers SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
+WHERE id = :id AND lease_owner = :owner;
+
+-- name: renew
+UPDATE transfers
+SET lease_expires = :expires, manifest_bytes = MAX(manifest_bytes, :manifest_bytes),
+    updated_at = :now
+WHERE id = :id AND lease_owner = :owner;
+
+-- name: set_acked
+UPDATE transfer_files SET acked = :acked, updated_at = :now
+WHERE transfer_id = :transfer_id AND file_id = :file_id AND acked < :acked;
+
+-- name: set_file_state
+UPDATE transfer_files SET upload_state = :state, last_error = :error, updated_at = :now
+WHERE transfer_id = :transfer_id AND file_id = :file_id;
+
+-- name: insert_accepted_id
+INSERT OR REPLACE INTO accepted_ids (transfer_id, file_id, part, message_id)
+VALUES (:transfer_id, :file_id, :part, :message_id);
+
+-- name: accepted_ids
+SELECT file_id, part, message_id FROM accepted_ids WHERE transfer_id = :id;
+
+-- name: set_transfer_state
+UPDATE transfers
+SET state = :state, last_error = :error, nzb_path = COALESCE(:nzb_path, nzb_path),
+    finished_at = :finished_at, updated_at = :now
+WHERE id = :id;
+
+-- name: delete_transfer
+DELETE FROM transfers WHERE id = :id;

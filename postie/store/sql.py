@@ -1,0 +1,24 @@
+"""Named SQL statements, read from ``queries.sql`` beside this module."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+_NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+
+@cache
+def queries() -> dict[str, str]:
+    text = resources.files("postie.store").joinpath("queries.sql").read_text("utf-8")
+    parts = _NAME.split(text)
+    found: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        lines = [line for line in body.splitlines() if not line.lstrip().startswith("--")]
+        found[name] = "\n".join(lines).strip().rstrip(";")
+    return found
+
+
+def query(name: str) -> str:
+    return queries()[name]

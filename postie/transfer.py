@@ -1,0 +1,678 @@
+"""Transfers: a posting job made durable, and finished after a crash.
+
+Creating a transfer plans the files, writes the manifest's first frame (the
+header and one record per file: one fsync for the whole folder, however many
+files) and records the transfer in the store, leased to this process. Running
+it posts through the engine, which appends each article's manifest line before
+posting it, while a checkpointer saves each file's acknowledged watermark (and
+any Message-ID a server rewrote) once a second in one transaction.
+
+Resuming rebuilds the plan from the manifest, so every part keeps the
+Message-ID it was first given:
+
+- parts at or below a file's watermark are taken as posted;
+- parts with a manifest line above it may or may not have arrived before the
+  crash: they are STATed (pipelined) and only the missing ones are posted, the
+  body re-read from the source and its CRC32 checked against the line;
+- parts without a line were never posted (a line is durable before its
+  article goes out): they are planned afresh.
+
+A source file that is gone or whose size or mtime changed is marked
+``source_missing`` / ``source_changed``; nothing is posted for it. The NZB is
+always written from the manifest, so it lists parts posted before the crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from postie import crashpoints, errors, manifest, nzb
+from postie.article.build import ArticleBuilder
+from postie.article.plan import (
+    Collected,
+    FilePlan,
+    JobPlan,
+    Segment,
+    collect,
+    new_message_id,
+    obfuscated_fields,
+    plan_job,
+)
+from postie.config import Config, NzbConfig, Obfuscation, PostingConfig
+from postie.manifest import ArticleRecord, FileRecord, Manifest, ManifestWriter
+from postie.runtime.engine import FileResume, FileState, JobResult, PostingJob
+from postie.runtime.runtime import Runtime
+from postie.store.store import (
+    FileProgress,
+    NewFile,
+    NewTransfer,
+    Transfer,
+    TransferFile,
+    TransferStore,
+)
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 60.0
+RUN_KEY = ""  # the targets key of a one-NZB-per-run transfer
+
+
+@dataclass
+class Prepared:
+    """A transfer ready to post: created just now, or found again."""
+
+    transfer_id: int
+    name: str
+    plan: JobPlan
+    posting: PostingConfig
+    nzb: NzbConfig
+    targets: dict[str, Path]
+    manifest_path: Path
+    writer: ManifestWriter
+    recorded: dict[int, dict[int, ArticleRecord]]
+    watermarks: dict[int, int]
+    lost: dict[int, errors.FileFailed] = field(default_factory=dict)
+    resumed: bool = False
+    finished_before: set[int] = field(default_factory=set)  # files uploaded in an earlier run
+    accepted: dict[tuple[int, int], str] = field(default_factory=dict)  # rewritten IDs so far
+    not_collected: tuple[str, ...] = ()  # given files that could not be read when planned
+
+
+@dataclass(frozen=True)
+class Outcome:
+    transfer_id: int
+    result: JobResult
+    written: tuple[Path, ...]
+    failures: tuple[errors.PostieError, ...]
+    resumed: bool
+    stat_checked: int
+    stat_missing: int
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+
+# --- identity ----------------------------------------------------------------------------
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def roots_of(paths: Iterable[Path]) -> tuple[str, ...]:
+    return tuple(os.fsdecode(Path(os.path.abspath(p)).resolve()) for p in paths)
+
+
+def files_key(files: Iterable[tuple[Path, int, int]]) -> str:
+    return _digest([[os.fsdecode(p), size, mtime] for p, size, mtime in files])
+
+
+def manifest_dir(config: Config, db_path: Path) -> Path:
+    return config.store.manifests or db_path.parent / "manifests"
+
+
+# --- creating or finding a transfer ------------------------------------------------------------
+
+
+def _absolute(collected: Collected) -> Collected:
+    files = tuple(
+        dataclasses.replace(f, path=Path(os.path.abspath(f.path))) for f in collected.files
+    )
+    return dataclasses.replace(collected, files=files)
+
+
+def nzb_targets(
+    name: str, names: Iterable[str], config: NzbConfig, output: Path | None
+) -> dict[str, Path]:
+    """Where each NZB goes: ``{"": path}`` for one per run, else file name -> path."""
+    out = output if output is not None else config.output
+    if out is not None:
+        out = Path(os.path.abspath(out))
+    if not config.per_file:
+        if out is None:
+            return {RUN_KEY: Path.cwd() / f"{name}.nzb"}
+        if out.is_dir():
+            return {RUN_KEY: out / f"{name}.nzb"}
+        return {RUN_KEY: out}
+    folder = out if out is not None else Path.cwd()
+    if folder.exists() and not folder.is_dir():
+        raise errors.UsageError(f"--nzb-per-file needs a folder for -o, not a file: {folder}")
+    return {n: folder / f"{n}.nzb" for n in names}
+
+
+async def for_paths(
+    store: TransferStore,
+    config: Config,
+    paths: list[Path],
+    *,
+    name: str,
+    output: Path | None,
+    overwrite: bool,
+    owner: str,
+    manifests: Path,
+    collected: Collected | None = None,
+) -> Prepared:
+    """Resume the unfinished transfer of exactly these files, or create a new one."""
+    collected = _absolute(collected if collected is not None else collect(paths))
+    if not collected.files:
+        raise errors.InputError("nothing to post: " + ", ".join(os.fsdecode(p) for p in paths))
+    roots = roots_of(paths)
+    roots_key = _digest(list(roots))
+    key = files_key((f.path, f.size, f.mtime_ns) for f in collected.files)
+    for transfer in await store.unfinished(roots_key):
+        if transfer.files_key == key:
+            log.info("resuming transfer %d (%s)", transfer.id, transfer.name)
+            return await resume(store, config, transfer.id, owner=owner, given=config.posting)
+        log.warning(
+            "transfer %d was for the same paths but the files changed since; starting a new"
+            " transfer (finish the old one with: postie resume %d)",
+            transfer.id,
+            transfer.id,
+        )
+    plan = plan_job(collected, config.posting, name=name)
+    targets = nzb_targets(plan.name, (f.name for f in plan.files), config.nzb, output)
+    if not overwrite:
+        for target in targets.values():
+            if target.exists():
+                raise errors.UsageError(f"NZB already exists: {target} (use --overwrite)")
+    return await _create(store, config, plan, roots, roots_key, key, targets, owner, manifests)
+
+
+async def _create(
+    store: TransferStore,
+    config: Config,
+    plan: JobPlan,
+    roots: tuple[str, ...],
+    roots_key: str,
+    key: str,
+    targets: dict[str, Path],
+    owner: str,
+    manifests: Path,
+) -> Prepared:
+    posting = config.posting
+    path = manifests / f"{secrets.token_hex(8)}.manifest.zst"
+    header = {
+        "name": plan.name,
+        "groups": list(plan.groups),
+        "poster": plan.poster,
+        "date": plan.date,
+        "article_size": posting.article_size,
+        "subject": posting.subject,
+        "obfuscation": plan.obfuscation.value,
+        "message_id_domain": posting.message_id_domain,
+    }
+    records = [
+        FileRecord(f.index, f.path, f.name, f.size, f.mtime_ns, len(f.segments)) for f in plan.files
+    ]
+    writer = await asyncio.to_thread(manifest.create, path, header, records)
+    crashpoints.reached("manifest-created")
+    not_collected = tuple(str(p) for p in plan.failed)
+    options = {
+        "not_collected": list(not_collected),
+        "posting": posting.model_dump(mode="json"),
+        "nzb": config.nzb.model_dump(mode="json", exclude={"output"}),
+        "targets": {k: os.fsdecode(v) for k, v in targets.items()},
+    }
+    try:
+        transfer_id = await store.create(
+            NewTransfer(
+                name=plan.name,
+                roots=roots,
+                roots_key=roots_key,
+                files_key=key,
+                options=options,
+                nzb_path=os.fsdecode(targets.get(RUN_KEY) or next(iter(targets.values())).parent),
+                manifest_path=path,
+                files=tuple(
+                    NewFile(f.index, f.path, f.name, f.size, f.mtime_ns, len(f.segments))
+                    for f in plan.files
+                ),
+            ),
+            owner=owner,
+            lease=LEASE_SECONDS,
+        )
+    except BaseException:
+        writer.close()
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
+    crashpoints.reached("recorded")
+    return Prepared(
+        transfer_id=transfer_id,
+        name=plan.name,
+        plan=plan,
+        posting=posting,
+        nzb=config.nzb,
+        targets=targets,
+        manifest_path=path,
+        writer=writer,
+        recorded={f.index: {} for f in plan.files},
+        watermarks={f.index: 0 for f in plan.files},
+        not_collected=not_collected,
+    )
+
+
+async def resume(
+    store: TransferStore,
+    config: Config,
+    transfer_id: int | None,
+    *,
+    owner: str,
+    given: PostingConfig | None = None,
+) -> Prepared:
+    """Take over an unfinished transfer: claim it, read its manifest, check its sources."""
+    transfer = (
+        await store.get(transfer_id) if transfer_id is not None else await store.last_unfinished()
+    )
+    if transfer is None:
+        if transfer_id is None:
+            raise errors.UsageError("no unfinished transfer to resume")
+        raise errors.UsageError(f"no transfer {transfer_id} in {store.path}")
+    if not transfer.unfinished:
+        raise errors.UsageError(f"transfer {transfer.id} is already {transfer.state}")
+    await store.claim(transfer.id, owner=owner, lease=LEASE_SECONDS)
+    try:
+        return await _load(store, config, transfer, given)
+    except BaseException:
+        await store.release(transfer.id, owner=owner)
+        raise
+
+
+async def _load(
+    store: TransferStore, config: Config, transfer: Transfer, given: PostingConfig | None
+) -> Prepared:
+    found = await asyncio.to_thread(
+        manifest.read, transfer.manifest_path, durable_bytes=transfer.manifest_bytes
+    )
+    options = transfer.options
+    posting = PostingConfig.model_validate(options["posting"])
+    if given is not None and _planning_fields(given) != _planning_fields(posting):
+        log.warning(
+            "transfer %d keeps the settings it was planned with (groups %s, article size %d);"
+            " other posting options given now are not used",
+            transfer.id,
+            ",".join(posting.groups),
+            posting.article_size,
+        )
+    nzb_config = NzbConfig.model_validate(options["nzb"])
+    targets = {k: Path(v) for k, v in options["targets"].items()}
+    files = await store.files(transfer.id)
+    plan = plan_from_manifest(found, posting)
+    lost: dict[int, errors.FileFailed] = {}
+    for row in files:
+        if row.upload_state == "uploaded":
+            continue
+        problem = await asyncio.to_thread(_source_problem, row)
+        if problem is not None:
+            lost[row.file_id] = problem
+    writer = await asyncio.to_thread(manifest.reopen, found)
+    return Prepared(
+        transfer_id=transfer.id,
+        name=transfer.name,
+        plan=plan,
+        posting=posting,
+        nzb=nzb_config,
+        targets=targets,
+        manifest_path=transfer.manifest_path,
+        writer=writer,
+        recorded=found.articles,
+        watermarks={row.file_id: row.acked for row in files},
+        lost=lost,
+        resumed=True,
+        finished_before={row.file_id for row in files if row.upload_state == "uploaded"},
+        accepted=await store.accepted_ids(transfer.id),
+        not_collected=tuple(options.get("not_collected", ())),
+    )
+
+
+def _planning_fields(posting: PostingConfig) -> dict[str, Any]:
+    return posting.model_dump(mode="json", exclude={"max_retries", "retry_delay"})
+
+
+def _source_problem(row: TransferFile) -> errors.FileFailed | None:
+    path = row.source_path
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return errors.SourceMissing(
+            f"{os.fsdecode(path)}: the source file is gone ({row.size} bytes when planned);"
+            " its remaining articles cannot be posted"
+        )
+    except OSError as exc:
+        return errors.SourceMissing(f"{os.fsdecode(path)}: {exc.strerror or exc}")
+    if st.st_size != row.size or st.st_mtime_ns != row.mtime_ns:
+        return errors.SourceChanged(
+            f"{os.fsdecode(path)}: the file changed since it was planned (size {row.size} ->"
+            f" {st.st_size}, mtime changed: {st.st_mtime_ns != row.mtime_ns});"
+            " nothing more of it is posted"
+        )
+    return None
+
+
+def plan_from_manifest(found: Manifest, posting: PostingConfig) -> JobPlan:
+    """The plan a manifest describes: recorded parts keep their identity."""
+    header = found.header
+    size = int(header["article_size"])
+    full = header.get("obfuscation") == Obfuscation.FULL.value
+    domain = str(header.get("message_id_domain") or posting.message_id_domain)
+    files = []
+    total = 0
+    for index in sorted(found.files):
+        record = found.files[index]
+        recorded = found.articles.get(index, {})
+        segments = []
+        for number in range(1, record.parts + 1):
+            line = recorded.get(number)
+            if line is not None:
+                segments.append(
+                    Segment(
+                        number,
+                        line.offset,
+                        line.length,
+                        line.message_id,
+                        line.subject,
+                        line.poster,
+                        line.wire_name,
+                    )
+                )
+                continue
+            offset = (number - 1) * size
+            segments.append(
+                Segment(
+                    number,
+                    offset,
+                    min(size, record.size - offset),
+                    new_message_id(domain),
+                    *obfuscated_fields(full),
+                )
+            )
+        files.append(
+            FilePlan(index, record.path, record.name, record.size, record.mtime_ns, tuple(segments))
+        )
+        total += record.size
+    return JobPlan(
+        name=str(header["name"]),
+        files=tuple(files),
+        groups=tuple(header["groups"]),
+        poster=str(header["poster"]),
+        date=int(header["date"]),
+        obfuscation=Obfuscation(header.get("obfuscation", "none")),
+        total_bytes=total,
+    )
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+class TransferRun:
+    """Posts a prepared transfer: STAT what may be there, post the rest, write the NZB."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        store: TransferStore,
+        prepared: Prepared,
+        *,
+        owner: str,
+        checkpoint_interval: float = 1.0,
+    ) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.prepared = prepared
+        self.owner = owner
+        self.interval = checkpoint_interval
+        self.stat_checked = 0
+        self.stat_missing = 0
+        self.job: PostingJob | None = None
+        self._saved: dict[int, tuple[int, str | None]] = {}
+        self._lost_saved: set[int] = set()
+
+    async def check_server(self) -> PostingJob:
+        """STAT the parts that may have arrived before a crash; build the job."""
+        prepared = self.prepared
+        resume: dict[int, FileResume] = {}
+        doubtful: list[tuple[int, int, str]] = []
+        for file in prepared.plan.files:
+            if file.index in prepared.lost:
+                continue
+            mark = prepared.watermarks.get(file.index, 0)
+            recorded = prepared.recorded.get(file.index, {})
+            doubtful.extend((file.index, n, r.message_id) for n, r in recorded.items() if n > mark)
+        present = await self._stat([mid for _, _, mid in doubtful]) if doubtful else []
+        self.stat_checked = len(doubtful)
+        self.stat_missing = present.count(False)
+        there: dict[int, set[int]] = {}
+        for (index, number, _), found in zip(doubtful, present, strict=True):
+            if found:
+                there.setdefault(index, set()).add(number)
+        files = []
+        for file in prepared.plan.files:
+            if file.index in prepared.lost:
+                continue
+            files.append(file)
+            if file.index in prepared.finished_before:
+                resume[file.index] = FileResume(watermark=len(file.segments))
+                continue
+            resume[file.index] = FileResume(
+                watermark=prepared.watermarks.get(file.index, 0),
+                done=frozenset(there.get(file.index, ())),
+                recorded=prepared.recorded.get(file.index, {}),
+            )
+        plan = dataclasses.replace(prepared.plan, files=tuple(files))
+        self.job = PostingJob(
+            self.runtime, plan, prepared.posting, manifest=prepared.writer, resume=resume
+        )
+        self._saved = {s.plan.index: (s.watermark, None) for s in self.job.states}
+        return self.job
+
+    async def _stat(self, ids: list[str]) -> list[bool]:
+        pool = self.runtime.upload_pools[0]
+        last: errors.PostieError | None = None
+        for attempt in range(3):
+            try:
+                async with self.runtime.slots.slot(), pool.connection() as conn:
+                    return await conn.stat_many(ids)
+            except errors.RetryableError as exc:
+                last = exc
+                await asyncio.sleep(0.5 * 2**attempt)
+        assert last is not None
+        raise last
+
+    async def post(self) -> Outcome:
+        """Post, checkpointing as it goes; write the NZBs the manifest allows."""
+        job = self.job if self.job is not None else await self.check_server()
+        prepared = self.prepared
+        checkpoints = asyncio.create_task(self._checkpoints(), name="checkpoints")
+        fatal: BaseException | None = None
+        result: JobResult | None = None
+        try:
+            result = await job.run()
+        except errors.PostieError as exc:
+            fatal = exc
+        finally:
+            checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checkpoints
+            await self.checkpoint()  # shielded by being awaited after the job
+        prepared.writer.close()
+        if fatal is not None:
+            await self.store.finish(prepared.transfer_id, state="incomplete", error=str(fatal))
+            await self.store.release(prepared.transfer_id, owner=self.owner)
+            raise fatal
+        assert result is not None
+        failures: list[errors.PostieError] = list(prepared.lost.values())
+        failures.extend(s.error for s in result.files if s.error is not None)
+        done = {s.plan.index for s in result.files if s.done} | prepared.finished_before
+        written = await asyncio.to_thread(self._write_nzbs, done)
+        complete = (
+            not failures and not prepared.not_collected and len(done) == len(prepared.plan.files)
+        )
+        await self.store.finish(
+            prepared.transfer_id,
+            state="uploaded" if complete else "incomplete",
+            error=None
+            if complete
+            else "; ".join([*prepared.not_collected, *(str(f) for f in failures)][:3]) or None,
+            nzb_path=os.fsdecode(written[0]) if len(written) == 1 else None,
+        )
+        await self.store.release(prepared.transfer_id, owner=self.owner)
+        return Outcome(
+            prepared.transfer_id,
+            result,
+            tuple(written),
+            tuple(failures),
+            prepared.resumed,
+            self.stat_checked,
+            self.stat_missing,
+        )
+
+    async def _checkpoints(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.checkpoint()
+            except errors.TransferBusy as exc:
+                if self.job is not None:
+                    self.job._stop(exc)
+                return
+            except errors.StoreError as exc:
+                log.warning("checkpoint not saved (will try again): %s", exc)
+
+    async def checkpoint(self) -> None:
+        """Save watermarks, file states and rewritten IDs that changed: one transaction."""
+        job = self.job
+        if job is None:
+            return
+        progress: list[FileProgress] = []
+        accepted: list[tuple[int, int, str]] = []
+        for state in job.states:
+            index = state.plan.index
+            upload_state = _upload_state(state)
+            mark = state.watermark
+            if self._saved.get(index) != (mark, upload_state):
+                progress.append(
+                    FileProgress(
+                        index,
+                        mark,
+                        upload_state,
+                        str(state.error) if state.error is not None else None,
+                    )
+                )
+            while state.unsaved_ids:
+                number, mid = state.unsaved_ids.pop()
+                accepted.append((index, number, mid))
+        for index, problem in self.prepared.lost.items():
+            if index not in self._lost_saved:
+                kind = (
+                    "source_missing"
+                    if isinstance(problem, errors.SourceMissing)
+                    else ("source_changed")
+                )
+                progress.append(FileProgress(index, 0, kind, str(problem)))
+        await self.store.checkpoint(
+            self.prepared.transfer_id,
+            owner=self.owner,
+            lease=LEASE_SECONDS,
+            manifest_bytes=self.prepared.writer.size,
+            files=progress,
+            accepted=accepted,
+        )
+        crashpoints.reached("checkpoint")
+        for item in progress:
+            if item.file_id in self.prepared.lost:
+                self._lost_saved.add(item.file_id)
+            else:
+                self._saved[item.file_id] = (item.acked, item.state)
+
+    def _write_nzbs(self, done: set[int]) -> list[Path]:
+        prepared = self.prepared
+        found = manifest.read(prepared.manifest_path, durable_bytes=prepared.writer.size)
+        return write_nzbs(found, prepared, done, self._accepted())
+
+    def _accepted(self) -> dict[tuple[int, int], str]:
+        ids = dict(self.prepared.accepted)
+        if self.job is not None:
+            for state in self.job.states:
+                for number, mid in state.accepted_ids.items():
+                    ids[(state.plan.index, number)] = mid
+        return ids
+
+
+def _upload_state(state: FileState) -> str | None:
+    if state.error is not None:
+        return "source_changed" if isinstance(state.error, errors.SourceChanged) else "failed"
+    if state.remaining == 0:
+        return "uploaded"
+    return None
+
+
+# --- NZB from the manifest ----------------------------------------------------------------------
+
+
+def nzb_file(
+    found: Manifest,
+    builder: ArticleBuilder,
+    file: FilePlan,
+    accepted: dict[tuple[int, int], str],
+) -> nzb.NzbFile:
+    records = found.articles.get(file.index, {})
+    if len(records) != len(file.segments):
+        raise errors.ManifestError(
+            f"the manifest {found.path} lists {len(records)} of {len(file.segments)} parts of"
+            f" {file.name}, which was posted whole"
+        )
+    segments = tuple(
+        nzb.NzbSegment(
+            number,
+            records[number].size,
+            _strip(accepted.get((file.index, number), records[number].message_id)),
+        )
+        for number in sorted(records)
+    )
+    return nzb.NzbFile(
+        poster=builder.plan.poster,
+        date=builder.plan.date,
+        subject=builder.nzb_subject(file),
+        groups=builder.plan.groups,
+        segments=segments,
+    )
+
+
+def _strip(message_id: str) -> str:
+    return message_id[1:-1] if message_id.startswith("<") else message_id
+
+
+def write_nzbs(
+    found: Manifest, prepared: Prepared, done: set[int], accepted: dict[tuple[int, int], str]
+) -> list[Path]:
+    """Write the NZBs the finished files allow; return the paths written."""
+    plan = plan_from_manifest(found, prepared.posting)
+    builder = ArticleBuilder(plan, prepared.posting)
+    meta = prepared.nzb.meta.model_dump()
+    written: list[Path] = []
+    targets = prepared.targets
+    if RUN_KEY in targets:
+        if len(done) == len(plan.files) and not prepared.lost and not prepared.not_collected:
+            path = targets[RUN_KEY]
+            nzb.write(path, [nzb_file(found, builder, f, accepted) for f in plan.files], meta)
+            written.append(path)
+        return written
+    for file in plan.files:
+        if file.index in done and file.name in targets:
+            path = targets[file.name]
+            nzb.write(path, [nzb_file(found, builder, file, accepted)], meta)
+            written.append(path)
+    return written

@@ -310,6 +310,15 @@ async def _load(
     nzb_config = NzbConfig.model_validate(options["nzb"])
     targets = {k: Path(v) for k, v in options["targets"].items()}
     files = await store.files(transfer.id)
+    for row in files:
+        lines = found.articles.get(row.file_id, {})
+        lacking = [n for n in range(1, row.acked + 1) if n not in lines]
+        if lacking:
+            raise errors.ManifestError(
+                f"the manifest {found.path} is truncated: it lacks the lines of {len(lacking)}"
+                f" parts of {row.name} that the store records as posted; the transfer is kept"
+                " as it is"
+            )
     plan = plan_from_manifest(found, posting)
     lost: dict[int, errors.FileFailed] = {}
     for row in files:

@@ -134,9 +134,13 @@ def transfers_command(
 def show_command(
     ctx: typer.Context,
     transfer_id: int = typer.Argument(..., help="Transfer ID (see `postie transfers`)."),
+    config: Path | None = typer.Option(None, "-c", "--config", help="YAML config file."),
+    db: Path | None = common.DB_OPTION,
 ) -> None:
     """Show one transfer: its files, their progress and states, and any errors."""
-    config, db = ctx.obj
+    group_config, group_db = ctx.obj
+    config = config or group_config
+    db = db or group_db
 
     async def main() -> list[str]:
         async with common.open_store(cfg, db) as (store, _):

@@ -64,26 +64,37 @@ async def schema_version(db: aiosqlite.Connection) -> int:
 
 
 async def migrate(db: aiosqlite.Connection, where: str) -> int:
-    """Bring the database to the newest version; return the version it was at."""
-    current = await schema_version(db)
+    """Bring the database to the newest version; return the version it was at.
+
+    The version is read again inside each migration's write transaction, so two
+    processes opening a new store at once do not both apply the same file.
+    """
+    first = await schema_version(db)
     known = migrations()
-    if current > len(known):
-        raise StoreTooNew(
-            f"the transfer store {where} has schema version {current}, newer than this"
-            f" postie knows ({len(known)}): upgrade postie, or use another --db"
-        )
-    for migration in known[current:]:
+    _check_not_newer(first, len(known), where)
+    for migration in known[first:]:
         await db.execute("BEGIN IMMEDIATE")
         try:
-            # executescript would commit first; run statement by statement instead
-            for statement in _statements(migration.sql):
-                await db.execute(statement)
-            await db.execute(f"PRAGMA user_version = {migration.version}")
+            current = await schema_version(db)
+            _check_not_newer(current, len(known), where)
+            if current < migration.version:
+                # executescript would commit first; run statement by statement instead
+                for statement in _statements(migration.sql):
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA user_version = {migration.version}")
         except BaseException:
             await db.execute("ROLLBACK")
             raise
         await db.execute("COMMIT")
-    return current
+    return first
+
+
+def _check_not_newer(version: int, known: int, where: str) -> None:
+    if version > known:
+        raise StoreTooNew(
+            f"the transfer store {where} has schema version {version}, newer than this"
+            f" postie knows ({known}): upgrade postie, or use another --db"
+        )
 
 
 def _statements(sql: str) -> list[str]:

@@ -12,6 +12,7 @@ Rows come back as frozen dataclasses; the SQL lives in ``queries.sql``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -133,7 +134,7 @@ class TransferStore:
         self.path = path
         self.busy_timeout = busy_timeout
         self._db: aiosqlite.Connection | None = None
-        self._lock: Any = None
+        self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> TransferStore:
         await self.open()
@@ -148,9 +149,6 @@ class TransferStore:
         await self.aclose()
 
     async def open(self) -> None:
-        import asyncio
-
-        self._lock = asyncio.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -178,8 +176,6 @@ class TransferStore:
     async def aclose(self) -> None:
         db, self._db = self._db, None
         if db is not None:
-            import asyncio
-
             await asyncio.shield(db.close())
 
     # --- plumbing -----------------------------------------------------------------------

@@ -92,6 +92,9 @@ class Faults:
     """Upper bound on how long a stalled post waits before the server closes the connection."""
     lose_articles: int = 0
     """Next N acceptable articles: answer 240 but do not store them (``STAT`` gives 430)."""
+    rewrite_ids: int = 0
+    """Next N acceptable articles: store them under a Message-ID of the server's choosing,
+    named in the 240 reply (RFC 3977 allows it); the client's ID is then unknown."""
     reply_delay: float = 0.0
     """Seconds between a command's arrival and its reply (simulated latency)."""
     max_article_size: int | None = None
@@ -639,6 +642,11 @@ class _Session:
             server.lost[mid] += 1
             server.accepted[mid] += 1
             await self.send(f"240 Article received {mid}")
+        elif server._take("rewrite_ids"):
+            new = f"<rewritten.{len(server.articles)}.{mid[1:-1]}>"
+            server.articles[new] = article
+            server.accepted[new] += 1
+            await self.send(f"240 Article received {new}")
         else:
             server.articles[mid] = article
             server.accepted[mid] += 1

@@ -459,7 +459,12 @@ class TransferRun:
                 continue
             mark = prepared.watermarks.get(file.index, 0)
             recorded = prepared.recorded.get(file.index, {})
-            doubtful.extend((file.index, n, r.message_id) for n, r in recorded.items() if n > mark)
+            # a server that rewrote an ID knows the article by the ID it gave
+            doubtful.extend(
+                (file.index, n, prepared.accepted.get((file.index, n), r.message_id))
+                for n, r in recorded.items()
+                if n > mark
+            )
         present = await self._stat([mid for _, _, mid in doubtful]) if doubtful else []
         self.stat_checked = len(doubtful)
         self.stat_missing = present.count(False)
@@ -467,11 +472,9 @@ class TransferRun:
         for (index, number, _), found in zip(doubtful, present, strict=True):
             if found:
                 there.setdefault(index, set()).add(number)
-        files = []
         for file in prepared.plan.files:
             if file.index in prepared.lost:
                 continue
-            files.append(file)
             if file.index in prepared.finished_before:
                 resume[file.index] = FileResume(watermark=len(file.segments))
                 continue
@@ -480,9 +483,13 @@ class TransferRun:
                 done=frozenset(there.get(file.index, ())),
                 recorded=prepared.recorded.get(file.index, {}),
             )
-        plan = dataclasses.replace(prepared.plan, files=tuple(files))
         self.job = PostingJob(
-            self.runtime, plan, prepared.posting, manifest=prepared.writer, resume=resume
+            self.runtime,
+            prepared.plan,
+            prepared.posting,
+            manifest=prepared.writer,
+            resume=resume,
+            failed=prepared.lost,
         )
         self._saved = {s.plan.index: (s.watermark, None) for s in self.job.states}
         return self.job
@@ -522,8 +529,7 @@ class TransferRun:
             await self.store.release(prepared.transfer_id, owner=self.owner)
             raise fatal
         assert result is not None
-        failures: list[errors.PostieError] = list(prepared.lost.values())
-        failures.extend(s.error for s in result.files if s.error is not None)
+        failures: list[errors.PostieError] = [s.error for s in result.files if s.error is not None]
         done = {s.plan.index for s in result.files if s.done} | prepared.finished_before
         written = await asyncio.to_thread(self._write_nzbs, done)
         complete = (
@@ -569,6 +575,8 @@ class TransferRun:
         accepted: list[tuple[int, int, str]] = []
         for state in job.states:
             index = state.plan.index
+            if index in self.prepared.lost:
+                continue
             upload_state = _upload_state(state)
             mark = state.watermark
             if self._saved.get(index) != (mark, upload_state):

@@ -30,7 +30,8 @@ def plain_line(stats: JobStatistics) -> str:
     mb = stats.posted_bytes / 1e6
     total = stats.total_bytes / 1e6
     pct = 100.0 * stats.posted_bytes / stats.total_bytes if stats.total_bytes else 100.0
-    speed = mb / stats.elapsed if stats.elapsed > 0 else 0.0
+    fresh = (stats.posted_bytes - stats.resumed_bytes) / 1e6
+    speed = fresh / stats.elapsed if stats.elapsed > 0 else 0.0
     return (
         f"posted {mb:.1f}/{total:.1f} MB ({pct:.0f}%) at {speed:.1f} MB/s,"
         f" files {stats.files_done}/{stats.files_total}, articles"
@@ -77,7 +78,9 @@ async def show_progress(
         console=console,
         transient=False,
     )
-    task_id = progress.add_task("posting", total=stats.total_bytes or 1, files="")
+    task_id = progress.add_task(
+        "posting", total=stats.total_bytes or 1, completed=stats.posted_bytes, files=""
+    )
 
     async def refresh() -> None:
         while True:

@@ -137,6 +137,7 @@ class JobStatistics:
     pipelined_posts: int
     manifest_frames: int
     elapsed: float
+    resumed_bytes: int = 0  # of posted_bytes: acknowledged before this run (a resume)
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,7 @@ class PostingJob:
         *,
         manifest: ManifestWriter | None = None,
         resume: Mapping[int, FileResume] | None = None,
+        failed: Mapping[int, errors.FileFailed] | None = None,
         on_file_done: Callable[[FileState], None] | None = None,
     ) -> None:
         self.runtime = runtime
@@ -187,13 +189,16 @@ class PostingJob:
         self.builder = ArticleBuilder(plan, posting)
         self.manifest = manifest
         resume = resume or {}
+        failed = failed or {}
         states = []
         for f in plan.files:
             before = resume.get(f.index, FileResume())
             states.append(
                 FileState(
                     plan=f,
-                    pending=tuple(
+                    pending=()
+                    if f.index in failed
+                    else tuple(
                         s.number
                         for s in f.segments
                         if s.number > before.watermark and s.number not in before.done
@@ -205,6 +210,9 @@ class PostingJob:
                     acked_above={n for n in before.done if n > before.watermark},
                 )
             )
+        for state in states:
+            if state.plan.index in failed:
+                state.fail(failed[state.plan.index])
         self.states = tuple(states)
         self._on_file_done = on_file_done
         self._encoded: asyncio.Queue[_Item | None] = asyncio.Queue()
@@ -226,13 +234,14 @@ class PostingJob:
         self._to_post_bytes = sum(
             s.plan.segments[n - 1].length for s in self.states for n in s.pending
         )
+        self._to_post = sum(len(s.pending) for s in self.states)
 
     def statistics(self) -> JobStatistics:
         return JobStatistics(
             total_bytes=self.plan.total_bytes,
             posted_bytes=self._posted_bytes + self.plan.total_bytes - self._to_post_bytes,
             total_articles=self.plan.article_count,
-            posted_articles=self._posted_articles,
+            posted_articles=self._posted_articles + self.plan.article_count - self._to_post,
             files_total=len(self.states),
             files_done=sum(1 for s in self.states if s.done),
             files_failed=sum(1 for s in self.states if s.error is not None),
@@ -243,6 +252,7 @@ class PostingJob:
             pipelined_posts=self._pipelined,
             manifest_frames=self._frames,
             elapsed=time.monotonic() - self._started if self._started else 0.0,
+            resumed_bytes=self.plan.total_bytes - self._to_post_bytes,
         )
 
     @property
@@ -461,7 +471,7 @@ class PostingJob:
                 self._active[name] = left
             else:
                 del self._active[name]
-        if accepted is not None and accepted != segment.message_id:
+        if accepted is not None and accepted.strip("<>") != segment.message_id:
             state.accepted_ids[segment.number] = accepted
             state.unsaved_ids.append((segment.number, accepted))
         state.ack(segment.number)

@@ -1,0 +1,208 @@
+"""Durable transfers in one process, against the fault-injecting server.
+
+What the kill tests cannot see from outside: that no article reaches the server
+before its manifest line is durable (even when syncing is slow or fails), that
+a rewritten Message-ID is recorded and used, and that checkpoints are batched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from postie import errors, manifest, nzb, transfer
+from postie.config import Config, parse_config
+from postie.manifest import ArticleRecord, ManifestWriter
+from postie.runtime.runtime import Runtime
+from postie.store.lease import new_owner
+from postie.store.store import TransferStore
+from postie.testing import Faults, FaultyNNTPServer, make_tree
+from postie.transfer import Outcome, TransferRun
+
+ARTICLE = 4096
+
+
+def config(server: FaultyNNTPServer, **store: Any) -> Config:
+    return parse_config(
+        {
+            "servers": [{"host": server.host, "port": server.port, "max_connections": 3}],
+            "posting": {"article_size": ARTICLE, "retry_delay": 0.01},
+            "store": store,
+        }
+    )
+
+
+class Durable(dict[str, bytes]):
+    """The server's article dict: refuses an article whose line is not durable yet."""
+
+    def __init__(self, durable: set[str]) -> None:
+        super().__init__()
+        self.durable = durable
+        self.early: list[str] = []
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        if key.strip("<>") not in self.durable:
+            self.early.append(key)
+        super().__setitem__(key, value)
+
+
+class SlowWriter(ManifestWriter):
+    """Takes its time to sync, then records which IDs are durable; may fail."""
+
+    def __init__(self, base: ManifestWriter, durable: set[str], fail_after: int | None) -> None:
+        super().__init__(base.path, base.size)
+        self.durable = durable
+        self.fail_after = fail_after
+        self.frames = 0
+
+    def append(self, records: Sequence[ArticleRecord]) -> int:
+        time.sleep(0.02)
+        if self.fail_after is not None and self.frames >= self.fail_after:
+            raise errors.ManifestError(f"cannot append to the manifest {self.path}: test")
+        size = super().append(records)
+        self.frames += 1
+        self.durable.update(r.message_id for r in records)
+        return size
+
+
+async def post(
+    server: FaultyNNTPServer,
+    tmp_path: Path,
+    root: Path,
+    *,
+    fail_after: int | None = None,
+    interval: float = 0.05,
+    durable: set[str] | None = None,
+    store_calls: list[float] | None = None,
+) -> tuple[Outcome, TransferStore]:
+    cfg = config(server)
+    owner = new_owner()
+    async with TransferStore(tmp_path / "db" / "postie.db") as store:
+        prepared = await transfer.for_paths(
+            store,
+            cfg,
+            [root],
+            name="job",
+            output=tmp_path / "job.nzb",
+            overwrite=False,
+            owner=owner,
+            manifests=tmp_path / "manifests",
+        )
+        if durable is not None:
+            prepared.writer = SlowWriter(prepared.writer, durable, fail_after)
+        if store_calls is not None:
+            real = store.checkpoint
+
+            async def counting(*args: Any, **kwargs: Any) -> None:
+                store_calls.append(time.monotonic())
+                await real(*args, **kwargs)
+
+            store.checkpoint = counting  # type: ignore[method-assign]
+        async with Runtime(cfg) as runtime:
+            run = TransferRun(runtime, store, prepared, owner=owner, checkpoint_interval=interval)
+            return await run.post(), store
+
+
+async def test_no_article_reaches_the_server_before_its_line_is_durable(tmp_path: Path) -> None:
+    make_tree(tmp_path / "src", {"a.bin": 40 * ARTICLE + 7, "b/c.bin": 9 * ARTICLE})
+    durable: set[str] = set()
+    async with FaultyNNTPServer() as server:
+        server.articles = Durable(durable)
+        outcome, _ = await post(server, tmp_path, tmp_path / "src", durable=durable)
+    assert outcome.complete
+    assert isinstance(server.articles, Durable)
+    assert server.articles.early == []
+    assert len(server.articles) == 41 + 9
+
+
+async def test_a_manifest_that_cannot_be_written_stops_posting(tmp_path: Path) -> None:
+    make_tree(tmp_path / "src", {"a.bin": 60 * ARTICLE})
+    durable: set[str] = set()
+    async with FaultyNNTPServer() as server:
+        server.articles = Durable(durable)
+        with pytest.raises(errors.ManifestError, match="cannot append to the manifest"):
+            await post(server, tmp_path, tmp_path / "src", durable=durable, fail_after=1)
+    assert isinstance(server.articles, Durable)
+    assert server.articles.early == [], "posted an article whose line was not durable"
+    assert 0 < len(server.articles) < 60
+    assert not (tmp_path / "job.nzb").exists()
+    async with TransferStore(tmp_path / "db" / "postie.db") as store:
+        found = await store.get(1)
+    assert found is not None
+    assert found.state == "incomplete"
+    assert "cannot append to the manifest" in (found.last_error or "")
+
+
+async def test_a_rewritten_message_id_is_recorded_and_listed(tmp_path: Path) -> None:
+    make_tree(tmp_path / "src", {"a.bin": 5 * ARTICLE})
+    async with FaultyNNTPServer(faults=Faults(rewrite_ids=2)) as server:
+        outcome, _ = await post(server, tmp_path, tmp_path / "src")
+        assert outcome.complete
+        listed = [s.message_id for f in nzb.read(tmp_path / "job.nzb").files for s in f.segments]
+        assert all(f"<{mid}>" in server.articles for mid in listed)
+    assert sum(mid.startswith("rewritten.") for mid in listed) == 2
+    async with TransferStore(tmp_path / "db" / "postie.db") as store:
+        recorded = await store.accepted_ids(1)
+    assert len(recorded) == 2
+    assert all(mid.startswith("<rewritten.") for mid in recorded.values())
+
+
+async def test_checkpoints_are_batched_not_per_article(tmp_path: Path) -> None:
+    make_tree(tmp_path / "src", {"a.bin": 150 * ARTICLE})
+    calls: list[float] = []
+    async with FaultyNNTPServer(faults=Faults(reply_delay=0.01)) as server:
+        started = time.monotonic()
+        outcome, _ = await post(server, tmp_path, tmp_path / "src", interval=0.1, store_calls=calls)
+        elapsed = time.monotonic() - started
+    assert outcome.complete
+    # one per interval plus the final one, however many articles were acknowledged
+    assert len(calls) <= elapsed / 0.1 + 2
+    assert len(calls) < 150 / 5
+    async with TransferStore(tmp_path / "db" / "postie.db") as store:
+        (row,) = await store.files(1)
+    assert row.acked == 150
+    assert row.upload_state == "uploaded"
+
+
+class RefuseAfter(dict[str, bytes]):
+    """Stores articles; after ``limit`` of them the server refuses every article as too large."""
+
+    def __init__(self, server: FaultyNNTPServer, limit: int) -> None:
+        super().__init__()
+        self.server = server
+        self.limit = limit
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        super().__setitem__(key, value)
+        if len(self) >= self.limit:
+            self.server.faults.max_article_size = 10
+
+
+async def test_resume_stats_what_arrived_and_posts_only_the_rest(tmp_path: Path) -> None:
+    """A transfer stopped by the server midway is resumed: the articles the server has
+    are found with STAT, not posted again; the rest go out with their planned IDs."""
+    make_tree(tmp_path / "src", {"a.bin": 30 * ARTICLE})
+    async with FaultyNNTPServer() as server:
+        server.articles = RefuseAfter(server, 12)
+        with pytest.raises(errors.JobFailed, match="too large"):
+            await post(server, tmp_path, tmp_path / "src", interval=60)
+        arrived = len(server.articles)
+        assert 12 <= arrived < 30
+        server.faults.max_article_size = None
+        server.articles.limit = 10**9
+        outcome, _ = await post(server, tmp_path, tmp_path / "src")
+        assert outcome.resumed
+        assert outcome.complete
+        # every article that arrived is either below the saved watermark or found by STAT
+        watermark = 30 - outcome.stat_checked
+        assert watermark + outcome.stat_checked - outcome.stat_missing == arrived
+        assert not server.duplicates, "an article the server had was posted again"
+        assert all(n == 1 for n in server.accepted.values())
+        found = manifest.read(next((tmp_path / "manifests").glob("*.zst")))
+        planned = {r.message_id for lines in found.articles.values() for r in lines.values()}
+        assert {m.strip("<>") for m in server.articles} == planned
+        assert len(planned) == 30

@@ -288,7 +288,7 @@ def _first_frame(path: Path, lines: list[str]) -> Manifest:
     try:
         header = json.loads(lines[0])
         version = header.pop("postie_manifest")
-    except (IndexError, ValueError, KeyError, AttributeError):
+    except (IndexError, ValueError, KeyError, AttributeError, TypeError):
         raise ManifestError(f"{path} is not a postie manifest (no header line)") from None
     if version != VERSION:
         raise ManifestError(

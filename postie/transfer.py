@@ -573,6 +573,7 @@ class TransferRun:
             return
         progress: list[FileProgress] = []
         accepted: list[tuple[int, int, str]] = []
+        unsaved: list[tuple[FileState, int]] = []
         for state in job.states:
             index = state.plan.index
             if index in self.prepared.lost:
@@ -588,9 +589,9 @@ class TransferRun:
                         str(state.error) if state.error is not None else None,
                     )
                 )
-            while state.unsaved_ids:
-                number, mid = state.unsaved_ids.pop()
-                accepted.append((index, number, mid))
+            # dropped only once saved: a failed checkpoint must not lose them
+            accepted.extend((index, number, mid) for number, mid in state.unsaved_ids)
+            unsaved.append((state, len(state.unsaved_ids)))
         for index, problem in self.prepared.lost.items():
             if index not in self._lost_saved:
                 kind = (
@@ -607,6 +608,8 @@ class TransferRun:
             files=progress,
             accepted=accepted,
         )
+        for state, saved in unsaved:
+            del state.unsaved_ids[:saved]
         crashpoints.reached("checkpoint")
         for item in progress:
             if item.file_id in self.prepared.lost:

@@ -87,9 +87,7 @@ def post_command(
 ) -> None:
     """Post files and folders as yEnc articles and write an NZB.
 
-    The transfer is recorded as it goes: if it is interrupted, run the same command
-    again (or `postie resume`) to finish it with the same Message-IDs, without posting
-    again what the server already has.
+    Interrupted? Run the same command again (or `postie resume`) to finish it.
     """
     overrides: dict[str, Any] = {}
     if group:

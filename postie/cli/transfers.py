@@ -46,10 +46,11 @@ def resume_command(
 ) -> None:
     """Finish an interrupted transfer: same Message-IDs, nothing posted twice.
 
-    Articles acknowledged before the interruption are skipped, the ones that may have
-    arrived are checked with STAT, and only the missing ones are posted, re-read from
-    the source and checked against the CRC32 in the manifest. The transfer keeps the
-    posting settings it was planned with; server options come from this command.
+    Acknowledged articles are skipped, the ones that may have arrived are STATed.
+
+    Only missing articles are posted, re-read and checked against their CRC32.
+
+    Posting settings are the transfer's own; server options come from this command.
     """
     from postie.cli.post import run_prepared
 

@@ -1,0 +1,207 @@
+"""Tests for FileState's acknowledged watermark (postie.runtime.engine).
+
+The watermark is the largest k such that parts 1..k all have their 240; it is
+what a checkpoint saves, so it must never pass a part that was not acknowledged
+and never lag behind one whose predecessors all were.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from postie.article.plan import FilePlan, Segment
+from postie.runtime.engine import FileResume, FileState
+
+
+def file_plan(parts: int) -> FilePlan:
+    size = 10
+    return FilePlan(
+        index=1,
+        path=Path("/data/f.bin"),
+        name="f.bin",
+        size=parts * size,
+        mtime_ns=0,
+        segments=tuple(
+            Segment(n, (n - 1) * size, size, f"{n:08x}@test") for n in range(1, parts + 1)
+        ),
+    )
+
+
+def fresh(parts: int) -> FileState:
+    plan = file_plan(parts)
+    return FileState(
+        plan=plan,
+        pending=tuple(range(1, parts + 1)),
+        crcs=[None] * parts,
+        sizes=[0] * parts,
+    )
+
+
+def resumed(parts: int, before: FileResume) -> FileState:
+    """A FileState built from an earlier run's FileResume, the way the engine builds it."""
+    plan = file_plan(parts)
+    return FileState(
+        plan=plan,
+        pending=tuple(
+            s.number
+            for s in plan.segments
+            if s.number > before.watermark and s.number not in before.done
+        ),
+        crcs=[None] * parts,
+        sizes=[0] * parts,
+        recorded=before.recorded,
+        watermark=before.watermark,
+        acked_above={n for n in before.done if n > before.watermark},
+    )
+
+
+def contiguous(acked: set[int]) -> int:
+    """The largest k such that 1..k are all in ``acked``."""
+    k = 0
+    while k + 1 in acked:
+        k += 1
+    return k
+
+
+def test_in_order() -> None:
+    state = fresh(5)
+    for n in range(1, 6):
+        state.ack(n)
+        assert state.watermark == n
+        assert state.acked_above == set()
+
+
+def test_out_of_order() -> None:
+    state = fresh(6)
+    state.ack(3)
+    state.ack(5)
+    assert (state.watermark, state.acked_above) == (0, {3, 5})
+    state.ack(1)
+    assert (state.watermark, state.acked_above) == (1, {3, 5})
+    state.ack(2)  # fills the hole: jumps over 3
+    assert (state.watermark, state.acked_above) == (3, {5})
+    state.ack(6)
+    assert (state.watermark, state.acked_above) == (3, {5, 6})
+    state.ack(4)
+    assert (state.watermark, state.acked_above) == (6, set())
+
+
+def test_repeated_and_old_acks_change_nothing() -> None:
+    state = fresh(4)
+    state.ack(1)
+    state.ack(3)
+    state.ack(3)
+    state.ack(1)
+    assert (state.watermark, state.acked_above) == (1, {3})
+    state.ack(2)
+    state.ack(2)
+    state.ack(1)
+    assert (state.watermark, state.acked_above) == (3, set())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 80).flatmap(lambda n: st.permutations(list(range(1, n + 1)))))
+def test_any_order(order: list[int]) -> None:
+    state = fresh(len(order))
+    acked: set[int] = set()
+    for number in order:
+        state.ack(number)
+        acked.add(number)
+        assert state.watermark == contiguous(acked)
+        # everything acknowledged is either under the watermark or remembered above it
+        assert state.acked_above == {n for n in acked if n > state.watermark}
+    assert state.watermark == len(order)
+    assert state.acked_above == set()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 30), max_size=120))
+def test_any_order_with_repeats(numbers: list[int]) -> None:
+    state = fresh(30)
+    acked: set[int] = set()
+    for number in numbers:
+        state.ack(number)
+        acked.add(number)
+        assert state.watermark == contiguous(acked)
+        assert state.acked_above == {n for n in acked if n > state.watermark}
+
+
+def test_resume_advances_over_parts_already_done() -> None:
+    state = resumed(10, FileResume(watermark=3, done=frozenset({4, 5, 7, 9})))
+    assert state.watermark == 5
+    assert state.acked_above == {7, 9}
+    assert state.pending == (6, 8, 10)
+    assert state.remaining == 3
+    state.ack(6)
+    assert (state.watermark, state.acked_above) == (7, {9})
+    state.ack(10)
+    state.ack(8)
+    assert (state.watermark, state.acked_above) == (10, set())
+
+
+def test_resume_with_everything_done() -> None:
+    state = resumed(4, FileResume(watermark=1, done=frozenset({2, 3, 4})))
+    assert (state.watermark, state.acked_above, state.pending) == (4, set(), ())
+    assert state.remaining == 0
+    assert state.done
+
+
+def test_resume_from_the_watermark_alone() -> None:
+    state = resumed(4, FileResume(watermark=2))
+    assert (state.watermark, state.acked_above, state.pending) == (2, set(), (3, 4))
+
+
+def test_direct_start_state_advances_in_post_init() -> None:
+    plan = file_plan(8)
+    state = FileState(
+        plan=plan,
+        pending=(3, 6, 8),
+        crcs=[None] * 8,
+        sizes=[0] * 8,
+        watermark=2,
+        acked_above={4, 5, 7},
+    )
+    assert (state.watermark, state.acked_above) == (2, {4, 5, 7})  # 3 is missing
+    state.ack(3)
+    assert (state.watermark, state.acked_above) == (5, {7})
+
+    state = FileState(
+        plan=plan,
+        pending=(6, 8),
+        crcs=[None] * 8,
+        sizes=[0] * 8,
+        watermark=2,
+        acked_above={3, 4, 5, 7},
+    )
+    assert (state.watermark, state.acked_above) == (5, {7})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 50).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.integers(0, n),
+            st.sets(st.integers(1, n)),
+            st.randoms(use_true_random=False),
+        )
+    )
+)
+def test_resume_then_any_order(case: tuple[int, int, set[int], random.Random]) -> None:
+    parts, watermark, done, rng = case
+    state = resumed(parts, FileResume(watermark=watermark, done=frozenset(done)))
+    acked = set(range(1, watermark + 1)) | done
+    assert state.watermark == contiguous(acked)
+    assert state.acked_above == {n for n in acked if n > state.watermark}
+    assert set(state.pending) == set(range(1, parts + 1)) - acked
+    order = list(state.pending)
+    rng.shuffle(order)
+    for number in order:
+        state.ack(number)
+        acked.add(number)
+        assert state.watermark == contiguous(acked)
+    assert (state.watermark, state.acked_above) == (parts, set())

@@ -4,8 +4,10 @@
 Starts the sink (no delay, then with -d 20) on a free port and drives it with a plain
 socket client: every command, POSTs of 700 KiB articles sent in awkward pieces (the
 terminator split across reads), a POST followed by a command in the same packet, an
-empty article, 200 pipelined STATs, the reply delay, and QUIT.  Exits non-zero on the
-first failure.
+empty article, 200 pipelined STATs, the reply delay, and QUIT; then with -r, that STAT
+answers 223 only for the Message-IDs of articles received (their headers sent in pieces,
+byte by byte, or in the same packet as the POST) and 430 for any other.  Exits non-zero
+on the first failure.
 """
 
 from __future__ import annotations
@@ -68,10 +70,14 @@ def article(rng: random.Random, size: int) -> bytes:
     return head + b"\r\n".join(lines) + b"\r\n"
 
 
-def start_sink(sink: Path, delay: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_sink(
+    sink: Path, delay: int, remember: bool = False
+) -> tuple[subprocess.Popen[bytes], int]:
     args = [str(sink)]
     if delay:
         args += ["-d", str(delay)]
+    if remember:
+        args.append("-r")
     proc = subprocess.Popen([*args, "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     first = proc.stdout.readline().decode()
@@ -154,6 +160,53 @@ def check(port: int, delay_ms: int, rng: random.Random) -> None:
     )
 
 
+def check_remember(port: int, rng: random.Random) -> None:
+    """-r: STAT answers 223 for the Message-ID of each article received, else 430."""
+    c = Client(port)
+    expect(c.line(), "200")
+    expect(c.cmd("STAT <never@x>"), "430")
+    body = article(rng, 200000)
+    head, rest = body.split(b"\r\n\r\n", 1)
+    posted = []
+    for i in range(6):
+        mid = f"<part{i}.{rng.getrandbits(64):x}@remember.test>"
+        # the Message-ID first, last, lower-case, after a long header, or with no space
+        name = ("Message-ID: ", "message-id:", "MESSAGE-ID:  ")[i % 3]
+        extra = b"X-Long: " + b"y" * 2000 + b"\r\n" if i == 5 else b""
+        if i % 2:
+            art = head + b"\r\n" + extra + name.encode() + mid.encode() + b"\r\n\r\n" + rest
+        else:
+            art = name.encode() + mid.encode() + b"\r\n" + extra + head + b"\r\n\r\n" + rest
+        data = art + b".\r\n"
+        if i == 0:
+            c.send(b"POST\r\n" + data)  # the article in the same packet as the POST
+            expect(c.line(), "340")
+        else:
+            expect(c.cmd("POST"), "340")
+            if i == 1:
+                c.send(data)
+            else:  # the headers a few bytes at a time, so they arrive over many reads
+                cut = 40 * i
+                for k in range(0, cut, 7):
+                    c.send(data[k : min(k + 7, cut)])
+                    time.sleep(0.002)
+                c.send(data[cut:])
+        expect(c.line(), "240")
+        posted.append(mid)
+    # an article with no Message-ID is taken, and remembered as nothing
+    expect(c.cmd("POST"), "340")
+    c.send(b"Subject: none\r\n\r\nbody\r\n.\r\n")
+    expect(c.line(), "240")
+    unknown = [f"<nope{n}@remember.test>" for n in range(50)]
+    asked = [*posted, *unknown, posted[0]]
+    c.send(b"".join(f"STAT {m}\r\n".encode() for m in asked))
+    for m in asked:
+        expect(c.line(), f"223 0 {m}" if m in posted else "430")
+    expect(c.cmd("QUIT"), "205")
+    c.close()
+    print(f"  -r: ok ({len(posted)} ids remembered, {len(unknown)} unknown answered 430)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sink", type=Path, default=BENCH / ".build" / "sink")
@@ -183,6 +236,12 @@ def main() -> int:
         finally:
             proc.terminate()
             proc.wait()
+    proc, port = start_sink(sink, 0, remember=True)
+    try:
+        check_remember(port, rng)
+    finally:
+        proc.terminate()
+        proc.wait()
     print("sink ok")
     return 0
 

@@ -4,6 +4,21 @@
     python3 bench/run.py                       # every case, both tools
     python3 bench/run.py --servers sink --connections 16 --markdown
     python3 bench/run.py --cases 'sink20-*' --repeat 3 --out bench/results.json
+    python3 bench/run.py --servers sink --baseline-rev b644feb --repeat 3
+
+With --baseline-rev REV a third tool, "postie-base", runs postie as it was at REV: a git
+worktree of REV (made once, /tmp/postie-bench-rev-HASH) imported through PYTHONPATH by
+the same venv python, so the two postie rows differ only in postie's own code.
+--postie-rev REV does the same for the tool "postie" (default: the working tree), for a
+fixed snapshot while someone else edits or commits.
+
+postie records every transfer in its store (SQLite + manifests).  The harness gives it
+one store per invocation (--store-dir, default under /dev/shm; --store-default: the
+user's default store), made before the first run and removed at the end.
+
+The machine's busy CPU during each run minus the tool's and the sink's is "other CPU";
+a run where it exceeds --max-other-cpu (something else ran) is kept in the JSON, marked
+disturbed, left out of the medians and run again (--retries).
 
 Each case is a server, a data set and a connection count.  Servers: the C sink
 (bench/sink.c) with no delay ("sink"), the sink delaying every reply by 20 ms ("sink20",
@@ -52,7 +67,8 @@ GROUP = "alt.binaries.test"
 MB = 1_000_000
 MIB = 1 << 20
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-TOOLS = ("postie", "nyuu")
+TOOLS = ("postie", "postie-base", "nyuu")
+POSTIE_KINDS = ("postie", "postie-base")
 SERVERS = ("sink", "sink20", "inn")
 DATASETS = ("file", "folder")
 SINK_DELAY_MS = {"sink": 0, "sink20": 20}
@@ -175,11 +191,13 @@ class SinkStats:
 class Sink:
     """The C sink on a free port; stats from /proc and from its SIGUSR1 report."""
 
-    def __init__(self, binary: Path, delay_ms: int, workdir: Path) -> None:
-        self.err_path = workdir / f"sink-d{delay_ms}.err"
+    def __init__(self, binary: Path, delay_ms: int, workdir: Path, remember: bool = False) -> None:
+        self.err_path = workdir / f"sink-d{delay_ms}{'-r' if remember else ''}.err"
         args = [str(binary)]
         if delay_ms:
             args += ["-d", str(delay_ms)]
+        if remember:
+            args.append("-r")  # STAT: 223 only for Message-IDs received, else 430
         self.err = self.err_path.open("w")
         self.proc = subprocess.Popen([*args, "0"], stdout=subprocess.PIPE, stderr=self.err)
         assert self.proc.stdout is not None
@@ -223,6 +241,21 @@ class Sink:
                 self.proc.kill()
                 self.proc.wait()
         self.err.close()
+
+
+def machine_busy_s() -> float | None:
+    """CPU seconds all cores have been busy (not idle, not waiting for IO), /proc/stat.
+
+    Busy time during a run minus the tool's and the sink's is what everything else
+    took: the kernel's softirq work for loopback TCP, and any other process (a test
+    run, say), which would skew the run on two cores."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    # cpu user nice system idle iowait irq softirq steal ...
+    busy = sum(int(fields[i]) for i in (1, 2, 3, 6, 7, 8))
+    return busy / CLK_TCK
 
 
 def nntp_greeting(host: str, port: int, timeout: float = 3.0) -> str | None:
@@ -285,11 +318,19 @@ class Tool:
     argv_prefix: list[str]
     extra: list[str] = field(default_factory=list)
     skip_reason: str | None = None
+    env: dict[str, str] = field(default_factory=dict)  # on top of os.environ
+    takes_db: bool = False  # `post --help` lists --db: postie with a transfer store
+    store: Path | None = None  # the --db given to every run (None: postie's default)
+    describe: str | None = None  # what was run, for the report (e.g. the baseline's commit)
+
+    def environ(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
 
     def argv(
         self, data: Dataset, host: str, port: int, conns: int, art: int, nzb: Path
     ) -> list[str]:
-        if self.name == "postie":
+        if self.name in POSTIE_KINDS:
+            db = ["--db", str(self.store)] if self.takes_db and self.store is not None else []
             return [
                 *self.argv_prefix,
                 "post",
@@ -307,6 +348,7 @@ class Tool:
                 "-o",
                 str(nzb),
                 "--quiet",
+                *db,
                 *self.extra,
             ]
         return [
@@ -337,9 +379,10 @@ class Tool:
         ]
 
 
-def _probe(argv: list[str]) -> tuple[int, str]:
+def _probe(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
     try:
-        env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}  # unwrapped --help text
+        # unwrapped --help text
+        env = {**(env or os.environ), "COLUMNS": "200", "NO_COLOR": "1"}
         p = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, env=env)
     except (OSError, subprocess.TimeoutExpired) as e:
         return 127, str(e)
@@ -359,16 +402,115 @@ def find_postie(cmd: str | None) -> Tool:
         prefix = [str(REPO / ".venv" / "bin" / "postie")]
     else:
         return Tool("postie", [], skip_reason="no `postie` on PATH nor .venv/bin/postie")
-    rc, out = _probe([*prefix, "post", "--help"])
+    return probe_postie("postie", prefix)
+
+
+def probe_postie(name: str, prefix: list[str], env: dict[str, str] | None = None) -> Tool:
+    """A postie tool from `post --help`: --no-verify if it has it, --db if it keeps a store."""
+    full_env = {**os.environ, **(env or {})}
+    rc, out = _probe([*prefix, "post", "--help"], full_env)
     if rc != 0:
         return Tool(
-            "postie",
+            name,
             prefix,
             skip_reason=f"`{shlex.join([*prefix, 'post', '--help'])}` failed (exit {rc}):\n"
             + _tail(out),
+            env=env or {},
         )
     extra = ["--no-verify"] if "--no-verify" in out else []
-    return Tool("postie", prefix, extra)
+    return Tool(name, prefix, extra, env=env or {}, takes_db="--db" in out)
+
+
+_STALE_CHECK = """
+import importlib.util, pathlib, sys
+n = 0
+for src in pathlib.Path(sys.argv[1]).rglob("*.py"):
+    pyc = pathlib.Path(importlib.util.cache_from_source(str(src)))
+    try:
+        head = pyc.read_bytes()[:16]
+    except OSError:
+        n += 1
+        continue
+    st = src.stat()
+    if head[:4] != importlib.util.MAGIC_NUMBER:
+        n += 1
+    elif int.from_bytes(head[4:8], "little") == 0 and (
+        int.from_bytes(head[8:12], "little") != int(st.st_mtime) & 0xFFFFFFFF
+        or int.from_bytes(head[12:16], "little") != st.st_size & 0xFFFFFFFF
+    ):
+        n += 1
+print(n)
+"""
+
+
+def stale_bytecode(python: Path, package: Path) -> int:
+    """How many modules of `package` have no up-to-date .pyc for `python`.
+
+    With PYTHONDONTWRITEBYTECODE set (as on these machines) such a module is compiled
+    again at every start: start-up time the tool would not have after scripts/setup."""
+    rc, out = _probe([str(python), "-c", _STALE_CHECK, str(package)])
+    return int(out.strip()) if rc == 0 and out.strip().isdigit() else 0
+
+
+def baseline_worktree(rev: str, parent: Path) -> tuple[Path, str]:
+    """A detached git worktree of `rev` under `parent`, made once; (its path, full hash)."""
+    full = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if full.returncode != 0:
+        raise RuntimeError(f"git rev-parse {rev}: {full.stderr.strip()}")
+    sha = full.stdout.strip()
+    path = parent / f"postie-bench-rev-{sha[:12]}"
+    head = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+    )
+    if not (path.is_dir() and head.returncode == 0 and head.stdout.strip() == sha):
+        if path.exists():
+            raise RuntimeError(f"{path} exists but is not a worktree of {sha}: remove it")
+        cmd = ["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), sha]
+        log("worktree: " + shlex.join(cmd))
+        subprocess.run(cmd, check=True, capture_output=True)
+    return path, sha
+
+
+def postie_at(name: str, rev: str, python: Path, parent: Path) -> Tool:
+    """postie at `rev`: its worktree first on PYTHONPATH for the venv's python."""
+    try:
+        tree, sha = baseline_worktree(rev, parent)
+    except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
+        return Tool(name, [], skip_reason=f"no worktree of {rev}: {e}")
+    if not python.exists():
+        return Tool(name, [], skip_reason=f"{python} not found (bash scripts/setup)")
+    # the same step as scripts/setup: compiled bytecode, or every start compiles it all
+    if stale_bytecode(python, tree / "postie"):
+        subprocess.run([str(python), "-m", "compileall", "-q", str(tree / "postie")], check=False)
+    # PYTHONSAFEPATH: `python -m`/`-c` would put the current folder first on sys.path,
+    # and run from the repository that is the new postie, not the worktree's
+    env = {"PYTHONPATH": str(tree), "PYTHONSAFEPATH": "1"}
+    rc, out = _probe(
+        [str(python), "-c", "import postie; print(postie.__file__)"], {**os.environ, **env}
+    )
+    imported = out.strip().splitlines()[-1] if out.strip() else ""
+    if rc != 0 or not imported.startswith(str(tree / "postie") + os.sep):
+        return Tool(
+            name,
+            [],
+            skip_reason=f"PYTHONPATH={tree} imports postie from {imported or out!r}, not the"
+            " worktree",
+        )
+    log(f"{name}: {rev} = {sha[:12]}, imports {imported}")
+    tool = probe_postie(name, [str(python), "-m", "postie"], env)
+    describe = subprocess.run(
+        ["git", "-C", str(tree), "log", "-1", "--format=%h"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    tool.describe = f"{describe} (worktree {tree})"
+    return tool
 
 
 def find_nyuu(path: Path, node: str) -> Tool:
@@ -386,7 +528,7 @@ def find_nyuu(path: Path, node: str) -> Tool:
 def tool_version(tool: Tool) -> str | None:
     if tool.skip_reason:
         return None
-    rc, out = _probe([*tool.argv_prefix, "--version"])
+    rc, out = _probe([*tool.argv_prefix, "--version"], tool.environ())
     return out.strip().splitlines()[-1] if rc == 0 and out.strip() else None
 
 
@@ -400,7 +542,9 @@ class Child:
     timed_out: bool
 
 
-def run_child(argv: list[str], log_path: Path, timeout: float) -> Child:
+def run_child(
+    argv: list[str], log_path: Path, timeout: float, env: dict[str, str] | None = None
+) -> Child:
     """Run argv as a direct child; its own rusage comes back from os.wait4."""
     exe = argv[0] if "/" in argv[0] else shutil.which(argv[0]) or argv[0]
     with log_path.open("wb") as out:
@@ -411,7 +555,7 @@ def run_child(argv: list[str], log_path: Path, timeout: float) -> Child:
             (os.POSIX_SPAWN_DUP2, fd, 2),
         ]
         t0 = time.monotonic()
-        pid = os.posix_spawn(exe, argv, dict(os.environ), file_actions=actions)
+        pid = os.posix_spawn(exe, argv, env or dict(os.environ), file_actions=actions)
         timed_out = threading.Event()
 
         def kill() -> None:
@@ -471,7 +615,9 @@ class Run:
     server_articles: int | None
     sink_cpu_s: float | None
     sink_wire_bytes: int | None
+    other_cpu_s: float | None  # the machine's busy CPU during the run minus tool and sink
     log: str
+    disturbed: bool = False  # other processes took more than --max-other-cpu: run again
 
 
 def select_cases(args: argparse.Namespace) -> list[Case]:
@@ -496,86 +642,122 @@ def run_case(
 ) -> list[Run]:
     runs: list[Run] = []
     sink: Sink | None = None
-    host = args.inn_host if case.server == "inn" else "127.0.0.1"
     if case.server == "inn":
         port = args.inn_port
     else:
         sink = Sink(build_sink(), SINK_DELAY_MS[case.server], workdir)
         port = sink.port
-    expected = dataset.articles(args.article_size)
     try:
         for rep in range(args.repeat):
             order = tools if rep % 2 == 0 else tools[::-1]
             for tool in order:
-                nzb = workdir / f"{case.id}-{tool.name}-{rep}.nzb"
-                nzb.unlink(missing_ok=True)
-                log_path = workdir / f"{case.id}-{tool.name}-{rep}.log"
-                argv = tool.argv(dataset, host, port, case.conns, args.article_size, nzb)
-                before = sink.stats() if sink else None
-                hw0 = inn_high_water(host, port) if case.server == "inn" else None
-                if not args.no_warm:
-                    warm_data(dataset)
-                    _probe([*tool.argv_prefix, "--version"])  # its code back in memory
-                log(f"{case.id} #{rep} {tool.name}: {shlex.join(argv)}")
-                child = run_child(argv, log_path, args.timeout)
-                after = sink.stats() if sink else None
-                hw1 = inn_high_water(host, port) if case.server == "inn" else None
-                server_articles: int | None = None
-                sink_cpu = wire = None
-                if before and after:
-                    server_articles = after.posts - before.posts
-                    sink_cpu = after.cpu_s - before.cpu_s
-                    wire = after.article_bytes - before.article_bytes
-                elif hw0 is not None and hw1 is not None:
-                    server_articles = hw1 - hw0
-                error = None
-                if child.timed_out:
-                    error = f"killed after {args.timeout:.0f} s"
-                elif child.rc != 0:
-                    error = f"exit {child.rc}: " + _tail(log_path.read_text(errors="replace"), 4)
-                elif server_articles is not None and server_articles < expected:
-                    error = f"server got {server_articles} articles, expected {expected}"
-                elif not nzb.exists():
-                    error = "no NZB written"
-                cpu = child.user_s + child.sys_s
-                mb = dataset.total_bytes / MB
-                run = Run(
-                    case=case.id,
-                    tool=tool.name,
-                    repeat=rep,
-                    argv=argv,
-                    rc=child.rc,
-                    ok=error is None,
-                    error=error,
-                    wall_s=round(child.wall_s, 4),
-                    cpu_s=round(cpu, 3),
-                    user_s=round(child.user_s, 3),
-                    sys_s=round(child.sys_s, 3),
-                    maxrss_mib=round(child.maxrss_kib / 1024, 1),
-                    data_bytes=dataset.total_bytes,
-                    mb_s=round(mb / child.wall_s, 1),
-                    mb_per_cpu_s=round(mb / cpu, 1) if cpu > 0 else 0.0,
-                    expected_articles=expected,
-                    server_articles=server_articles,
-                    sink_cpu_s=round(sink_cpu, 3) if sink_cpu is not None else None,
-                    sink_wire_bytes=wire,
-                    log=str(log_path),
-                )
-                runs.append(run)
-                if run.ok:
+                for attempt in range(args.retries + 1):
+                    run = measure(case, dataset, tool, rep, sink, port, args, workdir)
+                    runs.append(run)
+                    # INN's own processes are "other" CPU too: judged on the sink cases only
+                    other = run.other_cpu_s if sink is not None else None
+                    if not run.ok or other is None or other <= args.max_other_cpu:
+                        break
+                    if attempt == args.retries:
+                        log(f"  disturbed (others {other:.2f} CPU s), kept: no retries left")
+                        break
+                    run.disturbed = True
                     log(
-                        f"  {run.mb_s:.1f} MB/s, {run.cpu_s:.2f} CPU s, "
-                        f"{run.mb_per_cpu_s:.0f} MB/CPU-s, {run.maxrss_mib:.0f} MiB RSS"
-                        + (f", sink {run.sink_cpu_s:.2f} CPU s" if sink_cpu is not None else "")
+                        f"  disturbed: other processes took {other:.2f} CPU s "
+                        f"(--max-other-cpu {args.max_other_cpu:g}); running it again"
                     )
-                else:
-                    log(f"  FAILED: {error}")
-                if not args.keep_nzb:
-                    nzb.unlink(missing_ok=True)
     finally:
         if sink:
             sink.stop()
     return runs
+
+
+def measure(
+    case: Case,
+    dataset: Dataset,
+    tool: Tool,
+    rep: int,
+    sink: Sink | None,
+    port: int,
+    args: argparse.Namespace,
+    workdir: Path,
+) -> Run:
+    """One run of one tool: warm up, run it as a direct child, check what arrived."""
+    host = args.inn_host if case.server == "inn" else "127.0.0.1"
+    expected = dataset.articles(args.article_size)
+    nzb = workdir / f"{case.id}-{tool.name}-{rep}.nzb"
+    nzb.unlink(missing_ok=True)
+    log_path = workdir / f"{case.id}-{tool.name}-{rep}.log"
+    argv = tool.argv(dataset, host, port, case.conns, args.article_size, nzb)
+    before = sink.stats() if sink else None
+    hw0 = inn_high_water(host, port) if case.server == "inn" else None
+    if not args.no_warm:
+        warm_data(dataset)
+        _probe([*tool.argv_prefix, "--version"], tool.environ())  # its code back in memory
+    env_note = "".join(f"{k}={shlex.quote(v)} " for k, v in tool.env.items())
+    log(f"{case.id} #{rep} {tool.name}: {env_note}{shlex.join(argv)}")
+    busy0 = machine_busy_s()
+    child = run_child(argv, log_path, args.timeout, tool.environ())
+    busy1 = machine_busy_s()
+    after = sink.stats() if sink else None
+    hw1 = inn_high_water(host, port) if case.server == "inn" else None
+    server_articles: int | None = None
+    sink_cpu = wire = None
+    if before and after:
+        server_articles = after.posts - before.posts
+        sink_cpu = after.cpu_s - before.cpu_s
+        wire = after.article_bytes - before.article_bytes
+    elif hw0 is not None and hw1 is not None:
+        server_articles = hw1 - hw0
+    error = None
+    if child.timed_out:
+        error = f"killed after {args.timeout:.0f} s"
+    elif child.rc != 0:
+        error = f"exit {child.rc}: " + _tail(log_path.read_text(errors="replace"), 4)
+    elif server_articles is not None and server_articles < expected:
+        error = f"server got {server_articles} articles, expected {expected}"
+    elif not nzb.exists():
+        error = "no NZB written"
+    cpu = child.user_s + child.sys_s
+    other = None
+    if busy0 is not None and busy1 is not None:
+        other = max(0.0, busy1 - busy0 - cpu - (sink_cpu or 0.0))
+    mb = dataset.total_bytes / MB
+    run = Run(
+        case=case.id,
+        tool=tool.name,
+        repeat=rep,
+        argv=argv,
+        rc=child.rc,
+        ok=error is None,
+        error=error,
+        wall_s=round(child.wall_s, 4),
+        cpu_s=round(cpu, 3),
+        user_s=round(child.user_s, 3),
+        sys_s=round(child.sys_s, 3),
+        maxrss_mib=round(child.maxrss_kib / 1024, 1),
+        data_bytes=dataset.total_bytes,
+        mb_s=round(mb / child.wall_s, 1),
+        mb_per_cpu_s=round(mb / cpu, 1) if cpu > 0 else 0.0,
+        expected_articles=expected,
+        server_articles=server_articles,
+        sink_cpu_s=round(sink_cpu, 3) if sink_cpu is not None else None,
+        sink_wire_bytes=wire,
+        other_cpu_s=round(other, 3) if other is not None else None,
+        log=str(log_path),
+    )
+    if run.ok:
+        log(
+            f"  {run.mb_s:.1f} MB/s, {run.cpu_s:.2f} CPU s, "
+            f"{run.mb_per_cpu_s:.0f} MB/CPU-s, {run.maxrss_mib:.0f} MiB RSS"
+            + (f", sink {run.sink_cpu_s:.2f} CPU s" if sink_cpu is not None else "")
+            + (f", others {other:.2f} CPU s" if other is not None else "")
+        )
+    else:
+        log(f"  FAILED: {error}")
+    if not args.keep_nzb:
+        nzb.unlink(missing_ok=True)
+    return run
 
 
 # ---- summary ------------------------------------------------------------------------
@@ -599,7 +781,9 @@ def summarize(
         limit = rtt_limit_mb_s(case, ds, article_size)
         per_tool: dict[str, dict[str, Any]] = {}
         for tool in TOOLS:
-            ok = [r for r in runs if r.case == case.id and r.tool == tool and r.ok]
+            ok = [
+                r for r in runs if r.case == case.id and r.tool == tool and r.ok and not r.disturbed
+            ]
             failed = [r for r in runs if r.case == case.id and r.tool == tool and not r.ok]
             if not ok:
                 if failed:
@@ -610,8 +794,12 @@ def summarize(
                 return float(statistics.median(getattr(r, attr) for r in runs_))
 
             sink_cpu = [r.sink_cpu_s for r in ok if r.sink_cpu_s is not None]
+            other_cpu = [r.other_cpu_s for r in ok if r.other_cpu_s is not None]
             t: dict[str, Any] = {
                 "runs": len(ok),
+                "runs_disturbed": sum(
+                    1 for r in runs if r.case == case.id and r.tool == tool and r.disturbed
+                ),
                 "mb_s": round(med("mb_s"), 1),
                 "mb_s_min": min(r.mb_s for r in ok),
                 "mb_s_max": max(r.mb_s for r in ok),
@@ -619,6 +807,7 @@ def summarize(
                 "mb_per_cpu_s": round(med("mb_per_cpu_s"), 1),
                 "maxrss_mib": round(med("maxrss_mib"), 1),
                 "sink_cpu_s": round(statistics.median(sink_cpu), 3) if sink_cpu else None,
+                "other_cpu_s": round(statistics.median(other_cpu), 3) if other_cpu else None,
                 "sink_core_pct": (
                     round(100 * statistics.median(sink_cpu) / med("wall_s"), 1)
                     if sink_cpu
@@ -628,11 +817,6 @@ def summarize(
             if limit:
                 t["pct_of_rtt_limit"] = round(100 * t["mb_s"] / limit, 1)
             per_tool[tool] = t
-        ratio: dict[str, float] = {}
-        p, n = per_tool.get("postie", {}), per_tool.get("nyuu", {})
-        for key in ("mb_s", "cpu_s", "mb_per_cpu_s", "maxrss_mib"):
-            if p.get(key) and n.get(key):
-                ratio[key] = round(p[key] / n[key], 2)
         rows.append(
             {
                 "case": case.id,
@@ -644,10 +828,26 @@ def summarize(
                 "rtt_ms": SINK_DELAY_MS.get(case.server),
                 "rtt_limit_mb_s": round(limit, 1) if limit else None,
                 "tools": per_tool,
-                "ratio_postie_over_nyuu": ratio,
+                "ratio_postie_over_nyuu": _ratios(per_tool, "nyuu"),
+                "ratio_postie_over_base": _ratios(per_tool, "postie-base"),
             }
         )
     return rows
+
+
+def _ratios(per_tool: dict[str, dict[str, Any]], other: str) -> dict[str, float]:
+    ratio: dict[str, float] = {}
+    p, n = per_tool.get("postie", {}), per_tool.get(other, {})
+    for key in ("mb_s", "cpu_s", "mb_per_cpu_s", "maxrss_mib"):
+        if p.get(key) and n.get(key):
+            ratio[key] = round(p[key] / n[key], 2)
+    return ratio
+
+
+RATIO_ROWS = (
+    ("ratio_postie_over_base", "postie/postie-base"),
+    ("ratio_postie_over_nyuu", "postie/Nyuu"),
+)
 
 
 def _fmt(v: Any, spec: str = "") -> str:
@@ -657,16 +857,20 @@ def _fmt(v: Any, spec: str = "") -> str:
 
 
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    rev = f" at {meta['postie_rev']}" if meta.get("postie_rev") else ""
+    base = f"; postie-base = {meta['postie_base']}" if meta.get("postie_base") else ""
+    store = f"; postie's store: {meta['store']}" if meta.get("store") else ""
     out = [
         f"Measured {meta['date']} on {meta['cpu']} ({meta['cores']} cores), "
         f"{meta['kernel']}; {meta['nyuu_version'] or 'Nyuu ?'} on Node {meta['node']}, "
-        f"{meta['postie_version'] or 'postie ?'}; article size {meta['article_size']} bytes; "
-        f"median of {meta['repeat']} run(s). MB = 10^6 bytes of input data; CPU = the "
-        "uploader's user+sys; RSS = its peak.",
+        f"{meta['postie_version'] or 'postie ?'}{rev}{base}{store}; article size "
+        f"{meta['article_size']} bytes; median of {meta['repeat']} run(s), min-max MB/s in "
+        "brackets. MB = 10^6 bytes of input data; CPU = the uploader's user+sys; RSS = its "
+        "peak.",
         "",
         "| case | data | conns | tool | MB/s | CPU s | MB/CPU-s | peak RSS MiB "
-        "| sink CPU s | % of 2-RTT limit |",
-        "|---|---|--:|---|--:|--:|--:|--:|--:|--:|",
+        "| sink CPU s | other CPU s | % of 2-RTT limit |",
+        "|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
         lim = row["rtt_limit_mb_s"]
@@ -677,27 +881,41 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             if "error" in t:
                 out.append(
                     f"| {row['case']} | {row['data']} | {row['connections']} | {tool} "
-                    f"| failed: {str(t['error']).splitlines()[0][:60]} | | | | | |"
+                    f"| failed: {str(t['error']).splitlines()[0][:60]} | | | | | | |"
                 )
                 continue
             pct = f"{t['pct_of_rtt_limit']:.0f}% of {lim:.0f}" if lim else "-"
+            spread = f" ({t['mb_s_min']:.0f}-{t['mb_s_max']:.0f})" if t["runs"] > 1 else ""
             out.append(
                 f"| {row['case']} | {row['data']} | {row['connections']} | {tool} "
-                f"| {t['mb_s']:.1f} | {t['cpu_s']:.2f} | {t['mb_per_cpu_s']:.0f} "
-                f"| {t['maxrss_mib']:.0f} | {_fmt(t['sink_cpu_s'], '.2f')} | {pct} |"
+                f"| {t['mb_s']:.1f}{spread} | {t['cpu_s']:.2f} | {t['mb_per_cpu_s']:.0f} "
+                f"| {t['maxrss_mib']:.0f} | {_fmt(t['sink_cpu_s'], '.2f')} "
+                f"| {_fmt(t.get('other_cpu_s'), '.2f')} | {pct} |"
             )
-        r = row["ratio_postie_over_nyuu"]
-        if r:
-            out.append(
-                f"| {row['case']} | | | **postie/Nyuu** | {_fmt(r.get('mb_s'), '.2f')} "
-                f"| {_fmt(r.get('cpu_s'), '.2f')} | {_fmt(r.get('mb_per_cpu_s'), '.2f')} "
-                f"| {_fmt(r.get('maxrss_mib'), '.2f')} | | |"
-            )
+        for key, label in RATIO_ROWS:
+            r = row[key]
+            if r:
+                out.append(
+                    f"| {row['case']} | | | **{label}** | {_fmt(r.get('mb_s'), '.2f')} "
+                    f"| {_fmt(r.get('cpu_s'), '.2f')} | {_fmt(r.get('mb_per_cpu_s'), '.2f')} "
+                    f"| {_fmt(r.get('maxrss_mib'), '.2f')} | | | |"
+                )
     return "\n".join(out)
 
 
 def plain(rows: list[dict[str, Any]]) -> str:
-    head = ("case", "tool", "MB/s", "CPU s", "MB/CPU-s", "RSS MiB", "sink CPU s", "% 2-RTT")
+    head = (
+        "case",
+        "tool",
+        "MB/s",
+        "min-max",
+        "CPU s",
+        "MB/CPU-s",
+        "RSS MiB",
+        "sink CPU s",
+        "other CPU s",
+        "% 2-RTT",
+    )
     table: list[tuple[str, ...]] = [head]
     for row in rows:
         for tool in TOOLS:
@@ -705,34 +923,39 @@ def plain(rows: list[dict[str, Any]]) -> str:
             if t is None:
                 continue
             if "error" in t:
-                table.append((row["case"], tool, "FAILED", "", "", "", "", ""))
+                table.append((row["case"], tool, "FAILED", "", "", "", "", "", "", ""))
                 continue
             table.append(
                 (
                     row["case"],
                     tool,
                     f"{t['mb_s']:.1f}",
+                    f"{t['mb_s_min']:.0f}-{t['mb_s_max']:.0f}",
                     f"{t['cpu_s']:.2f}",
                     f"{t['mb_per_cpu_s']:.0f}",
                     f"{t['maxrss_mib']:.0f}",
                     _fmt(t["sink_cpu_s"], ".2f"),
+                    _fmt(t.get("other_cpu_s"), ".2f"),
                     _fmt(t.get("pct_of_rtt_limit"), ".0f"),
                 )
             )
-        r = row["ratio_postie_over_nyuu"]
-        if r:
-            table.append(
-                (
-                    row["case"],
-                    "postie/nyuu",
-                    _fmt(r.get("mb_s"), ".2f"),
-                    _fmt(r.get("cpu_s"), ".2f"),
-                    _fmt(r.get("mb_per_cpu_s"), ".2f"),
-                    _fmt(r.get("maxrss_mib"), ".2f"),
-                    "",
-                    "",
+        for key, label in RATIO_ROWS:
+            r = row[key]
+            if r:
+                table.append(
+                    (
+                        row["case"],
+                        label,
+                        _fmt(r.get("mb_s"), ".2f"),
+                        "",
+                        _fmt(r.get("cpu_s"), ".2f"),
+                        _fmt(r.get("mb_per_cpu_s"), ".2f"),
+                        _fmt(r.get("maxrss_mib"), ".2f"),
+                        "",
+                        "",
+                        "",
+                    )
                 )
-            )
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     return "\n".join(
         "  ".join(
@@ -741,6 +964,25 @@ def plain(rows: list[dict[str, Any]]) -> str:
         )
         for r in table
     )
+
+
+def repo_revision() -> str | None:
+    """HEAD of the repository the harness is in, and whether postie/ has local changes."""
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "log", "-1", "--format=%h"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if head.returncode != 0:
+        return None
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--", "postie"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return head.stdout.strip() + (" + uncommitted changes in postie/" if dirty else "")
 
 
 def machine_meta(args: argparse.Namespace, tools: dict[str, Tool]) -> dict[str, Any]:
@@ -760,6 +1002,9 @@ def machine_meta(args: argparse.Namespace, tools: dict[str, Tool]) -> dict[str, 
         "node": node,
         "nyuu_version": (f"Nyuu {v}" if (v := tool_version(tools["nyuu"])) else None),
         "postie_version": tool_version(tools["postie"]),
+        "postie_rev": tools["postie"].describe or repo_revision(),
+        "postie_base": tools["postie-base"].describe if "postie-base" in tools else None,
+        "store": args.store_note,
         "article_size": args.article_size,
         "repeat": args.repeat,
         "inn": (
@@ -769,7 +1014,13 @@ def machine_meta(args: argparse.Namespace, tools: dict[str, Tool]) -> dict[str, 
             "cannot (it never sends MODE READER)."
         ),
         "tools": {
-            name: {"argv_prefix": t.argv_prefix, "extra": t.extra, "skipped": t.skip_reason}
+            name: {
+                "argv_prefix": t.argv_prefix,
+                "extra": t.extra,
+                "env": t.env,
+                "db": str(t.store) if t.takes_db and t.store else None,
+                "skipped": t.skip_reason,
+            }
             for name, t in tools.items()
         },
     }
@@ -803,7 +1054,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     sel.add_argument("--servers", type=_csv(str, SERVERS), default=list(SERVERS))
     sel.add_argument("--data", type=_csv(str, DATASETS), default=list(DATASETS))
     sel.add_argument("--connections", type=_csv(int), default=[4, 16])
-    sel.add_argument("--tools", type=_csv(str, TOOLS), default=list(TOOLS))
+    sel.add_argument(
+        "--tools",
+        type=_csv(str, TOOLS),
+        help="default: postie,nyuu, and postie-base with --baseline-rev",
+    )
     sel.add_argument("--repeat", type=int, default=1)
     sel.add_argument("--list", action="store_true", help="print the selected cases and exit")
 
@@ -828,6 +1083,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("--postie", help="postie command (default: postie on PATH, .venv/bin/postie)")
     t.add_argument("--nyuu", type=Path, default=DEFAULT_NYUU, help="path to Nyuu's bin/nyuu.js")
     t.add_argument("--node", default="node")
+    t.add_argument(
+        "--baseline-rev",
+        metavar="REV",
+        help="also run postie as of this git revision, as the tool postie-base (a worktree "
+        "under --baseline-dir, made once, imported with PYTHONPATH by --baseline-python)",
+    )
+    t.add_argument(
+        "--postie-rev",
+        metavar="REV",
+        help="run the tool postie from a worktree of REV too (like --baseline-rev), not from "
+        "the working tree: a fixed snapshot while others edit and commit",
+    )
+    t.add_argument(
+        "--baseline-dir",
+        type=Path,
+        default=Path("/tmp"),
+        help="where the worktrees go (postie-bench-rev-HASH)",
+    )
+    t.add_argument("--baseline-python", type=Path, default=REPO / ".venv" / "bin" / "python")
+    t.add_argument(
+        "--store-dir",
+        type=Path,
+        default=default_store_dir(),
+        help="where postie's transfer store (--db) for this invocation is made, in a fresh "
+        "subfolder removed at the end (default: under /dev/shm when it exists, else /tmp)",
+    )
+    t.add_argument(
+        "--store-default",
+        action="store_true",
+        help="give postie no --db: it uses its default store (~/.local/share/postie)",
+    )
+    t.add_argument("--keep-store", action="store_true", help="don't remove the store at the end")
     t.add_argument("--inn-host", default="127.0.0.1")
     t.add_argument(
         "--inn-port", type=int, default=1120, help="an nnrpd port that takes POST (no auth)"
@@ -840,6 +1127,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="don't read the data and start the tool once before each measured run",
     )
     t.add_argument("--timeout", type=float, default=900.0, help="per tool run, seconds")
+    t.add_argument(
+        "--max-other-cpu",
+        type=float,
+        default=0.25,
+        metavar="S",
+        help="a sink run during which other processes (not the tool, not the sink) took "
+        "more than S CPU seconds is disturbed: it is kept in the JSON but run again (INN "
+        "cases are not judged: INN's own CPU counts as other)",
+    )
+    t.add_argument("--retries", type=int, default=3, help="runs again of a disturbed run")
 
     o = ap.add_argument_group("output")
     o.add_argument("--out", type=Path, help="write runs and summary as JSON")
@@ -848,7 +1145,56 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--workdir", type=Path, default=Path("/tmp/postie-bench-work"), help="logs and NZBs"
     )
     o.add_argument("--keep-nzb", action="store_true")
+    ap.set_defaults(store_note=None)  # set by setup_store: which store postie used
     return ap.parse_args(argv)
+
+
+def default_store_dir() -> Path:
+    shm = Path("/dev/shm")
+    return (shm if shm.is_dir() else Path("/tmp")) / "postie-bench-store"
+
+
+def fs_type(path: Path) -> str:
+    """The file system type of the mount holding `path` (from /proc/mounts)."""
+    path = path.resolve()
+    while not path.exists():
+        path = path.parent
+    best, kind = "", "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/mounts").read_text().splitlines():
+            parts = line.split()
+            if len(parts) < 3:
+                continue
+            mnt = parts[1].replace("\\040", " ")
+            inside = str(path) == mnt or str(path).startswith(mnt.rstrip("/") + "/")
+            if inside and len(mnt) >= len(best):
+                best, kind = mnt, parts[2]
+    return kind
+
+
+def setup_store(tool: Tool, args: argparse.Namespace) -> Path | None:
+    """Give a postie that keeps a store one for this invocation; return its folder.
+
+    The store is made (and migrated) here with `postie transfers --db`, so the first
+    measured run does not pay for creating it, as a user's would not."""
+    if not tool.takes_db:
+        args.store_note = None
+        return None
+    if args.store_default:
+        default = Path.home() / ".local" / "share" / "postie" / "postie.db"
+        db_env = os.environ.get("POSTIE_DB")
+        where = Path(db_env) if db_env else default
+        args.store_note = f"postie's default store {where} ({fs_type(where.parent)})"
+        return None
+    root: Path = args.store_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    root.mkdir(parents=True, exist_ok=False)
+    tool.store = root / "postie.db"
+    rc, out = _probe([*tool.argv_prefix, "transfers", "--db", str(tool.store)], tool.environ())
+    if rc != 0:
+        log(f"could not make the store {tool.store}: {_tail(out)}")
+    args.store_note = f"--db {tool.store} ({fs_type(root)}), one store for all runs"
+    log(f"postie's store: {args.store_note}")
+    return root
 
 
 def datasets_for(cases: list[Case], args: argparse.Namespace) -> Iterator[tuple[Case, Dataset]]:
@@ -881,10 +1227,30 @@ def main(argv: list[str] | None = None) -> int:
             print(c.id)
         return 0
 
+    if args.tools is None:
+        args.tools = ["postie", *(["postie-base"] if args.baseline_rev else []), "nyuu"]
+    if "postie-base" in args.tools and not args.baseline_rev:
+        log("--tools postie-base needs --baseline-rev REV")
+        return 2
     tools_all = {
-        "postie": find_postie(args.postie),
+        "postie": (
+            postie_at("postie", args.postie_rev, args.baseline_python, args.baseline_dir)
+            if args.postie_rev
+            else find_postie(args.postie)
+        ),
         "nyuu": find_nyuu(args.nyuu, args.node),
     }
+    if args.baseline_rev:
+        tools_all["postie-base"] = postie_at(
+            "postie-base", args.baseline_rev, args.baseline_python, args.baseline_dir
+        )
+    stale = stale_bytecode(args.baseline_python, REPO / "postie")
+    if stale and "postie" in args.tools and not args.postie and not args.postie_rev:
+        log(
+            f"WARNING: {stale} modules of {REPO / 'postie'} have no up-to-date bytecode, so "
+            "every start compiles them (PYTHONDONTWRITEBYTECODE): run "
+            f"`{args.baseline_python} -m compileall -q postie` (a step of scripts/setup)"
+        )
     tools: list[Tool] = []
     for name in args.tools:
         tool = tools_all[name]
@@ -920,10 +1286,17 @@ def main(argv: list[str] | None = None) -> int:
         build_sink()
 
     args.workdir.mkdir(parents=True, exist_ok=True)
+    store_root = setup_store(tools_all["postie"], args) if "postie" in args.tools else None
     datasets = dict(datasets_for(cases, args))
     runs: list[Run] = []
-    for case in cases:
-        runs += run_case(case, datasets[case], tools, args, args.workdir)
+    try:
+        for case in cases:
+            runs += run_case(case, datasets[case], tools, args, args.workdir)
+    finally:
+        if store_root is not None and not args.keep_store:
+            shutil.rmtree(store_root, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                store_root.parent.rmdir()  # when no other invocation uses it
 
     meta = machine_meta(args, tools_all)
     rows = summarize(cases, datasets, runs, args.article_size)

@@ -9,6 +9,10 @@
  *
  *   -d MS    delay every reply by MS milliseconds (a simulated round trip).  Replies
  *            stay in order per connection; the wait is a timerfd, never a busy loop.
+ *   -r       remember the Message-ID of every article received, so that STAT answers
+ *            223 for those and 430 for any other (without -r, STAT answers 223 for any
+ *            id: "everything is there").  The id comes from the article's Message-ID
+ *            header, found in its first HDR_CAP bytes.
  *   -b ADDR  address to bind (default 127.0.0.1)
  *   PORT     0 picks a free port.
  *
@@ -48,6 +52,7 @@
 #define OUT_HIGH (256u << 10)     /* stop reading while this much output is queued */
 #define MAX_EVENTS 256
 #define TERM_KEEP 4               /* bytes kept between reads while in an article */
+#define HDR_CAP 4096              /* -r: bytes of an article searched for its Message-ID */
 
 struct conn {
     int fd;
@@ -55,6 +60,9 @@ struct conn {
     char *left;                   /* input not yet processed (a partial line, or the */
     size_t left_len, left_cap;    /* last bytes of an article), kept between reads */
     int in_data;                  /* inside an article after POST/340 */
+    char *hdr;                    /* -r: the start of the current article, */
+    size_t hdr_len;               /* up to its blank line or HDR_CAP bytes */
+    int hdr_done;
     int quitting;                 /* QUIT seen: close once output is flushed */
     int paused;                   /* not reading: too much output queued */
     uint32_t events;              /* epoll events currently registered */
@@ -86,6 +94,11 @@ static uint64_t timer_due;
 
 static uint64_t st_conns, st_posts, st_bytes, st_cmds;
 
+/* -r: the Message-IDs received, an open-addressing set of strings (never shrinks) */
+static int remember;
+static char **ids;
+static size_t ids_cap, ids_len;
+
 static void die(const char *what) {
     perror(what);
     exit(1);
@@ -116,6 +129,7 @@ static void close_conn(struct conn *c) {
     conns[c->fd] = NULL;
     free(c->left);
     free(c->out);
+    free(c->hdr);
     free(c);
 }
 
@@ -220,6 +234,77 @@ static void update_events(struct conn *c) {
     set_events(c, ev);
 }
 
+/* ---- remembered Message-IDs (-r) ------------------------------------------------ */
+
+static uint64_t hash_id(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603u;  /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+    return h;
+}
+
+/* The slot holding id s[0, n), or the empty slot where it would go. */
+static size_t id_slot(const char *s, size_t n) {
+    size_t i = (size_t)hash_id(s, n) & (ids_cap - 1);
+    while (ids[i] && !(strlen(ids[i]) == n && memcmp(ids[i], s, n) == 0))
+        i = (i + 1) & (ids_cap - 1);
+    return i;
+}
+
+static int id_known(const char *s, size_t n) {
+    return ids_cap && ids[id_slot(s, n)] != NULL;
+}
+
+static void id_add(const char *s, size_t n) {
+    if (2 * (ids_len + 1) > ids_cap) {
+        char **old = ids;
+        size_t old_cap = ids_cap;
+        ids_cap = ids_cap ? ids_cap * 2 : 4096;
+        ids = calloc(ids_cap, sizeof *ids);
+        if (!ids) die("calloc");
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i]) ids[id_slot(old[i], strlen(old[i]))] = old[i];
+        free(old);
+    }
+    size_t i = id_slot(s, n);
+    if (ids[i]) return;
+    ids[i] = strndup(s, n);
+    if (!ids[i]) die("strndup");
+    ids_len++;
+}
+
+/* Keep the first bytes of the article being received, p[0, n) being the next ones. */
+static void capture(struct conn *c, const char *p, size_t n) {
+    if (!remember || c->hdr_done) return;
+    if (!c->hdr) {
+        c->hdr = malloc(HDR_CAP);
+        if (!c->hdr) die("malloc");
+    }
+    size_t from = c->hdr_len > 3 ? c->hdr_len - 3 : 0;
+    size_t take = n < HDR_CAP - c->hdr_len ? n : HDR_CAP - c->hdr_len;
+    memcpy(c->hdr + c->hdr_len, p, take);
+    c->hdr_len += take;
+    char *end = memmem(c->hdr + from, c->hdr_len - from, "\r\n\r\n", 4);
+    if (end) c->hdr_len = (size_t)(end - c->hdr) + 2;  /* up to the last header's CRLF */
+    if (end || c->hdr_len == HDR_CAP) c->hdr_done = 1;
+}
+
+/* The article is complete: remember its Message-ID.  The captured bytes begin with
+ * the CRLF that consume() puts before every article, so each header follows a CRLF. */
+static void remember_article(struct conn *c) {
+    static const char name[] = "\r\nmessage-id:";
+    size_t nl = sizeof name - 1;
+    for (size_t i = 0; c->hdr && i + nl <= c->hdr_len; i++) {
+        if (strncasecmp(c->hdr + i, name, nl) != 0) continue;
+        size_t a = i + nl, e;
+        while (a < c->hdr_len && (c->hdr[a] == ' ' || c->hdr[a] == '\t')) a++;
+        for (e = a; e < c->hdr_len && c->hdr[e] != '\r' && c->hdr[e] != ' '; e++) {}
+        if (e > a) id_add(c->hdr + a, e - a);
+        break;
+    }
+    c->hdr_len = 0;
+    c->hdr_done = 0;
+}
+
 /* ---- input ---------------------------------------------------------------------- */
 
 /* Offset of the first "\r\n.\r\n" in p[0, n), or -1.  A match must start at or after
@@ -264,9 +349,15 @@ static void command(struct conn *c, char *line, size_t len) {
     if (word_is(w, wl, "POST")) {
         reply(c, "340 send article\r\n");
         c->in_data = 1;
+        c->hdr_len = 0;
+        c->hdr_done = 0;
     } else if (word_is(w, wl, "STAT")) {
         if (al == 0) {
             reply(c, "412 no newsgroup selected\r\n");
+        } else if (remember && !id_known(arg, al)) {
+            char buf[MAX_LINE + 32];
+            int n = snprintf(buf, sizeof buf, "430 no such article %.*s\r\n", (int)al, arg);
+            queue_reply(c, buf, (size_t)n);
         } else {
             char buf[MAX_LINE + 16];
             int n = snprintf(buf, sizeof buf, "223 0 %.*s\r\n", (int)al, arg);
@@ -316,9 +407,14 @@ again:;
             if (t < 0) {
                 /* keep the tail: a terminator may straddle this read and the next */
                 size_t keep = n < TERM_KEEP ? n : TERM_KEEP;
+                capture(c, p, n - keep);
                 st_bytes += n - keep;
                 start = len - keep;
                 break;
+            }
+            if (remember) {
+                capture(c, p, (size_t)t + 2);
+                remember_article(c);
             }
             st_bytes += (uint64_t)t + 5;
             st_posts++;
@@ -445,9 +541,12 @@ static void on_timer(void) {
 }
 
 static void print_stats(void) {
-    fprintf(stderr, "sink stats connections=%llu posts=%llu article_bytes=%llu commands=%llu\n",
+    fprintf(stderr,
+            "sink stats connections=%llu posts=%llu article_bytes=%llu commands=%llu"
+            " ids=%llu\n",
             (unsigned long long)st_conns, (unsigned long long)st_posts,
-            (unsigned long long)st_bytes, (unsigned long long)st_cmds);
+            (unsigned long long)st_bytes, (unsigned long long)st_cmds,
+            (unsigned long long)ids_len);
 }
 
 static int on_signal(void) {
@@ -458,7 +557,7 @@ static int on_signal(void) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: sink [-d DELAY_MS] [-b ADDR] PORT\n");
+    fprintf(stderr, "usage: sink [-d DELAY_MS] [-r] [-b ADDR] PORT\n");
     exit(2);
 }
 
@@ -466,12 +565,15 @@ int main(int argc, char **argv) {
     const char *addr = "127.0.0.1";
     long delay_ms = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "d:b:h")) != -1) {
+    while ((opt = getopt(argc, argv, "d:rb:h")) != -1) {
         char *endp;
         switch (opt) {
         case 'd':
             delay_ms = strtol(optarg, &endp, 10);
             if (*endp || delay_ms < 0) usage();
+            break;
+        case 'r':
+            remember = 1;
             break;
         case 'b':
             addr = optarg;

@@ -28,16 +28,18 @@ import contextlib
 import errno
 import json
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import zstandard
 
 from postie.errors import ManifestError
 
 VERSION = 1
+_SAFE = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII without '"' and '\\'
 _LEVEL = 3
 _CHUNK = 1 << 20
 
@@ -64,8 +66,9 @@ class FileRecord:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class ArticleRecord:
+class ArticleRecord(NamedTuple):
+    """One article's manifest line (a tuple: the engine makes one per article)."""
+
     file: int
     part: int
     offset: int
@@ -76,6 +79,24 @@ class ArticleRecord:
     subject: str | None = None
     poster: str | None = None
     wire_name: str | None = None
+
+    def line(self) -> str:
+        """The JSON line; formatted directly when no string needs escaping (the usual
+        case: hex IDs and names), through ``json`` otherwise."""
+        strings = (self.message_id, self.subject or "", self.poster or "", self.wire_name or "")
+        if not all(_SAFE.fullmatch(s) for s in strings):
+            return json.dumps(self.to_json(), separators=(",", ":"))
+        text = (
+            f'{{"f":{self.file},"i":{self.part},"o":{self.offset},"l":{self.length},'
+            f'"id":"{self.message_id}","crc":"{self.crc32:08x}","b":{self.size}'
+        )
+        if self.subject is not None:
+            text += f',"s":"{self.subject}"'
+        if self.poster is not None:
+            text += f',"p":"{self.poster}"'
+        if self.wire_name is not None:
+            text += f',"n":"{self.wire_name}"'
+        return text + "}"
 
     def to_json(self) -> dict[str, Any]:
         line: dict[str, Any] = {
@@ -111,11 +132,13 @@ class Manifest:
         return sum(len(a) for a in self.articles.values())
 
 
+def _compressor() -> zstandard.ZstdCompressor:
+    return zstandard.ZstdCompressor(level=_LEVEL, write_checksum=True)
+
+
 def _encode(lines: Sequence[dict[str, Any]]) -> bytes:
     text = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
-    return zstandard.ZstdCompressor(level=_LEVEL, write_checksum=True).compress(
-        text.encode("utf-8", "surrogateescape")
-    )
+    return _compressor().compress(text.encode("utf-8", "surrogateescape"))
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -154,6 +177,14 @@ def create(path: Path, header: dict[str, Any], files: Sequence[FileRecord]) -> M
     return ManifestWriter(path, len(data))
 
 
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -170,7 +201,9 @@ class ManifestWriter:
     def __init__(self, path: Path, size: int) -> None:
         self.path = path
         self.size = size  # durable bytes
+        self.frames = 0
         self._fd: int | None = None
+        self._zstd = _compressor()
 
     def _open(self) -> int:
         if self._fd is None:
@@ -184,11 +217,11 @@ class ManifestWriter:
         """Append one frame holding ``records``; fdatasync; return the durable size."""
         if not records:
             return self.size
-        data = _encode([r.to_json() for r in records])
+        text = "".join([r.line() + "\n" for r in records])
+        data = self._zstd.compress(text.encode("utf-8", "surrogateescape"))
         fd = self._open()
         try:
-            os.lseek(fd, self.size, os.SEEK_SET)
-            _write_all(fd, data)
+            _pwrite_all(fd, data, self.size)
             os.fdatasync(fd)
         except OSError as exc:
             # Cut a partly written frame off, so the file ends on a whole frame.
@@ -196,6 +229,7 @@ class ManifestWriter:
                 os.ftruncate(fd, self.size)
             raise _failure(self.path, "append to", exc) from None
         self.size += len(data)
+        self.frames += 1
         return self.size
 
     def close(self) -> None:

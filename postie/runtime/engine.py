@@ -51,6 +51,7 @@ from postie.runtime.runtime import Runtime
 log = logging.getLogger(__name__)
 
 RESERVE_OVERHEAD = 4096
+FLUSH_BATCH = 16  # manifest lines per frame, unless the connections would wait for them
 _EMPTY = object()  # nothing to look ahead at (None is the end-of-work marker)
 
 
@@ -229,12 +230,12 @@ class PostingJob:
         self._checked = 0
         self._duplicates = 0
         self._pipelined = 0
-        self._frames = 0
         self._active: dict[str, int] = {}
         self._to_post_bytes = sum(
             s.plan.segments[n - 1].length for s in self.states for n in s.pending
         )
         self._to_post = sum(len(s.pending) for s in self.states)
+        self._low_water = max(1, sum(p.max_connections for p in runtime.upload_pools) // 2)
 
     def statistics(self) -> JobStatistics:
         return JobStatistics(
@@ -250,7 +251,7 @@ class PostingJob:
             checked_in_doubt=self._checked,
             duplicates_confirmed=self._duplicates,
             pipelined_posts=self._pipelined,
-            manifest_frames=self._frames,
+            manifest_frames=self.manifest.frames if self.manifest is not None else 0,
             elapsed=time.monotonic() - self._started if self._started else 0.0,
             resumed_bytes=self.plan.total_bytes - self._to_post_bytes,
         )
@@ -316,7 +317,12 @@ class PostingJob:
                     if state.error is not None:
                         break
                     segment = state.plan.segments[number - 1]
-                    reserved = await budget.acquire(2 * segment.length + RESERVE_OVERHEAD)
+                    wanted = 2 * segment.length + RESERVE_OVERHEAD
+                    if budget.try_acquire(wanted):
+                        reserved = budget.clamp(wanted)
+                    else:
+                        self._kick.set()  # what the batch holds may be what we wait for
+                        reserved = await budget.acquire(wanted)
                     try:
                         future = encoder.submit(path, segment.offset, segment.length)
                     except BaseException:
@@ -345,7 +351,8 @@ class PostingJob:
                     self._queue.put_nowait(item)  # already durable: a re-post
                 else:
                     self._batch.append(item)
-                    self._kick.set()
+                    if self._flush_due():
+                        self._kick.set()
         finally:
             self._journal_done = True
             self._kick.set()
@@ -360,7 +367,7 @@ class PostingJob:
             while True:
                 await self._kick.wait()
                 self._kick.clear()
-                while self._batch and self._fatal is None:
+                while self._fatal is None and self._flush_due():
                     batch, self._batch = self._batch, []
                     records = [i.record for i in batch if i.record is not None]
                     if records:
@@ -371,15 +378,26 @@ class PostingJob:
                                 self._release(item)
                             self._stop(exc)
                             break
-                        self._frames += 1
                         crashpoints.reached("frame")
                     for item in batch:
                         self._queue.put_nowait(item)
-                if self._journal_done or self._fatal is not None:
+                if (self._journal_done and not self._batch) or self._fatal is not None:
                     return
         finally:
             for _ in range(workers):
                 self._queue.put_nowait(None)
+
+    def _flush_due(self) -> bool:
+        """Write a frame now? Batches grow (fewer, larger frames: each costs a thread
+        hop and an fdatasync) while the connections have articles enough to post."""
+        if not self._batch:
+            return False
+        return (
+            len(self._batch) >= FLUSH_BATCH
+            or self._queue.qsize() < self._low_water
+            or self._journal_done
+            or self.runtime.budget.waiting > 0
+        )
 
     async def _prepare(self, item: _Item) -> bool:
         """Await the encode, check and record the CRC, build the article and its line."""
@@ -436,6 +454,8 @@ class PostingJob:
         try:
             item = await queue.get()
             while item is not None:
+                if self._batch and queue.qsize() < self._low_water:
+                    self._kick.set()  # about to run dry: the flusher must not wait longer
                 # Look one article ahead: with it in hand the lane may send its POST
                 # right behind the current article (pipelining).
                 ahead = queue.get_nowait() if not queue.empty() else _EMPTY

@@ -125,6 +125,11 @@ class ByteBudget:
             self._peak,
         )
 
+    @property
+    def waiting(self) -> int:
+        """Reservations waiting for bytes."""
+        return len(self._waiters)
+
     def clamp(self, nbytes: int) -> int:
         """The amount actually reserved for a request of ``nbytes``."""
         return max(1, min(nbytes, self.capacity))

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import zstandard
+from hypothesis import given
+from hypothesis import strategies as st
 
 import postie.manifest as manifest_module
 from postie.errors import ManifestError
@@ -375,22 +377,35 @@ def test_damage_before_durable_bytes_is_not_a_torn_tail(tmp_path: Path) -> None:
 def disk_full_after(
     monkeypatch: pytest.MonkeyPatch, code: int, allowed_bytes: int
 ) -> Callable[[], int]:
-    """Make os.write in postie.manifest write ``allowed_bytes`` at most, then fail with ``code``."""
+    """Make os.write and os.pwrite in postie.manifest write ``allowed_bytes`` at most,
+    then fail with ``code``."""
     real_write = os.write
+    real_pwrite = os.pwrite
     written = 0
     calls = 0
 
-    def write(fd: int, data: Any) -> int:
-        nonlocal written, calls
+    def room() -> int:
+        nonlocal calls
         calls += 1
-        room = allowed_bytes - written
-        if room <= 0:
+        left = allowed_bytes - written
+        if left <= 0:
             raise OSError(code, os.strerror(code))
-        done = real_write(fd, bytes(data[:room]))
+        return left
+
+    def write(fd: int, data: Any) -> int:
+        nonlocal written
+        done = real_write(fd, bytes(data[: room()]))
+        written += done
+        return done
+
+    def pwrite(fd: int, data: Any, offset: int) -> int:
+        nonlocal written
+        done = real_pwrite(fd, bytes(data[: room()]), offset)
         written += done
         return done
 
     monkeypatch.setattr("postie.manifest.os.write", write)
+    monkeypatch.setattr("postie.manifest.os.pwrite", pwrite)
     return lambda: calls
 
 
@@ -464,3 +479,16 @@ def test_other_write_errors_say_what_failed(
     assert str(writer.path) in message
     assert os.strerror(errno.EIO) in message
     assert "no space" not in message
+
+
+@given(
+    message_id=st.text(max_size=40),
+    subject=st.none() | st.text(max_size=20),
+    crc=st.integers(0, 0xFFFFFFFF),
+)
+def test_fast_line_is_the_same_json(message_id: str, subject: str | None, crc: int) -> None:
+    """Lines are formatted without json when no string needs escaping; either way the
+    line must read back as the same record (quotes, backslashes, control characters,
+    non-ASCII and lone surrogates from non-UTF-8 names included)."""
+    record = ArticleRecord(1, 2, 3, 4, message_id, crc, 5, subject, None, "n")
+    assert json.loads(record.line()) == record.to_json()

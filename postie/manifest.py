@@ -24,11 +24,14 @@ is cut off on resume while damage before it is reported as a corrupt manifest.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import json
 import os
+import queue
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,6 +207,41 @@ class ManifestWriter:
         self.frames = 0
         self._fd: int | None = None
         self._zstd = _compressor()
+        self._jobs: queue.SimpleQueue[_SyncJob | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, records: Sequence[ArticleRecord]) -> asyncio.Future[int]:
+        """:meth:`append` on this writer's own thread; the future gives the durable size.
+
+        One long-lived thread and a queue instead of ``asyncio.to_thread``: the
+        generic executor path costs a ``concurrent.futures.Future`` and its lock
+        per frame, on the event loop, the busiest thread.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._sync_loop, name="postie-manifest", daemon=True
+            )
+            self._thread.start()
+        self._jobs.put((loop, future, records))
+        return future
+
+    def _sync_loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            loop, future, records = job
+            size: int | None = None
+            error: BaseException | None = None
+            try:
+                size = self.append(records)
+            except BaseException as exc:  # handed to the waiting task
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, future, size, error)
+            del job, records
 
     def _open(self) -> int:
         if self._fd is None:
@@ -233,9 +271,26 @@ class ManifestWriter:
         return self.size
 
     def close(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(None)
+            thread.join()
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
+
+
+_SyncJob = tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]", Sequence[ArticleRecord]]
+
+
+def _settle(future: asyncio.Future[int], size: int | None, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert size is not None
+        future.set_result(size)
 
 
 def _frames(path: Path) -> Iterator[tuple[int, bytes | None]]:

@@ -372,7 +372,7 @@ class PostingJob:
                     records = [i.record for i in batch if i.record is not None]
                     if records:
                         try:
-                            await asyncio.to_thread(manifest.append, records)
+                            await manifest.submit(records)
                         except errors.ManifestError as exc:
                             for item in batch:
                                 self._release(item)

@@ -64,7 +64,9 @@ def start(args: list[str], crash_at: str | None) -> subprocess.Popen[str]:
     )
 
 
-def test_killed_at_every_stage_then_finished(inn: Inn, tmp_path: Path) -> None:
+def test_killed_at_every_stage_then_finished(
+    inn: Inn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if not NEWS_LOG.exists() or not os.access(NEWS_LOG, os.R_OK):
         pytest.skip("needs INN's log of accepted articles")
     domain = f"kill{secrets.token_hex(4)}.postie.test"
@@ -171,4 +173,5 @@ def test_killed_at_every_stage_then_finished(inn: Inn, tmp_path: Path) -> None:
         assert step.accepted <= left
         left -= step.accepted
     assert left == 0
-    print("\n" + "\n".join(report))
+    with capsys.disabled():  # the figures belong in the test output (and docs/performance.md)
+        print("\n" + "\n".join(report))

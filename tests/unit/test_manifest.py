@@ -492,3 +492,23 @@ def test_fast_line_is_the_same_json(message_id: str, subject: str | None, crc: i
     non-ASCII and lone surrogates from non-UTF-8 names included)."""
     record = ArticleRecord(1, 2, 3, 4, message_id, crc, 5, subject, None, "n")
     assert json.loads(record.line()) == record.to_json()
+
+
+async def test_submit_appends_on_the_writers_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = new(tmp_path)
+    first = await writer.submit([article(1, 1)])
+    second = await writer.submit([article(1, 2), article(1, 3)])
+    assert first < second == writer.size
+    with monkeypatch.context() as patch:
+        disk_full_after(patch, errno.ENOSPC, 0)
+        with pytest.raises(ManifestError, match="no space left"):
+            await writer.submit([article(1, 4)])
+    writer.close()
+    writer.close()  # idempotent
+    assert all_articles(read(writer.path, durable_bytes=second)) == [
+        article(1, 1),
+        article(1, 2),
+        article(1, 3),
+    ]

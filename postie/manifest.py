@@ -57,6 +57,17 @@ class FileRecord:
     parts: int
     role: str = "data"
 
+    def line(self) -> str:
+        path = os.fsdecode(self.path)
+        if not (
+            _SAFE.fullmatch(path) and _SAFE.fullmatch(self.name) and _SAFE.fullmatch(self.role)
+        ):
+            return json.dumps(self.to_json(), separators=(",", ":"))
+        return (
+            f'{{"file":{self.file},"path":"{path}","name":"{self.name}","size":{self.size},'
+            f'"mtime_ns":{self.mtime_ns},"parts":{self.parts},"role":"{self.role}"}}'
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "file": self.file,
@@ -161,7 +172,9 @@ def _failure(path: Path, doing: str, exc: OSError) -> ManifestError:
 
 def create(path: Path, header: dict[str, Any], files: Sequence[FileRecord]) -> ManifestWriter:
     """Write frame 0 atomically and return a writer that appends article frames."""
-    data = _encode([{"postie_manifest": VERSION, **header}, *(f.to_json() for f in files)])
+    first = json.dumps({"postie_manifest": VERSION, **header}, separators=(",", ":"))
+    text = "".join([first + "\n", *(f.line() + "\n" for f in files)])
+    data = _compressor().compress(text.encode("utf-8", "surrogateescape"))
     tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

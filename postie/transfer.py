@@ -44,6 +44,7 @@ from postie.article.plan import (
     FilePlan,
     JobPlan,
     Segment,
+    SourceFile,
     collect,
     new_message_id,
     obfuscated_fields,
@@ -129,7 +130,8 @@ def manifest_dir(config: Config, db_path: Path) -> Path:
 
 def _absolute(collected: Collected) -> Collected:
     files = tuple(
-        dataclasses.replace(f, path=Path(os.path.abspath(f.path))) for f in collected.files
+        SourceFile(Path(os.path.abspath(f.path)), f.name, f.size, f.mtime_ns)
+        for f in collected.files
     )
     return dataclasses.replace(collected, files=files)
 
@@ -472,7 +474,7 @@ class TransferRun:
         for (index, number, _), found in zip(doubtful, present, strict=True):
             if found:
                 there.setdefault(index, set()).add(number)
-        for file in prepared.plan.files:
+        for file in prepared.plan.files if prepared.resumed else ():
             if file.index in prepared.lost:
                 continue
             if file.index in prepared.finished_before:
@@ -678,8 +680,11 @@ def _strip(message_id: str) -> str:
 def write_nzbs(
     found: Manifest, prepared: Prepared, done: set[int], accepted: dict[tuple[int, int], str]
 ) -> list[Path]:
-    """Write the NZBs the finished files allow; return the paths written."""
-    plan = plan_from_manifest(found, prepared.posting)
+    """Write the NZBs the finished files allow; return the paths written.
+
+    Segments (Message-IDs, bytes) come from the manifest's lines; the plan, built
+    from the same manifest's file records, gives only each file's subject."""
+    plan = prepared.plan
     builder = ArticleBuilder(plan, prepared.posting)
     meta = prepared.nzb.meta.model_dump()
     written: list[Path] = []

@@ -50,12 +50,13 @@ SET lease_expires = :expires, manifest_bytes = MAX(manifest_bytes, :manifest_byt
     updated_at = :now
 WHERE id = :id AND lease_owner = :owner;
 
--- name: set_acked
-UPDATE transfer_files SET acked = :acked, updated_at = :now
-WHERE transfer_id = :transfer_id AND file_id = :file_id AND acked < :acked;
-
--- name: set_file_state
-UPDATE transfer_files SET upload_state = :state, last_error = :error, updated_at = :now
+-- name: set_progress
+-- The watermark only moves forward; a NULL state leaves the state and error as they are.
+UPDATE transfer_files
+SET acked = MAX(acked, :acked),
+    upload_state = COALESCE(:state, upload_state),
+    last_error = CASE WHEN :state IS NULL THEN last_error ELSE :error END,
+    updated_at = :now
 WHERE transfer_id = :transfer_id AND file_id = :file_id;
 
 -- name: insert_accepted_id

@@ -377,24 +377,17 @@ class TransferStore:
                     " while this one was posting it"
                 )
             await db.executemany(
-                query("set_acked"),
-                [
-                    {"transfer_id": transfer_id, "file_id": f.file_id, "acked": f.acked, "now": now}
-                    for f in files
-                ],
-            )
-            await db.executemany(
-                query("set_file_state"),
+                query("set_progress"),
                 [
                     {
                         "transfer_id": transfer_id,
                         "file_id": f.file_id,
+                        "acked": f.acked,
                         "state": f.state,
                         "error": f.error,
                         "now": now,
                     }
                     for f in files
-                    if f.state is not None
                 ],
             )
             await db.executemany(

@@ -513,7 +513,8 @@ class TransferRun:
         """Post, checkpointing as it goes; write the NZBs the manifest allows."""
         job = self.job if self.job is not None else await self.check_server()
         prepared = self.prepared
-        checkpoints = asyncio.create_task(self._checkpoints(), name="checkpoints")
+        stop = asyncio.Event()
+        checkpoints = asyncio.create_task(self._checkpoints(stop), name="checkpoints")
         fatal: BaseException | None = None
         result: JobResult | None = None
         try:
@@ -521,10 +522,9 @@ class TransferRun:
         except errors.PostieError as exc:
             fatal = exc
         finally:
-            checkpoints.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await checkpoints
-            await self.checkpoint()  # shielded by being awaited after the job
+            stop.set()  # let a checkpoint in progress finish rather than cancel it
+            await checkpoints
+            await self.checkpoint()
         prepared.writer.close()
         if fatal is not None:
             await self.store.finish(prepared.transfer_id, state="incomplete", error=str(fatal))
@@ -556,9 +556,12 @@ class TransferRun:
             self.stat_missing,
         )
 
-    async def _checkpoints(self) -> None:
+    async def _checkpoints(self, stop: asyncio.Event) -> None:
         while True:
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval)
+            if stop.is_set():
+                return
             try:
                 await self.checkpoint()
             except errors.TransferBusy as exc:

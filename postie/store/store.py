@@ -13,6 +13,7 @@ Rows come back as frozen dataclasses; the SQL lives in ``queries.sql``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
@@ -204,19 +205,35 @@ class TransferStore:
                 await db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise self._error(exc, doing) from None
+            except BaseException:
+                # Cancelled while BEGIN was queued: it still runs in aiosqlite's thread,
+                # so end it, or the next transaction finds one open.
+                await self._rollback(db)
+                raise
             try:
                 yield db
             except sqlite3.Error as exc:
-                await db.execute("ROLLBACK")
+                await self._rollback(db)
                 raise self._error(exc, doing) from None
             except BaseException:
-                await db.execute("ROLLBACK")
+                await self._rollback(db)
                 raise
             try:
                 await db.execute("COMMIT")
             except sqlite3.Error as exc:
-                await db.execute("ROLLBACK")
+                await self._rollback(db)
                 raise self._error(exc, doing) from None
+
+    @staticmethod
+    async def _rollback(db: aiosqlite.Connection) -> None:
+        """ROLLBACK, queued even if this task is cancelled again (aiosqlite runs its
+        requests in order, so it lands before the next transaction's BEGIN)."""
+
+        async def rollback() -> None:
+            with contextlib.suppress(sqlite3.OperationalError):  # no transaction open
+                await db.execute("ROLLBACK")
+
+        await asyncio.shield(rollback())
 
     async def _fetch(self, name: str, doing: str, **params: Any) -> list[sqlite3.Row]:
         async with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import re
@@ -858,6 +859,30 @@ async def test_checkpoint_is_one_transaction_on_any_error(store: TransferStore) 
             accepted=accepted(),
         )
     assert await checkpointed_state(store, tid) == before
+
+
+@pytest.mark.parametrize("yields", [0, 1, 2, 3, 4, 5])
+async def test_a_cancelled_checkpoint_leaves_no_transaction_open(
+    store: TransferStore, yields: int
+) -> None:
+    """Cancelled at any await (also while its BEGIN is still queued in aiosqlite's
+    thread), a checkpoint leaves the connection ready for the next transaction."""
+    tid = await store.create(new_transfer(), owner="a", lease=60)
+    task = asyncio.create_task(
+        store.checkpoint(
+            tid, owner="a", lease=60, manifest_bytes=1, files=[FileProgress(1, 1, None)]
+        )
+    )
+    for _ in range(yields):
+        await asyncio.sleep(0)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await store.checkpoint(
+        tid, owner="a", lease=60, manifest_bytes=2, files=[FileProgress(1, 2, "uploaded")]
+    )
+    row = await file_row(store, tid, 1)
+    assert (row.acked, row.upload_state) == (2, "uploaded")
 
 
 async def test_finish_states(store: TransferStore) -> None:

@@ -122,6 +122,8 @@ def setup_logging(verbose: int, *, rich_console: Console | None = None) -> None:
         handler = stream
     root.addHandler(handler)
     root.setLevel(level)
+    # aiosqlite logs every statement at DEBUG: too much even for -vv
+    logging.getLogger("aiosqlite").setLevel(max(level, logging.INFO))
 
 
 def error(message: str) -> None:

@@ -129,6 +129,8 @@ def manifest_dir(config: Config, db_path: Path) -> Path:
 
 
 def _absolute(collected: Collected) -> Collected:
+    if all(f.path.is_absolute() for f in collected.files):
+        return collected
     files = tuple(
         SourceFile(Path(os.path.abspath(f.path)), f.name, f.size, f.mtime_ns)
         for f in collected.files
@@ -579,9 +581,17 @@ class TransferRun:
         progress: list[FileProgress] = []
         accepted: list[tuple[int, int, str]] = []
         unsaved: list[tuple[FileState, int]] = []
+        # the end of a complete run: one statement marks every file, not a row each
+        all_uploaded = not self.prepared.lost and all(
+            s.remaining == 0 and s.error is None for s in job.states
+        )
         for state in job.states:
             index = state.plan.index
             if index in self.prepared.lost:
+                continue
+            if all_uploaded:
+                accepted.extend((index, number, mid) for number, mid in state.unsaved_ids)
+                unsaved.append((state, len(state.unsaved_ids)))
                 continue
             upload_state = _upload_state(state)
             mark = state.watermark
@@ -612,7 +622,10 @@ class TransferRun:
             manifest_bytes=self.prepared.writer.size,
             files=progress,
             accepted=accepted,
+            all_uploaded=all_uploaded,
         )
+        if all_uploaded:
+            self._saved = {s.plan.index: (s.watermark, "uploaded") for s in job.states}
         for state, saved in unsaved:
             del state.unsaved_ids[:saved]
         crashpoints.reached("checkpoint")

@@ -128,6 +128,12 @@ def post_command(
     raise typer.Exit(code)
 
 
+def _absolute(paths: list[Path]) -> list[Path]:
+    """Absolute from the start: the transfer records absolute paths, and fixing 10,000
+    relative ones afterwards costs more than walking from absolute roots."""
+    return [Path(os.path.abspath(p)) for p in paths]
+
+
 def _job_name(paths: list[Path]) -> str:
     first = paths[0].resolve() if paths[0].exists() else paths[0]
     name = os.fsdecode(first.name) or "postie"
@@ -145,7 +151,7 @@ async def _post(
     console: Console | None,
     db: Path | None,
 ) -> int:
-    collected = collect(paths)
+    collected = collect(_absolute(paths))
     for problem in collected.warnings:
         common.warn(str(problem))
     for problem in collected.skipped:

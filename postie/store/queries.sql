@@ -59,6 +59,11 @@ SET acked = MAX(acked, :acked),
     updated_at = :now
 WHERE transfer_id = :transfer_id AND file_id = :file_id;
 
+-- name: set_all_uploaded
+UPDATE transfer_files
+SET acked = article_count, upload_state = 'uploaded', last_error = NULL, updated_at = :now
+WHERE transfer_id = :transfer_id AND (upload_state != 'uploaded' OR acked != article_count);
+
 -- name: insert_accepted_id
 INSERT OR REPLACE INTO accepted_ids (transfer_id, file_id, part, message_id)
 VALUES (:transfer_id, :file_id, :part, :message_id);

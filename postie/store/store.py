@@ -374,8 +374,12 @@ class TransferStore:
         manifest_bytes: int,
         files: Sequence[FileProgress],
         accepted: Iterable[tuple[int, int, str]] = (),
+        all_uploaded: bool = False,
     ) -> None:
-        """Advance watermarks, record rewritten IDs and renew the lease: one transaction."""
+        """Advance watermarks, record rewritten IDs and renew the lease: one transaction.
+
+        ``all_uploaded``: every file has all its articles acknowledged; one statement
+        says so for all of them (``files`` may then be empty)."""
         now = time.time()
         async with self._transaction("save progress") as db:
             cursor = await db.execute(
@@ -392,6 +396,10 @@ class TransferStore:
                 raise TransferBusy(
                     f"transfer {transfer_id} was taken over by another process"
                     " while this one was posting it"
+                )
+            if all_uploaded:
+                await db.execute(
+                    query("set_all_uploaded"), {"transfer_id": transfer_id, "now": now}
                 )
             await db.executemany(
                 query("set_progress"),

@@ -885,6 +885,18 @@ async def test_a_cancelled_checkpoint_leaves_no_transaction_open(
     assert (row.acked, row.upload_state) == (2, "uploaded")
 
 
+async def test_checkpoint_all_uploaded_marks_every_file_in_one_statement(
+    store: TransferStore,
+) -> None:
+    tid = await store.create(new_transfer(), owner="a", lease=60)
+    await store.checkpoint(
+        tid, owner="a", lease=60, manifest_bytes=9, files=[], accepted=[], all_uploaded=True
+    )
+    rows = await store.files(tid)
+    assert rows
+    assert all(r.upload_state == "uploaded" and r.acked == r.article_count for r in rows)
+
+
 async def test_finish_states(store: TransferStore) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     before = time.time()

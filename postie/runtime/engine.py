@@ -9,10 +9,11 @@ Articles flow through four stages, each bounded only by the ByteBudget:
    CRC32, checks a re-posted part against the CRC its manifest line holds (a
    mismatch means the source changed: the file stops, nothing more of it is
    posted), builds the article and its manifest line;
-3. the *flusher* appends the gathered lines to the manifest as one frame and
-   waits for it to be durable (group commit: while one frame syncs, the next
-   batch gathers) and only then lets those articles go: no article is posted
-   before its manifest line is on disk;
+3. the *flusher* hands the gathered lines to the manifest writer's own thread
+   as one frame and waits for it to be durable (group commit: while one frame
+   syncs, the next batch gathers; a batch grows up to ``FLUSH_BATCH`` lines
+   while the connections still have articles to post) and only then lets those
+   articles go: no article is posted before its manifest line is on disk;
 4. one *worker* per upload connection posts articles, holding a WorkerSlot
    while one is on the wire, and releases the reservation when the article is
    acknowledged or given up. Each file keeps an acknowledged watermark (every

@@ -113,6 +113,10 @@ class ServerConfig(_Model):
     def uploads(self) -> bool:
         return self.role in (Role.UPLOAD, Role.BOTH)
 
+    @property
+    def verifies(self) -> bool:
+        return self.role in (Role.VERIFY, Role.BOTH)
+
 
 class Obfuscation(StrEnum):
     NONE = "none"

@@ -11,7 +11,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import typer
 
 from postie import __version__
-from postie.cli import check, post, transfers
+from postie.cli import check, post, transfers, verify
 
 app = typer.Typer(
     name="postie",
@@ -41,6 +41,7 @@ def _root(
 app.command("post")(post.post_command)
 app.command("resume")(transfers.resume_command)
 app.add_typer(transfers.transfers_app, name="transfers")
+app.command("verify")(verify.verify_command)
 app.command("check-server")(check.check_server_command)
 
 

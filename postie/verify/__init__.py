@@ -1,0 +1,1 @@
+"""Proving that posted articles are on the server."""

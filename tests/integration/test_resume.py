@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -69,8 +70,8 @@ class Setup:
     def articles(self, index: int) -> int:
         return math.ceil(self.sizes[index - 1] / ARTICLE)
 
-    def post(self, crash: str | None = None) -> Run:
-        args = ("post", self.source, "-c", self.config, "-o", self.out, "--plain", "-v")
+    def post(self, crash: str | None = None, *extra: str | Path) -> Run:
+        args = ("post", self.source, "-c", self.config, "-o", self.out, "--plain", "-v", *extra)
         if crash:
             return run_postie(*args, POSTIE_CRASH_AT=crash)
         return run_postie(*args)
@@ -122,6 +123,57 @@ def test_post_again_resumes_with_the_same_message_ids(inn: Inn, tmp_path: Path) 
     shown = s.show()
     assert f"{s.articles(1)}/{s.articles(1)}" in shown
     assert "uploaded" in shown
+
+
+def test_resume_under_full_obfuscation_keeps_each_articles_identity(
+    inn: Inn, tmp_path: Path
+) -> None:
+    """Re-posted articles carry the subject, From and yEnc name their manifest line
+    recorded (the yEnc name is part of the body: byte-identical re-posts need it)."""
+    import nntp
+
+    s = Setup(inn, tmp_path)
+    killed = s.post("acked:5", "--obfuscate", "full")
+    assert killed.returncode == -signal.SIGKILL, killed.output
+    run = s.post(None, "--obfuscate", "full")
+    assert run.returncode == 0, run.output
+    reposted = re.search(r"(\d+) to post again", run.stdout)
+    assert reposted is not None
+    assert int(reposted.group(1)) > 0, "no recorded article was posted again"
+    found = manifest.read(s.manifest_path())
+    lines = [r for per_file in found.articles.values() for r in per_file.values()]
+    assert len(lines) == s.articles(1) + s.articles(2)
+    client = nntp.NNTPClient(inn.host, inn.open_port)
+    try:
+        for line in lines:
+            assert line.subject
+            assert line.poster
+            assert line.wire_name
+            _, headers, body = client.article(f"<{line.message_id}>", decode=False)
+            assert headers["Subject"] == line.subject
+            assert headers["From"] == line.poster
+            assert f" name={line.wire_name}".encode() in body.split(b"\r\n", 1)[0]
+    finally:
+        client.quit()
+    # the NZB keeps the real names; the files read back (yEnc names are random) whole
+    document = nzb.read(s.out)
+    assert [f.subject.split('"')[1] for f in document.files] == ["f1.bin", "f2.bin"]
+    rebuilt = list(rebuild_from_nzb(s.out, inn.host, inn.open_port).values())
+    assert [r.data for r in rebuilt] == [p.read_bytes() for p in s.files]
+
+
+def test_nzb_per_file_after_resume(inn: Inn, tmp_path: Path) -> None:
+    s = Setup(inn, tmp_path)
+    s.out = tmp_path / "nzbs"
+    s.out.mkdir()
+    killed = s.post("file-done:1", "--nzb-per-file")
+    assert killed.returncode == -signal.SIGKILL, killed.output
+    run = s.post(None, "--nzb-per-file")
+    assert run.returncode == 0, run.output
+    for path in s.files:
+        written = s.out / f"{path.name}.nzb"
+        rebuilt = rebuild_from_nzb(written, inn.host, inn.open_port)
+        assert rebuilt[path.name].data == path.read_bytes()
 
 
 def test_resume_command_finishes_the_newest_unfinished_transfer(inn: Inn, tmp_path: Path) -> None:

@@ -343,50 +343,79 @@ def _frames(path: Path) -> Iterator[tuple[int, bytes | None]]:
             yield offset, b"".join(out)
 
 
+class ManifestReader:
+    """Streams a manifest: ``header`` and ``files`` are read on opening; iterating
+    yields the article lines frame by frame (memory stays at one frame), and
+    ``end`` is then the byte offset after the last complete frame.
+
+    Damage at or before ``durable_bytes`` is an error; a broken frame after it is
+    a torn tail (its articles were never posted) and ends the iteration.
+    """
+
+    def __init__(self, path: Path, *, durable_bytes: int = 0) -> None:
+        self.path = path
+        self.durable_bytes = durable_bytes
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise ManifestError(f"the manifest {path} is missing") from None
+        except OSError as exc:
+            raise ManifestError(f"cannot read the manifest {path}: {exc.strerror}") from None
+        if size < durable_bytes:
+            raise ManifestError(
+                f"the manifest {path} is truncated: {size} bytes, but {durable_bytes} were"
+                " durable at the last checkpoint"
+            )
+        self._frames = _frames(path)
+        try:
+            first = next(self._frames, None)
+        except OSError as exc:
+            raise ManifestError(f"cannot read the manifest {path}: {exc.strerror}") from None
+        if first is None:
+            raise ManifestError(f"the manifest {path} is empty")
+        end, data = first
+        if data is None:
+            raise ManifestError(
+                f"the manifest {path} is corrupt at byte 0 (durable up to {durable_bytes})"
+            )
+        self.header, self.files = _first_frame(path, data.decode("utf-8", "surrogateescape"))
+        self.end = end
+
+    def __iter__(self) -> Iterator[ArticleRecord]:
+        path = self.path
+        try:
+            for end, data in self._frames:
+                if data is None:
+                    if self.end < self.durable_bytes:
+                        raise ManifestError(
+                            f"the manifest {path} is corrupt at byte {self.end}"
+                            f" (durable up to {self.durable_bytes})"
+                        )
+                    break  # torn tail
+                yield from _articles(self, data.decode("utf-8", "surrogateescape"))
+                self.end = end
+        except OSError as exc:
+            raise ManifestError(f"cannot read the manifest {path}: {exc.strerror}") from None
+        if self.end < self.durable_bytes:
+            raise ManifestError(
+                f"the manifest {path} is corrupt: complete frames end at byte {self.end},"
+                f" but {self.durable_bytes} were durable"
+            )
+
+
 def read(path: Path, *, durable_bytes: int = 0) -> Manifest:
-    """Read a whole manifest. Damage at or before ``durable_bytes`` is an error;
-    a broken frame after it is a torn tail (never posted) and is left out."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise ManifestError(f"the manifest {path} is missing") from None
-    except OSError as exc:
-        raise ManifestError(f"cannot read the manifest {path}: {exc.strerror}") from None
-    if size < durable_bytes:
-        raise ManifestError(
-            f"the manifest {path} is truncated: {size} bytes, but {durable_bytes} were durable"
-            " at the last checkpoint"
-        )
-    manifest: Manifest | None = None
-    try:
-        for end, data in _frames(path):
-            start = manifest.end if manifest is not None else 0
-            if data is None:
-                if start < max(durable_bytes, 1) or manifest is None:
-                    raise ManifestError(
-                        f"the manifest {path} is corrupt at byte {start}"
-                        f" (durable up to {durable_bytes})"
-                    )
-                break  # torn tail
-            lines = data.decode("utf-8", "surrogateescape").splitlines()
-            if manifest is None:
-                manifest = _first_frame(path, lines)
-            else:
-                _add_articles(manifest, lines)
-            manifest.end = end
-    except OSError as exc:
-        raise ManifestError(f"cannot read the manifest {path}: {exc.strerror}") from None
-    if manifest is None:
-        raise ManifestError(f"the manifest {path} is empty")
-    if manifest.end < durable_bytes:
-        raise ManifestError(
-            f"the manifest {path} is corrupt: complete frames end at byte {manifest.end},"
-            f" but {durable_bytes} were durable"
-        )
-    return manifest
+    """Read a whole manifest into memory (see :class:`ManifestReader` to stream one)."""
+    reader = ManifestReader(path, durable_bytes=durable_bytes)
+    found = Manifest(path, reader.header, reader.files, {f: {} for f in reader.files})
+    articles = found.articles
+    for record in reader:
+        articles[record.file][record.part] = record
+    found.end = reader.end
+    return found
 
 
-def _first_frame(path: Path, lines: list[str]) -> Manifest:
+def _first_frame(path: Path, text: str) -> tuple[dict[str, Any], dict[int, FileRecord]]:
+    lines = text.splitlines()
     try:
         header = json.loads(lines[0])
         version = header.pop("postie_manifest")
@@ -412,11 +441,12 @@ def _first_frame(path: Path, lines: list[str]) -> Manifest:
         except (ValueError, KeyError, TypeError):
             raise ManifestError(f"the manifest {path} has a bad file line: {line[:80]}") from None
         files[record.file] = record
-    return Manifest(path, header, files, {f: {} for f in files})
+    return header, files
 
 
-def _add_articles(manifest: Manifest, lines: list[str]) -> None:
-    for line in lines:
+def _articles(reader: ManifestReader, text: str) -> list[ArticleRecord]:
+    records = []
+    for line in text.splitlines():
         try:
             raw = json.loads(line)
             record = ArticleRecord(
@@ -431,11 +461,17 @@ def _add_articles(manifest: Manifest, lines: list[str]) -> None:
                 poster=raw.get("p"),
                 wire_name=raw.get("n"),
             )
-            manifest.articles[record.file][record.part] = record
         except (ValueError, KeyError, TypeError):
             raise ManifestError(
-                f"the manifest {manifest.path} has a bad article line: {line[:80]}"
+                f"the manifest {reader.path} has a bad article line: {line[:80]}"
             ) from None
+        if record.file not in reader.files:
+            raise ManifestError(
+                f"the manifest {reader.path} has a bad article line: {line[:80]}"
+                f" (no file {record.file})"
+            )
+        records.append(record)
+    return records
 
 
 def reopen(manifest: Manifest) -> ManifestWriter:

@@ -512,3 +512,18 @@ async def test_submit_appends_on_the_writers_thread(
         article(1, 2),
         article(1, 3),
     ]
+
+
+def test_reader_streams_frame_by_frame(tmp_path: Path) -> None:
+    writer = new(tmp_path)
+    writer.append([article(1, 1), article(1, 2)])
+    end = writer.append([article(2, 1)])
+    writer.close()
+    reader = manifest_module.ManifestReader(writer.path, durable_bytes=end)
+    assert reader.header == HEADER
+    assert sorted(reader.files) == [f.file for f in FILES]
+    seen = iter(reader)
+    assert next(seen) == article(1, 1)  # the first frame is read, not the whole file
+    assert reader.end < end
+    assert list(seen) == [article(1, 2), article(2, 1)]
+    assert reader.end == end

@@ -79,3 +79,44 @@ WHERE id = :id;
 
 -- name: delete_transfer
 DELETE FROM transfers WHERE id = :id;
+
+-- name: record_miss
+-- A STAT found the article missing: a new row, or one more check of a known one.
+INSERT INTO verification_failures (transfer_id, file_id, part, message_id, next_attempt_at,
+                                   last_error, created_at, updated_at)
+VALUES (:transfer_id, :file_id, :part, :message_id, :next_attempt_at, :error, :now, :now)
+ON CONFLICT (transfer_id, file_id, part) DO UPDATE
+SET check_count = check_count + 1, next_attempt_at = excluded.next_attempt_at,
+    last_error = excluded.last_error, updated_at = excluded.updated_at;
+
+-- name: due_failures
+SELECT * FROM verification_failures
+WHERE state = 'pending' AND next_attempt_at <= :now
+  AND (lease_owner IS NULL OR lease_expires < :now)
+ORDER BY next_attempt_at, transfer_id, file_id, part
+LIMIT :limit;
+
+-- name: lease_failure
+UPDATE verification_failures SET lease_owner = :owner, lease_expires = :expires, updated_at = :now
+WHERE transfer_id = :transfer_id AND file_id = :file_id AND part = :part;
+
+-- name: resolve_failure
+-- Found on the server: successful articles are not kept.
+DELETE FROM verification_failures
+WHERE transfer_id = :transfer_id AND file_id = :file_id AND part = :part
+  AND lease_owner = :owner;
+
+-- name: reschedule_failure
+UPDATE verification_failures
+SET state = :state, repost_count = :repost_count, check_count = :check_count,
+    next_attempt_at = :next_attempt_at, last_error = :error,
+    lease_owner = NULL, lease_expires = NULL, updated_at = :now
+WHERE transfer_id = :transfer_id AND file_id = :file_id AND part = :part
+  AND lease_owner = :owner;
+
+-- name: reclaim_expired_failures
+UPDATE verification_failures SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
+WHERE lease_owner IS NOT NULL AND lease_expires < :now;
+
+-- name: transfer_failures
+SELECT * FROM verification_failures WHERE transfer_id = :id ORDER BY file_id, part;

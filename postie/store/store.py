@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -117,6 +118,27 @@ class FileProgress:
     acked: int
     state: str | None = None  # a new upload_state, if it changed
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An article a STAT did not find (a ``verification_failures`` row)."""
+
+    transfer_id: int
+    file_id: int
+    part: int
+    message_id: str
+    state: str
+    repost_count: int
+    check_count: int
+    next_attempt_at: float
+    lease_owner: str | None
+    lease_expires: float | None
+    last_error: str | None
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.transfer_id, self.file_id, self.part)
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,6 +467,121 @@ class TransferStore:
                 },
             )
 
+    # --- verification failures (leased) -------------------------------------------------
+
+    async def record_misses(
+        self,
+        transfer_id: int,
+        file_id: int,
+        misses: Iterable[tuple[int, str]],
+        *,
+        next_attempt_at: float,
+        error: str | None = None,
+    ) -> None:
+        """Store the parts a STAT did not find (``(part, message_id)``); a part already
+        stored counts one more check. One transaction."""
+        now = time.time()
+        async with self._transaction("record missing articles") as db:
+            await db.executemany(
+                query("record_miss"),
+                [
+                    {
+                        "transfer_id": transfer_id,
+                        "file_id": file_id,
+                        "part": part,
+                        "message_id": message_id,
+                        "next_attempt_at": next_attempt_at,
+                        "error": error,
+                        "now": now,
+                    }
+                    for part, message_id in misses
+                ],
+            )
+
+    async def claim_failures(
+        self, *, owner: str, lease: float, limit: int, now: float | None = None
+    ) -> tuple[Failure, ...]:
+        """Lease up to ``limit`` due failures to ``owner``: one write transaction, so two
+        workers (two processes on one store) never hold the same row. Rows whose lease
+        ran out are due again."""
+        now = time.time() if now is None else now
+        async with self._transaction("claim missing articles") as db:
+            async with db.execute(query("due_failures"), {"now": now, "limit": limit}) as cur:
+                rows = [_failure(row) for row in await cur.fetchall()]
+            await db.executemany(
+                query("lease_failure"),
+                [
+                    {
+                        "transfer_id": f.transfer_id,
+                        "file_id": f.file_id,
+                        "part": f.part,
+                        "owner": owner,
+                        "expires": now + lease,
+                        "now": now,
+                    }
+                    for f in rows
+                ],
+            )
+        return tuple(
+            dataclasses.replace(f, lease_owner=owner, lease_expires=now + lease) for f in rows
+        )
+
+    async def resolve_failures(self, keys: Iterable[tuple[int, int, int]], *, owner: str) -> None:
+        """The articles are on the server after all: forget them (only rows ``owner``
+        holds)."""
+        now = time.time()
+        async with self._transaction("forget found articles") as db:
+            await db.executemany(
+                query("resolve_failure"),
+                [
+                    {"transfer_id": t, "file_id": f, "part": p, "owner": owner, "now": now}
+                    for t, f, p in keys
+                ],
+            )
+
+    async def reschedule_failure(
+        self,
+        key: tuple[int, int, int],
+        *,
+        owner: str,
+        repost_count: int,
+        check_count: int,
+        next_attempt_at: float,
+        error: str | None,
+        exhausted: bool = False,
+    ) -> bool:
+        """Record an attempt and release the lease; False if ``owner`` no longer held it."""
+        transfer_id, file_id, part = key
+        async with self._transaction("reschedule a missing article") as db:
+            cursor = await db.execute(
+                query("reschedule_failure"),
+                {
+                    "transfer_id": transfer_id,
+                    "file_id": file_id,
+                    "part": part,
+                    "owner": owner,
+                    "state": "exhausted" if exhausted else "pending",
+                    "repost_count": repost_count,
+                    "check_count": check_count,
+                    "next_attempt_at": next_attempt_at,
+                    "error": error,
+                    "now": time.time(),
+                },
+            )
+            return cursor.rowcount == 1
+
+    async def reclaim_expired_failures(self, now: float | None = None) -> int:
+        """Drop leases that ran out; return how many."""
+        async with self._transaction("reclaim expired leases") as db:
+            cursor = await db.execute(
+                query("reclaim_expired_failures"), {"now": time.time() if now is None else now}
+            )
+            return cursor.rowcount
+
+    async def failures(self, transfer_id: int) -> tuple[Failure, ...]:
+        rows = await self._fetch("transfer_failures", "read missing articles", id=transfer_id)
+        return tuple(_failure(row) for row in rows)
+
     async def delete(self, transfer_id: int) -> None:
         async with self._transaction("delete a transfer") as db:
             await db.execute(query("delete_transfer"), {"id": transfer_id})
@@ -468,6 +605,22 @@ def _transfer(row: sqlite3.Row) -> Transfer:
         created_at=float(row["created_at"]),
         updated_at=float(row["updated_at"]),
         finished_at=row["finished_at"],
+    )
+
+
+def _failure(row: sqlite3.Row) -> Failure:
+    return Failure(
+        transfer_id=int(row["transfer_id"]),
+        file_id=int(row["file_id"]),
+        part=int(row["part"]),
+        message_id=str(row["message_id"]),
+        state=str(row["state"]),
+        repost_count=int(row["repost_count"]),
+        check_count=int(row["check_count"]),
+        next_attempt_at=float(row["next_attempt_at"]),
+        lease_owner=row["lease_owner"],
+        lease_expires=row["lease_expires"],
+        last_error=row["last_error"],
     )
 
 

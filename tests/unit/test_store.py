@@ -39,7 +39,7 @@ ODD_PATH = Path(os.fsdecode(b"/tmp/\xff odd.bin"))  # not UTF-8: must round-trip
 # --- the schema, written out ------------------------------------------------------------------
 # Change a migration (or add one) and these must be updated with it: that is the point.
 
-EXPECTED_VERSION = 1
+EXPECTED_VERSION = 2
 
 # column: (type, NOT NULL, default as SQL text, position in the primary key (0: not in it))
 Columns = dict[str, tuple[str, bool, str | None, int]]
@@ -87,6 +87,21 @@ EXPECTED_COLUMNS: dict[str, Columns] = {
         "part": ("INTEGER", True, None, 3),
         "message_id": ("TEXT", True, None, 0),
     },
+    "verification_failures": {
+        "transfer_id": ("INTEGER", True, None, 1),
+        "file_id": ("INTEGER", True, None, 2),
+        "part": ("INTEGER", True, None, 3),
+        "message_id": ("TEXT", True, None, 0),
+        "state": ("TEXT", True, "'pending'", 0),
+        "repost_count": ("INTEGER", True, "0", 0),
+        "check_count": ("INTEGER", True, "1", 0),
+        "next_attempt_at": ("REAL", True, None, 0),
+        "lease_owner": ("TEXT", False, None, 0),
+        "lease_expires": ("REAL", False, None, 0),
+        "last_error": ("TEXT", False, None, 0),
+        "created_at": ("REAL", True, None, 0),
+        "updated_at": ("REAL", True, None, 0),
+    },
 }
 
 # table -> (referenced table, ((from, to), ...), ON DELETE)
@@ -100,13 +115,27 @@ EXPECTED_FOREIGN_KEYS: dict[str, list[tuple[str, tuple[tuple[str, str], ...], st
             "CASCADE",
         )
     ],
+    "verification_failures": [
+        (
+            "transfer_files",
+            (("transfer_id", "transfer_id"), ("file_id", "file_id")),
+            "CASCADE",
+        )
+    ],
 }
 
 # name -> (table, columns, unique)
-EXPECTED_INDEXES = {"transfers_by_roots": ("transfers", ("roots_key", "state"), False)}
+EXPECTED_INDEXES = {
+    "transfers_by_roots": ("transfers", ("roots_key", "state"), False),
+    "verification_failures_due": (
+        "verification_failures",
+        ("state", "next_attempt_at"),
+        False,
+    ),
+}
 
 # Tables whose primary key is the table itself.
-EXPECTED_WITHOUT_ROWID = {"transfer_files", "accepted_ids"}
+EXPECTED_WITHOUT_ROWID = {"transfer_files", "accepted_ids", "verification_failures"}
 
 # Values the CHECK constraints must refuse: (table, column, bad value).
 BAD_VALUES = [
@@ -115,6 +144,7 @@ BAD_VALUES = [
     ("transfer_files", "upload_state", "uploading"),
     ("transfer_files", "verify_state", "checked"),
     ("transfer_files", "cleanup", "shred"),
+    ("verification_failures", "state", "found"),
 ]
 
 
@@ -229,6 +259,7 @@ async def test_migrated_check_constraints(
 ) -> None:
     async with TransferStore(migrated) as store:
         tid = await store.create(new_transfer(), owner="a", lease=60)
+        await store.record_misses(tid, 1, [(1, "m@x")], next_attempt_at=0)
     with connect(migrated) as db:
         where = "id = ?" if table == "transfers" else "transfer_id = ? AND file_id = 1"
         with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):

@@ -93,18 +93,20 @@ async def test_failures_go_with_their_transfer(store: TransferStore) -> None:
 
 _CLAIMER = textwrap.dedent(
     """
-    import asyncio, json, sys
+    import asyncio, json, sys, time
     from pathlib import Path
     from postie.store.store import TransferStore
 
     async def main() -> None:
         claimed = []
         async with TransferStore(Path(sys.argv[1]), busy_timeout=30) as store:
+            await asyncio.sleep(max(0.0, float(sys.argv[4]) - time.time()))  # start together
             while True:
                 batch = await store.claim_failures(owner=sys.argv[2], lease=3600, limit=7)
                 if not batch:
                     break
                 claimed.extend(f.part for f in batch)
+                await asyncio.sleep(0.003)  # work on the batch: the other one claims meanwhile
         Path(sys.argv[3]).write_text(json.dumps(claimed))
 
     asyncio.run(main())
@@ -114,9 +116,10 @@ _CLAIMER = textwrap.dedent(
 
 def _race(db: Path, outputs: list[Path]) -> list[set[int]]:
     """Two processes claim batches from the same store until nothing is left."""
+    start = str(time.time() + 2.0)  # both processes are up by then
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _CLAIMER, str(db), f"worker{i}", str(out)], cwd=REPO
+            [sys.executable, "-c", _CLAIMER, str(db), f"worker{i}", str(out), start], cwd=REPO
         )
         for i, out in enumerate(outputs, start=1)
     ]

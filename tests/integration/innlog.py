@@ -33,3 +33,14 @@ class InnLog:
             if match and match.group(1).endswith("@" + self.domain):
                 found[match.group(1)] = int(match.group(2))
         return found
+
+    def settle(self, quiet: float = 0.5) -> dict[str, int]:
+        """Read until INN logged nothing new for ``quiet`` seconds: an article that
+        was in flight when its poster was killed may be stored (and logged) later."""
+        found = self.accepted_since_last()
+        while True:
+            time.sleep(quiet)
+            more = self.accepted_since_last()
+            if not more:
+                return found
+            found.update(more)

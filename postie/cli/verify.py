@@ -45,6 +45,11 @@ def verify_command(
             config,
             common.ServerFlags(host, port, ssl, starttls, insecure, user, password, connections),
         )
+        if not target.exists() and target.name.isdigit():
+            raise errors.UsageError(
+                f"{target} is not an NZB file; verifying a recorded transfer by its ID is not"
+                " available yet: give the transfer's NZB"
+            )
         document = nzb.read(target)
         result = asyncio.run(_check(cfg, document))
     except KeyboardInterrupt:

@@ -26,12 +26,12 @@ from postie.transfer import Outcome, TransferRun
 ARTICLE = 4096
 
 
-def config(server: FaultyNNTPServer, **store: Any) -> Config:
+def config(server: FaultyNNTPServer, article: int = ARTICLE, budget: int | None = None) -> Config:
     return parse_config(
         {
             "servers": [{"host": server.host, "port": server.port, "max_connections": 3}],
-            "posting": {"article_size": ARTICLE, "retry_delay": 0.01},
-            "store": store,
+            "posting": {"article_size": article, "retry_delay": 0.01},
+            "limits": {"buffer_bytes": budget},
         }
     )
 
@@ -78,8 +78,10 @@ async def post(
     interval: float = 0.05,
     durable: set[str] | None = None,
     store_calls: list[float] | None = None,
+    article: int = ARTICLE,
+    budget: int | None = None,
 ) -> tuple[Outcome, TransferStore]:
-    cfg = config(server)
+    cfg = config(server, article, budget)
     owner = new_owner()
     async with TransferStore(tmp_path / "db" / "postie.db") as store:
         prepared = await transfer.for_paths(
@@ -120,12 +122,22 @@ async def test_no_article_reaches_the_server_before_its_line_is_durable(tmp_path
 
 
 async def test_a_manifest_that_cannot_be_written_stops_posting(tmp_path: Path) -> None:
-    make_tree(tmp_path / "src", {"a.bin": 60 * ARTICLE})
+    # 60 articles of 64 KiB through a 1 MiB budget: at most 7 in flight, so the lines
+    # cannot all go out in the first frame (the one that succeeds)
+    make_tree(tmp_path / "src", {"a.bin": 60 * 65536})
     durable: set[str] = set()
     async with FaultyNNTPServer() as server:
         server.articles = Durable(durable)
         with pytest.raises(errors.ManifestError, match="cannot append to the manifest"):
-            await post(server, tmp_path, tmp_path / "src", durable=durable, fail_after=1)
+            await post(
+                server,
+                tmp_path,
+                tmp_path / "src",
+                durable=durable,
+                fail_after=1,
+                article=65536,
+                budget=1 << 20,
+            )
     assert isinstance(server.articles, Durable)
     assert server.articles.early == [], "posted an article whose line was not durable"
     assert 0 < len(server.articles) < 60

@@ -14,16 +14,14 @@ from postie.nntp.connection import NNTPConnection
 
 
 def check_server_command(
-    config: Path | None = typer.Option(None, "-c", "--config", help="YAML config file."),
-    host: str | None = typer.Option(None, "--host", help="NNTP server host."),
-    port: int | None = typer.Option(None, "--port", help="Server port."),
-    ssl: bool | None = typer.Option(None, "--ssl/--no-ssl", help="Implicit TLS."),
-    starttls: bool | None = typer.Option(None, "--starttls", help="STARTTLS."),
-    insecure: bool = typer.Option(False, "--insecure", help="Do not verify the TLS certificate."),
-    user: str | None = typer.Option(None, "--user", help="AUTHINFO username."),
-    password: str | None = typer.Option(
-        None, "--password", envvar="POSTIE_PASSWORD", help="AUTHINFO password.", show_envvar=True
-    ),
+    config: Path | None = common.CONFIG_OPTION,
+    host: str | None = common.HOST_OPTION,
+    port: int | None = common.PORT_OPTION,
+    ssl: bool | None = common.SSL_OPTION,
+    starttls: bool | None = common.STARTTLS_OPTION,
+    insecure: bool = common.INSECURE_OPTION,
+    user: str | None = common.USER_OPTION,
+    password: str | None = common.PASSWORD_OPTION,
 ) -> None:
     """Connect to each server, authenticate, and report posting permission and capabilities."""
     common.setup_logging(0)

@@ -27,6 +27,29 @@ if TYPE_CHECKING:
 
     from postie.store.store import TransferStore
 
+# Options several commands take, declared once (the same flags mean the same everywhere).
+CONFIG_OPTION: Any = typer.Option(None, "-c", "--config", help="YAML config file.")
+HOST_OPTION: Any = typer.Option(None, "--host", help="NNTP server host.")
+PORT_OPTION: Any = typer.Option(
+    None, "--port", help="Server port (default 119, or 563 with --ssl)."
+)
+SSL_OPTION: Any = typer.Option(None, "--ssl/--no-ssl", help="Implicit TLS.")
+STARTTLS_OPTION: Any = typer.Option(None, "--starttls", help="Upgrade to TLS with STARTTLS.")
+INSECURE_OPTION: Any = typer.Option(
+    False, "--insecure", help="Do not verify the server's TLS certificate."
+)
+USER_OPTION: Any = typer.Option(None, "--user", help="AUTHINFO username.")
+PASSWORD_OPTION: Any = typer.Option(
+    None,
+    "--password",
+    envvar="POSTIE_PASSWORD",
+    help="AUTHINFO password (or POSTIE_PASSWORD).",
+    show_envvar=True,
+)
+CONNECTIONS_OPTION: Any = typer.Option(
+    None, "--connections", "-n", help="Connections per server.", min=1
+)
+
 DB_OPTION: Any = typer.Option(
     None,
     "--db",

@@ -26,19 +26,15 @@ def resume_command(
     transfer_id: int | None = typer.Argument(
         None, help="Transfer to finish (default: the newest unfinished one).", show_default=False
     ),
-    config: Path | None = typer.Option(None, "-c", "--config", help="YAML config file."),
-    host: str | None = typer.Option(None, "--host", help="NNTP server host."),
-    port: int | None = typer.Option(None, "--port", help="Server port."),
-    ssl: bool | None = typer.Option(None, "--ssl/--no-ssl", help="Implicit TLS."),
-    starttls: bool | None = typer.Option(None, "--starttls", help="STARTTLS."),
-    insecure: bool = typer.Option(False, "--insecure", help="Do not verify the TLS certificate."),
-    user: str | None = typer.Option(None, "--user", help="AUTHINFO username."),
-    password: str | None = typer.Option(
-        None, "--password", envvar="POSTIE_PASSWORD", help="AUTHINFO password.", show_envvar=True
-    ),
-    connections: int | None = typer.Option(
-        None, "--connections", "-n", help="Connections per server.", min=1
-    ),
+    config: Path | None = common.CONFIG_OPTION,
+    host: str | None = common.HOST_OPTION,
+    port: int | None = common.PORT_OPTION,
+    ssl: bool | None = common.SSL_OPTION,
+    starttls: bool | None = common.STARTTLS_OPTION,
+    insecure: bool = common.INSECURE_OPTION,
+    user: str | None = common.USER_OPTION,
+    password: str | None = common.PASSWORD_OPTION,
+    connections: int | None = common.CONNECTIONS_OPTION,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress output; errors only."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
@@ -100,7 +96,7 @@ def _size(n: int) -> str:
 def transfers_command(
     ctx: typer.Context,
     limit: int = typer.Option(50, "--limit", help="Show at most this many, newest first."),
-    config: Path | None = typer.Option(None, "-c", "--config", help="YAML config file."),
+    config: Path | None = common.CONFIG_OPTION,
     db: Path | None = common.DB_OPTION,
 ) -> None:
     """List recorded transfers, newest first, with their states."""
@@ -135,7 +131,7 @@ def transfers_command(
 def show_command(
     ctx: typer.Context,
     transfer_id: int = typer.Argument(..., help="Transfer ID (see `postie transfers`)."),
-    config: Path | None = typer.Option(None, "-c", "--config", help="YAML config file."),
+    config: Path | None = common.CONFIG_OPTION,
     db: Path | None = common.DB_OPTION,
 ) -> None:
     """Show one transfer: its files, their progress and states, and any errors."""

@@ -20,19 +20,15 @@ def verify_command(
     target: Path = typer.Argument(
         ..., help="An NZB file (also one postie did not write).", show_default=False
     ),
-    config: Path | None = typer.Option(None, "-c", "--config", help="YAML config file."),
-    host: str | None = typer.Option(None, "--host", help="NNTP server host."),
-    port: int | None = typer.Option(None, "--port", help="Server port."),
-    ssl: bool | None = typer.Option(None, "--ssl/--no-ssl", help="Implicit TLS."),
-    starttls: bool | None = typer.Option(None, "--starttls", help="STARTTLS."),
-    insecure: bool = typer.Option(False, "--insecure", help="Do not verify the TLS certificate."),
-    user: str | None = typer.Option(None, "--user", help="AUTHINFO username."),
-    password: str | None = typer.Option(
-        None, "--password", envvar="POSTIE_PASSWORD", help="AUTHINFO password.", show_envvar=True
-    ),
-    connections: int | None = typer.Option(
-        None, "--connections", "-n", help="Connections to use.", min=1
-    ),
+    config: Path | None = common.CONFIG_OPTION,
+    host: str | None = common.HOST_OPTION,
+    port: int | None = common.PORT_OPTION,
+    ssl: bool | None = common.SSL_OPTION,
+    starttls: bool | None = common.STARTTLS_OPTION,
+    insecure: bool = common.INSECURE_OPTION,
+    user: str | None = common.USER_OPTION,
+    password: str | None = common.PASSWORD_OPTION,
+    connections: int | None = common.CONNECTIONS_OPTION,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only the missing segments."),
 ) -> None:
     """STAT every segment of an NZB and report the articles the server does not have.

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -49,7 +50,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as harness  # bench/run.py
 
-GROUP = harness.GROUP
 MB = harness.MB
 
 CHECKED = re.compile(
@@ -149,28 +149,13 @@ class Trial:
 
 
 def postie_argv(
-    prefix: list[str], data: Path, port: int, conns: int, art: int, nzb: Path, db: Path
+    tool: harness.Tool, data: harness.Dataset, port: int, conns: int, art: int, nzb: Path, db: Path
 ) -> list[str]:
-    return [
-        *prefix,
-        "post",
-        str(data),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--connections",
-        str(conns),
-        "--article-size",
-        str(art),
-        "--group",
-        GROUP,
-        "-o",
-        str(nzb),
-        "--plain",
-        "--db",
-        str(db),
-    ]
+    """The harness's postie command, with this trial's store, and --plain instead of
+    --quiet: the resume's "checked N articles" line is read from its output."""
+    with_store = dataclasses.replace(tool, store=db, takes_db=True)
+    argv = with_store.argv(data, "127.0.0.1", port, conns, art, nzb)
+    return [("--plain" if a == "--quiet" else a) for a in argv]
 
 
 def trial(
@@ -192,7 +177,7 @@ def trial(
     nzb.unlink(missing_ok=True)
     sink = harness.Sink(harness.build_sink(), 0, work, remember=True)
     counters = SinkCounters(sink)
-    argv = postie_argv(tool.argv_prefix, data.path, sink.port, conns, args.article_size, nzb, db)
+    argv = postie_argv(tool, data, sink.port, conns, args.article_size, nzb, db)
     try:
         crash_log = work / f"resume-c{conns}-{rep}-crash.log"
         resume_log = work / f"resume-c{conns}-{rep}-resume.log"

@@ -205,12 +205,75 @@ class StoreConfig(_Model):
     checkpoint_interval: float = Field(1.0, gt=0, le=600)
 
 
+class VerifyConfig(_Model):
+    """Proving that every article arrived: STAT, re-post what is missing, recheck."""
+
+    enabled: bool = True
+    delay: float = Field(10.0, ge=0, le=86400, description="propagation delay before the check")
+    connections: int = Field(
+        2, ge=1, le=100, description="STAT connections when no server has role verify"
+    )
+    batch_size: int = Field(500, ge=1, le=100_000, description="missing articles per claim")
+    lease: float = Field(120.0, gt=0, le=86400, description="seconds a worker holds a claim")
+    poll_interval: float = Field(5.0, gt=0, le=3600)
+    max_reposts: int = Field(1, ge=0, le=100)
+    max_checks: int = Field(5, ge=1, le=1000, description="STATs of an article before giving up")
+    backoff: float = Field(30.0, ge=0, le=86400, description="first recheck delay, doubling")
+    backoff_max: float = Field(3600.0, ge=0, le=7 * 86400)
+    retention: float = Field(
+        7 * 86400.0, ge=0, description="seconds finished transfers are kept before the sweep"
+    )
+    sweep_interval: float = Field(3600.0, gt=0, le=7 * 86400)
+
+
+class HookConfig(_Model):
+    """A command run once a transfer is verified: an argument list, never a shell.
+
+    Placeholders: {nzb} {name} {source} {id} (whole arguments or inside them)."""
+
+    command: tuple[str, ...] = ()
+    timeout: float = Field(300.0, gt=0, le=86400)
+    retries: int = Field(2, ge=0, le=100)
+    retry_delay: float = Field(10.0, ge=0, le=3600)
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if value and not value[0]:
+            raise ValueError("the program (first item) cannot be empty")
+        for arg in value:
+            try:
+                arg.format_map(_HOOK_FIELDS)
+            except (KeyError, IndexError, ValueError, AttributeError) as exc:
+                raise ValueError(
+                    f"bad placeholder in {arg!r} ({exc}); fields: "
+                    + " ".join("{" + k + "}" for k in _HOOK_FIELDS)
+                ) from None
+        return value
+
+
+_HOOK_FIELDS = {"nzb": "", "name": "", "source": "", "id": ""}
+
+
+class FinalizeConfig(_Model):
+    """What happens after a transfer is verified (never before)."""
+
+    hook: HookConfig = HookConfig()
+    delete_originals: bool = False
+
+
 class Config(_Model):
     servers: tuple[ServerConfig, ...] = ()
     posting: PostingConfig = PostingConfig()
     nzb: NzbConfig = NzbConfig()
     limits: LimitsConfig = LimitsConfig()
     store: StoreConfig = StoreConfig()
+    verify: VerifyConfig = VerifyConfig()
+    finalize: FinalizeConfig = FinalizeConfig()
+
+    @property
+    def verify_servers(self) -> tuple[ServerConfig, ...]:
+        return tuple(s for s in self.servers if s.role is Role.VERIFY)
 
     @property
     def upload_servers(self) -> tuple[ServerConfig, ...]:

@@ -92,6 +92,11 @@ class Faults:
     """Upper bound on how long a stalled post waits before the server closes the connection."""
     lose_articles: int = 0
     """Next N acceptable articles: answer 240 but do not store them (``STAT`` gives 430)."""
+    lose_for_good: int = 0
+    """Next N acceptable articles: answer 240 but do not store them, and lose every later post
+    of the same Message-ID too (an article a provider will never keep)."""
+    stat_errors: int = 0
+    """Next N ``STAT`` commands: answer ``403 Internal fault`` (a server error, not a 430)."""
     rewrite_ids: int = 0
     """Next N acceptable articles: store them under a Message-ID of the server's choosing,
     named in the 240 reply (RFC 3977 allows it); the client's ID is then unknown."""
@@ -320,6 +325,10 @@ class FaultyNNTPServer:
         self.accepted: collections.Counter[str] = collections.Counter()
         self.duplicates: collections.Counter[str] = collections.Counter()
         self.lost: collections.Counter[str] = collections.Counter()
+        self.lost_articles: dict[str, bytes] = {}
+        """The bytes of the last lost post of each Message-ID (to compare a re-post with)."""
+        self.doomed: set[str] = set()
+        """Message-IDs lost for good (``lose_for_good``): every post of them is lost."""
         self.commands: list[str] = []
         self.connections_opened = 0
         self.max_concurrent_connections = 0
@@ -580,6 +589,9 @@ class _Session:
                 await self.send("501 Syntax error")
             return
         mid = args[0]
+        if verb == "STAT" and self.server._take("stat_errors"):
+            await self.send("403 Internal fault")
+            return
         article = self.server.articles.get(mid)
         if article is None:
             await self.send("430 No such article")
@@ -638,8 +650,15 @@ class _Session:
             return False
         elif server._take("reject_441"):
             await self.send("441 Posting failed")
+        elif mid in server.doomed or server._take("lose_for_good"):
+            server.doomed.add(mid)
+            server.lost[mid] += 1
+            server.lost_articles[mid] = article
+            server.accepted[mid] += 1
+            await self.send(f"240 Article received {mid}")
         elif server._take("lose_articles"):
             server.lost[mid] += 1
+            server.lost_articles[mid] = article
             server.accepted[mid] += 1
             await self.send(f"240 Article received {mid}")
         elif server._take("rewrite_ids"):

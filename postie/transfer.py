@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,7 +230,10 @@ async def _create(
         "posting": posting.model_dump(mode="json"),
         "nzb": config.nzb.model_dump(mode="json", exclude={"output"}),
         "targets": {k: os.fsdecode(v) for k, v in targets.items()},
+        "verify": config.verify.enabled,
+        "finalize": config.finalize.model_dump(mode="json"),
     }
+    cleanup = "delete" if config.finalize.delete_originals else "keep"
     try:
         transfer_id = await store.create(
             NewTransfer(
@@ -241,7 +245,15 @@ async def _create(
                 nzb_path=os.fsdecode(targets.get(RUN_KEY) or next(iter(targets.values())).parent),
                 manifest_path=path,
                 files=tuple(
-                    NewFile(f.index, f.path, f.name, f.size, f.mtime_ns, len(f.segments))
+                    NewFile(
+                        f.index,
+                        f.path,
+                        f.name,
+                        f.size,
+                        f.mtime_ns,
+                        len(f.segments),
+                        cleanup=cleanup,
+                    )
                     for f in plan.files
                 ),
             ),
@@ -328,7 +340,7 @@ async def _load(
     for row in files:
         if row.upload_state == "uploaded":
             continue
-        problem = await asyncio.to_thread(_source_problem, row)
+        problem = await asyncio.to_thread(source_problem, row)
         if problem is not None:
             lost[row.file_id] = problem
     writer = await asyncio.to_thread(manifest.reopen, found)
@@ -355,7 +367,7 @@ def _planning_fields(posting: PostingConfig) -> dict[str, Any]:
     return posting.model_dump(mode="json", exclude={"max_retries", "retry_delay"})
 
 
-def _source_problem(row: TransferFile) -> errors.FileFailed | None:
+def source_problem(row: TransferFile) -> errors.FileFailed | None:
     path = row.source_path
     try:
         st = path.stat()
@@ -441,8 +453,10 @@ class TransferRun:
         *,
         owner: str,
         checkpoint_interval: float = 1.0,
+        check_delay: float | None = None,
     ) -> None:
         self.runtime = runtime
+        self.check_delay = check_delay  # verification: STAT this long after the upload
         self.store = store
         self.prepared = prepared
         self.owner = owner
@@ -546,6 +560,9 @@ class TransferRun:
             if complete
             else "; ".join([*prepared.not_collected, *(str(f) for f in failures)][:3]) or None,
             nzb_path=os.fsdecode(written[0]) if len(written) == 1 else None,
+            check_at=time.time() + self.check_delay
+            if complete and self.check_delay is not None
+            else None,
         )
         await self.store.release(prepared.transfer_id, owner=self.owner)
         return Outcome(

@@ -43,9 +43,12 @@ class Inn:
 
 @pytest.fixture(autouse=True)
 def _own_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test records transfers in a store of its own (also for child processes)."""
+    """Each test records transfers in a store of its own (also for child processes), and
+    ``postie post`` checks its articles without the propagation delay (a test that wants
+    the delay sets POSTIE_VERIFY_DELAY itself)."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
     monkeypatch.delenv("POSTIE_DB", raising=False)
+    monkeypatch.setenv("POSTIE_VERIFY_DELAY", "0")
 
 
 @pytest.fixture(scope="session")

@@ -59,6 +59,35 @@ DB_OPTION: Any = typer.Option(
 )
 
 
+VERIFY_OPTION: Any = typer.Option(
+    None,
+    "--verify/--no-verify",
+    help="After the upload, STAT every article and re-post the missing ones (default on).",
+)
+WAIT_OPTION: Any = typer.Option(
+    True,
+    "--wait/--no-wait",
+    help="Wait for the verification (default), or leave it to `postie verify` or the daemon.",
+)
+VERIFY_DELAY_OPTION: Any = typer.Option(
+    None,
+    "--verify-delay",
+    envvar="POSTIE_VERIFY_DELAY",
+    show_envvar=True,
+    min=0.0,
+    help="Seconds between the upload and the check (propagation delay; default 10).",
+)
+
+
+def verify_overrides(verify: bool | None, delay: float | None) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if verify is not None:
+        overrides["verify.enabled"] = verify
+    if delay is not None:
+        overrides["verify.delay"] = delay
+    return overrides
+
+
 def store_path(cfg: Config, db: Path | None) -> Path:
     from postie.store.store import default_path
 

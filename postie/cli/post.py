@@ -13,7 +13,7 @@ import typer
 from postie import errors, transfer
 from postie.article.plan import collect
 from postie.cli import common
-from postie.cli.progress import choose_mode, make_console, show_progress
+from postie.cli.progress import choose_mode, make_console, show_progress, show_verifying
 from postie.config import Config, Obfuscation
 from postie.runtime.runtime import Runtime
 from postie.store.lease import new_owner
@@ -84,8 +84,14 @@ def post_command(
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
     db: Path | None = common.DB_OPTION,
+    verify: bool | None = common.VERIFY_OPTION,
+    wait: bool = common.WAIT_OPTION,
+    verify_delay: float | None = common.VERIFY_DELAY_OPTION,
 ) -> None:
     """Post files and folders as yEnc articles and write an NZB.
+
+    Then wait until every article is proven on the server (STAT), re-posting what is
+    missing with the same Message-ID, and finalize (hook, cleanup).
 
     Interrupted? Run the same command again (or `postie resume`) to finish it.
     """
@@ -106,6 +112,7 @@ def post_command(
             overrides[key] = value
     if nzb_per_file:
         overrides["nzb.per_file"] = True
+    overrides.update(common.verify_overrides(verify, verify_delay))
     mode = choose_mode(quiet, plain)
     console = make_console() if mode == "bar" else None
     common.setup_logging(verbose, rich_console=console)
@@ -118,7 +125,7 @@ def post_command(
             overrides,
         )
         cfg.check_postable()
-        code = asyncio.run(_post(cfg, paths, output, overwrite, mode, console, db))
+        code = asyncio.run(_post(cfg, paths, output, overwrite, mode, console, db, wait))
     except KeyboardInterrupt:
         common.error("interrupted")
         raise typer.Exit(common.EXIT_INTERRUPTED) from None
@@ -150,6 +157,7 @@ async def _post(
     mode: str,
     console: Console | None,
     db: Path | None,
+    wait: bool,
 ) -> int:
     collected = collect(_absolute(paths))
     for problem in collected.warnings:
@@ -173,7 +181,7 @@ async def _post(
             manifests=manifests,
             collected=collected,
         )
-        return await run_prepared(cfg, store, prepared, owner, mode, console)
+        return await run_prepared(cfg, store, prepared, owner, mode, console, wait=wait)
 
 
 async def run_prepared(
@@ -183,8 +191,11 @@ async def run_prepared(
     owner: str,
     mode: str,
     console: Console | None,
+    *,
+    wait: bool = True,
 ) -> int:
-    """Post a created or resumed transfer with progress; report; return the exit code."""
+    """Post a created or resumed transfer with progress, then (unless told not to) wait
+    for its verification; report; return the exit code."""
     say = mode != "quiet"
     if prepared.resumed and say:
         print(f"postie: resuming transfer {prepared.transfer_id} ({prepared.name})", flush=True)
@@ -196,6 +207,7 @@ async def run_prepared(
             prepared,
             owner=owner,
             checkpoint_interval=cfg.store.checkpoint_interval,
+            check_delay=cfg.verify.delay if cfg.verify.enabled else None,
         )
         job = await run.check_server()
         if run.stat_checked and say:
@@ -207,7 +219,65 @@ async def run_prepared(
             )
         async with show_progress(mode, job.statistics, console):
             outcome = await run.post()
-    return _report(prepared, outcome, mode, len(prepared.not_collected))
+        code = _report(prepared, outcome, mode, len(prepared.not_collected))
+        if code != common.EXIT_OK or not cfg.verify.enabled:
+            return code
+        if not wait:
+            if mode != "quiet":
+                print(
+                    f"postie: not waiting for verification; it is due in {cfg.verify.delay:g} s"
+                    f" (postie verify {outcome.transfer_id}, or the daemon, does it)",
+                    flush=True,
+                )
+            return code
+        return await await_verification(runtime, store, outcome.transfer_id, owner, mode, console)
+
+
+async def await_verification(
+    runtime: Runtime,
+    store: TransferStore,
+    transfer_id: int,
+    owner: str,
+    mode: str,
+    console: Console | None,
+) -> int:
+    """Run the verification of one transfer until it is decided (and finalized)."""
+    service = runtime.start_verification(store, owner=owner, only=transfer_id)
+    async with show_verifying(mode, service.statistics, console):
+        found = await service.wait(transfer_id)
+    stats = service.statistics()
+    if found.verify_state == "verification_failed":
+        failures = [f for f in await store.failures(transfer_id) if f.state == "exhausted"]
+        for miss in failures[:SHOW_MISSING]:
+            common.error(
+                f"lost: file {miss.file_id} part {miss.part} <{miss.message_id.strip('<>')}>:"
+                f" {miss.last_error or 'not found'}"
+            )
+        common.error(
+            f"verification failed: {len(failures)} articles are still missing after"
+            f" {cfg_reposts(runtime)} re-posts and their rechecks; the manifest and the"
+            f" originals are kept (postie transfers show {transfer_id})"
+        )
+        return common.EXIT_PARTIAL
+    if found.finalize_state == "failed":
+        common.error(f"verified, but finalizing failed: {found.last_error}")
+        return common.EXIT_FAILURE
+    if mode != "quiet":
+        extra = f", {stats.reposted} re-posted" if stats.reposted else ""
+        print(
+            f"postie: verified: {stats.checked} articles STATed on {runtime.verify_label}"
+            f" in {stats.check_seconds:.1f}s, {stats.missing} were missing{extra}"
+            f" [transfer {transfer_id}]",
+            flush=True,
+        )
+    return common.EXIT_OK
+
+
+SHOW_MISSING = 20
+
+
+def cfg_reposts(runtime: Runtime) -> int:
+    return runtime.config.verify.max_reposts
 
 
 def _report(prepared: transfer.Prepared, outcome: Outcome, mode: str, not_collected: int) -> int:

@@ -14,6 +14,8 @@ from postie.runtime.engine import JobStatistics
 if TYPE_CHECKING:  # rich is imported only when bars are shown (~30 ms of start-up)
     from rich.console import Console
 
+    from postie.verify.service import VerifyStatistics
+
 PLAIN_INTERVAL = 5.0
 
 
@@ -127,3 +129,65 @@ def choose_mode(quiet: bool, plain: bool) -> str:
     if plain or not sys.stdout.isatty():
         return "plain"
     return "bar"
+
+
+def verify_line(stats: VerifyStatistics) -> str:
+    text = f"verifying: {stats.phase}, {stats.checked} articles STATed, {stats.missing} missing"
+    if stats.reposted or stats.claimed:
+        text += f", {stats.reposted} re-posted"
+    if stats.found_later:
+        text += f", {stats.found_later} found on recheck"
+    if stats.exhausted:
+        text += f", {stats.exhausted} lost"
+    return text
+
+
+@contextlib.asynccontextmanager
+async def show_verifying(
+    mode: str, read: Callable[[], VerifyStatistics], console: Console | None
+) -> AsyncIterator[None]:
+    """The "verifying" phase: a spinner line on a terminal, plain lines otherwise."""
+    if mode == "quiet":
+        yield
+        return
+    if mode == "plain":
+        print(f"postie: {verify_line(read())}", file=sys.stdout, flush=True)
+
+        async def plain() -> None:
+            while True:
+                await asyncio.sleep(PLAIN_INTERVAL)
+                print(f"postie: {verify_line(read())}", file=sys.stdout, flush=True)
+
+        task = asyncio.create_task(plain())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    task_id = progress.add_task(verify_line(read()), total=None)
+
+    async def refresh() -> None:
+        while True:
+            progress.update(task_id, description=verify_line(read()))
+            await asyncio.sleep(0.2)
+
+    with progress:
+        task = asyncio.create_task(refresh())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            progress.update(task_id, description=verify_line(read()))

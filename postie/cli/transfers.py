@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -13,7 +14,7 @@ from postie import errors, transfer
 from postie.cli import common
 from postie.cli.progress import choose_mode, make_console
 from postie.store.lease import new_owner
-from postie.store.store import TransferSummary
+from postie.store.store import Failure, Transfer, TransferFile, TransferSummary
 
 transfers_app = typer.Typer(
     help="List recorded transfers, or show one in detail.",
@@ -78,6 +79,28 @@ def resume_command(
     raise typer.Exit(code)
 
 
+SHOW_FAILURES = 50
+
+
+def _verify_line(t: Transfer, files: Sequence[TransferFile], failures: Sequence[Failure]) -> str:
+    if t.verify_state != "pending":
+        text = t.verify_state + (f" at {_when(t.verified_at)}" if t.verified_at else "")
+        if t.verify_state == "verified":
+            text += f"; finalize {t.finalize_state}"
+        return text
+    if t.state != "uploaded":
+        return "after the upload"
+    due = [f.next_check_at for f in files if f.next_check_at is not None]
+    pending = sum(1 for f in failures if f.state == "pending")
+    if pending:
+        return f"in progress: {pending} missing articles being re-posted or rechecked"
+    if due:
+        return f"check due at {_when(min(due))}"
+    if t.options.get("verify") is False:
+        return "not asked for (postie verify " + str(t.id) + " checks it)"
+    return "pending"
+
+
 def _when(stamp: float | None) -> str:
     if stamp is None:
         return "-"
@@ -117,12 +140,12 @@ def transfers_command(
     if not rows:
         typer.echo("no transfers recorded")
         return
-    typer.echo(f"{'ID':>5}  {'STATE':<11} {'FILES':>9} {'SIZE':>10}  {'CREATED':<19}  NAME")
+    typer.echo(f"{'ID':>5}  {'STATE':<19} {'FILES':>9} {'SIZE':>10}  {'CREATED':<19}  NAME")
     for row in rows:
         t = row.transfer
         files = f"{row.uploaded_files}/{row.files}"
         typer.echo(
-            f"{t.id:>5}  {t.state:<11} {files:>9} {_size(row.bytes):>10}  "
+            f"{t.id:>5}  {t.display_state:<19} {files:>9} {_size(row.bytes):>10}  "
             f"{_when(t.created_at):<19}  {t.name}"
         )
 
@@ -145,9 +168,12 @@ def show_command(
             if found is None:
                 raise errors.UsageError(f"no transfer {transfer_id} in {store.path}")
             files = await store.files(transfer_id)
+            failures = await store.failures(transfer_id)
         lines = [
             f"transfer {found.id}: {found.name}",
-            f"  state:     {found.state}",
+            f"  state:     {found.display_state}",
+            f"  upload:    {found.state}",
+            f"  verify:    {_verify_line(found, files, failures)}",
             f"  created:   {_when(found.created_at)}",
             f"  updated:   {_when(found.updated_at)}",
             f"  finished:  {_when(found.finished_at)}",
@@ -162,13 +188,24 @@ def show_command(
         lines.append(f"  files ({len(files)}):")
         for f in files:
             lines.append(
-                f"    {f.file_id:>4}  {f.upload_state:<14} {f.acked:>6}/{f.article_count:<6}"
-                f" {_size(f.size):>10}  {f.name}"
+                f"    {f.file_id:>4}  {f.upload_state:<14} {f.verify_state:<19}"
+                f" {f.acked:>6}/{f.article_count:<6} {_size(f.size):>10}  {f.name}"
             )
             if f.name != os.fsdecode(f.source_path.name):
                 lines.append(f"          source: {os.fsdecode(f.source_path)}")
             if f.last_error:
                 lines.append(f"          error: {f.last_error}")
+        if failures:
+            names = {f.file_id: f.name for f in files}
+            lines.append(f"  missing articles ({len(failures)}):")
+            for miss in failures[:SHOW_FAILURES]:
+                lines.append(
+                    f"    {names.get(miss.file_id, miss.file_id)} part {miss.part}"
+                    f" <{miss.message_id.strip('<>')}>: {miss.state}, {miss.check_count} checks,"
+                    f" {miss.repost_count} re-posts; {miss.last_error or '-'}"
+                )
+            if len(failures) > SHOW_FAILURES:
+                lines.append(f"    ... and {len(failures) - SHOW_FAILURES} more")
         return lines
 
     try:

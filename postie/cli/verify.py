@@ -1,24 +1,34 @@
-"""``postie verify NZB``: STAT every segment of an NZB and report what is missing."""
+"""``postie verify TRANSFER_ID | NZB``: verify a recorded transfer now, or STAT every
+segment of any NZB and report what is missing."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from postie import errors, nzb
 from postie.cli import common
+from postie.cli.progress import choose_mode, make_console
 from postie.config import Config
 from postie.nntp.pool import ConnectionPool
 from postie.verify.segments import SegmentCheck, check_segments
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 SHOW = 20  # missing segments listed one by one; the rest are counted
 
 
 def verify_command(
     target: Path = typer.Argument(
-        ..., help="An NZB file (also one postie did not write).", show_default=False
+        ...,
+        help="A transfer ID (see `postie transfers`), or an NZB file (also one postie did not"
+        " write).",
+        show_default=False,
     ),
     config: Path | None = common.CONFIG_OPTION,
     host: str | None = common.HOST_OPTION,
@@ -30,22 +40,29 @@ def verify_command(
     password: str | None = common.PASSWORD_OPTION,
     connections: int | None = common.CONNECTIONS_OPTION,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only the missing segments."),
+    plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of a spinner."),
+    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
+    db: Path | None = common.DB_OPTION,
 ) -> None:
-    """STAT every segment of an NZB and report the articles the server does not have.
+    """Verify a transfer now, or report the segments of an NZB a server does not have.
 
-    Uses the first server whose role is verify or both. Exit 0: all there; 4: some missing.
+    A transfer ID: STAT all its articles now, re-post the missing ones with the same
+    Message-ID, recheck, and finalize it once verified. Exit 0: verified; 4: articles lost.
+
+    An NZB: STAT every segment on the first server whose role is verify or both and list
+    the missing ones. Exit 0: all there; 4: some missing.
     """
-    common.setup_logging(0)
+    mode = choose_mode(quiet, plain)
+    console = make_console() if mode == "bar" else None
+    common.setup_logging(verbose, rich_console=console)
     try:
         cfg = common.build_config(
             config,
             common.ServerFlags(host, port, ssl, starttls, insecure, user, password, connections),
         )
         if not target.exists() and target.name.isdigit():
-            raise errors.UsageError(
-                f"{target} is not an NZB file; verifying a recorded transfer by its ID is not"
-                " available yet: give the transfer's NZB"
-            )
+            code = asyncio.run(_verify_transfer(cfg, db, int(target.name), mode, console))
+            raise typer.Exit(code)
         document = nzb.read(target)
         result = asyncio.run(_check(cfg, document))
     except KeyboardInterrupt:
@@ -56,6 +73,33 @@ def verify_command(
         raise typer.Exit(common.exit_code_for(exc)) from None
     _report(target, result, quiet)
     raise typer.Exit(common.EXIT_OK if result.complete else common.EXIT_PARTIAL)
+
+
+async def _verify_transfer(
+    cfg: Config, db: Path | None, transfer_id: int, mode: str, console: Console | None
+) -> int:
+    from postie.cli.post import await_verification
+    from postie.runtime.runtime import Runtime
+    from postie.store.lease import new_owner
+
+    cfg.check_postable()  # missing articles are posted again
+    async with common.open_store(cfg, db) as (store, _):
+        found = await store.get(transfer_id)
+        if found is None:
+            raise errors.UsageError(f"no transfer {transfer_id} in {store.path}")
+        if found.state != "uploaded":
+            raise errors.UsageError(
+                f"transfer {transfer_id} is {found.state}, not uploaded: finish it first"
+                f" (postie resume {transfer_id})"
+            )
+        if found.finalize_state == "done":
+            raise errors.UsageError(
+                f"transfer {transfer_id} was verified and finalized (its manifest is gone);"
+                f" check its NZB instead: postie verify {found.nzb_path or 'FILE.nzb'}"
+            )
+        await store.schedule_checks(transfer_id, at=time.time(), again=True)
+        async with Runtime(cfg) as runtime:
+            return await await_verification(runtime, store, transfer_id, new_owner(), mode, console)
 
 
 async def _check(cfg: Config, document: nzb.Nzb) -> SegmentCheck:

@@ -83,6 +83,7 @@ class FileState:
     watermark: int = 0  # every part <= watermark has its 240 (or was already there)
     acked_above: set[int] = field(default_factory=set)
     accepted_ids: dict[int, str] = field(default_factory=dict)
+    claimed: dict[int, str] = field(default_factory=dict)  # part -> 441 435 reply (re-posts)
     unsaved_ids: list[tuple[int, str]] = field(default_factory=list)
     error: errors.PostieError | None = None
     posted_bytes: int = 0
@@ -172,6 +173,8 @@ class PostingJob:
 
     With a ``manifest`` writer every article's line is made durable before the
     article is posted; ``resume`` says, per file index, what an earlier run did.
+    ``claim_duplicates`` (re-posts of articles a STAT did not find): ``441 435``
+    is recorded in the file's ``claimed`` set instead of being confirmed by STAT.
     """
 
     def __init__(
@@ -184,8 +187,10 @@ class PostingJob:
         resume: Mapping[int, FileResume] | None = None,
         failed: Mapping[int, errors.FileFailed] | None = None,
         on_file_done: Callable[[FileState], None] | None = None,
+        claim_duplicates: bool = False,
     ) -> None:
         self.runtime = runtime
+        self.claim_duplicates = claim_duplicates
         self.plan = plan
         self.posting = posting
         self.builder = ArticleBuilder(plan, posting)
@@ -566,6 +571,12 @@ class PostingJob:
             if outcome is PostOutcome.ACCEPTED:
                 return protocol.message_id_in(reply.line)
             last = reply.line
+            if outcome is PostOutcome.DUPLICATE and self.claim_duplicates:
+                # a re-post of a missing article: the server claims the ID, yet a STAT
+                # did not find it; not posted, the caller rechecks later
+                state.claimed[segment.number] = last
+                log.info("%s: %s (the server claims the ID)", where, last)
+                return None
             if outcome is PostOutcome.DUPLICATE:
                 lane.close()  # the STAT goes on another connection; never hold two slots
                 if await self._confirm(pool, mid):

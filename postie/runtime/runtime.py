@@ -8,10 +8,14 @@ none of them is a module-level singleton.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from postie.config import Config
+from postie.nntp.connection import NNTPConnection
 from postie.nntp.pool import ConnectionPool, PoolStatistics
 from postie.runtime.encoder import EncodePool, EncoderStatistics
 from postie.runtime.limits import (
@@ -23,6 +27,10 @@ from postie.runtime.limits import (
 )
 from postie.runtime.memory import tune_allocator
 
+if TYPE_CHECKING:
+    from postie.store.store import TransferStore
+    from postie.verify.service import VerificationService
+
 
 @dataclass(frozen=True, slots=True)
 class RuntimeStatistics:
@@ -30,6 +38,8 @@ class RuntimeStatistics:
     budget: BudgetStatistics
     pools: tuple[PoolStatistics, ...]
     encoder: EncoderStatistics
+    verify_slots: SlotStatistics
+    verify_pool: PoolStatistics | None  # a dedicated verify server's pool, if any
 
 
 class Runtime:
@@ -46,7 +56,56 @@ class Runtime:
             config.limits.buffer_bytes or default_budget(connections, config.posting.article_size)
         )
         self.encoder = EncodePool(config.limits.encode_threads)
+        # STAT checks: on a server with role verify when there is one; otherwise on the
+        # first upload server, at most ``verify.connections`` at once and each holding a
+        # WorkerSlot, so checks never take more than that from posting.
+        verifiers = config.verify_servers
+        self.verify_pool: ConnectionPool | None = (
+            ConnectionPool(verifiers[0]) if verifiers else None
+        )
+        self.verify_slots = WorkerSlots(
+            self.verify_pool.max_connections
+            if self.verify_pool is not None
+            else min(config.verify.connections, self.upload_pools[0].max_connections)
+        )
+        self._services: list[VerificationService] = []
         self._closed = False
+
+    def start_verification(
+        self, store: TransferStore, *, owner: str, only: int | None = None, sweep: bool = True
+    ) -> VerificationService:
+        """Start the verification service (and its sweeper) on ``store``; it stops with
+        the Runtime. ``only``: that transfer's work alone."""
+        from postie.verify.service import VerificationService
+
+        service = VerificationService(
+            self,
+            store,
+            owner=owner,
+            config=self.config.verify,
+            finalize_config=self.config.finalize,
+            only=only,
+            sweep=sweep,
+        )
+        service.start()
+        self._services.append(service)
+        return service
+
+    @property
+    def verify_label(self) -> str:
+        pool = self.verify_pool or self.upload_pools[0]
+        return pool.label
+
+    @contextlib.asynccontextmanager
+    async def verify_connection(self) -> AsyncIterator[NNTPConnection]:
+        """A connection for STAT checks (see ``__init__`` for which and how many)."""
+        async with self.verify_slots.slot():
+            if self.verify_pool is not None:
+                async with self.verify_pool.connection() as conn:
+                    yield conn
+                return
+            async with self.slots.slot(), self.upload_pools[0].connection() as conn:
+                yield conn
 
     async def __aenter__(self) -> Runtime:
         return self
@@ -65,6 +124,8 @@ class Runtime:
             self.budget.statistics(),
             tuple(p.statistics() for p in self.upload_pools),
             self.encoder.statistics(),
+            self.verify_slots.statistics(),
+            self.verify_pool.statistics() if self.verify_pool is not None else None,
         )
 
     async def aclose(self) -> None:
@@ -72,7 +133,11 @@ class Runtime:
             return
         self._closed = True
         try:
+            for service in self._services:
+                await service.aclose()
             for pool in self.upload_pools:
                 await pool.aclose()
+            if self.verify_pool is not None:
+                await self.verify_pool.aclose()
         finally:
             self.encoder.shutdown()

@@ -8,9 +8,9 @@ VALUES (:name, :roots, :roots_key, :files_key, :options, :nzb_path, :manifest_pa
 
 -- name: insert_file
 INSERT INTO transfer_files (transfer_id, file_id, role, source_path, name, size, mtime_ns,
-                            manifest_path, article_count, updated_at)
+                            manifest_path, article_count, cleanup, updated_at)
 VALUES (:transfer_id, :file_id, :role, :source_path, :name, :size, :mtime_ns,
-        :manifest_path, :article_count, :now);
+        :manifest_path, :article_count, :cleanup, :now);
 
 -- name: get_transfer
 SELECT * FROM transfers WHERE id = :id;
@@ -93,6 +93,7 @@ SET check_count = check_count + 1, next_attempt_at = excluded.next_attempt_at,
 SELECT * FROM verification_failures
 WHERE state = 'pending' AND next_attempt_at <= :now
   AND (lease_owner IS NULL OR lease_expires < :now)
+  AND (:only IS NULL OR transfer_id = :only)
 ORDER BY next_attempt_at, transfer_id, file_id, part
 LIMIT :limit;
 
@@ -120,3 +121,136 @@ WHERE lease_owner IS NOT NULL AND lease_expires < :now;
 
 -- name: transfer_failures
 SELECT * FROM verification_failures WHERE transfer_id = :id ORDER BY file_id, part;
+
+-- name: failure_counts
+SELECT transfer_id, SUM(state = 'pending') AS pending, SUM(state = 'exhausted') AS exhausted
+FROM verification_failures GROUP BY transfer_id;
+
+-- name: schedule_checks
+-- Ask for a STAT scan of the transfer's uploaded files that are not decided yet.
+UPDATE transfer_files SET next_check_at = :at, check_owner = NULL, updated_at = :now
+WHERE transfer_id = :id AND upload_state = 'uploaded' AND verify_state = 'pending'
+  AND check_owner IS NULL;
+
+-- name: reset_file_checks
+UPDATE transfer_files
+SET verify_state = 'pending', checked_at = NULL, next_check_at = :at, check_owner = NULL,
+    updated_at = :now
+WHERE transfer_id = :id AND upload_state = 'uploaded';
+
+-- name: reset_failures
+DELETE FROM verification_failures WHERE transfer_id = :id;
+
+-- name: reset_transfer_verification
+UPDATE transfers SET verify_state = 'pending', verified_at = NULL, updated_at = :now
+WHERE id = :id;
+
+-- name: due_check_transfer
+-- The transfer with the file whose scan is due first (a scan lease that ran out is due).
+SELECT transfer_id FROM transfer_files
+WHERE next_check_at IS NOT NULL AND next_check_at <= :now
+  AND verify_state = 'pending' AND upload_state = 'uploaded'
+  AND (:only IS NULL OR transfer_id = :only)
+ORDER BY next_check_at LIMIT 1;
+
+-- name: due_check_files
+SELECT file_id FROM transfer_files
+WHERE transfer_id = :transfer_id AND next_check_at IS NOT NULL AND next_check_at <= :now
+  AND verify_state = 'pending' AND upload_state = 'uploaded'
+ORDER BY file_id;
+
+-- name: lease_check
+UPDATE transfer_files SET check_owner = :owner, next_check_at = :expires, updated_at = :now
+WHERE transfer_id = :transfer_id AND file_id = :file_id;
+
+-- name: file_checked
+-- The scan ended: a file with nothing missing is verified; one with misses waits for them.
+UPDATE transfer_files
+SET verify_state = CASE WHEN :missing THEN verify_state ELSE 'verified' END,
+    checked_at = :now, next_check_at = NULL, check_owner = NULL, updated_at = :now
+WHERE transfer_id = :transfer_id AND file_id = :file_id AND check_owner = :owner;
+
+-- name: release_check
+UPDATE transfer_files
+SET next_check_at = :at, check_owner = NULL, last_error = :error, updated_at = :now
+WHERE transfer_id = :transfer_id AND file_id = :file_id AND check_owner = :owner;
+
+-- name: settle_files
+-- A scanned file whose misses are all decided: verified when none is left (each was
+-- found in the end), verification_failed when one is exhausted.
+UPDATE transfer_files
+SET verify_state = CASE WHEN EXISTS (
+        SELECT 1 FROM verification_failures v
+        WHERE v.transfer_id = transfer_files.transfer_id AND v.file_id = transfer_files.file_id
+          AND v.state = 'exhausted') THEN 'verification_failed' ELSE 'verified' END,
+    updated_at = :now
+WHERE transfer_id = :id AND verify_state = 'pending' AND upload_state = 'uploaded'
+  AND checked_at IS NOT NULL AND next_check_at IS NULL
+  AND NOT EXISTS (
+        SELECT 1 FROM verification_failures v
+        WHERE v.transfer_id = transfer_files.transfer_id AND v.file_id = transfer_files.file_id
+          AND v.state = 'pending');
+
+-- name: settle_transfer
+-- An uploaded transfer is verified when every file is, verification_failed when every
+-- file is decided and some failed.
+UPDATE transfers
+SET verify_state = :state, verified_at = :now, next_finalize_at = :now, updated_at = :now
+WHERE id = :id AND state = 'uploaded' AND verify_state = 'pending';
+
+-- name: file_verify_counts
+SELECT SUM(verify_state = 'verified') AS verified,
+       SUM(verify_state = 'verification_failed') AS failed,
+       SUM(verify_state = 'pending') AS pending
+FROM transfer_files WHERE transfer_id = :id;
+
+-- name: next_due
+-- When the next piece of verification work is due (a leased piece: when its lease ends).
+SELECT MIN(t) AS due FROM (
+    SELECT MIN(next_check_at) AS t FROM transfer_files
+    WHERE next_check_at IS NOT NULL AND verify_state = 'pending' AND upload_state = 'uploaded'
+      AND (:only IS NULL OR transfer_id = :only)
+    UNION ALL
+    SELECT MIN(CASE WHEN lease_owner IS NOT NULL AND lease_expires > next_attempt_at
+                    THEN lease_expires ELSE next_attempt_at END)
+    FROM verification_failures
+    WHERE state = 'pending' AND (:only IS NULL OR transfer_id = :only)
+    UNION ALL
+    SELECT MIN(CASE WHEN lease_owner IS NOT NULL AND lease_expires > COALESCE(next_finalize_at, 0)
+                    THEN lease_expires ELSE COALESCE(next_finalize_at, 0) END)
+    FROM transfers
+    WHERE verify_state = 'verified' AND finalize_state = 'pending'
+      AND (:only IS NULL OR id = :only)
+);
+
+-- name: finalizable
+SELECT * FROM transfers
+WHERE verify_state = 'verified' AND finalize_state = 'pending'
+  AND COALESCE(next_finalize_at, 0) <= :now
+  AND (lease_owner IS NULL OR lease_expires < :now)
+  AND (:only IS NULL OR id = :only)
+ORDER BY id LIMIT 10;
+
+-- name: set_finalized
+UPDATE transfers
+SET finalize_state = :state, finalize_attempts = finalize_attempts + :attempts,
+    next_finalize_at = :next_at, last_error = :error, lease_owner = NULL, lease_expires = NULL,
+    updated_at = :now
+WHERE id = :id AND lease_owner = :owner;
+
+-- name: sweepable
+-- Finished and past retention: finalized, or uploaded without verification asked for.
+SELECT id, manifest_path FROM transfers
+WHERE ((finalize_state = 'done' AND updated_at < :before)
+       OR (state = 'uploaded' AND verify_state = 'pending' AND finished_at < :before
+           AND json_extract(options, '$.verify') = 0))
+  AND (lease_owner IS NULL OR lease_expires < :now)
+ORDER BY id LIMIT :limit;
+
+-- name: reclaim_expired_checks
+UPDATE transfer_files SET check_owner = NULL, updated_at = :now
+WHERE check_owner IS NOT NULL AND next_check_at < :now;
+
+-- name: reclaim_expired_transfers
+UPDATE transfers SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
+WHERE lease_owner IS NOT NULL AND lease_expires < :now;

@@ -120,7 +120,7 @@ def test_post_again_resumes_with_the_same_message_ids(inn: Inn, tmp_path: Path) 
     assert listed == set(before) | set(after), "the NZB must list exactly what INN accepted"
     listing = run_postie("transfers", "-c", s.config)
     assert listing.returncode == 0
-    assert "uploaded" in listing.stdout
+    assert "verified" in listing.stdout  # uploaded, then every article found by STAT
     assert "2/2" in listing.stdout
     shown = s.show()
     assert f"{s.articles(1)}/{s.articles(1)}" in shown
@@ -137,7 +137,8 @@ def test_resume_under_full_obfuscation_keeps_each_articles_identity(
     s = Setup(inn, tmp_path)
     killed = s.post("acked:5", "--obfuscate", "full")
     assert killed.returncode == -signal.SIGKILL, killed.output
-    run = s.post(None, "--obfuscate", "full")
+    # --no-wait: the manifest is read below, and finalizing a verified transfer drops it
+    run = s.post(None, "--obfuscate", "full", "--no-wait")
     assert run.returncode == 0, run.output
     reposted = re.search(r"(\d+) to post again", run.stdout)
     assert reposted is not None

@@ -14,7 +14,7 @@ from postie.nntp.pool import ConnectionPool
 from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
 from postie.testing import Faults, FaultyNNTPServer, make_tree
-from postie.verify import segments
+from postie.verify import stat
 from postie.verify.segments import check_segments
 from tests.conftest import Inn, run_postie
 from tests.engine_nzb import RUN_KEY, write_nzbs
@@ -25,7 +25,7 @@ async def test_lost_articles_are_found_missing(
 ) -> None:
     """The server says 240 to three articles and keeps none of them: a check of the
     NZB finds exactly those three, in batches over several connections."""
-    monkeypatch.setattr(segments, "BATCH", 7)
+    monkeypatch.setattr(stat, "BATCH", 7)
     make_tree(tmp_path / "src", {"a.bin": 30 * 4096, "b.bin": 12 * 4096})
     async with FaultyNNTPServer(faults=Faults(lose_articles=3)) as server:
         cfg = parse_config(

@@ -39,7 +39,7 @@ ODD_PATH = Path(os.fsdecode(b"/tmp/\xff odd.bin"))  # not UTF-8: must round-trip
 # --- the schema, written out ------------------------------------------------------------------
 # Change a migration (or add one) and these must be updated with it: that is the point.
 
-EXPECTED_VERSION = 2
+EXPECTED_VERSION = 3
 
 # column: (type, NOT NULL, default as SQL text, position in the primary key (0: not in it))
 Columns = dict[str, tuple[str, bool, str | None, int]]
@@ -62,6 +62,11 @@ EXPECTED_COLUMNS: dict[str, Columns] = {
         "created_at": ("REAL", True, None, 0),
         "updated_at": ("REAL", True, None, 0),
         "finished_at": ("REAL", False, None, 0),
+        "verify_state": ("TEXT", True, "'pending'", 0),
+        "verified_at": ("REAL", False, None, 0),
+        "finalize_state": ("TEXT", True, "'pending'", 0),
+        "finalize_attempts": ("INTEGER", True, "0", 0),
+        "next_finalize_at": ("REAL", False, None, 0),
     },
     "transfer_files": {
         "transfer_id": ("INTEGER", True, None, 1),
@@ -80,6 +85,8 @@ EXPECTED_COLUMNS: dict[str, Columns] = {
         "cleanup": ("TEXT", True, "'keep'", 0),
         "last_error": ("TEXT", False, None, 0),
         "updated_at": ("REAL", True, None, 0),
+        "check_owner": ("TEXT", False, None, 0),
+        "checked_at": ("REAL", False, None, 0),
     },
     "accepted_ids": {
         "transfer_id": ("INTEGER", True, None, 1),
@@ -132,6 +139,8 @@ EXPECTED_INDEXES = {
         ("state", "next_attempt_at"),
         False,
     ),
+    "transfer_files_due": ("transfer_files", ("next_check_at",), False),
+    "transfers_to_finalize": ("transfers", ("verify_state", "finalize_state"), False),
 }
 
 # Tables whose primary key is the table itself.
@@ -140,6 +149,8 @@ EXPECTED_WITHOUT_ROWID = {"transfer_files", "accepted_ids", "verification_failur
 # Values the CHECK constraints must refuse: (table, column, bad value).
 BAD_VALUES = [
     ("transfers", "state", "done"),
+    ("transfers", "verify_state", "checked"),
+    ("transfers", "finalize_state", "finalizing"),
     ("transfer_files", "role", "index"),
     ("transfer_files", "upload_state", "uploading"),
     ("transfer_files", "verify_state", "checked"),

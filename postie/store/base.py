@@ -1,0 +1,139 @@
+"""The transfer store's connection: SQLite through aiosqlite (WAL, busy timeout).
+
+One connection per store object; every state change is one ``BEGIN IMMEDIATE``
+transaction, so a second process waits (up to the busy timeout) rather than
+seeing half a change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiosqlite
+
+from postie.errors import StoreError, StoreLocked
+from postie.store.migrate import migrate
+from postie.store.sql import query
+
+
+class StoreBase:
+    """Opening, migrating, closing and the transaction plumbing of the store."""
+
+    def __init__(self, path: Path, *, busy_timeout: float = 10.0) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder for the store {self.path}: {exc}") from None
+        try:
+            db = await aiosqlite.connect(self.path, isolation_level=None, timeout=self.busy_timeout)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the transfer store {self.path}: {exc}") from None
+        self._db = db
+        db.row_factory = sqlite3.Row
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            async with db.execute("PRAGMA journal_mode = WAL") as cursor:
+                await cursor.fetchone()
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+            await migrate(db, str(self.path))
+        except sqlite3.Error as exc:
+            await self.aclose()
+            raise self._error(exc, "open") from None
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            await asyncio.shield(db.close())
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _error(self, exc: sqlite3.Error, doing: str) -> StoreError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return StoreLocked(
+                f"the transfer store {self.path} is locked by another process"
+                f" (waited {self.busy_timeout:g} s to {doing}); try again when it is done,"
+                " or use another --db"
+            )
+        return StoreError(f"transfer store {self.path}: {doing} failed: {text}")
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError(f"the transfer store {self.path} is not open")
+        return self._db
+
+    @asynccontextmanager
+    async def _transaction(self, doing: str) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            db = self.db
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error(exc, doing) from None
+            except BaseException:
+                # Cancelled while BEGIN was queued: it still runs in aiosqlite's thread,
+                # so end it, or the next transaction finds one open.
+                await self._rollback(db)
+                raise
+            try:
+                yield db
+            except sqlite3.Error as exc:
+                await self._rollback(db)
+                raise self._error(exc, doing) from None
+            except BaseException:
+                await self._rollback(db)
+                raise
+            try:
+                await db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                await self._rollback(db)
+                raise self._error(exc, doing) from None
+
+    @staticmethod
+    async def _rollback(db: aiosqlite.Connection) -> None:
+        """ROLLBACK, queued even if this task is cancelled again (aiosqlite runs its
+        requests in order, so it lands before the next transaction's BEGIN)."""
+
+        async def rollback() -> None:
+            with contextlib.suppress(sqlite3.OperationalError):  # no transaction open
+                await db.execute("ROLLBACK")
+
+        await asyncio.shield(rollback())
+
+    async def _fetch(self, name: str, doing: str, **params: Any) -> list[sqlite3.Row]:
+        async with self._lock:
+            try:
+                async with self.db.execute(query(name), params) as cursor:
+                    return list(await cursor.fetchall())
+            except sqlite3.Error as exc:
+                raise self._error(exc, doing) from None

@@ -1,0 +1,348 @@
+"""The verification side of the transfer store: scans, misses and finalizing.
+
+Only what a STAT did *not* find is stored (``verification_failures``); an
+article that was there leaves no row. Work is leased: a worker claims due rows
+(or a file's scan) by writing its owner and an expiry in one transaction, so two
+workers, also in two processes on one SQLite file, never hold the same piece;
+a lease that ran out is due again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+
+from postie.store.base import StoreBase
+from postie.store.records import Failure, Transfer, failure_row, transfer_row
+from postie.store.sql import query
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    transfers: tuple[tuple[int, Path], ...]  # deleted rows and their manifest paths
+    failure_leases: int
+    check_leases: int
+    transfer_leases: int
+
+
+class VerificationQueries(StoreBase):
+    """Verification state changes, each one transaction."""
+
+    async def schedule_checks(self, transfer_id: int, *, at: float, again: bool = False) -> None:
+        """Ask for a STAT scan of the transfer's uploaded files at ``at``. ``again``:
+        forget earlier outcomes and misses and check every file afresh."""
+        now = time.time()
+        async with self._transaction("schedule a verification") as db:
+            params = {"id": transfer_id, "at": at, "now": now}
+            if again:
+                await db.execute(query("reset_failures"), params)
+                await db.execute(query("reset_file_checks"), params)
+                await db.execute(query("reset_transfer_verification"), params)
+            else:
+                await db.execute(query("schedule_checks"), params)
+
+    async def claim_check(
+        self, *, owner: str, lease: float, now: float | None = None, only: int | None = None
+    ) -> tuple[int, tuple[int, ...]] | None:
+        """Lease the due scans of one transfer: ``(transfer_id, file_ids)`` or None."""
+        now = time.time() if now is None else now
+        async with self._transaction("claim a verification") as db:
+            async with db.execute(query("due_check_transfer"), {"now": now, "only": only}) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            transfer_id = int(row["transfer_id"])
+            async with db.execute(
+                query("due_check_files"), {"transfer_id": transfer_id, "now": now}
+            ) as cur:
+                files = tuple(int(r["file_id"]) for r in await cur.fetchall())
+            await db.executemany(
+                query("lease_check"),
+                [
+                    {
+                        "transfer_id": transfer_id,
+                        "file_id": f,
+                        "owner": owner,
+                        "expires": now + lease,
+                        "now": now,
+                    }
+                    for f in files
+                ],
+            )
+        return transfer_id, files
+
+    async def finish_check(
+        self,
+        transfer_id: int,
+        *,
+        owner: str,
+        files: Iterable[int],
+        misses: Mapping[int, Sequence[tuple[int, str]]],
+        next_attempt_at: float,
+        error: str | None = None,
+    ) -> None:
+        """A scan ended: store the misses (``file -> [(part, message_id)]``), mark the
+        files without any verified. Only files ``owner`` still holds are changed."""
+        now = time.time()
+        async with self._transaction("record a verification") as db:
+            async with db.execute(
+                "SELECT file_id FROM transfer_files WHERE transfer_id = ? AND check_owner = ?",
+                (transfer_id, owner),
+            ) as cur:
+                held = {int(r["file_id"]) for r in await cur.fetchall()}
+            await db.executemany(
+                query("record_miss"),
+                [
+                    {
+                        "transfer_id": transfer_id,
+                        "file_id": file_id,
+                        "part": part,
+                        "message_id": message_id,
+                        "next_attempt_at": next_attempt_at,
+                        "error": error,
+                        "now": now,
+                    }
+                    for file_id, parts in misses.items()
+                    if file_id in held
+                    for part, message_id in parts
+                ],
+            )
+            await db.executemany(
+                query("file_checked"),
+                [
+                    {
+                        "transfer_id": transfer_id,
+                        "file_id": f,
+                        "owner": owner,
+                        "missing": bool(misses.get(f)),
+                        "now": now,
+                    }
+                    for f in files
+                ],
+            )
+            await self._settle(db, transfer_id, now)
+
+    async def release_check(
+        self, transfer_id: int, files: Iterable[int], *, owner: str, at: float, error: str
+    ) -> None:
+        """A scan could not run (a STAT error): due again at ``at``, nothing spent."""
+        now = time.time()
+        async with self._transaction("postpone a verification") as db:
+            await db.executemany(
+                query("release_check"),
+                [
+                    {
+                        "transfer_id": transfer_id,
+                        "file_id": f,
+                        "owner": owner,
+                        "at": at,
+                        "error": error,
+                        "now": now,
+                    }
+                    for f in files
+                ],
+            )
+
+    async def settle(self, transfer_id: int) -> str:
+        """Decide what can be decided; return the transfer's verify state."""
+        async with self._transaction("settle a verification") as db:
+            return await self._settle(db, transfer_id, time.time())
+
+    async def _settle(self, db: aiosqlite.Connection, transfer_id: int, now: float) -> str:
+        await db.execute(query("settle_files"), {"id": transfer_id, "now": now})
+        async with db.execute(query("file_verify_counts"), {"id": transfer_id}) as cur:
+            row = await cur.fetchone()
+        state = "pending"
+        if row is not None and not row["pending"]:
+            state = "verification_failed" if row["failed"] else "verified"
+        if state != "pending":
+            await db.execute(
+                query("settle_transfer"), {"id": transfer_id, "state": state, "now": now}
+            )
+        async with db.execute(
+            "SELECT verify_state FROM transfers WHERE id = ?", (transfer_id,)
+        ) as cur:
+            current = await cur.fetchone()
+        return str(current["verify_state"]) if current is not None else state
+
+    async def record_misses(
+        self,
+        transfer_id: int,
+        file_id: int,
+        misses: Iterable[tuple[int, str]],
+        *,
+        next_attempt_at: float,
+        error: str | None = None,
+    ) -> None:
+        """Store the parts a STAT did not find (``(part, message_id)``); a part already
+        stored counts one more check. One transaction."""
+        now = time.time()
+        async with self._transaction("record missing articles") as db:
+            await db.executemany(
+                query("record_miss"),
+                [
+                    {
+                        "transfer_id": transfer_id,
+                        "file_id": file_id,
+                        "part": part,
+                        "message_id": message_id,
+                        "next_attempt_at": next_attempt_at,
+                        "error": error,
+                        "now": now,
+                    }
+                    for part, message_id in misses
+                ],
+            )
+
+    async def claim_failures(
+        self,
+        *,
+        owner: str,
+        lease: float,
+        limit: int,
+        now: float | None = None,
+        only: int | None = None,
+    ) -> tuple[Failure, ...]:
+        """Lease up to ``limit`` due failures to ``owner``: one write transaction, so two
+        workers (two processes on one store) never hold the same row. Rows whose lease
+        ran out are due again."""
+        now = time.time() if now is None else now
+        async with self._transaction("claim missing articles") as db:
+            async with db.execute(
+                query("due_failures"), {"now": now, "limit": limit, "only": only}
+            ) as cur:
+                rows = [failure_row(row) for row in await cur.fetchall()]
+            await db.executemany(
+                query("lease_failure"),
+                [
+                    {
+                        "transfer_id": f.transfer_id,
+                        "file_id": f.file_id,
+                        "part": f.part,
+                        "owner": owner,
+                        "expires": now + lease,
+                        "now": now,
+                    }
+                    for f in rows
+                ],
+            )
+        return tuple(
+            dataclasses.replace(f, lease_owner=owner, lease_expires=now + lease) for f in rows
+        )
+
+    async def resolve_failures(self, keys: Iterable[tuple[int, int, int]], *, owner: str) -> None:
+        """The articles are on the server after all: forget them (only rows ``owner``
+        holds)."""
+        now = time.time()
+        async with self._transaction("forget found articles") as db:
+            await db.executemany(
+                query("resolve_failure"),
+                [
+                    {"transfer_id": t, "file_id": f, "part": p, "owner": owner, "now": now}
+                    for t, f, p in keys
+                ],
+            )
+
+    async def reschedule_failure(
+        self,
+        key: tuple[int, int, int],
+        *,
+        owner: str,
+        repost_count: int,
+        check_count: int,
+        next_attempt_at: float,
+        error: str | None,
+        exhausted: bool = False,
+    ) -> bool:
+        """Record an attempt and release the lease; False if ``owner`` no longer held it."""
+        transfer_id, file_id, part = key
+        async with self._transaction("reschedule a missing article") as db:
+            cursor = await db.execute(
+                query("reschedule_failure"),
+                {
+                    "transfer_id": transfer_id,
+                    "file_id": file_id,
+                    "part": part,
+                    "owner": owner,
+                    "state": "exhausted" if exhausted else "pending",
+                    "repost_count": repost_count,
+                    "check_count": check_count,
+                    "next_attempt_at": next_attempt_at,
+                    "error": error,
+                    "now": time.time(),
+                },
+            )
+            return cursor.rowcount == 1
+
+    async def reclaim_expired_failures(self, now: float | None = None) -> int:
+        """Drop leases that ran out; return how many."""
+        async with self._transaction("reclaim expired leases") as db:
+            cursor = await db.execute(
+                query("reclaim_expired_failures"), {"now": time.time() if now is None else now}
+            )
+            return cursor.rowcount
+
+    async def failures(self, transfer_id: int) -> tuple[Failure, ...]:
+        rows = await self._fetch("transfer_failures", "read missing articles", id=transfer_id)
+        return tuple(failure_row(row) for row in rows)
+
+    async def next_due(self, only: int | None = None) -> float | None:
+        """When the next piece of verification work is due (None: nothing left)."""
+        rows = await self._fetch("next_due", "look for verification work", only=only)
+        due = rows[0]["due"] if rows else None
+        return float(due) if due is not None else None
+
+    # --- finalizing and sweeping ----------------------------------------------------------
+
+    async def finalizable(self, *, only: int | None = None) -> tuple[Transfer, ...]:
+        rows = await self._fetch(
+            "finalizable", "look for verified transfers", now=time.time(), only=only
+        )
+        return tuple(transfer_row(r) for r in rows)
+
+    async def set_finalized(
+        self,
+        transfer_id: int,
+        *,
+        owner: str,
+        state: str,
+        attempts: int,
+        error: str | None = None,
+        next_at: float | None = None,
+    ) -> None:
+        """Record a finalize attempt (``state`` done, failed, or pending with ``next_at``)
+        and release the transfer's lease."""
+        async with self._transaction("record finalizing") as db:
+            await db.execute(
+                query("set_finalized"),
+                {
+                    "id": transfer_id,
+                    "owner": owner,
+                    "state": state,
+                    "attempts": attempts,
+                    "error": error,
+                    "next_at": next_at,
+                    "now": time.time(),
+                },
+            )
+
+    async def sweep(self, *, retention: float, limit: int = 500) -> SweepResult:
+        """Delete finished transfers past ``retention`` (their rows; the caller deletes the
+        manifests returned) and reclaim every expired lease: one transaction."""
+        now = time.time()
+        async with self._transaction("sweep finished transfers") as db:
+            async with db.execute(
+                query("sweepable"), {"before": now - retention, "now": now, "limit": limit}
+            ) as cur:
+                gone = tuple((int(r["id"]), Path(r["manifest_path"])) for r in await cur.fetchall())
+            await db.executemany(query("delete_transfer"), [{"id": t} for t, _ in gone])
+            params = {"now": now}
+            failures = (await db.execute(query("reclaim_expired_failures"), params)).rowcount
+            checks = (await db.execute(query("reclaim_expired_checks"), params)).rowcount
+            transfers = (await db.execute(query("reclaim_expired_transfers"), params)).rowcount
+        return SweepResult(gone, failures, checks, transfers)

@@ -1,0 +1,151 @@
+"""Finalizing a verified transfer: the post-upload hook, then cleanup.
+
+Runs only once a transfer is verified. In order: the hook (an argument list,
+never a shell, with a timeout and retries), deleting the originals if the
+transfer's policy says so (only files still as they were posted), deleting PAR2
+files postie generated (never a user's own: those are ``data`` files), then
+dropping the manifest. A step that fails stops the rest, so everything needed
+for recovery is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from postie import errors
+from postie.config import HookConfig
+from postie.store.records import Transfer, TransferFile
+
+log = logging.getLogger(__name__)
+
+OUTPUT_TAIL = 400  # characters of a failed hook's output in its error
+
+
+class FinalizeFailed(errors.PostieError):
+    """The hook or a cleanup step failed; the transfer keeps everything."""
+
+    def __init__(self, message: str, *, attempts: int = 0) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+@dataclass(frozen=True, slots=True)
+class Finalized:
+    hook_attempts: int
+    deleted_originals: int
+    deleted_par2: int
+
+
+def hook_fields(transfer: Transfer) -> dict[str, str]:
+    """What the hook's placeholders stand for."""
+    return {
+        "nzb": transfer.nzb_path or "",
+        "name": transfer.name,
+        "source": transfer.roots[0] if transfer.roots else "",
+        "id": str(transfer.id),
+    }
+
+
+def hook_argv(hook: HookConfig, fields: Mapping[str, str]) -> list[str]:
+    return [arg.format_map(fields) for arg in hook.command]
+
+
+async def run_hook(hook: HookConfig, fields: Mapping[str, str]) -> int:
+    """Run the hook until it exits 0; return the attempts made, or raise FinalizeFailed."""
+    argv = hook_argv(hook, fields)
+    last = ""
+    attempts = 0
+    for attempt in range(hook.retries + 1):
+        if attempt:
+            log.warning(
+                "post-upload hook failed (%s); trying again in %g s", last, hook.retry_delay
+            )
+            await asyncio.sleep(hook.retry_delay)
+        attempts += 1
+        try:
+            code, output = await _run(argv, hook.timeout)
+        except OSError as exc:
+            last = f"cannot run {argv[0]}: {exc.strerror or exc}"
+            continue
+        except TimeoutError:
+            last = f"timed out after {hook.timeout:g} s"
+            continue
+        if code == 0:
+            log.info("post-upload hook %s ran (attempt %d)", argv[0], attempts)
+            return attempts
+        tail = output.decode("utf-8", "replace").strip()[-OUTPUT_TAIL:]
+        last = f"exit status {code}" + (f": {tail}" if tail else "")
+    raise FinalizeFailed(
+        f"the post-upload hook {argv[0]} failed {attempts} times: {last}", attempts=attempts
+    )
+
+
+async def _run(argv: Sequence[str], timeout: float) -> tuple[int, bytes]:
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # a timeout kills the hook's children too
+    )
+    try:
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return proc.returncode, output
+
+
+async def finalize(
+    transfer: Transfer, files: Sequence[TransferFile], hook: HookConfig
+) -> Finalized:
+    """Hook, cleanup, manifest: see the module documentation."""
+    attempts = await run_hook(hook, hook_fields(transfer)) if hook.command else 0
+    try:
+        originals, par2 = await asyncio.to_thread(_cleanup, transfer, files)
+    except FinalizeFailed as exc:
+        exc.attempts = attempts
+        raise
+    return Finalized(attempts, originals, par2)
+
+
+def _cleanup(transfer: Transfer, files: Sequence[TransferFile]) -> tuple[int, int]:
+    originals = par2 = 0
+    for row in files:
+        if row.cleanup != "delete":
+            continue
+        path = row.source_path
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise FinalizeFailed(f"cannot delete {os.fsdecode(path)}: {exc.strerror}") from None
+        if st.st_size != row.size or st.st_mtime_ns != row.mtime_ns:
+            log.warning("%s changed since it was posted; not deleting it", os.fsdecode(path))
+            continue
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise FinalizeFailed(f"cannot delete {os.fsdecode(path)}: {exc.strerror}") from None
+        if row.role == "par2":
+            par2 += 1
+        else:
+            originals += 1
+    try:
+        transfer.manifest_path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise FinalizeFailed(
+            f"cannot delete the manifest {transfer.manifest_path}: {exc.strerror}"
+        ) from None
+    return originals, par2

@@ -1,0 +1,499 @@
+"""The verification service: prove every article arrived, re-post what did not.
+
+A background loop of the Runtime. Each pass:
+
+1. **scans**: claims the files whose check is due (the propagation delay after
+   their upload) one transfer at a time, streams the transfer's manifest and
+   STATs every article of those files in pipelined batches on the verify
+   connections. Only the misses are stored; a file without any is verified.
+2. **misses**: claims a batch of due misses under a lease and STATs them again.
+   Found: forgotten. Missing with re-posts left: re-posted with the **same
+   Message-ID** through the engine (WorkerSlots, ByteBudget), the body re-read
+   from the source and its CRC32 checked against the manifest; checked again
+   after the propagation delay. ``441 435 Duplicate`` on a re-post means the
+   server claims the ID: it is not counted as posted, only rechecked. Missing
+   with no re-post left: rechecked with exponential backoff until
+   ``max_checks``, then exhausted. A STAT error (not a 430) spends nothing.
+3. **outcomes**: a file is verified when no miss is left, verification_failed
+   when one is exhausted; the transfer follows its files.
+4. **finalize**: a verified transfer gets its hook and cleanup (``finalize``).
+
+Every claim is a lease in the store, so several processes can share the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from postie import errors, manifest
+from postie.config import FinalizeConfig, HookConfig, PostingConfig, VerifyConfig
+from postie.manifest import ArticleRecord, ManifestReader
+from postie.runtime.engine import FileResume, PostingJob
+from postie.store.records import Failure, Transfer
+from postie.store.store import TransferStore
+from postie.verify.finalize import FinalizeFailed, finalize
+from postie.verify.stat import stat_all
+from postie.verify.sweeper import Sweeper
+
+if TYPE_CHECKING:
+    from postie.runtime.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+SCAN_CHUNK = 20_000  # manifest lines read (and STATed) at a time
+ERROR_RETRY = 5.0  # seconds before work that met a STAT error is tried again
+MAX_ROUNDS = 100  # claims per kind per pass, so one pass always ends
+NOT_FOUND = "430 not found by STAT"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyStatistics:
+    phase: str  # idle, scanning, rechecking, re-posting, finalizing
+    passes: int
+    scans: int
+    checked: int  # articles STATed by scans
+    missing: int  # misses the scans found
+    rechecked: int
+    found_later: int
+    reposted: int
+    claimed: int  # re-posts met with 441 435
+    exhausted: int
+    stat_errors: int
+    finalized: int
+    finalize_failures: int
+    check_seconds: float  # time spent in scans
+
+
+def recheck_delay(config: VerifyConfig, checks: int) -> float:
+    """Backoff before the next STAT of an article missing after ``checks`` STATs."""
+    return float(min(config.backoff_max, config.backoff * 2 ** max(0, checks - 3)))
+
+
+class VerificationService:
+    """``async with VerificationService(...)``: runs its loop (and the sweeper) until exit.
+
+    ``only``: work on that transfer alone (``postie post`` waiting for its own).
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        store: TransferStore,
+        *,
+        owner: str,
+        config: VerifyConfig,
+        finalize_config: FinalizeConfig | None = None,
+        only: int | None = None,
+        sweep: bool = True,
+    ) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.owner = owner
+        self.config = config
+        self.finalize_config = finalize_config or FinalizeConfig()
+        self.only = only
+        self.sweeper = Sweeper(store, config) if sweep else None
+        self._kick = asyncio.Event()
+        self._passed = asyncio.Condition()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._phase = "idle"
+        self._passes = 0
+        self._scans = 0
+        self._checked = 0
+        self._missing = 0
+        self._rechecked = 0
+        self._found_later = 0
+        self._reposted = 0
+        self._claimed = 0
+        self._exhausted = 0
+        self._stat_errors = 0
+        self._finalized = 0
+        self._finalize_failures = 0
+        self._check_seconds = 0.0
+        self.refused: errors.PostieError | None = None  # a server that refuses STAT or POST
+
+    async def __aenter__(self) -> VerificationService:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def start(self) -> None:
+        if self._tasks:
+            return
+        self._tasks.append(asyncio.create_task(self._loop(), name="verify"))
+        if self.sweeper is not None:
+            self._tasks.append(asyncio.create_task(self.sweeper.run(), name="sweep"))
+
+    async def aclose(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def kick(self) -> None:
+        """Look for due work now rather than at the next poll."""
+        self._kick.set()
+
+    def statistics(self) -> VerifyStatistics:
+        return VerifyStatistics(
+            phase=self._phase,
+            passes=self._passes,
+            scans=self._scans,
+            checked=self._checked,
+            missing=self._missing,
+            rechecked=self._rechecked,
+            found_later=self._found_later,
+            reposted=self._reposted,
+            claimed=self._claimed,
+            exhausted=self._exhausted,
+            stat_errors=self._stat_errors,
+            finalized=self._finalized,
+            finalize_failures=self._finalize_failures,
+            check_seconds=self._check_seconds,
+        )
+
+    async def wait(self, transfer_id: int) -> Transfer:
+        """Wait until the transfer is verified and finalized, or verification failed."""
+        self.kick()
+        while True:
+            async with self._passed:
+                await self._passed.wait()
+            if self.refused is not None:
+                raise self.refused
+            loop = self._tasks[0] if self._tasks else None
+            if loop is not None and loop.done():
+                loop.result()  # raises what ended the loop
+                raise errors.PostieError("the verification service stopped")
+            transfer = await self.store.get(transfer_id)
+            if transfer is None:
+                raise errors.UsageError(f"transfer {transfer_id} is gone from the store")
+            if transfer.verify_state == "verification_failed":
+                return transfer
+            if transfer.verify_state == "verified" and transfer.finalize_state != "pending":
+                return transfer
+
+    # --- the loop -----------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_pass()
+            except (errors.StoreError, errors.ManifestError, errors.NNTPError) as exc:
+                log.warning("verification pass ended early (will try again): %s", exc)
+            self._phase = "idle"
+            self._passes += 1
+            async with self._passed:
+                self._passed.notify_all()
+            delay = self.config.poll_interval
+            with contextlib.suppress(errors.StoreError):
+                due = await self.store.next_due(self.only)
+                if due is not None:
+                    delay = min(delay, max(0.05, due - time.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), delay)
+            self._kick.clear()
+
+    async def run_pass(self) -> None:
+        """One pass: due scans, due misses, finalizing (see the module documentation)."""
+        config = self.config
+        for _ in range(MAX_ROUNDS):
+            claim = await self.store.claim_check(
+                owner=self.owner, lease=config.lease, only=self.only
+            )
+            if claim is None:
+                break
+            await self._scan(*claim)
+        for _ in range(MAX_ROUNDS):
+            failures = await self.store.claim_failures(
+                owner=self.owner, lease=config.lease, limit=config.batch_size, only=self.only
+            )
+            if not failures:
+                break
+            await self._recheck(failures)
+        for transfer in await self.store.finalizable(only=self.only):
+            await self._finalize(transfer)
+
+    # --- scans --------------------------------------------------------------------------
+
+    async def _stat(self, ids: list[str]) -> list[bool]:
+        return await stat_all(
+            self.runtime.verify_connection, ids, width=self.runtime.verify_slots.total
+        )
+
+    async def _scan(self, transfer_id: int, files: tuple[int, ...]) -> None:
+        transfer = await self.store.get(transfer_id)
+        if transfer is None:
+            return
+        self._phase = "scanning"
+        started = time.monotonic()
+        wanted = frozenset(files)
+        accepted = await self.store.accepted_ids(transfer_id)
+        misses: dict[int, list[tuple[int, str]]] = {}
+        checked = 0
+        try:
+            reader = await asyncio.to_thread(
+                ManifestReader, transfer.manifest_path, durable_bytes=transfer.manifest_bytes
+            )
+            lines = iter(reader)
+            while True:
+                chunk = await asyncio.to_thread(_take, lines, wanted, SCAN_CHUNK)
+                if not chunk:
+                    break
+                ids = [accepted.get((r.file, r.part), r.message_id) for r in chunk]
+                found = await self._stat(ids)
+                for record, mid, there in zip(chunk, ids, found, strict=True):
+                    if not there:
+                        misses.setdefault(record.file, []).append((record.part, mid))
+                checked += len(chunk)
+        except (errors.NNTPError, errors.ManifestError) as exc:
+            self._stat_errors += isinstance(exc, errors.NNTPError)
+            log.warning("transfer %d: check postponed: %s", transfer_id, exc)
+            await self.store.release_check(
+                transfer_id,
+                files,
+                owner=self.owner,
+                at=time.time() + ERROR_RETRY,
+                error=f"check postponed: {exc}",
+            )
+            if isinstance(exc, errors.GiveUp):
+                self.refused = exc
+            return
+        finally:
+            self._check_seconds += time.monotonic() - started
+        self._scans += 1
+        self._checked += checked
+        missing = sum(len(m) for m in misses.values())
+        self._missing += missing
+        log.info(
+            "transfer %d: STATed %d articles of %d files on %s in %.2f s: %d missing",
+            transfer_id,
+            checked,
+            len(files),
+            self.runtime.verify_label,
+            time.monotonic() - started,
+            missing,
+        )
+        await self.store.finish_check(
+            transfer_id,
+            owner=self.owner,
+            files=files,
+            misses=misses,
+            next_attempt_at=time.time(),
+            error=NOT_FOUND,
+        )
+
+    # --- misses -------------------------------------------------------------------------
+
+    async def _recheck(self, failures: tuple[Failure, ...]) -> None:
+        self._phase = "rechecking"
+        try:
+            found = await self._stat([f.message_id for f in failures])
+        except errors.NNTPError as exc:
+            self._stat_errors += 1
+            log.warning(
+                "STAT of %d missing articles failed (no attempt spent): %s", len(failures), exc
+            )
+            for f in failures:
+                await self._reschedule(f, next_at=time.time() + ERROR_RETRY, error=f"STAT: {exc}")
+            if isinstance(exc, errors.GiveUp):
+                self.refused = exc
+            return
+        self._rechecked += len(failures)
+        there = [f.key for f, ok in zip(failures, found, strict=True) if ok]
+        self._found_later += len(there)
+        if there:
+            await self.store.resolve_failures(there, owner=self.owner)
+        reposts: dict[int, list[Failure]] = {}
+        now = time.time()
+        for f, ok in zip(failures, found, strict=True):
+            if ok:
+                continue
+            if f.repost_count < self.config.max_reposts:
+                reposts.setdefault(f.transfer_id, []).append(f)
+                continue
+            checks = f.check_count + 1
+            exhausted = checks >= self.config.max_checks
+            self._exhausted += exhausted
+            await self._reschedule(
+                f,
+                check_count=checks,
+                next_at=now + recheck_delay(self.config, checks),
+                error=_not_found(f, checks),
+                exhausted=exhausted,
+            )
+        for transfer_id, items in reposts.items():
+            await self._repost(transfer_id, items)
+        for transfer_id in {f.transfer_id for f in failures}:
+            await self.store.settle(transfer_id)
+
+    async def _reschedule(
+        self,
+        f: Failure,
+        *,
+        next_at: float,
+        error: str | None,
+        repost_count: int | None = None,
+        check_count: int | None = None,
+        exhausted: bool = False,
+    ) -> None:
+        await self.store.reschedule_failure(
+            f.key,
+            owner=self.owner,
+            repost_count=f.repost_count if repost_count is None else repost_count,
+            check_count=f.check_count if check_count is None else check_count,
+            next_attempt_at=next_at,
+            error=error,
+            exhausted=exhausted,
+        )
+
+    async def _repost(self, transfer_id: int, failures: list[Failure]) -> None:
+        """Post the missing articles again: same Message-ID, body re-read and CRC-checked."""
+        self._phase = "re-posting"
+        outcomes = await self._post_again(transfer_id, failures)
+        now = time.time()
+        for f in failures:
+            reply, posted = outcomes.get(f.part_key, ("re-post: not attempted", False))
+            checks = f.check_count + 1
+            # after a 240 give the server its propagation delay; otherwise back off
+            delay = self.config.delay if posted else recheck_delay(self.config, checks)
+            await self._reschedule(
+                f,
+                repost_count=f.repost_count + 1,
+                check_count=checks,
+                next_at=now + delay,
+                error=reply,
+            )
+
+    async def _post_again(
+        self, transfer_id: int, failures: list[Failure]
+    ) -> dict[tuple[int, int], tuple[str, bool]]:
+        from postie.transfer import plan_from_manifest, source_problem  # transfer imports us
+
+        transfer = await self.store.get(transfer_id)
+        if transfer is None:
+            return {}
+        wanted: dict[int, set[int]] = {}
+        for f in failures:
+            wanted.setdefault(f.file_id, set()).add(f.part)
+        try:
+            found = await asyncio.to_thread(
+                manifest.read, transfer.manifest_path, durable_bytes=transfer.manifest_bytes
+            )
+        except errors.ManifestError as exc:
+            return {f.part_key: (f"re-post impossible: {exc}", False) for f in failures}
+        posting = PostingConfig.model_validate(transfer.options["posting"])
+        plan = plan_from_manifest(found, posting)
+        rows = {row.file_id: row for row in await self.store.files(transfer_id)}
+        lost: dict[int, errors.FileFailed] = {}
+        for file_id in wanted:
+            problem = await asyncio.to_thread(source_problem, rows[file_id])
+            if problem is not None:
+                lost[file_id] = problem
+        resume = {
+            f.index: FileResume(
+                done=frozenset(
+                    s.number for s in f.segments if s.number not in wanted.get(f.index, ())
+                ),
+                recorded=found.articles.get(f.index, {}),
+            )
+            for f in plan.files
+        }
+        job = PostingJob(
+            self.runtime, plan, posting, resume=resume, failed=lost, claim_duplicates=True
+        )
+        try:
+            result = await job.run()
+        except errors.JobFailed as exc:
+            if isinstance(exc.__cause__, errors.GiveUp) or exc.reply:
+                log.error("transfer %d: re-post refused: %s", transfer_id, exc)
+            return {f.part_key: (f"re-post failed: {exc}", False) for f in failures}
+        outcomes: dict[tuple[int, int], tuple[str, bool]] = {}
+        for state in result.files:
+            for number in wanted.get(state.plan.index, ()):
+                key = (state.plan.index, number)
+                if number in state.claimed:
+                    self._claimed += 1
+                    outcomes[key] = (
+                        f"re-post refused: {state.claimed[number]} (the server claims the ID,"
+                        " STAT does not find it)",
+                        False,
+                    )
+                elif number <= state.watermark or number in state.acked_above:
+                    self._reposted += 1
+                    mid = state.accepted_ids.get(number)
+                    outcomes[key] = ("re-posted (240" + (f" as {mid}" if mid else "") + ")", True)
+                else:
+                    error = state.error or errors.FileFailed("not posted")
+                    outcomes[key] = (f"re-post failed: {error}", False)
+        return outcomes
+
+    # --- finalize -----------------------------------------------------------------------
+
+    async def _finalize(self, transfer: Transfer) -> None:
+        try:
+            await self.store.claim(transfer.id, owner=self.owner, lease=self.config.lease)
+        except errors.TransferBusy:
+            return
+        self._phase = "finalizing"
+        hook = self._hook(transfer)
+        try:
+            files = await self.store.files(transfer.id)
+            done = await finalize(transfer, files, hook)
+        except FinalizeFailed as exc:
+            self._finalize_failures += 1
+            log.error("transfer %d: finalizing failed; everything is kept: %s", transfer.id, exc)
+            await self.store.set_finalized(
+                transfer.id, owner=self.owner, state="failed", attempts=exc.attempts, error=str(exc)
+            )
+            return
+        except BaseException:
+            await self.store.release(transfer.id, owner=self.owner)
+            raise
+        self._finalized += 1
+        log.info(
+            "transfer %d verified and finalized (hook runs %d, originals deleted %d)",
+            transfer.id,
+            done.hook_attempts,
+            done.deleted_originals,
+        )
+        await self.store.set_finalized(
+            transfer.id, owner=self.owner, state="done", attempts=done.hook_attempts
+        )
+
+    def _hook(self, transfer: Transfer) -> HookConfig:
+        """The hook the transfer was created with (its own record wins over this process's)."""
+        recorded = transfer.options.get("finalize")
+        if isinstance(recorded, dict):
+            return FinalizeConfig.model_validate(recorded).hook
+        return self.finalize_config.hook
+
+
+def _take(lines: Iterator[ArticleRecord], files: frozenset[int], n: int) -> list[ArticleRecord]:
+    out: list[ArticleRecord] = []
+    for record in lines:
+        if record.file in files:
+            out.append(record)
+            if len(out) >= n:
+                break
+    return out
+
+
+def _not_found(f: Failure, checks: int) -> str:
+    note = f.last_error or ""
+    repost = note[note.find("re-post") :] if "re-post" in note else ""
+    text = f"{NOT_FOUND} ({checks} checks, {f.repost_count} re-posts)"
+    return f"{text}; last {repost}" if repost else text

@@ -1,0 +1,60 @@
+"""STAT many Message-IDs: pipelined batches over several connections at once.
+
+Each batch of ``BATCH`` IDs goes to one connection as one pipelined run of STAT
+commands (``NNTPConnection.stat_many``); as many batches run at once as
+``width`` allows. A connection error retries the batch on a fresh connection
+with backoff; after ``ATTEMPTS`` the error is raised (a STAT error says nothing
+about the articles, so callers spend no budget on it). A refusal (no permission,
+login) is raised at once with the server's reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+
+from postie import errors
+from postie.nntp.connection import NNTPConnection
+
+BATCH = 500
+ATTEMPTS = 3
+BACKOFF = 0.5
+
+Connect = Callable[[], AbstractAsyncContextManager[NNTPConnection]]
+
+
+async def stat_all(connect: Connect, ids: Sequence[str], *, width: int) -> list[bool]:
+    """Whether the server has each article of ``ids`` (in order)."""
+    found: list[bool] = [False] * len(ids)
+    starts = list(range(0, len(ids), BATCH))
+    starts.reverse()
+
+    async def worker() -> None:
+        while starts:
+            start = starts.pop()
+            batch = ids[start : start + BATCH]
+            found[start : start + len(batch)] = await stat_batch(connect, batch)
+
+    workers = [asyncio.create_task(worker()) for _ in range(min(width, len(starts)))]
+    try:
+        await asyncio.gather(*workers)
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+    return found
+
+
+async def stat_batch(connect: Connect, ids: Sequence[str]) -> list[bool]:
+    last: errors.RetryableError | None = None
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            await asyncio.sleep(BACKOFF * 2 ** (attempt - 1))
+        try:
+            async with connect() as conn:
+                return await conn.stat_many(ids)
+        except errors.RetryableError as exc:
+            last = exc
+    assert last is not None
+    raise last

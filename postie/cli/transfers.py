@@ -179,7 +179,9 @@ def show_command(
             f"  finished:  {_when(found.finished_at)}",
             f"  paths:     {', '.join(found.roots)}",
             f"  nzb:       {found.nzb_path or '-'}",
-            f"  manifest:  {found.manifest_path} ({found.manifest_bytes} bytes durable)",
+            f"  manifest:  {found.manifest_path} ({found.manifest_bytes} bytes durable)"
+            if found.finalize_state != "done"
+            else "  manifest:  dropped when the transfer was finalized",
         ]
         if found.lease_owner:
             lines.append(f"  held by:   {found.lease_owner} until {_when(found.lease_expires)}")

@@ -55,7 +55,7 @@ NOT_FOUND = "430 not found by STAT"
 
 @dataclass(frozen=True, slots=True)
 class VerifyStatistics:
-    phase: str  # idle, scanning, rechecking, re-posting, finalizing
+    phase: str  # waiting, scanning, rechecking, re-posting, finalizing
     passes: int
     scans: int
     checked: int  # articles STATed by scans
@@ -103,7 +103,7 @@ class VerificationService:
         self._kick = asyncio.Event()
         self._passed = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
-        self._phase = "idle"
+        self._phase = "waiting"
         self._passes = 0
         self._scans = 0
         self._checked = 0
@@ -194,7 +194,7 @@ class VerificationService:
                 await self.run_pass()
             except (errors.StoreError, errors.ManifestError, errors.NNTPError) as exc:
                 log.warning("verification pass ended early (will try again): %s", exc)
-            self._phase = "idle"
+            self._phase = "waiting"
             self._passes += 1
             async with self._passed:
                 self._passed.notify_all()

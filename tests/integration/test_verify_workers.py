@@ -1,0 +1,125 @@
+"""Two verification workers in two processes on one SQLite store.
+
+The store holds 200 missing articles of one transfer (the server has them all, so
+a worker that claims one STATs it, finds it and forgets it). Each worker logs
+every claim. No article may be claimed by both; a worker killed while holding
+leases leaves them to the other, which takes them only once they ran out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from postie.store.lease import new_owner
+from postie.store.records import NewFile, NewTransfer
+from postie.store.store import TransferStore
+from postie.testing import Faults, FaultyNNTPServer
+
+REPO = Path(__file__).resolve().parents[2]
+ARTICLES = 200
+
+
+async def seeded_store(tmp_path: Path, server: FaultyNNTPServer) -> Path:
+    db = tmp_path / "postie.db"
+    async with TransferStore(db) as store:
+        tid = await store.create(
+            NewTransfer(
+                name="job",
+                roots=(str(tmp_path),),
+                roots_key="r",
+                files_key="f",
+                options={},
+                nzb_path=None,
+                manifest_path=tmp_path / "none.manifest.zst",
+                files=(NewFile(1, tmp_path / "a.bin", "a.bin", 1, 1, ARTICLES),),
+            ),
+            owner=new_owner(),
+            lease=1,
+        )
+        assert tid == 1
+        ids = [(part, f"{part}.{os.urandom(4).hex()}@workers.test") for part in range(1, 201)]
+        await store.record_misses(1, 1, ids, next_attempt_at=0.0)
+    for _, mid in ids:
+        server.articles[f"<{mid}>"] = b"stored"
+    return db
+
+
+async def worker(
+    db: Path, port: int, log: Path, lease: float, *extra: str
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.integration.verify_worker",
+        str(db),
+        str(port),
+        str(log),
+        str(lease),
+        *extra,
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+    )
+
+
+def claims(log: Path) -> list[dict[str, object]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def keys(entries: list[dict[str, object]]) -> list[tuple[int, int, int]]:
+    return [tuple(k) for e in entries for k in e["keys"]]  # type: ignore[attr-defined]
+
+
+async def test_two_workers_never_process_the_same_row(tmp_path: Path) -> None:
+    async with FaultyNNTPServer(faults=Faults(reply_delay=0.002)) as server:
+        db = await seeded_store(tmp_path, server)
+        logs = [tmp_path / "w1.jsonl", tmp_path / "w2.jsonl"]
+        procs = [await worker(db, server.port, log, 60.0) for log in logs]
+        codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), 120)
+        assert codes == [0, 0]
+    first, second = keys(claims(logs[0])), keys(claims(logs[1]))
+    assert first, "both workers should have had work"
+    assert second, "both workers should have had work"
+    assert len(set(first)) == len(first)
+    assert len(set(second)) == len(second)
+    assert not set(first) & set(second), "an article was claimed by both workers"
+    assert len(first) + len(second) == ARTICLES
+    async with TransferStore(db) as store:
+        assert await store.failures(1) == ()
+
+
+async def test_a_killed_workers_leases_are_taken_over_after_they_expire(
+    tmp_path: Path,
+) -> None:
+    lease = 3.0
+    async with FaultyNNTPServer() as server:
+        db = await seeded_store(tmp_path, server)
+        held_log, other_log = tmp_path / "held.jsonl", tmp_path / "other.jsonl"
+        holder = await worker(db, server.port, held_log, lease, "hold")
+        assert holder.stdout is not None
+        line = await asyncio.wait_for(holder.stdout.readline(), 60)
+        assert line.strip() == b"holding"
+        holder.send_signal(signal.SIGKILL)
+        await holder.wait()
+        (held,) = claims(held_log)
+        held_keys = set(keys([held]))
+        assert len(held_keys) == 7
+        other = await worker(db, server.port, other_log, lease)
+        assert await asyncio.wait_for(other.wait(), 120) == 0
+        taken_at = time.time()
+    entries = claims(other_log)
+    assert set(keys(entries)) | held_keys == {(1, 1, p) for p in range(1, ARTICLES + 1)}
+    for entry in entries:
+        if set(keys([entry])) & held_keys:
+            # taken over only once the dead worker's lease ran out
+            assert float(entry["t"]) >= float(held["t"]) + lease - 0.05  # type: ignore[arg-type]
+    assert taken_at >= float(held["t"]) + lease  # type: ignore[arg-type]
+    async with TransferStore(db) as store:
+        assert await store.failures(1) == ()

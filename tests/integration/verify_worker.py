@@ -1,0 +1,61 @@
+"""A verification worker process for the two-process tests.
+
+``python -m tests.integration.verify_worker DB PORT LOG LEASE [hold]``: runs
+verification passes on the store at DB against the server on 127.0.0.1:PORT
+until no missing article is left, writing one JSON line per claim to LOG
+(``{"t": time, "keys": [[transfer, file, part], ...]}``). With ``hold`` it stops
+after its first claim without releasing it (to be killed while holding leases).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from postie.config import parse_config
+from postie.runtime.runtime import Runtime
+from postie.store.lease import new_owner
+from postie.store.records import Failure
+from postie.store.store import TransferStore
+from postie.verify.service import VerificationService
+
+
+async def main(db: Path, port: int, log: Path, lease: float, hold: bool) -> None:
+    cfg = parse_config(
+        {
+            "servers": [{"host": "127.0.0.1", "port": port, "max_connections": 2}],
+            "verify": {"lease": lease, "batch_size": 7, "poll_interval": 0.05},
+        }
+    )
+    owner = new_owner()
+    async with TransferStore(db) as store, Runtime(cfg) as runtime:
+        claim = store.claim_failures
+
+        async def logged(**kwargs: Any) -> tuple[Failure, ...]:
+            got = await claim(**kwargs)
+            if got:
+                with log.open("a") as out:
+                    line = {"t": time.time(), "owner": owner, "keys": [list(f.key) for f in got]}
+                    out.write(json.dumps(line) + "\n")
+                if hold:
+                    print("holding", flush=True)
+                    await asyncio.sleep(3600)
+            return got
+
+        store.claim_failures = logged  # type: ignore[method-assign]
+        service = VerificationService(runtime, store, owner=owner, config=cfg.verify, sweep=False)
+        while True:
+            await service.run_pass()
+            left = [f for t in (1,) for f in await store.failures(t)]
+            if not left:
+                return
+            await asyncio.sleep(0.05)
+
+
+if __name__ == "__main__":
+    db, port, log, lease = sys.argv[1:5]
+    asyncio.run(main(Path(db), int(port), Path(log), float(lease), "hold" in sys.argv[5:]))

@@ -1,0 +1,126 @@
+"""The store's verification side: leased scans, outcomes, what is due when."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from postie import errors
+from postie.config import parse_config
+from postie.store.records import NewFile, NewTransfer
+from postie.store.store import TransferStore
+from postie.verify.finalize import hook_argv
+
+
+async def uploaded(store: TransferStore, tmp_path: Path, files: int = 2) -> int:
+    tid = await store.create(
+        NewTransfer(
+            name="job",
+            roots=(str(tmp_path),),
+            roots_key="r",
+            files_key="f",
+            options={},
+            nzb_path=None,
+            manifest_path=tmp_path / "m.zst",
+            files=tuple(
+                NewFile(i, tmp_path / f"{i}.bin", f"{i}.bin", 10, 1, 3) for i in range(1, files + 1)
+            ),
+        ),
+        owner="poster",
+        lease=60,
+    )
+    await store.checkpoint(
+        tid, owner="poster", lease=60, manifest_bytes=0, files=(), all_uploaded=True
+    )
+    return tid
+
+
+async def test_a_scan_is_due_after_its_delay_and_leased_to_one_worker(tmp_path: Path) -> None:
+    async with TransferStore(tmp_path / "db") as store:
+        tid = await uploaded(store, tmp_path)
+        now = time.time()
+        assert await store.claim_check(owner="a", lease=60, now=now) is None  # not asked
+        await store.finish(tid, state="uploaded", check_at=now + 10)
+        assert await store.next_due() == pytest.approx(now + 10)
+        assert await store.claim_check(owner="a", lease=60, now=now) is None  # not yet
+        assert await store.claim_check(owner="a", lease=60, now=now + 11) == (tid, (1, 2))
+        assert await store.claim_check(owner="b", lease=60, now=now + 12) is None  # leased
+        # a worker that died: its lease runs out and the scan is due again
+        assert await store.claim_check(owner="b", lease=60, now=now + 72) == (tid, (1, 2))
+
+
+async def test_outcomes_follow_the_misses(tmp_path: Path) -> None:
+    async with TransferStore(tmp_path / "db") as store:
+        tid = await uploaded(store, tmp_path)
+        await store.finish(tid, state="uploaded", check_at=0.0)
+        claim = await store.claim_check(owner="w", lease=60)
+        assert claim == (tid, (1, 2))
+        await store.finish_check(
+            tid, owner="w", files=(1, 2), misses={2: [(3, "m@x")]}, next_attempt_at=0.0
+        )
+        states = {f.file_id: f.verify_state for f in await store.files(tid)}
+        assert states == {1: "verified", 2: "pending"}
+        assert (await store.get(tid)).verify_state == "pending"  # type: ignore[union-attr]
+        (miss,) = await store.claim_failures(owner="w", lease=60, limit=10)
+        await store.reschedule_failure(
+            miss.key,
+            owner="w",
+            repost_count=1,
+            check_count=5,
+            next_attempt_at=0.0,
+            error="430",
+            exhausted=True,
+        )
+        assert await store.settle(tid) == "verification_failed"
+        states = {f.file_id: f.verify_state for f in await store.files(tid)}
+        assert states == {1: "verified", 2: "verification_failed"}
+        # asked again: outcomes and misses are forgotten, every file is checked afresh
+        await store.schedule_checks(tid, at=0.0, again=True)
+        assert await store.failures(tid) == ()
+        assert (await store.get(tid)).verify_state == "pending"  # type: ignore[union-attr]
+        await store.claim_check(owner="w", lease=60)
+        await store.finish_check(tid, owner="w", files=(1, 2), misses={}, next_attempt_at=0.0)
+        found = await store.get(tid)
+        assert found is not None
+        assert found.verify_state == "verified"
+        assert found.display_state == "verified"
+        assert await store.finalizable() == ()  # the poster still holds it
+        await store.release(tid, owner="poster")
+        assert [t.id for t in await store.finalizable()] == [tid]
+
+
+async def test_a_file_never_scanned_is_never_verified(tmp_path: Path) -> None:
+    async with TransferStore(tmp_path / "db") as store:
+        tid = await uploaded(store, tmp_path)
+        assert await store.settle(tid) == "pending"
+        assert {f.verify_state for f in await store.files(tid)} == {"pending"}
+
+
+async def test_a_scan_result_from_a_worker_that_lost_its_lease_is_ignored(
+    tmp_path: Path,
+) -> None:
+    async with TransferStore(tmp_path / "db") as store:
+        tid = await uploaded(store, tmp_path, files=1)
+        await store.finish(tid, state="uploaded", check_at=0.0)
+        now = time.time()
+        await store.claim_check(owner="slow", lease=1, now=now)
+        await store.claim_check(owner="fast", lease=60, now=now + 2)
+        await store.finish_check(
+            tid, owner="slow", files=(1,), misses={1: [(1, "a@b")]}, next_attempt_at=0.0
+        )
+        assert await store.failures(tid) == ()
+        (row,) = await store.files(tid)
+        assert row.verify_state == "pending"
+        assert row.check_owner == "fast"
+
+
+def test_hook_placeholders_are_checked_and_expanded() -> None:
+    cfg = parse_config({"finalize": {"hook": {"command": ["notify", "{nzb}", "x={name}"]}}})
+    argv = hook_argv(
+        cfg.finalize.hook, {"nzb": "a b;c.nzb", "name": "$(x)", "source": "", "id": "1"}
+    )
+    assert argv == ["notify", "a b;c.nzb", "x=$(x)"]
+    with pytest.raises(errors.ConfigError, match=r"finalize\.hook\.command.*bad placeholder"):
+        parse_config({"finalize": {"hook": {"command": ["notify", "{files}"]}}})

@@ -9,7 +9,10 @@ Points: ``manifest-created`` (manifest written, transfer not yet recorded),
 ``recorded`` (transfer recorded, nothing posted), ``frame`` (a manifest frame
 durable, its articles not yet posted), ``acked`` (an article acknowledged),
 ``file-done`` (a file's last article acknowledged), ``checkpoint`` (a
-checkpoint committed), ``nzb`` (NZB written to its temp file, not yet renamed).
+checkpoint committed), ``nzb`` (NZB written to its temp file, not yet renamed),
+``uploaded`` (the run's outcome recorded, verification not started),
+``scanned`` (a verification scan's STATs done, its outcome not yet recorded),
+``reposted`` (missing articles posted again, their outcome not yet recorded).
 """
 
 from __future__ import annotations

@@ -158,6 +158,16 @@ def nzb_targets(
     return {n: folder / f"{n}.nzb" for n in names}
 
 
+async def uploaded_for_paths(
+    store: TransferStore, paths: list[Path], collected: Collected
+) -> Transfer | None:
+    """The uploaded transfer of exactly these files still waiting for (or failed at) its
+    verification: running the same command again verifies it, it does not post again."""
+    collected = _absolute(collected)
+    key = files_key((f.path, f.size, f.mtime_ns) for f in collected.files)
+    return await store.awaiting_verification(_digest(list(roots_of(paths))), key)
+
+
 async def for_paths(
     store: TransferStore,
     config: Config,
@@ -565,6 +575,7 @@ class TransferRun:
             else None,
         )
         await self.store.release(prepared.transfer_id, owner=self.owner)
+        crashpoints.reached("uploaded")
         return Outcome(
             prepared.transfer_id,
             result,

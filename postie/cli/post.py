@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from postie.cli.progress import choose_mode, make_console, show_progress, show_v
 from postie.config import Config, Obfuscation
 from postie.runtime.runtime import Runtime
 from postie.store.lease import new_owner
-from postie.store.store import TransferStore
+from postie.store.store import Transfer, TransferStore
 from postie.transfer import Outcome, TransferRun
 
 if TYPE_CHECKING:
@@ -170,6 +171,9 @@ async def _post(
         raise errors.InputError("nothing to post: " + ", ".join(os.fsdecode(p) for p in paths))
     owner = new_owner()
     async with common.open_store(cfg, db) as (store, manifests):
+        uploaded = await transfer.uploaded_for_paths(store, paths, collected)
+        if uploaded is not None and cfg.verify.enabled:
+            return await verify_uploaded(cfg, store, uploaded, owner, mode, console, wait)
         prepared = await transfer.for_paths(
             store,
             cfg,
@@ -231,6 +235,33 @@ async def run_prepared(
                 )
             return code
         return await await_verification(runtime, store, outcome.transfer_id, owner, mode, console)
+
+
+async def verify_uploaded(
+    cfg: Config,
+    store: TransferStore,
+    found: Transfer,
+    owner: str,
+    mode: str,
+    console: Console | None,
+    wait: bool,
+) -> int:
+    """The same files were uploaded by an earlier run that did not see its verification
+    through (interrupted, --no-wait, or some articles stayed missing): verify, post nothing."""
+    again = found.verify_state == "verification_failed"
+    if mode != "quiet":
+        print(
+            f"postie: transfer {found.id} ({found.name}) was uploaded already;"
+            + (" verifying it again" if again else " verifying it"),
+            flush=True,
+        )
+    due = [f.next_check_at for f in await store.files(found.id) if f.next_check_at is not None]
+    if again or not due:
+        await store.schedule_checks(found.id, at=time.time() + cfg.verify.delay, again=again)
+    if not wait:
+        return common.EXIT_OK
+    async with Runtime(cfg) as runtime:
+        return await await_verification(runtime, store, found.id, owner, mode, console)
 
 
 async def await_verification(

@@ -40,6 +40,9 @@ def resume_command(
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
     db: Path | None = common.DB_OPTION,
+    verify: bool | None = common.VERIFY_OPTION,
+    wait: bool = common.WAIT_OPTION,
+    verify_delay: float | None = common.VERIFY_DELAY_OPTION,
 ) -> None:
     """Finish an interrupted transfer: same Message-IDs, nothing posted twice.
 
@@ -61,12 +64,13 @@ def resume_command(
             prepared = await transfer.resume(store, cfg, transfer_id, owner=owner)
             for problem in prepared.lost.values():
                 common.error(str(problem))
-            return await run_prepared(cfg, store, prepared, owner, mode, console)
+            return await run_prepared(cfg, store, prepared, owner, mode, console, wait=wait)
 
     try:
         cfg = common.build_config(
             config,
             common.ServerFlags(host, port, ssl, starttls, insecure, user, password, connections),
+            common.verify_overrides(verify, verify_delay),
         )
         cfg.check_postable()
         code = asyncio.run(main())

@@ -23,6 +23,13 @@ SELECT * FROM transfers
 WHERE roots_key = :roots_key AND state IN ('uploading', 'incomplete')
 ORDER BY id DESC;
 
+-- name: awaiting_verification
+-- Uploaded, not verified yet (or verification failed) and not finalized.
+SELECT * FROM transfers
+WHERE roots_key = :roots_key AND files_key = :files_key AND state = 'uploaded'
+  AND verify_state IN ('pending', 'verification_failed') AND finalize_state = 'pending'
+ORDER BY id DESC LIMIT 1;
+
 -- name: last_unfinished
 SELECT * FROM transfers WHERE state IN ('uploading', 'incomplete') ORDER BY id DESC LIMIT 1;
 
@@ -254,3 +261,18 @@ WHERE check_owner IS NOT NULL AND next_check_at < :now;
 -- name: reclaim_expired_transfers
 UPDATE transfers SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
 WHERE lease_owner IS NOT NULL AND lease_expires < :now;
+
+-- name: lease_owners
+-- Who holds verification work now (to take over from a process that is gone).
+SELECT check_owner AS owner FROM transfer_files WHERE check_owner IS NOT NULL
+UNION
+SELECT lease_owner FROM verification_failures
+WHERE lease_owner IS NOT NULL AND state = 'pending';
+
+-- name: release_owner_checks
+UPDATE transfer_files SET check_owner = NULL, next_check_at = :now, updated_at = :now
+WHERE check_owner = :owner;
+
+-- name: release_owner_failures
+UPDATE verification_failures SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
+WHERE lease_owner = :owner;

@@ -108,6 +108,16 @@ class TransferStore(VerificationQueries):
         rows = await self._fetch("unfinished_by_roots", "look for a transfer", roots_key=roots_key)
         return tuple(transfer_row(row) for row in rows)
 
+    async def awaiting_verification(self, roots_key: str, files_key: str) -> Transfer | None:
+        """The uploaded transfer of exactly these files whose verification is not done."""
+        rows = await self._fetch(
+            "awaiting_verification",
+            "look for a transfer",
+            roots_key=roots_key,
+            files_key=files_key,
+        )
+        return transfer_row(rows[0]) if rows else None
+
     async def last_unfinished(self) -> Transfer | None:
         rows = await self._fetch("last_unfinished", "look for a transfer")
         return transfer_row(rows[0]) if rows else None

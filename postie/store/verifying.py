@@ -291,6 +291,23 @@ class VerificationQueries(StoreBase):
         rows = await self._fetch("transfer_failures", "read missing articles", id=transfer_id)
         return tuple(failure_row(row) for row in rows)
 
+    async def lease_owners(self) -> set[str]:
+        """Every owner holding a scan or a missing article now."""
+        rows = await self._fetch("lease_owners", "read verification leases")
+        return {str(r["owner"]) for r in rows}
+
+    async def release_owners(self, owners: Iterable[str]) -> int:
+        """Drop every verification lease of ``owners`` (processes known to be gone): their
+        work is due at once instead of when the leases run out. Returns rows released."""
+        now = time.time()
+        released = 0
+        async with self._transaction("take over verification leases") as db:
+            for owner in owners:
+                params = {"owner": owner, "now": now}
+                released += (await db.execute(query("release_owner_checks"), params)).rowcount
+                released += (await db.execute(query("release_owner_failures"), params)).rowcount
+        return released
+
     async def next_due(self, only: int | None = None) -> float | None:
         """When the next piece of verification work is due (None: nothing left)."""
         rows = await self._fetch("next_due", "look for verification work", only=only)

@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from postie import errors, manifest
+from postie import crashpoints, errors, manifest
 from postie.config import FinalizeConfig, HookConfig, PostingConfig, VerifyConfig
 from postie.manifest import ArticleRecord, ManifestReader
 from postie.runtime.engine import FileResume, PostingJob
+from postie.store.lease import owner_is_gone
 from postie.store.records import Failure, Transfer
 from postie.store.store import TransferStore
 from postie.verify.finalize import FinalizeFailed, finalize
@@ -210,6 +211,7 @@ class VerificationService:
     async def run_pass(self) -> None:
         """One pass: due scans, due misses, finalizing (see the module documentation)."""
         config = self.config
+        await self._take_over()
         for _ in range(MAX_ROUNDS):
             claim = await self.store.claim_check(
                 owner=self.owner, lease=config.lease, only=self.only
@@ -226,6 +228,14 @@ class VerificationService:
             await self._recheck(failures)
         for transfer in await self.store.finalizable(only=self.only):
             await self._finalize(transfer)
+
+    async def _take_over(self) -> None:
+        """Release the leases of processes of this host that are gone (killed): their
+        work is due now, not when the leases run out (other hosts' leases must expire)."""
+        gone = [o for o in await self.store.lease_owners() if o != self.owner and owner_is_gone(o)]
+        if gone:
+            released = await self.store.release_owners(gone)
+            log.info("took over %d verification leases of %d ended processes", released, len(gone))
 
     # --- scans --------------------------------------------------------------------------
 
@@ -287,6 +297,7 @@ class VerificationService:
             time.monotonic() - started,
             missing,
         )
+        crashpoints.reached("scanned")
         await self.store.finish_check(
             transfer_id,
             owner=self.owner,
@@ -364,6 +375,7 @@ class VerificationService:
         """Post the missing articles again: same Message-ID, body re-read and CRC-checked."""
         self._phase = "re-posting"
         outcomes = await self._post_again(transfer_id, failures)
+        crashpoints.reached("reposted")
         now = time.time()
         for f in failures:
             reply, posted = outcomes.get(f.part_key, ("re-post: not attempted", False))

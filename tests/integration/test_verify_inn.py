@@ -10,6 +10,7 @@ verification_failed with that reply as the reason.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 from postie import nzb
 from tests.conftest import Inn, Run, run_postie
+from tests.integration.innlog import NEWS_LOG, InnLog
 
 pytestmark = pytest.mark.inn
 
@@ -26,6 +28,7 @@ CTLINND = Path("/usr/lib/news/bin/ctlinnd")
 
 class Setup:
     def __init__(self, inn: Inn, tmp_path: Path, **verify: object) -> None:
+        self.domain = f"verify{os.urandom(4).hex()}.postie.test"
         self.source = tmp_path / "set"
         self.source.mkdir()
         (self.source / "a.bin").write_bytes(os.urandom(5 * ARTICLE + 100))
@@ -39,7 +42,7 @@ class Setup:
             "    max_connections: 2",
             "posting:",
             f"  article_size: {ARTICLE}",
-            f"  message_id_domain: verify{os.urandom(4).hex()}.postie.test",
+            f"  message_id_domain: {self.domain}",
             "store:",
             f"  path: {self.db}",
             "verify:",
@@ -48,8 +51,20 @@ class Setup:
         self.config.write_text("\n".join(lines) + "\n")
         self.out = tmp_path / "set.nzb"
 
-    def post(self, *extra: str) -> Run:
-        return run_postie("post", self.source, "-c", self.config, "-o", self.out, "--plain", *extra)
+    def post(self, *extra: str, crash: str | None = None) -> Run:
+        args: tuple[str | Path, ...] = (
+            "post",
+            self.source,
+            "-c",
+            self.config,
+            "-o",
+            self.out,
+            "--plain",
+            *extra,
+        )
+        if crash is not None:
+            return run_postie(*args, POSTIE_CRASH_AT=crash)
+        return run_postie(*args)
 
     def show(self) -> str:
         run = run_postie("transfers", "show", "1", "-c", self.config)
@@ -114,3 +129,26 @@ def test_no_verify_leaves_the_check_to_a_later_verify(inn: Inn, tmp_path: Path) 
     assert check.returncode == 0, check.output
     assert "postie: verified: 8 articles STATed" in check.stdout
     assert "state:     verified" in s.show()
+
+
+@pytest.mark.parametrize("point", ["uploaded", "scanned"])
+def test_killed_while_verifying_the_same_command_verifies_without_posting(
+    inn: Inn, tmp_path: Path, point: str
+) -> None:
+    """SIGKILL right after the upload was recorded (``uploaded``) or during the check
+    (``scanned``: STATs done, outcome not recorded): running the same command again posts
+    nothing (INN's log) and ends verified, taking over the dead process's leases at
+    once rather than waiting for them to run out."""
+    if not NEWS_LOG.exists():
+        pytest.skip("needs INN's log of accepted articles")
+    s = Setup(inn, tmp_path, lease=600)
+    log = InnLog(s.domain)
+    killed = s.post(crash=point)
+    assert killed.returncode == -signal.SIGKILL, killed.output
+    assert len(log.settle()) == 8
+    run = s.post()
+    assert run.returncode == 0, run.output
+    assert "postie: verified: 8 articles STATed" in run.stdout, run.output
+    assert not log.accepted_since_last(), "the second run posted again"
+    assert "state:     verified" in s.show()
+    assert nzb.read(s.out).files

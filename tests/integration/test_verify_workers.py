@@ -2,8 +2,9 @@
 
 The store holds 200 missing articles of one transfer (the server has them all, so
 a worker that claims one STATs it, finds it and forgets it). Each worker logs
-every claim. No article may be claimed by both; a worker killed while holding
-leases leaves them to the other, which takes them only once they ran out.
+every claim. No article may be claimed by both. A worker killed while holding
+leases leaves them to the other: if the dead worker was on another host, only
+once they ran out; on this host (its process is provably gone) at once.
 """
 
 from __future__ import annotations
@@ -95,22 +96,31 @@ async def test_two_workers_never_process_the_same_row(tmp_path: Path) -> None:
         assert await store.failures(1) == ()
 
 
+async def killed_holder(
+    tmp_path: Path, server: FaultyNNTPServer, db: Path, lease: float, *flags: str
+) -> tuple[dict[str, object], set[tuple[int, int, int]]]:
+    held_log = tmp_path / "held.jsonl"
+    holder = await worker(db, server.port, held_log, lease, "hold", *flags)
+    assert holder.stdout is not None
+    line = await asyncio.wait_for(holder.stdout.readline(), 60)
+    assert line.strip() == b"holding"
+    holder.send_signal(signal.SIGKILL)
+    await holder.wait()
+    (held,) = claims(held_log)
+    held_keys = set(keys([held]))
+    assert len(held_keys) == 7
+    return held, held_keys
+
+
 async def test_a_killed_workers_leases_are_taken_over_after_they_expire(
     tmp_path: Path,
 ) -> None:
+    """The dead worker was on another host: its leases must run out first."""
     lease = 3.0
     async with FaultyNNTPServer() as server:
         db = await seeded_store(tmp_path, server)
-        held_log, other_log = tmp_path / "held.jsonl", tmp_path / "other.jsonl"
-        holder = await worker(db, server.port, held_log, lease, "hold")
-        assert holder.stdout is not None
-        line = await asyncio.wait_for(holder.stdout.readline(), 60)
-        assert line.strip() == b"holding"
-        holder.send_signal(signal.SIGKILL)
-        await holder.wait()
-        (held,) = claims(held_log)
-        held_keys = set(keys([held]))
-        assert len(held_keys) == 7
+        held, held_keys = await killed_holder(tmp_path, server, db, lease, "elsewhere")
+        other_log = tmp_path / "other.jsonl"
         other = await worker(db, server.port, other_log, lease)
         assert await asyncio.wait_for(other.wait(), 120) == 0
         taken_at = time.time()
@@ -123,3 +133,17 @@ async def test_a_killed_workers_leases_are_taken_over_after_they_expire(
     assert taken_at >= float(held["t"]) + lease  # type: ignore[arg-type]
     async with TransferStore(db) as store:
         assert await store.failures(1) == ()
+
+
+async def test_a_killed_worker_of_this_host_is_taken_over_at_once(tmp_path: Path) -> None:
+    lease = 60.0
+    async with FaultyNNTPServer() as server:
+        db = await seeded_store(tmp_path, server)
+        held, held_keys = await killed_holder(tmp_path, server, db, lease)
+        other_log = tmp_path / "other.jsonl"
+        other = await worker(db, server.port, other_log, lease)
+        assert await asyncio.wait_for(other.wait(), 30) == 0
+    entries = claims(other_log)
+    assert held_keys <= set(keys(entries))
+    assert set(keys(entries)) == {(1, 1, p) for p in range(1, ARTICLES + 1)}
+    assert max(float(e["t"]) for e in entries) < float(held["t"]) + lease  # type: ignore[arg-type]

@@ -1,10 +1,12 @@
 """A verification worker process for the two-process tests.
 
-``python -m tests.integration.verify_worker DB PORT LOG LEASE [hold]``: runs
-verification passes on the store at DB against the server on 127.0.0.1:PORT
+``python -m tests.integration.verify_worker DB PORT LOG LEASE [hold] [elsewhere]``:
+runs verification passes on the store at DB against the server on 127.0.0.1:PORT
 until no missing article is left, writing one JSON line per claim to LOG
 (``{"t": time, "keys": [[transfer, file, part], ...]}``). With ``hold`` it stops
-after its first claim without releasing it (to be killed while holding leases).
+after its first claim without releasing it (to be killed while holding leases);
+with ``elsewhere`` its owner names another host (as a worker on another machine
+sharing the store would), so its leases cannot be taken over before they expire.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from postie.store.store import TransferStore
 from postie.verify.service import VerificationService
 
 
-async def main(db: Path, port: int, log: Path, lease: float, hold: bool) -> None:
+async def main(db: Path, port: int, log: Path, lease: float, hold: bool, elsewhere: bool) -> None:
     cfg = parse_config(
         {
             "servers": [{"host": "127.0.0.1", "port": port, "max_connections": 2}],
@@ -32,6 +34,8 @@ async def main(db: Path, port: int, log: Path, lease: float, hold: bool) -> None
         }
     )
     owner = new_owner()
+    if elsewhere:
+        owner = "elsewhere.invalid/" + owner.split("/", 1)[1]
     async with TransferStore(db) as store, Runtime(cfg) as runtime:
         claim = store.claim_failures
 
@@ -58,4 +62,7 @@ async def main(db: Path, port: int, log: Path, lease: float, hold: bool) -> None
 
 if __name__ == "__main__":
     db, port, log, lease = sys.argv[1:5]
-    asyncio.run(main(Path(db), int(port), Path(log), float(lease), "hold" in sys.argv[5:]))
+    flags = sys.argv[5:]
+    asyncio.run(
+        main(Path(db), int(port), Path(log), float(lease), "hold" in flags, "elsewhere" in flags)
+    )

@@ -350,14 +350,18 @@ def find_postie(args: argparse.Namespace) -> Postie:
     if not sha:
         raise SystemExit(f"unknown revision {args.postie_rev}")
     tree = Path("/tmp") / f"postie-verify-bench-src-{sha[:12]}"
-    if not (tree / "postie" / "__init__.py").exists():
-        tree.mkdir(parents=True, exist_ok=True)
+    # postie/store/migrations is a symlink to the top-level migrations/: export both
+    parts = [p for p in ("postie", "migrations") if p in git("ls-tree", "--name-only", sha)]
+    if not (tree / ".complete").exists():
+        shutil.rmtree(tree, ignore_errors=True)
+        tree.mkdir(parents=True)
         archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", "--format=tar", sha, "postie"],
+            ["git", "-C", str(REPO), "archive", "--format=tar", sha, *parts],
             capture_output=True,
             check=True,
         )
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+        (tree / ".complete").touch()
         log(f"exported postie at {sha[:12]} into {tree}")
     if stale_bytecode(python, tree / "postie"):
         subprocess.run([str(python), "-m", "compileall", "-q", str(tree / "postie")], check=True)

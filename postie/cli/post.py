@@ -174,6 +174,15 @@ async def _post(
         uploaded = await transfer.uploaded_for_paths(store, paths, collected)
         if uploaded is not None and cfg.verify.enabled:
             return await verify_uploaded(cfg, store, uploaded, owner, mode, console, wait)
+        if uploaded is not None:
+            if mode != "quiet":
+                print(
+                    f"postie: transfer {uploaded.id} ({uploaded.name}) uploaded these files"
+                    f" already; not posting them again (postie verify {uploaded.id} checks"
+                    " them)",
+                    flush=True,
+                )
+            return common.EXIT_OK
         prepared = await transfer.for_paths(
             store,
             cfg,

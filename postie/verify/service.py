@@ -190,6 +190,14 @@ class VerificationService:
     # --- the loop -----------------------------------------------------------------------
 
     async def _loop(self) -> None:
+        try:
+            await self._passes_forever()
+        finally:
+            # wake anyone waiting, also when the loop ends with an error (they see it)
+            async with self._passed:
+                self._passed.notify_all()
+
+    async def _passes_forever(self) -> None:
         while True:
             try:
                 await self.run_pass()
@@ -412,6 +420,8 @@ class VerificationService:
         rows = {row.file_id: row for row in await self.store.files(transfer_id)}
         lost: dict[int, errors.FileFailed] = {}
         for file_id in wanted:
+            if file_id not in rows:
+                continue
             problem = await asyncio.to_thread(source_problem, rows[file_id])
             if problem is not None:
                 lost[file_id] = problem

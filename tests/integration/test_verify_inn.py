@@ -125,6 +125,11 @@ def test_no_verify_leaves_the_check_to_a_later_verify(inn: Inn, tmp_path: Path) 
     shown = s.show()
     assert "state:     uploaded" in shown
     assert "not asked for (postie verify 1 checks it)" in shown
+    again = s.post("--no-verify")
+    assert again.returncode == 0, again.output
+    assert "uploaded these files already; not posting them again" in again.stdout
+    listing = run_postie("transfers", "-c", s.config).stdout.splitlines()
+    assert len(listing) == 2, listing  # the header and transfer 1: no second transfer
     check = run_postie("verify", "1", "-c", s.config, "--plain")
     assert check.returncode == 0, check.output
     assert "postie: verified: 8 articles STATed" in check.stdout

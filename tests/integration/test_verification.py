@@ -340,3 +340,27 @@ async def test_a_stat_error_on_a_recheck_leaves_the_counts_alone(
                 await asyncio.sleep(0.05)
             assert state == "verified"
             assert service.statistics().reposted == 1
+
+
+async def test_checks_go_to_a_dedicated_verify_server(tmp_path: Path) -> None:
+    """With a server of role verify, every STAT goes there and none to the upload
+    server (the two share one article store here, as a provider's backends do)."""
+    make_tree(tmp_path / "src", {"a.bin": 5 * ARTICLE})
+    async with FaultyNNTPServer() as upload, FaultyNNTPServer() as checker:
+        checker.articles = upload.articles
+        cfg = parse_config(
+            {
+                "servers": [
+                    {"host": upload.host, "port": upload.port, "role": "upload"},
+                    {"host": checker.host, "port": checker.port, "role": "verify"},
+                ],
+                "posting": {"article_size": ARTICLE},
+                "verify": {"delay": 0},
+            }
+        )
+        result = await post_and_verify(upload, tmp_path, tmp_path / "src", cfg)
+    assert result.transfer.verify_state == "verified"
+    assert result.stats.checked == 5
+    assert sum(c.startswith("STAT") for c in checker.commands) == 5
+    assert not any(c.startswith("STAT") for c in upload.commands)
+    assert not any(c.startswith("POST") for c in checker.commands)

@@ -39,12 +39,16 @@ Three measurements, each repeated (--repeat) and reported as median [min-max]:
    * with verify: the same Runtime's service re-verifies A in a loop for all of B's
      upload: `store.schedule_checks(A, at=now, again=True)`, then `service.wait(A)`,
      again and again until B is done. Once with `verify.connections: 2` (the default)
-     and once with `verify.connections: 1`.
+     and once with `verify.connections: 1` (--beside-verify-connections);
+   * reference: B alone with 16 - N connections for each of those N: what it would
+     cost if the verify connections just took their N worker slots away from posting.
 
    Reported: B's MB/s, the ratio to alone (target: cost under 10%, ratio > 0.90), how
-   many scans of A (10,000 STATs each) completed during B, the share of B's time a scan
-   was running, and the share of B's time some task waited for a WorkerSlot (sampled
-   every 5 ms; while anyone waits, posting lanes do not pipeline their next POST).
+   many scans of A (10,000 STATs each) completed during B, how long one scan took during
+   B and with nothing else running (3 scans at setup), B's extra seconds per scan, the
+   share of B's time a scan was running, and the share of B's time some task waited for
+   a WorkerSlot (sampled every 5 ms; while anyone waits for a slot, posting lanes do not
+   pipeline their next POST, see postie/runtime/lane.py).
 
    Keeping A verifiable again and again: a verified transfer is finalized, and
    finalizing deletes its manifest, so the next scan would have nothing to read. A is
@@ -588,7 +592,8 @@ def verify_once(
     log(f"stat/{posted.server} #{rep}: {shlex.join(argv)}")
     busy0 = machine_busy_s()
     sink0 = sink.cpu_s() if sink else 0.0
-    child = run_child(argv, work / f"verify-{posted.server}-{rep}.log", postie.environ(), 120)
+    log_path = work / f"verify-{posted.server}-{rep}-{time.monotonic_ns()}.log"
+    child = run_child(argv, log_path, postie.environ(), 120)
     other = None
     if sink is not None:
         other = machine_busy_s() - busy0 - child.cpu_s - (sink.cpu_s() - sink0)
@@ -613,7 +618,7 @@ def verify_once(
         checked=int(summary.group(1)) if summary else None,
         missing=int(summary.group(4)) if summary else None,
         other_cpu_s=other,
-        log=str(work / f"verify-{posted.server}-{rep}.log"),
+        log=str(log_path),
     )
     log(
         f"  STAT {run.stat_s} s, wall {run.wall_s:.2f} s, {run.checked} checked, "
@@ -748,7 +753,7 @@ def job_once(
     posts0 = sink.stats()["posts"]
     busy0 = machine_busy_s()
     sink0 = sink.cpu_s()
-    log_path = work / f"job-{variant}-{rep}.log"
+    log_path = work / f"job-{variant}-{rep}-{time.monotonic_ns()}.log"
     child = run_child(argv, log_path, postie.environ(), args.timeout)
     other = machine_busy_s() - busy0 - child.cpu_s - (sink.cpu_s() - sink0)
     posts = sink.stats()["posts"] - posts0
@@ -825,7 +830,11 @@ def measure_beside(postie: Postie, args: argparse.Namespace, small: Path) -> dic
             "big": str(args.big_file),
             "work": str(work),
             "repeat": args.repeat,
-            "variants": ["alone", *(f"verify{n}" for n in args.beside_verify_connections)],
+            "variants": [
+                "alone",
+                *(f"fewer{n}" for n in args.beside_verify_connections),
+                *(f"verify{n}" for n in args.beside_verify_connections),
+            ],
             "max_other_cpu": args.max_other_cpu,
             "retries": args.retries,
             "result": str(work / "result.json"),
@@ -894,10 +903,15 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
 
     work = Path(spec["work"])
     small, big = Path(spec["small"]), Path(spec["big"])
-    server = {"host": "127.0.0.1", "port": spec["port"], "max_connections": spec["connections"]}
+    connections = int(spec["connections"])
     sink_pid = int(spec["sink_pid"])
 
-    def config(verify_connections: int = 2, **extra: Any) -> Config:
+    def config(verify_connections: int = 2, fewer: int = 0, **extra: Any) -> Config:
+        server = {
+            "host": "127.0.0.1",
+            "port": spec["port"],
+            "max_connections": connections - fewer,
+        }
         return parse_config(
             {
                 "servers": [server],
@@ -950,6 +964,22 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
             raise RuntimeError("A's manifest is gone: it cannot be scanned again")
         say(f"A verified once ({service.statistics().checked} STATs); finalize failed, as set")
 
+        # --- A's scan with nothing else running: the reference for a scan's duration --
+        idle: dict[str, list[float]] = {}
+        for variant in spec["variants"]:
+            if not variant.startswith("verify"):
+                continue
+            async with Runtime(config(int(variant.removeprefix("verify")))) as runtime:
+                service = runtime.start_verification(store, owner=owner, only=a_id)
+                for _ in range(3):
+                    started = time.monotonic()
+                    await store.schedule_checks(a_id, at=time.time(), again=True)
+                    a = await service.wait(a_id)
+                    if a.verify_state != "verified":
+                        raise RuntimeError(f"A ended {a.verify_state} in a re-verification")
+                    idle.setdefault(variant, []).append(time.monotonic() - started)
+            say(f"A's scan alone, {variant}: " + ", ".join(f"{x:.2f} s" for x in idle[variant]))
+
         # --- B, alone and beside re-verifications of A -----------------------------
         runs: list[BesideRun] = []
         variants: list[str] = spec["variants"]
@@ -959,8 +989,9 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
             for variant in order:
                 for attempt in range(spec["retries"] + 1):
                     n += 1
-                    vc = int(variant.removeprefix("verify")) if variant != "alone" else None
-                    cfg_b = config(vc or 2)
+                    vc = int(variant[6:]) if variant.startswith("verify") else None
+                    fewer = int(variant[5:]) if variant.startswith("fewer") else 0
+                    cfg_b = config(vc or 2, fewer)
                     prepared = await transfer.for_paths(
                         store,
                         cfg_b,
@@ -992,6 +1023,9 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
                         say("  disturbed: running it again")
     return {
         "a": {"transfer": a_id, "articles": len(prepared_a.plan.files[0].segments)},
+        "idle_scan_s": idle,
+        "variants": variants,
+        "connections": connections,
         "runs": [asdict(r) for r in runs],
     }
 
@@ -1237,33 +1271,44 @@ def report_job(res: dict[str, Any], md: bool) -> str:
 
 
 def report_beside(res: dict[str, Any], md: bool) -> str:
-    variants = []
-    for r in res["runs"]:
-        if r["variant"] not in variants:
-            variants.append(r["variant"])
-    variants.sort(key=lambda v: (v != "alone", v))
-    alone = median([r["mb_s"] for r in kept(res["runs"], variant="alone")])
+    conns = int(res.get("connections", 16))
+    variants: list[str] = res["variants"]  # alone, fewerN..., verifyN...
+    alone_runs = kept(res["runs"], variant="alone")
+    alone = median([r["mb_s"] for r in alone_runs])
+    alone_s = median([r["post_s"] for r in alone_runs])
     rows = []
     for variant in variants:
         runs = kept(res["runs"], variant=variant)
         mbs = [r["mb_s"] for r in runs]
         m = median(mbs)
         ratio = m / alone if m is not None and alone else None
+        verifying = variant.startswith("verify")
         scan_s = [s for r in runs for s in r["scan_s"]]
-        label = (
-            "B alone"
-            if variant == "alone"
-            else f"B + re-verify A, verify.connections {variant[6:]}"
+        idle = res.get("idle_scan_s", {}).get(variant, [])
+        scans = median([r["scans_during"] for r in runs])
+        post_s = median([r["post_s"] for r in runs])
+        extra = (
+            f"{(post_s - alone_s) / scans:.2f}"
+            if verifying and scans and post_s is not None and alone_s is not None
+            else "-"
         )
+        if variant == "alone":
+            label = f"B alone ({conns} connections)"
+        elif variant.startswith("fewer"):
+            label = f"B alone with {conns - int(variant[5:])} connections (reference)"
+        else:
+            label = f"B + A re-verified in a loop, verify.connections {variant[6:]}"
         rows.append(
             [
                 label,
                 median_range(mbs, "{:.0f}"),
                 f"{ratio:.3f}" if ratio is not None else "-",
-                "-" if variant == "alone" else f"{100 * (1 - ratio):.1f}%" if ratio else "-",
-                median_range([r["scans_during"] for r in runs], "{:.0f}"),
+                f"{100 * (1 - ratio):.1f}%" if ratio is not None and variant != "alone" else "-",
+                median_range([r["scans_during"] for r in runs], "{:.0f}") if verifying else "-",
                 median_range(scan_s) if scan_s else "-",
-                median_range([100 * r["scan_busy"] for r in runs], "{:.0f}"),
+                median_range(idle) if idle else "-",
+                extra,
+                median_range([100 * r["scan_busy"] for r in runs], "{:.0f}") if verifying else "-",
                 median_range([100 * r["slot_wait"] for r in runs], "{:.0f}"),
                 median_range([r["cpu_s"] for r in runs]),
                 f"{len(runs)}",
@@ -1271,12 +1316,14 @@ def report_beside(res: dict[str, Any], md: bool) -> str:
         )
     out = table(
         [
-            "posting B (1 GiB, 16 conns, sink -d 20 -r)",
+            "posting B",
             "MB/s",
             "ratio to alone",
             "cost",
             "scans of A done during B",
-            "one scan s",
+            "one scan s (during B)",
+            "one scan s (idle)",
+            "B's extra s per scan",
             "% of B scanning",
             "% of B with slot waiters",
             "CPU s",
@@ -1288,9 +1335,13 @@ def report_beside(res: dict[str, Any], md: bool) -> str:
     a = res["a"]
     sep = "\n\n" if md else "\n"
     notes = [
+        f"B: the 1 GiB file, default article size, {conns} connections, sink -d 20 -r; "
         f"A: transfer {a['transfer']}, {a['articles']:,} articles of {SMALL_ARTICLE} bytes "
-        f"on the same sink; each scan STATs all of them. Target: cost under 10% "
-        f"(ratio > {TARGET_RATIO:g})."
+        "on the same sink, each scan STATs all of them. Target: cost under 10% "
+        f"(ratio > {TARGET_RATIO:g}). The reference rows post B with fewer connections and "
+        "nothing else: what handing the verify connections' slots to verification would "
+        "cost if posting were otherwise unaffected. '% of B with slot waiters': share of "
+        "5 ms samples in which some task waited for a WorkerSlot."
     ]
     bad = [r for r in res["runs"] if not r["ok"] or r["disturbed"]]
     notes += [
@@ -1478,10 +1529,10 @@ def main(argv: list[str] | None = None) -> int:
         except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
             log(f"{key} failed: {exc}")
             failed = True
+    print(render(doc, args.markdown), flush=True)
     if args.out:
-        args.out.write_text(json.dumps(doc, indent=2) + "\n")
+        args.out.write_text(json.dumps(doc, indent=2, default=str) + "\n")  # paths as str
         log(f"wrote {args.out}")
-    print(render(doc, args.markdown))
     return 1 if failed else 0
 
 

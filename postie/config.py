@@ -211,7 +211,7 @@ class VerifyConfig(_Model):
     enabled: bool = True
     delay: float = Field(10.0, ge=0, le=86400, description="propagation delay before the check")
     connections: int = Field(
-        2, ge=1, le=100, description="STAT connections when no server has role verify"
+        1, ge=1, le=100, description="STAT connections when no server has role verify"
     )
     batch_size: int = Field(500, ge=1, le=100_000, description="missing articles per claim")
     lease: float = Field(120.0, gt=0, le=86400, description="seconds a worker holds a claim")

@@ -262,10 +262,17 @@ class NNTPConnection:
         sent = 0
         timeout = self.server.timeouts.reply
         while len(found) < len(ids):
-            while sent < len(ids) and sent - len(found) < STAT_WINDOW:
-                self._write(protocol.encode_command("STAT", _bracket(ids[sent])))
-                sent += 1
-            await self._drain(timeout)
+            # refill the window in one write once half of it is answered (a write, and
+            # so a send(), per command cost more than the rest of the exchange)
+            if sent < len(ids) and sent - len(found) <= STAT_WINDOW // 2:
+                upto = min(len(ids), len(found) + STAT_WINDOW)
+                self._write(
+                    b"".join(
+                        protocol.encode_command("STAT", _bracket(mid)) for mid in ids[sent:upto]
+                    )
+                )
+                sent = upto
+                await self._drain(timeout)
             reply = await self._read_reply(timeout)
             if reply.code == 480 and self.server.username and sent == len(found) + 1:
                 await self.authenticate()

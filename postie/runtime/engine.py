@@ -455,7 +455,7 @@ class PostingJob:
     # --- workers -----------------------------------------------------------------------
 
     async def _worker(self, pool: ConnectionPool) -> None:
-        lane = Lane(pool, self.runtime.slots)
+        lane = Lane(pool, self.runtime.slots, self)
         queue = self._queue
         try:
             item = await queue.get()

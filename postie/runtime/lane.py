@@ -8,10 +8,14 @@ its ``340`` for the next POST then travel together, one round trip per article
 instead of two. RFC 3977 (section 3.5) lets a client pipeline commands; the
 article itself is still sent only after its ``340``.
 
-Fairness: a lane keeps its connection only while no other worker waits for a
-slot or for a connection of its pool, so jobs sharing the Runtime still take
-turns (and a worker holding a slot is not left waiting for a connection that
-lanes keep to themselves). A connection with a POST
+Fairness: a lane keeps its connection only while nobody else waits for a slot
+(another job, a verification check) or for a connection of its pool, so jobs
+sharing the Runtime still take turns (and a worker holding a slot is not left
+waiting for a connection that lanes keep to themselves). Workers of the lane's
+own job waiting for a slot do not count: whichever of them posts, the job goes
+as fast, and giving up pipelining for them would halve its speed for nothing
+(a job has one worker per connection, so it has waiting workers exactly when
+someone else holds slots). A connection with a POST
 outstanding (``primed``) is never handed to anyone else: it is kept for the
 lane's next article or closed.
 """
@@ -27,11 +31,12 @@ from postie.runtime.limits import WorkerSlots
 class Lane:
     """One worker's slot and connection, held across articles when it pays."""
 
-    __slots__ = ("_has_slot", "conn", "pool", "slots")
+    __slots__ = ("_has_slot", "conn", "group", "pool", "slots")
 
-    def __init__(self, pool: ConnectionPool, slots: WorkerSlots) -> None:
+    def __init__(self, pool: ConnectionPool, slots: WorkerSlots, group: object = None) -> None:
         self.pool = pool
         self.slots = slots
+        self.group = group  # the job the lane works for
         self.conn: NNTPConnection | None = None
         self._has_slot = False
 
@@ -44,7 +49,7 @@ class Lane:
         if self.conn is not None:
             return self.conn
         if not self._has_slot:
-            await self.slots.acquire()
+            await self.slots.acquire(self.group)
             self._has_slot = True
         try:
             self.conn = await self.pool.acquire()
@@ -61,8 +66,13 @@ class Lane:
 
     def may_prime(self) -> bool:
         """True when the lane may keep its connection and send the next POST ahead:
-        pipelining is on and nobody waits for a slot or for a connection of this pool."""
-        return self.pipelining and self.slots.waiting == 0 and self.pool.waiting == 0
+        pipelining is on and nobody outside the lane's job waits for a slot, nor anyone
+        for a connection of this pool."""
+        return (
+            self.pipelining
+            and self.slots.waiting_except(self.group) == 0
+            and self.pool.waiting == 0
+        )
 
     def finish(self, *, reusable: bool) -> None:
         """After an exchange: keep the connection for the next article, or give it back."""

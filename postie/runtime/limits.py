@@ -44,6 +44,8 @@ class WorkerSlots:
         self._in_use = 0
         self._peak = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._groups: dict[asyncio.Future[None], object] = {}  # waiter -> its group
+        self._by_group: collections.Counter[object] = collections.Counter()
 
     def statistics(self) -> SlotStatistics:
         return SlotStatistics(self.total, self._in_use, len(self._waiters), self._peak)
@@ -52,6 +54,11 @@ class WorkerSlots:
     def waiting(self) -> int:
         """Tasks waiting for a slot (cheap: no statistics object)."""
         return len(self._waiters)
+
+    def waiting_except(self, group: object) -> int:
+        """Tasks waiting for a slot that are not of ``group`` (a job's own surplus
+        workers do not count against its lanes: see ``Lane.may_prime``)."""
+        return len(self._waiters) - self._by_group[group] if self._by_group else len(self._waiters)
 
     def try_acquire(self) -> bool:
         if self._in_use < self.total and not self._waiters:
@@ -63,11 +70,15 @@ class WorkerSlots:
         self._in_use += 1
         self._peak = max(self._peak, self._in_use)
 
-    async def acquire(self) -> None:
+    async def acquire(self, group: object = None) -> None:
+        """Wait for a slot; ``group`` names whose waiter this is (see ``waiting_except``)."""
         if self.try_acquire():
             return
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
+        if group is not None:
+            self._groups[waiter] = group
+            self._by_group[group] += 1
         try:
             await waiter
         except asyncio.CancelledError:
@@ -76,20 +87,30 @@ class WorkerSlots:
             elif waiter in self._waiters:  # release() may have dropped it already
                 self._waiters.remove(waiter)
             raise
+        finally:
+            self._forget(waiter)
+
+    def _forget(self, waiter: asyncio.Future[None]) -> None:
+        group = self._groups.pop(waiter, None)
+        if group is not None:
+            self._by_group[group] -= 1
+            if not self._by_group[group]:
+                del self._by_group[group]
 
     def release(self) -> None:
         if self._in_use <= 0:
             raise RuntimeError("WorkerSlots released more often than acquired")
         while self._waiters:
             waiter = self._waiters.popleft()
+            self._forget(waiter)  # no longer waiting, though its task has not run yet
             if not waiter.done():
                 waiter.set_result(None)  # hand the slot over directly: in_use stays
                 return
         self._in_use -= 1
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        await self.acquire()
+    async def slot(self, group: object = None) -> AsyncIterator[None]:
+        await self.acquire(group)
         try:
             yield
         finally:

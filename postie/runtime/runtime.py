@@ -27,6 +27,8 @@ from postie.runtime.limits import (
 )
 from postie.runtime.memory import tune_allocator
 
+VERIFY = "verify"  # the WorkerSlots group of STAT checks (see Lane.may_prime)
+
 if TYPE_CHECKING:
     from postie.store.store import TransferStore
     from postie.verify.service import VerificationService
@@ -104,7 +106,7 @@ class Runtime:
                 async with self.verify_pool.connection() as conn:
                     yield conn
                 return
-            async with self.slots.slot(), self.upload_pools[0].connection() as conn:
+            async with self.slots.slot(VERIFY), self.upload_pools[0].connection() as conn:
                 yield conn
 
     async def __aenter__(self) -> Runtime:

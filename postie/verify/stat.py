@@ -1,11 +1,14 @@
 """STAT many Message-IDs: pipelined batches over several connections at once.
 
 Each batch of ``BATCH`` IDs goes to one connection as one pipelined run of STAT
-commands (``NNTPConnection.stat_many``); as many batches run at once as
-``width`` allows. A connection error retries the batch on a fresh connection
-with backoff; after ``ATTEMPTS`` the error is raised (a STAT error says nothing
-about the articles, so callers spend no budget on it). A refusal (no permission,
-login) is raised at once with the server's reply.
+commands (``NNTPConnection.stat_many``); ``width`` workers take batches in turn,
+each keeping its connection (and whatever slot ``connect`` holds with it) from
+one batch to the next rather than queueing again for each: posting lanes that
+share the slots then make way once per check, not once per batch. A connection
+error retries the batch on a fresh connection with backoff; after ``ATTEMPTS``
+the error is raised (a STAT error says nothing about the articles, so callers
+spend no budget on it). A refusal (no permission, login) is raised at once with
+the server's reply.
 """
 
 from __future__ import annotations
@@ -32,9 +35,22 @@ async def stat_all(connect: Connect, ids: Sequence[str], *, width: int) -> list[
 
     async def worker() -> None:
         while starts:
-            start = starts.pop()
-            batch = ids[start : start + BATCH]
-            found[start : start + len(batch)] = await stat_batch(connect, batch)
+            try:
+                async with connect() as conn:
+                    while starts:
+                        start = starts.pop()
+                        batch = ids[start : start + BATCH]
+                        try:
+                            found[start : start + len(batch)] = await conn.stat_many(batch)
+                        except errors.RetryableError:
+                            starts.append(start)  # retried below, on a fresh connection
+                            raise
+            except errors.RetryableError:
+                if not starts:
+                    return  # another worker took what was left
+                start = starts.pop()
+                batch = ids[start : start + BATCH]
+                found[start : start + len(batch)] = await stat_batch(connect, batch)
 
     workers = [asyncio.create_task(worker()) for _ in range(min(width, len(starts)))]
     try:

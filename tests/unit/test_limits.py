@@ -150,6 +150,36 @@ async def test_waiter_cancelled_then_release_in_the_same_step() -> None:
     assert (stats.in_use, stats.waiting) == (0, 0)
 
 
+async def test_waiters_are_counted_by_group() -> None:
+    """A job's own waiting workers do not count against its lanes; anyone else's do,
+    and a waiter stops counting once the slot is handed to it or it is cancelled."""
+    slots = WorkerSlots(1)
+    job, other = object(), object()
+    await slots.acquire(job)
+    own = asyncio.create_task(slots.acquire(job))
+    await settle()
+    assert slots.waiting == 1
+    assert slots.waiting_except(job) == 0
+    assert slots.waiting_except(other) == 1
+    foreign = asyncio.create_task(slots.acquire("verify"))
+    anonymous = asyncio.create_task(slots.acquire())
+    await settle()
+    assert slots.waiting_except(job) == 2
+    slots.release()  # handed to `own` (FIFO)
+    assert slots.waiting_except(job) == 2
+    assert slots.waiting_except("verify") == 1
+    await asyncio.wait_for(own, 1)
+    foreign.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await foreign
+    assert slots.waiting_except(job) == 1  # the anonymous one
+    slots.release()
+    await asyncio.wait_for(anonymous, 1)
+    assert slots.waiting == 0
+    assert slots.waiting_except(job) == 0
+    slots.release()
+
+
 async def test_slot_context_releases_on_error() -> None:
     slots = WorkerSlots(1)
 

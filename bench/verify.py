@@ -36,10 +36,12 @@ Three measurements, each repeated (--repeat) and reported as median [min-max]:
    `check_delay=None` (a fresh Runtime and a fresh transfer per run):
 
    * alone: nothing else runs (the Runtime's verification service is started, idle);
-   * with verify: the same Runtime's service re-verifies A in a loop for all of B's
-     upload: `store.schedule_checks(A, at=now, again=True)`, then `service.wait(A)`,
-     again and again until B is done. Once with `verify.connections: 2` (the default)
-     and once with `verify.connections: 1` (--beside-verify-connections);
+   * with verify (the worst case): the same Runtime's service re-verifies A in a loop for
+     all of B's upload: `store.schedule_checks(A, at=now, again=True)`, then
+     `service.wait(A)`, again and again until B is done. With `verify.connections: 1`
+     (the default) and 2 (--beside-verify-connections);
+   * once (the daemon's case: the previous job is verified while the next one posts):
+     A is re-verified once, at B's start;
    * reference: B alone with 16 - N connections for each of those N: what it would
      cost if the verify connections just took their N worker slots away from posting.
 
@@ -48,7 +50,8 @@ Three measurements, each repeated (--repeat) and reported as median [min-max]:
    B and with nothing else running (3 scans at setup), B's extra seconds per scan, the
    share of B's time a scan was running, and the share of B's time some task waited for
    a WorkerSlot (sampled every 5 ms; while anyone waits for a slot, posting lanes do not
-   pipeline their next POST, see postie/runtime/lane.py).
+   pipeline their next POST unless the waiters are their own job's workers, see
+   postie/runtime/lane.py).
 
    Keeping A verifiable again and again: a verified transfer is finalized, and
    finalizing deletes its manifest, so the next scan would have nothing to read. A is
@@ -834,6 +837,7 @@ def measure_beside(postie: Postie, args: argparse.Namespace, small: Path) -> dic
                 "alone",
                 *(f"fewer{n}" for n in args.beside_verify_connections),
                 *(f"verify{n}" for n in args.beside_verify_connections),
+                *(f"once{n}" for n in args.beside_verify_connections),
             ],
             "max_other_cpu": args.max_other_cpu,
             "retries": args.retries,
@@ -989,7 +993,13 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
             for variant in order:
                 for attempt in range(spec["retries"] + 1):
                     n += 1
-                    vc = int(variant[6:]) if variant.startswith("verify") else None
+                    vc = (
+                        int(variant[6:])
+                        if variant.startswith("verify")
+                        else int(variant[4:])
+                        if variant.startswith("once")
+                        else None
+                    )
                     fewer = int(variant[5:]) if variant.startswith("fewer") else 0
                     cfg_b = config(vc or 2, fewer)
                     prepared = await transfer.for_paths(
@@ -1005,7 +1015,15 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
                     async with Runtime(cfg_b) as runtime:
                         service = runtime.start_verification(store, owner=owner, only=a_id)
                         run = await _beside_once(
-                            runtime, store, service, prepared, owner, a_id, sink_pid, vc
+                            runtime,
+                            store,
+                            service,
+                            prepared,
+                            owner,
+                            a_id,
+                            sink_pid,
+                            vc,
+                            once=variant.startswith("once"),
                         )
                     run.variant, run.repeat = variant, rep
                     runs.append(run)
@@ -1039,6 +1057,8 @@ async def _beside_once(
     a_id: int,
     sink_pid: int,
     verify_connections: int | None,
+    *,
+    once: bool = False,
 ) -> BesideRun:
     from postie.transfer import TransferRun
 
@@ -1054,6 +1074,8 @@ async def _beside_once(
             if a.verify_state != "verified":
                 raise RuntimeError(f"A ended {a.verify_state} in a re-verification")
             scans.append((started, time.monotonic()))
+            if once:
+                return  # one check of A while B posts: verifying the previous job
 
     samples: list[tuple[bool, bool, int]] = []
 
@@ -1272,7 +1294,7 @@ def report_job(res: dict[str, Any], md: bool) -> str:
 
 def report_beside(res: dict[str, Any], md: bool) -> str:
     conns = int(res.get("connections", 16))
-    variants: list[str] = res["variants"]  # alone, fewerN..., verifyN...
+    variants: list[str] = res["variants"]  # alone, fewerN..., verifyN..., onceN...
     alone_runs = kept(res["runs"], variant="alone")
     alone = median([r["mb_s"] for r in alone_runs])
     alone_s = median([r["post_s"] for r in alone_runs])
@@ -1282,9 +1304,9 @@ def report_beside(res: dict[str, Any], md: bool) -> str:
         mbs = [r["mb_s"] for r in runs]
         m = median(mbs)
         ratio = m / alone if m is not None and alone else None
-        verifying = variant.startswith("verify")
+        verifying = variant.startswith(("verify", "once"))
         scan_s = [s for r in runs for s in r["scan_s"]]
-        idle = res.get("idle_scan_s", {}).get(variant, [])
+        idle = res.get("idle_scan_s", {}).get(variant.replace("once", "verify"), [])
         scans = median([r["scans_during"] for r in runs])
         post_s = median([r["post_s"] for r in runs])
         extra = (
@@ -1296,6 +1318,8 @@ def report_beside(res: dict[str, Any], md: bool) -> str:
             label = f"B alone ({conns} connections)"
         elif variant.startswith("fewer"):
             label = f"B alone with {conns - int(variant[5:])} connections (reference)"
+        elif variant.startswith("once"):
+            label = f"B + A verified once at B's start, verify.connections {variant[4:]}"
         else:
             label = f"B + A re-verified in a loop, verify.connections {variant[6:]}"
         rows.append(
@@ -1468,8 +1492,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--beside-verify-connections",
         type=_csv_int,
-        default=[2, 1],
-        help="measurement 3: the verify.connections values to run beside the upload (default 2,1)",
+        default=[1, 2],
+        help="measurement 3: the verify.connections values to run beside the upload (default 1,2)",
     )
     ap.add_argument("--inn-host", default="127.0.0.1")
     ap.add_argument("--inn-port", type=int, default=1120, help="nnrpd port taking POST, no auth")

@@ -313,6 +313,23 @@ def ensure_inn(host: str, port: int, start: bool, clean: bool) -> str | None:
 
 
 @dataclass
+class VerifyMode:
+    """--verify K: both tools check their articles after posting (default: neither).
+
+    postie: its verification on (no --no-verify) with --verify-delay 0: every article
+    STATed after the upload on one connection of the upload pool, pipelined; the run ends
+    when the transfer is verified. Nyuu: --check-connections K (K extra connections) with
+    --check-delay 0s: each article STATed as it is posted, one STAT per round trip. The
+    sink runs with -r, so STAT answers 223 only for articles it received."""
+
+    on: bool = False
+    connections: int = 1
+
+
+VERIFY = VerifyMode()
+
+
+@dataclass
 class Tool:
     name: str
     argv_prefix: list[str]
@@ -349,7 +366,12 @@ class Tool:
                 str(nzb),
                 "--quiet",
                 *db,
-                *self.extra,
+                *(
+                    ["--verify-delay", "0"]
+                    if VERIFY.on
+                    else [x for x in self.extra if x == "--no-verify"]
+                ),
+                *[x for x in self.extra if x != "--no-verify"],
             ]
         return [
             *self.argv_prefix,
@@ -369,7 +391,8 @@ class Tool:
             "--post-chunk-size",
             "0",
             "--check-connections",
-            "0",
+            str(VERIFY.connections if VERIFY.on else 0),
+            *(["--check-delay", "0s"] if VERIFY.on else []),
             "--progress",
             "none",
             "--log-level",
@@ -645,7 +668,7 @@ def run_case(
     if case.server == "inn":
         port = args.inn_port
     else:
-        sink = Sink(build_sink(), SINK_DELAY_MS[case.server], workdir)
+        sink = Sink(build_sink(), SINK_DELAY_MS[case.server], workdir, remember=VERIFY.on)
         port = sink.port
     try:
         for rep in range(args.repeat):
@@ -860,6 +883,8 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     rev = f" at {meta['postie_rev']}" if meta.get("postie_rev") else ""
     base = f"; postie-base = {meta['postie_base']}" if meta.get("postie_base") else ""
     store = f"; postie's store: {meta['store']}" if meta.get("store") else ""
+    if meta.get("verify", "off") != "off":
+        store += f"; verification {meta['verify']}"
     out = [
         f"Measured {meta['date']} on {meta['cpu']} ({meta['cores']} cores), "
         f"{meta['kernel']}; {meta['nyuu_version'] or 'Nyuu ?'} on Node {meta['node']}, "
@@ -1001,6 +1026,11 @@ def machine_meta(args: argparse.Namespace, tools: dict[str, Tool]) -> dict[str, 
         "python": platform.python_version(),
         "node": node,
         "nyuu_version": (f"Nyuu {v}" if (v := tool_version(tools["nyuu"])) else None),
+        "verify": (
+            f"on: postie verification (delay 0), Nyuu --check-connections {VERIFY.connections}"
+            if VERIFY.on
+            else "off"
+        ),
         "postie_version": tool_version(tools["postie"]),
         "postie_rev": tools["postie"].describe or repo_revision(),
         "postie_base": tools["postie-base"].describe if "postie-base" in tools else None,
@@ -1126,6 +1156,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="don't read the data and start the tool once before each measured run",
     )
+    t.add_argument(
+        "--verify",
+        type=int,
+        metavar="K",
+        help="both tools verify what they posted: postie's verification (delay 0), Nyuu's"
+        " post check on K extra connections (delay 0); the sink remembers IDs (-r)",
+    )
     t.add_argument("--timeout", type=float, default=900.0, help="per tool run, seconds")
     t.add_argument(
         "--max-other-cpu",
@@ -1227,6 +1264,8 @@ def main(argv: list[str] | None = None) -> int:
             print(c.id)
         return 0
 
+    if args.verify is not None:
+        VERIFY.on, VERIFY.connections = True, args.verify
     if args.tools is None:
         args.tools = ["postie", *(["postie-base"] if args.baseline_rev else []), "nyuu"]
     if "postie-base" in args.tools and not args.baseline_rev:

@@ -903,7 +903,7 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
     from postie.runtime.runtime import Runtime
     from postie.store.lease import new_owner
     from postie.store.store import TransferStore
-    from postie.transfer import TransferRun
+    from postie.transfer_run import TransferRun
 
     work = Path(spec["work"])
     small, big = Path(spec["small"]), Path(spec["big"])
@@ -1060,7 +1060,7 @@ async def _beside_once(
     *,
     once: bool = False,
 ) -> BesideRun:
-    from postie.transfer import TransferRun
+    from postie.transfer_run import TransferRun
 
     run = TransferRun(runtime, store, prepared, owner=owner, check_delay=None)
     done = asyncio.Event()

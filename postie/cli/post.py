@@ -19,7 +19,7 @@ from postie.config import Config, Obfuscation
 from postie.runtime.runtime import Runtime
 from postie.store.lease import new_owner
 from postie.store.store import Transfer, TransferStore
-from postie.transfer import Outcome, TransferRun
+from postie.transfer_run import Outcome, TransferRun
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -39,6 +39,7 @@ from postie.runtime.engine import FileResume, PostingJob
 from postie.store.lease import owner_is_gone
 from postie.store.records import Failure, Transfer
 from postie.store.store import TransferStore
+from postie.transfer import plan_from_manifest, source_problem
 from postie.verify.finalize import FinalizeFailed, finalize
 from postie.verify.stat import stat_all
 from postie.verify.sweeper import Sweeper
@@ -401,8 +402,6 @@ class VerificationService:
     async def _post_again(
         self, transfer_id: int, failures: list[Failure]
     ) -> dict[tuple[int, int], tuple[str, bool]]:
-        from postie.transfer import plan_from_manifest, source_problem  # transfer imports us
-
         transfer = await self.store.get(transfer_id)
         if transfer is None:
             return {}

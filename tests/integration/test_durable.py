@@ -21,7 +21,7 @@ from postie.runtime.runtime import Runtime
 from postie.store.lease import new_owner
 from postie.store.store import TransferStore
 from postie.testing import Faults, FaultyNNTPServer, make_tree
-from postie.transfer import Outcome, TransferRun
+from postie.transfer_run import Outcome, TransferRun
 
 ARTICLE = 4096
 

@@ -25,7 +25,7 @@ from postie.store.lease import new_owner
 from postie.store.records import Transfer
 from postie.store.store import TransferStore
 from postie.testing import Faults, FaultyNNTPServer, make_tree
-from postie.transfer import TransferRun
+from postie.transfer_run import TransferRun
 from postie.verify import service as service_module
 from postie.verify.service import VerifyStatistics
 

@@ -1021,7 +1021,8 @@ async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
     from postie.article.plan import FilePlan, Segment
     from postie.manifest import ManifestWriter
     from postie.runtime.engine import FileState, PostingJob
-    from postie.transfer import Prepared, TransferRun
+    from postie.transfer import Prepared
+    from postie.transfer_run import TransferRun
 
     tid = await store.create(new_transfer(), owner="me", lease=60)
     plan = FilePlan(

@@ -1,0 +1,340 @@
+"""Running a prepared transfer: STAT what may be there, post the rest, write the NZB.
+
+``TransferRun`` posts a transfer that ``postie.transfer`` created or found again:
+it STATs the parts an interrupted run may have delivered, posts the others
+through the engine (each article's manifest line durable before it goes out),
+checkpoints each file's acknowledged watermark once a second, records the
+outcome (and, when the upload is complete, when verification is due) and
+writes the NZBs from the manifest, so they list parts posted before a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from postie import crashpoints, errors, manifest, nzb
+from postie.article.build import ArticleBuilder
+from postie.article.plan import FilePlan
+from postie.manifest import Manifest
+from postie.runtime.engine import FileResume, FileState, JobResult, PostingJob
+from postie.runtime.runtime import Runtime
+from postie.store.store import FileProgress, TransferStore
+from postie.transfer import LEASE_SECONDS, RUN_KEY, Prepared
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    transfer_id: int
+    result: JobResult
+    written: tuple[Path, ...]
+    failures: tuple[errors.PostieError, ...]
+    resumed: bool
+    stat_checked: int
+    stat_missing: int
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+
+class TransferRun:
+    """Posts a prepared transfer: STAT what may be there, post the rest, write the NZB."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        store: TransferStore,
+        prepared: Prepared,
+        *,
+        owner: str,
+        checkpoint_interval: float = 1.0,
+        check_delay: float | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.check_delay = check_delay  # verification: STAT this long after the upload
+        self.store = store
+        self.prepared = prepared
+        self.owner = owner
+        self.interval = checkpoint_interval
+        self.stat_checked = 0
+        self.stat_missing = 0
+        self.job: PostingJob | None = None
+        self._saved: dict[int, tuple[int, str | None]] = {}
+        self._lost_saved: set[int] = set()
+
+    async def check_server(self) -> PostingJob:
+        """STAT the parts that may have arrived before a crash; build the job."""
+        prepared = self.prepared
+        resume: dict[int, FileResume] = {}
+        doubtful: list[tuple[int, int, str]] = []
+        for file in prepared.plan.files:
+            if file.index in prepared.lost:
+                continue
+            mark = prepared.watermarks.get(file.index, 0)
+            recorded = prepared.recorded.get(file.index, {})
+            # a server that rewrote an ID knows the article by the ID it gave
+            doubtful.extend(
+                (file.index, n, prepared.accepted.get((file.index, n), r.message_id))
+                for n, r in recorded.items()
+                if n > mark
+            )
+        present = await self._stat([mid for _, _, mid in doubtful]) if doubtful else []
+        self.stat_checked = len(doubtful)
+        self.stat_missing = present.count(False)
+        there: dict[int, set[int]] = {}
+        for (index, number, _), found in zip(doubtful, present, strict=True):
+            if found:
+                there.setdefault(index, set()).add(number)
+        for file in prepared.plan.files if prepared.resumed else ():
+            if file.index in prepared.lost:
+                continue
+            if file.index in prepared.finished_before:
+                resume[file.index] = FileResume(watermark=len(file.segments))
+                continue
+            resume[file.index] = FileResume(
+                watermark=prepared.watermarks.get(file.index, 0),
+                done=frozenset(there.get(file.index, ())),
+                recorded=prepared.recorded.get(file.index, {}),
+            )
+        self.job = PostingJob(
+            self.runtime,
+            prepared.plan,
+            prepared.posting,
+            manifest=prepared.writer,
+            resume=resume,
+            failed=prepared.lost,
+        )
+        self._saved = {s.plan.index: (s.watermark, None) for s in self.job.states}
+        return self.job
+
+    async def _stat(self, ids: list[str]) -> list[bool]:
+        pool = self.runtime.upload_pools[0]
+        last: errors.PostieError | None = None
+        for attempt in range(3):
+            try:
+                async with self.runtime.slots.slot(), pool.connection() as conn:
+                    return await conn.stat_many(ids)
+            except errors.RetryableError as exc:
+                last = exc
+                await asyncio.sleep(0.5 * 2**attempt)
+        assert last is not None
+        raise last
+
+    async def post(self) -> Outcome:
+        """Post, checkpointing as it goes; write the NZBs the manifest allows."""
+        job = self.job if self.job is not None else await self.check_server()
+        prepared = self.prepared
+        stop = asyncio.Event()
+        checkpoints = asyncio.create_task(self._checkpoints(stop), name="checkpoints")
+        fatal: BaseException | None = None
+        result: JobResult | None = None
+        try:
+            result = await job.run()
+        except errors.PostieError as exc:
+            fatal = exc
+        finally:
+            stop.set()  # let a checkpoint in progress finish rather than cancel it
+            await checkpoints
+            await self.checkpoint()
+        prepared.writer.close()
+        if fatal is not None:
+            await self.store.finish(prepared.transfer_id, state="incomplete", error=str(fatal))
+            await self.store.release(prepared.transfer_id, owner=self.owner)
+            raise fatal
+        assert result is not None
+        failures: list[errors.PostieError] = [s.error for s in result.files if s.error is not None]
+        done = {s.plan.index for s in result.files if s.done} | prepared.finished_before
+        written = await asyncio.to_thread(self._write_nzbs, done)
+        complete = (
+            not failures and not prepared.not_collected and len(done) == len(prepared.plan.files)
+        )
+        await self.store.finish(
+            prepared.transfer_id,
+            state="uploaded" if complete else "incomplete",
+            error=None
+            if complete
+            else "; ".join([*prepared.not_collected, *(str(f) for f in failures)][:3]) or None,
+            nzb_path=os.fsdecode(written[0]) if len(written) == 1 else None,
+            check_at=time.time() + self.check_delay
+            if complete and self.check_delay is not None
+            else None,
+        )
+        await self.store.release(prepared.transfer_id, owner=self.owner)
+        crashpoints.reached("uploaded")
+        return Outcome(
+            prepared.transfer_id,
+            result,
+            tuple(written),
+            tuple(failures),
+            prepared.resumed,
+            self.stat_checked,
+            self.stat_missing,
+        )
+
+    async def _checkpoints(self, stop: asyncio.Event) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval)
+            if stop.is_set():
+                return
+            try:
+                await self.checkpoint()
+            except errors.TransferBusy as exc:
+                if self.job is not None:
+                    self.job._stop(exc)
+                return
+            except errors.StoreError as exc:
+                log.warning("checkpoint not saved (will try again): %s", exc)
+
+    async def checkpoint(self) -> None:
+        """Save watermarks, file states and rewritten IDs that changed: one transaction."""
+        job = self.job
+        if job is None:
+            return
+        progress: list[FileProgress] = []
+        accepted: list[tuple[int, int, str]] = []
+        unsaved: list[tuple[FileState, int]] = []
+        # the end of a complete run: one statement marks every file, not a row each
+        all_uploaded = not self.prepared.lost and all(
+            s.remaining == 0 and s.error is None for s in job.states
+        )
+        for state in job.states:
+            index = state.plan.index
+            if index in self.prepared.lost:
+                continue
+            if all_uploaded:
+                accepted.extend((index, number, mid) for number, mid in state.unsaved_ids)
+                unsaved.append((state, len(state.unsaved_ids)))
+                continue
+            upload_state = _upload_state(state)
+            mark = state.watermark
+            if self._saved.get(index) != (mark, upload_state):
+                progress.append(
+                    FileProgress(
+                        index,
+                        mark,
+                        upload_state,
+                        str(state.error) if state.error is not None else None,
+                    )
+                )
+            # dropped only once saved: a failed checkpoint must not lose them
+            accepted.extend((index, number, mid) for number, mid in state.unsaved_ids)
+            unsaved.append((state, len(state.unsaved_ids)))
+        for index, problem in self.prepared.lost.items():
+            if index not in self._lost_saved:
+                kind = (
+                    "source_missing"
+                    if isinstance(problem, errors.SourceMissing)
+                    else ("source_changed")
+                )
+                progress.append(FileProgress(index, 0, kind, str(problem)))
+        await self.store.checkpoint(
+            self.prepared.transfer_id,
+            owner=self.owner,
+            lease=LEASE_SECONDS,
+            manifest_bytes=self.prepared.writer.size,
+            files=progress,
+            accepted=accepted,
+            all_uploaded=all_uploaded,
+        )
+        if all_uploaded:
+            self._saved = {s.plan.index: (s.watermark, "uploaded") for s in job.states}
+        for state, saved in unsaved:
+            del state.unsaved_ids[:saved]
+        crashpoints.reached("checkpoint")
+        for item in progress:
+            if item.file_id in self.prepared.lost:
+                self._lost_saved.add(item.file_id)
+            else:
+                self._saved[item.file_id] = (item.acked, item.state)
+
+    def _write_nzbs(self, done: set[int]) -> list[Path]:
+        prepared = self.prepared
+        found = manifest.read(prepared.manifest_path, durable_bytes=prepared.writer.size)
+        return write_nzbs(found, prepared, done, self._accepted())
+
+    def _accepted(self) -> dict[tuple[int, int], str]:
+        ids = dict(self.prepared.accepted)
+        if self.job is not None:
+            for state in self.job.states:
+                for number, mid in state.accepted_ids.items():
+                    ids[(state.plan.index, number)] = mid
+        return ids
+
+
+def _upload_state(state: FileState) -> str | None:
+    if state.error is not None:
+        return "source_changed" if isinstance(state.error, errors.SourceChanged) else "failed"
+    if state.remaining == 0:
+        return "uploaded"
+    return None
+
+
+# --- NZB from the manifest ----------------------------------------------------------------------
+
+
+def nzb_file(
+    found: Manifest,
+    builder: ArticleBuilder,
+    file: FilePlan,
+    accepted: dict[tuple[int, int], str],
+) -> nzb.NzbFile:
+    records = found.articles.get(file.index, {})
+    if len(records) != len(file.segments):
+        raise errors.ManifestError(
+            f"the manifest {found.path} lists {len(records)} of {len(file.segments)} parts of"
+            f" {file.name}, which was posted whole"
+        )
+    segments = tuple(
+        nzb.NzbSegment(
+            number,
+            records[number].size,
+            _strip(accepted.get((file.index, number), records[number].message_id)),
+        )
+        for number in sorted(records)
+    )
+    return nzb.NzbFile(
+        poster=builder.plan.poster,
+        date=builder.plan.date,
+        subject=builder.nzb_subject(file),
+        groups=builder.plan.groups,
+        segments=segments,
+    )
+
+
+def _strip(message_id: str) -> str:
+    return message_id[1:-1] if message_id.startswith("<") else message_id
+
+
+def write_nzbs(
+    found: Manifest, prepared: Prepared, done: set[int], accepted: dict[tuple[int, int], str]
+) -> list[Path]:
+    """Write the NZBs the finished files allow; return the paths written.
+
+    Segments (Message-IDs, bytes) come from the manifest's lines; the plan, built
+    from the same manifest's file records, gives only each file's subject."""
+    plan = prepared.plan
+    builder = ArticleBuilder(plan, prepared.posting)
+    meta = prepared.nzb.meta.model_dump()
+    written: list[Path] = []
+    targets = prepared.targets
+    if RUN_KEY in targets:
+        if len(done) == len(plan.files) and not prepared.lost and not prepared.not_collected:
+            path = targets[RUN_KEY]
+            nzb.write(path, [nzb_file(found, builder, f, accepted) for f in plan.files], meta)
+            written.append(path)
+        return written
+    for file in plan.files:
+        if file.index in done and file.name in targets:
+            path = targets[file.name]
+            nzb.write(path, [nzb_file(found, builder, file, accepted)], meta)
+            written.append(path)
+    return written

@@ -32,15 +32,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from postie import crashpoints, errors, manifest
-from postie.config import FinalizeConfig, HookConfig, PostingConfig, VerifyConfig
+from postie import crashpoints, errors
+from postie.config import FinalizeConfig, HookConfig, VerifyConfig
 from postie.manifest import ArticleRecord, ManifestReader
-from postie.runtime.engine import FileResume, PostingJob
 from postie.store.lease import owner_is_gone
 from postie.store.records import Failure, Transfer
 from postie.store.store import TransferStore
-from postie.transfer import plan_from_manifest, source_problem
 from postie.verify.finalize import FinalizeFailed, finalize
+from postie.verify.repost import Reposted, repost
 from postie.verify.stat import stat_all
 from postie.verify.sweeper import Sweeper
 
@@ -383,14 +382,25 @@ class VerificationService:
     async def _repost(self, transfer_id: int, failures: list[Failure]) -> None:
         """Post the missing articles again: same Message-ID, body re-read and CRC-checked."""
         self._phase = "re-posting"
-        outcomes = await self._post_again(transfer_id, failures)
+        transfer = await self.store.get(transfer_id)
+        if transfer is None:
+            return  # deleted meanwhile: its failures went with it
+        files = await self.store.files(transfer_id)
+        outcomes = await repost(self.runtime, transfer, files, failures)
+        self._reposted += sum(1 for o in outcomes.values() if o.kind == "posted")
+        self._claimed += sum(1 for o in outcomes.values() if o.kind == "claimed")
         crashpoints.reached("reposted")
         now = time.time()
         for f in failures:
-            reply, posted = outcomes.get(f.part_key, ("re-post: not attempted", False))
+            outcome = outcomes.get(f.part_key, Reposted("failed", "re-post: not attempted"))
+            reply = outcome.reply
             checks = f.check_count + 1
             # after a 240 give the server its propagation delay; otherwise back off
-            delay = self.config.delay if posted else recheck_delay(self.config, checks)
+            delay = (
+                self.config.delay
+                if outcome.kind == "posted"
+                else recheck_delay(self.config, checks)
+            )
             await self._reschedule(
                 f,
                 repost_count=f.repost_count + 1,
@@ -398,69 +408,6 @@ class VerificationService:
                 next_at=now + delay,
                 error=reply,
             )
-
-    async def _post_again(
-        self, transfer_id: int, failures: list[Failure]
-    ) -> dict[tuple[int, int], tuple[str, bool]]:
-        transfer = await self.store.get(transfer_id)
-        if transfer is None:
-            return {}
-        wanted: dict[int, set[int]] = {}
-        for f in failures:
-            wanted.setdefault(f.file_id, set()).add(f.part)
-        try:
-            found = await asyncio.to_thread(
-                manifest.read, transfer.manifest_path, durable_bytes=transfer.manifest_bytes
-            )
-        except errors.ManifestError as exc:
-            return {f.part_key: (f"re-post impossible: {exc}", False) for f in failures}
-        posting = PostingConfig.model_validate(transfer.options["posting"])
-        plan = plan_from_manifest(found, posting)
-        rows = {row.file_id: row for row in await self.store.files(transfer_id)}
-        lost: dict[int, errors.FileFailed] = {}
-        for file_id in wanted:
-            if file_id not in rows:
-                continue
-            problem = await asyncio.to_thread(source_problem, rows[file_id])
-            if problem is not None:
-                lost[file_id] = problem
-        resume = {
-            f.index: FileResume(
-                done=frozenset(
-                    s.number for s in f.segments if s.number not in wanted.get(f.index, ())
-                ),
-                recorded=found.articles.get(f.index, {}),
-            )
-            for f in plan.files
-        }
-        job = PostingJob(
-            self.runtime, plan, posting, resume=resume, failed=lost, claim_duplicates=True
-        )
-        try:
-            result = await job.run()
-        except errors.JobFailed as exc:
-            if isinstance(exc.__cause__, errors.GiveUp) or exc.reply:
-                log.error("transfer %d: re-post refused: %s", transfer_id, exc)
-            return {f.part_key: (f"re-post failed: {exc}", False) for f in failures}
-        outcomes: dict[tuple[int, int], tuple[str, bool]] = {}
-        for state in result.files:
-            for number in wanted.get(state.plan.index, ()):
-                key = (state.plan.index, number)
-                if number in state.claimed:
-                    self._claimed += 1
-                    outcomes[key] = (
-                        f"re-post refused: {state.claimed[number]} (the server claims the ID,"
-                        " STAT does not find it)",
-                        False,
-                    )
-                elif number <= state.watermark or number in state.acked_above:
-                    self._reposted += 1
-                    mid = state.accepted_ids.get(number)
-                    outcomes[key] = ("re-posted (240" + (f" as {mid}" if mid else "") + ")", True)
-                else:
-                    error = state.error or errors.FileFailed("not posted")
-                    outcomes[key] = (f"re-post failed: {error}", False)
-        return outcomes
 
     # --- finalize -----------------------------------------------------------------------
 

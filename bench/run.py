@@ -441,6 +441,7 @@ def probe_postie(name: str, prefix: list[str], env: dict[str, str] | None = None
             env=env or {},
         )
     extra = ["--no-verify"] if "--no-verify" in out else []
+    extra += ["--no-par2"] if "--no-par2" in out else []  # Nyuu makes no PAR2 either
     return Tool(name, prefix, extra, env=env or {}, takes_db="--db" in out)
 
 

@@ -466,7 +466,7 @@ def postie_post(
     argv += ["--connections", str(connections)]
     if article_size is not None:
         argv += ["--article-size", str(article_size)]
-    argv += ["-o", str(nzb), "--overwrite", "--db", str(db), "--plain"]
+    argv += ["-o", str(nzb), "--overwrite", "--db", str(db), "--plain", "--no-par2"]
     argv += ["--verify-delay", "0", "-v"] if verify else ["--no-verify"]
     if config is not None:
         argv += ["-c", str(config)]

@@ -262,6 +262,42 @@ class FinalizeConfig(_Model):
     delete_originals: bool = False
 
 
+class Par2Config(_Model):
+    """PAR2 recovery files, created before posting and posted with the data."""
+
+    enabled: bool = True
+    redundancy: str = Field("10%", description="'10%' of the source blocks, or a block count")
+    per: Literal["folder", "file"] = "folder"
+    slice_size: int | None = Field(None, ge=4, description="block size; default from the article")
+    recovery_files: int | None = Field(None, ge=1, le=31)
+    min_size: int | None = Field(
+        None, ge=0, description="per-file sets: smaller files get none; default one article"
+    )
+    binary: Path | None = Field(None, description="a par2cmdline-compatible tool")
+    memory_mb: int | None = Field(None, ge=16, description="par2 -m; default the tool's")
+    threads: int | None = Field(None, ge=1, le=256)
+    max_concurrent_jobs: int = Field(1, ge=1, le=64)
+    keep_par2: bool = False
+    workdir: Path | None = Field(
+        None, description="where PAR2 files are made; default beside the db"
+    )
+
+    @field_validator("redundancy")
+    @classmethod
+    def _redundancy(cls, value: str) -> str:
+        from postie.par2.plan import parse_redundancy
+
+        parse_redundancy(value)  # ValueError names the text
+        return value
+
+    @field_validator("slice_size")
+    @classmethod
+    def _slice(cls, value: int | None) -> int | None:
+        if value is not None and value % 4:
+            raise ValueError(f"the PAR2 block size must be a multiple of 4, not {value}")
+        return value
+
+
 class Config(_Model):
     servers: tuple[ServerConfig, ...] = ()
     posting: PostingConfig = PostingConfig()
@@ -270,6 +306,7 @@ class Config(_Model):
     store: StoreConfig = StoreConfig()
     verify: VerifyConfig = VerifyConfig()
     finalize: FinalizeConfig = FinalizeConfig()
+    par2: Par2Config = Par2Config()
 
     @property
     def verify_servers(self) -> tuple[ServerConfig, ...]:

@@ -52,6 +52,7 @@ from postie.article.plan import (
 )
 from postie.config import Config, NzbConfig, Obfuscation, PostingConfig
 from postie.manifest import ArticleRecord, FileRecord, Manifest, ManifestWriter
+from postie.par2.make import Par2Step, is_par2, make_par2
 from postie.store.store import (
     NewFile,
     NewTransfer,
@@ -160,8 +161,10 @@ async def for_paths(
     owner: str,
     manifests: Path,
     collected: Collected | None = None,
+    par2: Par2Step | None = None,
 ) -> Prepared:
-    """Resume the unfinished transfer of exactly these files, or create a new one."""
+    """Resume the unfinished transfer of exactly these files, or create a new one (with
+    its PAR2 files first, when ``par2`` is given and PAR2 is on)."""
     collected = _absolute(collected if collected is not None else collect(paths))
     if not collected.files:
         raise errors.InputError("nothing to post: " + ", ".join(os.fsdecode(p) for p in paths))
@@ -178,13 +181,26 @@ async def for_paths(
             transfer.id,
             transfer.id,
         )
-    plan = plan_job(collected, config.posting, name=name)
-    targets = nzb_targets(plan.name, (f.name for f in plan.files), config.nzb, output)
+    targets = nzb_targets(name, (f.name for f in collected.files), config.nzb, output)
     if not overwrite:
         for target in targets.values():
             if target.exists():
                 raise errors.UsageError(f"NZB already exists: {target} (use --overwrite)")
-    return await _create(store, config, plan, roots, roots_key, key, targets, owner, manifests)
+    made: tuple[SourceFile, ...] = ()
+    if par2 is not None and config.par2.enabled:
+        if config.nzb.per_file and par2.config.per != "file":
+            # each file's NZB carries its own set
+            par2 = dataclasses.replace(par2, config=par2.config.model_copy(update={"per": "file"}))
+        made = await make_par2(
+            par2, collected.files, name=name, article_size=config.posting.article_size
+        )
+    plan = plan_job(
+        dataclasses.replace(collected, files=collected.files + made), config.posting, name=name
+    )
+    generated = {f.path for f in made}
+    return await _create(
+        store, config, plan, roots, roots_key, key, targets, owner, manifests, generated
+    )
 
 
 async def _create(
@@ -197,8 +213,10 @@ async def _create(
     targets: dict[str, Path],
     owner: str,
     manifests: Path,
+    generated: set[Path] | None = None,
 ) -> Prepared:
     posting = config.posting
+    generated = generated or set()
     path = manifests / f"{secrets.token_hex(8)}.manifest.zst"
     header = {
         "name": plan.name,
@@ -224,7 +242,15 @@ async def _create(
         "verify": config.verify.enabled,
         "finalize": config.finalize.model_dump(mode="json"),
     }
-    cleanup = "delete" if config.finalize.delete_originals else "keep"
+
+    def role(f: FilePlan) -> tuple[str, str]:
+        """(role, cleanup) of a file: PAR2 made here goes once verified (unless kept);
+        originals only if the policy says so, and never a user's own .par2."""
+        if f.path in generated:
+            return "par2", "keep" if config.par2.keep_par2 else "delete"
+        delete = config.finalize.delete_originals and not is_par2(f.name)
+        return "data", "delete" if delete else "keep"
+
     try:
         transfer_id = await store.create(
             NewTransfer(
@@ -243,7 +269,7 @@ async def _create(
                         f.size,
                         f.mtime_ns,
                         len(f.segments),
-                        cleanup=cleanup,
+                        *role(f),
                     )
                     for f in plan.files
                 ),

@@ -333,8 +333,18 @@ def write_nzbs(
             written.append(path)
         return written
     for file in plan.files:
-        if file.index in done and file.name in targets:
+        if file.name not in targets:
+            continue  # a PAR2 file: it goes in the NZB of the file it protects
+        members = [
+            file,
+            *(
+                f
+                for f in plan.files
+                if f.name.startswith(file.name + ".") and f.name.lower().endswith(".par2")
+            ),
+        ]
+        if all(f.index in done for f in members):
             path = targets[file.name]
-            nzb.write(path, [nzb_file(found, builder, file, accepted)], meta)
+            nzb.write(path, [nzb_file(found, builder, f, accepted) for f in members], meta)
             written.append(path)
     return written

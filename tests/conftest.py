@@ -44,11 +44,13 @@ class Inn:
 @pytest.fixture(autouse=True)
 def _own_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test records transfers in a store of its own (also for child processes), and
-    ``postie post`` checks its articles without the propagation delay (a test that wants
-    the delay sets POSTIE_VERIFY_DELAY itself)."""
+    ``postie post`` checks its articles without the propagation delay and makes no PAR2
+    (tests count articles; a test that wants either sets POSTIE_VERIFY_DELAY or
+    POSTIE_PAR2 itself)."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
     monkeypatch.delenv("POSTIE_DB", raising=False)
     monkeypatch.setenv("POSTIE_VERIFY_DELAY", "0")
+    monkeypatch.setenv("POSTIE_PAR2", "0")
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -14,8 +15,15 @@ import typer
 from postie import errors, transfer
 from postie.article.plan import collect
 from postie.cli import common
-from postie.cli.progress import choose_mode, make_console, show_progress, show_verifying
+from postie.cli.progress import (
+    choose_mode,
+    make_console,
+    show_phase,
+    show_progress,
+    show_verifying,
+)
 from postie.config import Config, Obfuscation
+from postie.par2.make import Par2Step
 from postie.runtime.runtime import Runtime
 from postie.store.lease import new_owner
 from postie.store.store import Transfer, TransferStore
@@ -85,6 +93,18 @@ def post_command(
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
     db: Path | None = common.DB_OPTION,
+    par2: bool | None = typer.Option(
+        None,
+        "--par2/--no-par2",
+        envvar="POSTIE_PAR2",
+        show_envvar=True,
+        help="Create PAR2 recovery files and post them with the data (default on).",
+    ),
+    redundancy: str | None = typer.Option(
+        None,
+        "--redundancy",
+        help="PAR2 recovery data: a percentage ('10%', the default) or a block count.",
+    ),
     verify: bool | None = common.VERIFY_OPTION,
     wait: bool = common.WAIT_OPTION,
     verify_delay: float | None = common.VERIFY_DELAY_OPTION,
@@ -114,6 +134,10 @@ def post_command(
     if nzb_per_file:
         overrides["nzb.per_file"] = True
     overrides.update(common.verify_overrides(verify, verify_delay))
+    if par2 is not None:
+        overrides["par2.enabled"] = par2
+    if redundancy is not None:
+        overrides["par2.redundancy"] = redundancy
     mode = choose_mode(quiet, plain)
     console = make_console() if mode == "bar" else None
     common.setup_logging(verbose, rich_console=console)
@@ -183,18 +207,28 @@ async def _post(
                     flush=True,
                 )
             return common.EXIT_OK
-        prepared = await transfer.for_paths(
-            store,
-            cfg,
-            paths,
-            name=_job_name(paths),
-            output=output,
-            overwrite=overwrite,
-            owner=owner,
-            manifests=manifests,
-            collected=collected,
-        )
-        return await run_prepared(cfg, store, prepared, owner, mode, console, wait=wait)
+        async with Runtime(cfg) as runtime:
+            par2 = Par2Step(
+                runtime.par2,
+                cfg.par2,
+                cfg.par2.workdir or manifests.parent / "par2",
+                display=lambda describe: show_phase(mode, describe, console),
+            )
+            prepared = await transfer.for_paths(
+                store,
+                cfg,
+                paths,
+                name=_job_name(paths),
+                output=output,
+                overwrite=overwrite,
+                owner=owner,
+                manifests=manifests,
+                collected=collected,
+                par2=par2,
+            )
+            return await run_prepared(
+                cfg, store, prepared, owner, mode, console, wait=wait, runtime=runtime
+            )
 
 
 async def run_prepared(
@@ -206,6 +240,7 @@ async def run_prepared(
     console: Console | None,
     *,
     wait: bool = True,
+    runtime: Runtime | None = None,
 ) -> int:
     """Post a created or resumed transfer with progress, then (unless told not to) wait
     for its verification; report; return the exit code."""
@@ -213,7 +248,9 @@ async def run_prepared(
     if prepared.resumed and say:
         print(f"postie: resuming transfer {prepared.transfer_id} ({prepared.name})", flush=True)
     cfg = cfg.model_copy(update={"posting": prepared.posting})
-    async with Runtime(cfg) as runtime:
+    async with contextlib.AsyncExitStack() as stack:
+        if runtime is None:
+            runtime = await stack.enter_async_context(Runtime(cfg))
         run = TransferRun(
             runtime,
             store,

@@ -142,21 +142,29 @@ def verify_line(stats: VerifyStatistics) -> str:
     return text
 
 
-@contextlib.asynccontextmanager
-async def show_verifying(
+def show_verifying(
     mode: str, read: Callable[[], VerifyStatistics], console: Console | None
-) -> AsyncIterator[None]:
+) -> contextlib.AbstractAsyncContextManager[None]:
     """The "verifying" phase: a spinner line on a terminal, plain lines otherwise."""
+    return show_phase(mode, lambda: verify_line(read()), console)
+
+
+@contextlib.asynccontextmanager
+async def show_phase(
+    mode: str, describe: Callable[[], str], console: Console | None
+) -> AsyncIterator[None]:
+    """A phase without a byte count (creating PAR2, verifying): a spinner line with what
+    ``describe`` says on a terminal, a plain line every few seconds otherwise."""
     if mode == "quiet":
         yield
         return
     if mode == "plain":
-        print(f"postie: {verify_line(read())}", file=sys.stdout, flush=True)
+        print(f"postie: {describe()}", file=sys.stdout, flush=True)
 
         async def plain() -> None:
             while True:
                 await asyncio.sleep(PLAIN_INTERVAL)
-                print(f"postie: {verify_line(read())}", file=sys.stdout, flush=True)
+                print(f"postie: {describe()}", file=sys.stdout, flush=True)
 
         task = asyncio.create_task(plain())
         try:
@@ -175,11 +183,11 @@ async def show_verifying(
         console=console,
         transient=False,
     )
-    task_id = progress.add_task(verify_line(read()), total=None)
+    task_id = progress.add_task(describe(), total=None)
 
     async def refresh() -> None:
         while True:
-            progress.update(task_id, description=verify_line(read()))
+            progress.update(task_id, description=describe())
             await asyncio.sleep(0.2)
 
     with progress:
@@ -190,4 +198,4 @@ async def show_verifying(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            progress.update(task_id, description=verify_line(read()))
+            progress.update(task_id, description=describe())

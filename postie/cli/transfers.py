@@ -196,8 +196,9 @@ def show_command(
             lines.append(
                 f"    {f.file_id:>4}  {f.upload_state:<14} {f.verify_state:<19}"
                 f" {f.acked:>6}/{f.article_count:<6} {_size(f.size):>10}  {f.name}"
+                + ("  (PAR2 made by postie)" if f.role == "par2" else "")
             )
-            if f.name != os.fsdecode(f.source_path.name):
+            if f.name != os.fsdecode(f.source_path.name) and f.role != "par2":
                 lines.append(f"          source: {os.fsdecode(f.source_path)}")
             if f.last_error:
                 lines.append(f"          error: {f.last_error}")

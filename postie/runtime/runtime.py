@@ -1,6 +1,7 @@
 """The process-wide Runtime: one per process, built by the CLI or the daemon.
 
-It owns the connection pools, the WorkerSlots and ByteBudget limiters and the
+It owns the connection pools, the WorkerSlots and ByteBudget limiters, the
+Par2Scheduler, the verification service once started, and the
 thread pool that reads and encodes articles (sabctools releases the GIL, so
 encoding runs beside the event loop on another core). Jobs borrow all of these;
 none of them is a module-level singleton.
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from postie.config import Config
 from postie.nntp.connection import NNTPConnection
 from postie.nntp.pool import ConnectionPool, PoolStatistics
+from postie.par2.scheduler import Par2Scheduler, Par2Statistics
 from postie.runtime.encoder import EncodePool, EncoderStatistics
 from postie.runtime.limits import (
     BudgetStatistics,
@@ -42,6 +44,7 @@ class RuntimeStatistics:
     encoder: EncoderStatistics
     verify_slots: SlotStatistics
     verify_pool: PoolStatistics | None  # a dedicated verify server's pool, if any
+    par2: Par2Statistics
 
 
 class Runtime:
@@ -70,6 +73,7 @@ class Runtime:
             if self.verify_pool is not None
             else min(config.verify.connections, self.upload_pools[0].max_connections)
         )
+        self.par2 = Par2Scheduler(config.par2)
         self._services: list[VerificationService] = []
         self._closed = False
 
@@ -128,6 +132,7 @@ class Runtime:
             self.encoder.statistics(),
             self.verify_slots.statistics(),
             self.verify_pool.statistics() if self.verify_pool is not None else None,
+            self.par2.statistics(),
         )
 
     async def aclose(self) -> None:

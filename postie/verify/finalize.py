@@ -140,6 +140,8 @@ def _cleanup(transfer: Transfer, files: Sequence[TransferFile]) -> tuple[int, in
             raise FinalizeFailed(f"cannot delete {os.fsdecode(path)}: {exc.strerror}") from None
         if row.role == "par2":
             par2 += 1
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()  # the job's PAR2 folder, once empty
         else:
             originals += 1
     try:

@@ -1,0 +1,1 @@
+"""PAR2 recovery sets: planning, running the tool, scheduling."""

@@ -27,7 +27,7 @@ from postie.par2.plan import Par2Set
 
 log = logging.getLogger(__name__)
 
-_PERCENT = re.compile(rb"(\d{1,3}(?:\.\d+)?)%")
+_PERCENT = re.compile(rb"Processing: (\d{1,3}(?:\.\d+)?)%")
 OUTPUT_TAIL = 600
 
 
@@ -66,8 +66,7 @@ def create_argv(
 ) -> list[str]:
     argv = [
         os.fspath(binary),
-        "create",
-        "-q",  # progress still printed; no banner per file
+        "create",  # not -q: that also silences the "Processing: N%" lines
         f"-s{item.slice_size}",
         f"-c{item.recovery_blocks}",
         f"-B{os.fspath(item.basepath)}",

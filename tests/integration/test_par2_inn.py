@@ -131,3 +131,32 @@ def test_full_obfuscation_hides_par2_names_on_the_wire(inn: Inn, tmp_path: Path)
     assert "Secret" not in part.name
     assert not part.name.endswith(".par2")
     assert b"movie.bin" in part.data, "the PAR2 set must carry the real file names"
+
+
+def test_killed_after_planning_the_same_command_keeps_its_par2(inn: Inn, tmp_path: Path) -> None:
+    """SIGKILL once the transfer (with its PAR2 files) is recorded: the same command
+    resumes it with the PAR2 files it made, without making PAR2 again, and the NZB
+    lists them."""
+    import signal
+
+    source = tmp_path / "set"
+    source.mkdir()
+    (source / "a.bin").write_bytes(os.urandom(700_000))
+    out = tmp_path / "set.nzb"
+    db = tmp_path / "db" / "postie.db"
+    args = (
+        "post", source, "--host", inn.host, "--port", inn.open_port, "--article-size", ARTICLE,
+        "-o", out, "--db", db, "--plain",
+    )  # fmt: skip
+    killed = run_postie(*args, POSTIE_PAR2="1", POSTIE_CRASH_AT="recorded")
+    assert killed.returncode == -signal.SIGKILL, killed.output
+    assert "creating PAR2" in killed.stdout
+    made = sorted(p.name for p in (db.parent / "par2").rglob("*.par2"))
+    assert made, "the killed run should have made its PAR2 files"
+    run = run_postie(*args, POSTIE_PAR2="1")
+    assert run.returncode == 0, run.output
+    assert "resuming transfer 1" in run.stdout
+    assert "creating PAR2" not in run.stdout, "PAR2 was made again"
+    subjects = " ".join(f.subject for f in nzb.read(out).files)
+    for name in made:
+        assert f'"{name}"' in subjects, f"{name} missing from the NZB"

@@ -140,3 +140,17 @@ async def test_a_missing_or_failing_tool_is_named_with_its_message(tmp_path: Pat
     with pytest.raises(Par2Failed, match=r"failing-par2.*exit status 3.*out of cheese"):
         await broken.create(job(tmp_path, "b", 10_000), tmp_path / "out2")  # type: ignore[arg-type]
     assert not list((tmp_path / "out2").glob("*"))
+
+
+async def test_progress_is_read_from_the_tool(tmp_path: Path) -> None:
+    shares: list[float] = []
+    scheduler = Par2Scheduler(Par2Config())
+    await scheduler.create(
+        job(tmp_path, "p", 20_000_000),  # type: ignore[arg-type]
+        tmp_path / "out",
+        progress=shares.append,
+    )
+    assert shares, "no progress parsed from the tool's output"
+    assert shares == sorted(shares)
+    assert 0.0 < shares[-1] <= 1.0
+    assert shares[-1] > 0.9

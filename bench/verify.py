@@ -82,7 +82,6 @@ import contextlib
 import json
 import os
 import platform
-import random
 import re
 import resource
 import shlex
@@ -98,6 +97,9 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as harness
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -151,10 +153,9 @@ def median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def machine_busy_s() -> float:
-    """CPU seconds all cores have been busy (user nice system irq softirq steal)."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-    return sum(int(fields[i]) for i in (1, 2, 3, 6, 7, 8)) / CLK_TCK
+def busy_s() -> float:
+    """CPU seconds all cores have been busy (the harness's measure; 0 if unreadable)."""
+    return harness.machine_busy_s() or 0.0
 
 
 def proc_cpu_s(pid: int) -> float:
@@ -163,24 +164,11 @@ def proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def write_random(path: Path, size: int, seed: int) -> None:
-    """`size` random bytes from a seeded generator (the same bytes every time)."""
-    rng = random.Random(seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with tmp.open("wb") as f:
-        left = size
-        while left:
-            n = min(left, 4 * MIB)
-            f.write(rng.randbytes(n))
-            left -= n
-    tmp.rename(path)
-
-
 def ensure_file(path: Path, size: int, seed: int) -> Path:
     if not path.exists() or path.stat().st_size != size:
         log(f"generating {path} ({size:,} random bytes)")
-        write_random(path, size, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        harness._write_random(path, size, seed)
     return path
 
 
@@ -219,20 +207,11 @@ def inn_high_water(host: str, port: int, group: str) -> int | None:
 # ---- the sink -----------------------------------------------------------------------
 
 
-def build_sink() -> Path:
-    if not SINK_BIN.exists() or SINK_BIN.stat().st_mtime < SINK_SRC.stat().st_mtime:
-        SINK_BIN.parent.mkdir(parents=True, exist_ok=True)
-        cmd = ["cc", "-O2", "-Wall", "-o", str(SINK_BIN), str(SINK_SRC)]
-        log("building the sink: " + shlex.join(cmd))
-        subprocess.run(cmd, check=True)
-    return SINK_BIN
-
-
 class Sink:
     """bench/.build/sink [-d MS] -r on a free port; stopped with SIGINT."""
 
     def __init__(self, delay_ms: int, workdir: Path) -> None:
-        args = [str(build_sink())]
+        args = [str(harness.build_sink())]
         if delay_ms:
             args += ["-d", str(delay_ms)]
         args.append("-r")  # STAT: 223 only for Message-IDs received, else 430
@@ -300,45 +279,13 @@ class Postie:
         return {**os.environ, **self.env}
 
 
-_STALE_CHECK = """
-import importlib.util, pathlib, sys
-n = 0
-for src in pathlib.Path(sys.argv[1]).rglob("*.py"):
-    pyc = pathlib.Path(importlib.util.cache_from_source(str(src)))
-    try:
-        head = pyc.read_bytes()[:16]
-    except OSError:
-        n += 1
-        continue
-    st = src.stat()
-    if head[:4] != importlib.util.MAGIC_NUMBER or (
-        int.from_bytes(head[4:8], "little") == 0
-        and (
-            int.from_bytes(head[8:12], "little") != int(st.st_mtime) & 0xFFFFFFFF
-            or int.from_bytes(head[12:16], "little") != st.st_size & 0xFFFFFFFF
-        )
-    ):
-        n += 1
-print(n)
-"""
-
-
-def stale_bytecode(python: Path, package: Path) -> int:
-    """Modules of `package` without up-to-date bytecode: with PYTHONDONTWRITEBYTECODE set
-    every start would compile them again."""
-    out = subprocess.run(
-        [str(python), "-c", _STALE_CHECK, str(package)], capture_output=True, text=True
-    )
-    return int(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip().isdigit() else 0
-
-
 def find_postie(args: argparse.Namespace) -> Postie:
     """The working tree's postie (.venv), or an exported snapshot of --postie-rev."""
     python: Path = args.python
     if not python.exists():
         raise SystemExit(f"{python} not found (bash scripts/setup)")
     if args.postie_rev is None:
-        stale = stale_bytecode(python, REPO / "postie")
+        stale = harness.stale_bytecode(python, REPO / "postie")
         if stale:
             log(
                 f"WARNING: {stale} modules of postie/ have no up-to-date bytecode: run "
@@ -370,7 +317,7 @@ def find_postie(args: argparse.Namespace) -> Postie:
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
         (tree / ".complete").touch()
         log(f"exported postie at {sha[:12]} into {tree}")
-    if stale_bytecode(python, tree / "postie"):
+    if harness.stale_bytecode(python, tree / "postie"):
         subprocess.run([str(python), "-m", "compileall", "-q", str(tree / "postie")], check=True)
     # PYTHONSAFEPATH: `python -m` would otherwise put the current folder first on sys.path
     env = {"PYTHONPATH": str(tree), "PYTHONSAFEPATH": "1"}
@@ -593,13 +540,13 @@ def verify_once(
         argv += ["-c", str(config)]
     warm(postie)
     log(f"stat/{posted.server} #{rep}: {shlex.join(argv)}")
-    busy0 = machine_busy_s()
+    busy0 = busy_s()
     sink0 = sink.cpu_s() if sink else 0.0
     log_path = work / f"verify-{posted.server}-{rep}-{time.monotonic_ns()}.log"
     child = run_child(argv, log_path, postie.environ(), 120)
     other = None
     if sink is not None:
-        other = machine_busy_s() - busy0 - child.cpu_s - (sink.cpu_s() - sink0)
+        other = busy_s() - busy0 - child.cpu_s - (sink.cpu_s() - sink0)
     scan = RE_SCAN.findall(child.output)
     summary = RE_VERIFIED.search(child.output)
     error = None
@@ -754,11 +701,11 @@ def job_once(
     warm(postie)
     log(f"job #{rep} {variant}: {shlex.join(argv)}")
     posts0 = sink.stats()["posts"]
-    busy0 = machine_busy_s()
+    busy0 = busy_s()
     sink0 = sink.cpu_s()
     log_path = work / f"job-{variant}-{rep}-{time.monotonic_ns()}.log"
     child = run_child(argv, log_path, postie.environ(), args.timeout)
-    other = machine_busy_s() - busy0 - child.cpu_s - (sink.cpu_s() - sink0)
+    other = busy_s() - busy0 - child.cpu_s - (sink.cpu_s() - sink0)
     posts = sink.stats()["posts"] - posts0
     shutil.rmtree(store, ignore_errors=True)
     size = data.stat().st_size
@@ -1092,7 +1039,7 @@ async def _beside_once(
     sampler = asyncio.create_task(sample())
     looper = asyncio.create_task(reverify()) if verify_connections is not None else None
     cpu0 = _self_cpu()
-    busy0 = machine_busy_s()
+    busy0 = busy_s()
     sink0 = proc_cpu_s(sink_pid)
     t0 = time.monotonic()
     error = None
@@ -1104,7 +1051,7 @@ async def _beside_once(
         t1 = time.monotonic()
         cpu = _self_cpu() - cpu0
         sink_cpu = proc_cpu_s(sink_pid) - sink0
-        other = machine_busy_s() - busy0 - cpu - sink_cpu
+        other = busy_s() - busy0 - cpu - sink_cpu
         done.set()
         for task in (sampler, looper):
             if task is not None:

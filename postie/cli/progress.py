@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from postie.runtime.engine import JobStatistics
 
@@ -50,13 +49,8 @@ async def show_progress(
         yield
         return
     if mode == "plain":
-        task = asyncio.create_task(_plain(read))
-        try:
+        async with _background(_plain(lambda: plain_line(read()), first=False)):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         return
     from rich.progress import (
         BarColumn,
@@ -108,13 +102,25 @@ async def show_progress(
             )
 
 
-async def _plain(read: Callable[[], JobStatistics]) -> None:
-    last = time.monotonic()
+async def _plain(describe: Callable[[], str], *, first: bool) -> None:
+    """A plain line every PLAIN_INTERVAL seconds (and one at once if ``first``)."""
+    if first:
+        print(f"postie: {describe()}", file=sys.stdout, flush=True)
     while True:
-        await asyncio.sleep(0.5)
-        if time.monotonic() - last >= PLAIN_INTERVAL:
-            last = time.monotonic()
-            print(f"postie: {plain_line(read())}", file=sys.stdout, flush=True)
+        await asyncio.sleep(PLAIN_INTERVAL)
+        print(f"postie: {describe()}", file=sys.stdout, flush=True)
+
+
+@contextlib.asynccontextmanager
+async def _background(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run ``work`` as a task around the body; cancel it after."""
+    task = asyncio.create_task(work)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def make_console() -> Console:
@@ -159,20 +165,8 @@ async def show_phase(
         yield
         return
     if mode == "plain":
-        print(f"postie: {describe()}", file=sys.stdout, flush=True)
-
-        async def plain() -> None:
-            while True:
-                await asyncio.sleep(PLAIN_INTERVAL)
-                print(f"postie: {describe()}", file=sys.stdout, flush=True)
-
-        task = asyncio.create_task(plain())
-        try:
+        async with _background(_plain(describe, first=True)):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 

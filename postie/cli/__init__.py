@@ -11,7 +11,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import typer
 
 from postie import __version__
-from postie.cli import check, post, transfers, verify
+from postie.cli import check, daemon, post, transfers, verify
 
 app = typer.Typer(
     name="postie",
@@ -43,6 +43,9 @@ app.command("resume")(transfers.resume_command)
 app.add_typer(transfers.transfers_app, name="transfers")
 app.command("verify")(verify.verify_command)
 app.command("check-server")(check.check_server_command)
+app.command("daemon")(daemon.daemon_command)
+app.command("watch")(daemon.watch_command)
+app.add_typer(daemon.queue_app, name="queue")
 
 
 def main() -> None:

@@ -297,6 +297,11 @@ class PostingJob:
             raise self._fatal
         return JobResult(self.plan, self.states, time.monotonic() - self._started)
 
+    def stop(self, reason: str) -> None:
+        """Stop taking articles: those on the wire finish their exchange, the rest are
+        left for a later run; ``run`` then raises ``Stopped``."""
+        self._stop(errors.Stopped(reason))
+
     def _stop(self, error: errors.PostieError) -> None:
         if self._fatal is None:
             self._fatal = error

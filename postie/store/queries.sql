@@ -276,3 +276,82 @@ WHERE check_owner = :owner;
 -- name: release_owner_failures
 UPDATE verification_failures SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
 WHERE lease_owner = :owner;
+
+-- name: enqueue_job
+INSERT INTO jobs (path, root, relative, output, priority, size, files, created_at, updated_at)
+VALUES (:path, :root, :relative, :output, :priority, :size, :files, :now, :now)
+ON CONFLICT (path) WHERE state IN ('queued', 'running') DO NOTHING;
+
+-- name: last_job_for_path
+SELECT * FROM jobs WHERE path = :path ORDER BY id DESC LIMIT 1;
+
+-- name: next_job
+-- Highest priority first, FIFO within a priority; a retry waits for its time.
+SELECT * FROM jobs
+WHERE state = 'queued' AND next_attempt_at <= :now
+ORDER BY priority DESC, id LIMIT 1;
+
+-- name: lease_job
+UPDATE jobs
+SET state = 'running', lease_owner = :owner, lease_expires = :expires,
+    started_at = :now, attempts = attempts + 1, updated_at = :now
+WHERE id = :id AND state = 'queued';
+
+-- name: renew_job
+UPDATE jobs SET lease_expires = :expires, updated_at = :now
+WHERE id = :id AND lease_owner = :owner AND state = 'running';
+
+-- name: set_job_transfer
+UPDATE jobs SET transfer_id = :transfer_id, updated_at = :now
+WHERE id = :id AND lease_owner = :owner;
+
+-- name: end_job
+-- The worker is done with it for now: done, failed, or queued again (a retry at
+-- next_attempt_at; attempts given back when the daemon stopped it, not the job).
+UPDATE jobs
+SET state = :state, last_error = :error, next_attempt_at = :next_attempt_at,
+    attempts = attempts - :give_back, lease_owner = NULL, lease_expires = NULL,
+    finished_at = CASE WHEN :state IN ('done', 'failed') THEN :now ELSE finished_at END,
+    updated_at = :now
+WHERE id = :id AND lease_owner = :owner;
+
+-- name: running_jobs
+SELECT * FROM jobs WHERE state = 'running' ORDER BY id;
+
+-- name: requeue_job
+-- A running job whose worker is gone: back to the queue, its attempt given back.
+UPDATE jobs
+SET state = 'queued', attempts = MAX(0, attempts - 1), lease_owner = NULL,
+    lease_expires = NULL, updated_at = :now
+WHERE id = :id AND state = 'running' AND lease_owner = :owner;
+
+-- name: list_jobs
+SELECT * FROM jobs ORDER BY id DESC LIMIT :limit;
+
+-- name: get_job
+SELECT * FROM jobs WHERE id = :id;
+
+-- name: job_counts
+SELECT state, COUNT(*) AS n FROM jobs GROUP BY state;
+
+-- name: remove_job
+UPDATE jobs SET state = 'removed', updated_at = :now, finished_at = :now
+WHERE id = :id AND state IN ('queued', 'failed');
+
+-- name: retry_job
+UPDATE jobs SET state = 'queued', attempts = 0, next_attempt_at = 0, last_error = NULL,
+    finished_at = NULL, updated_at = :now
+WHERE id = :id AND state IN ('failed', 'removed')
+  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.path = jobs.path AND j.id != jobs.id
+                  AND j.state IN ('queued', 'running'));
+
+-- name: get_setting
+SELECT value FROM queue_settings WHERE key = :key;
+
+-- name: set_setting
+INSERT INTO queue_settings (key, value) VALUES (:key, :value)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+
+-- name: verify_counts
+SELECT verify_state, finalize_state, COUNT(*) AS n FROM transfers
+WHERE state = 'uploaded' GROUP BY verify_state, finalize_state;

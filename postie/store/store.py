@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 
 from postie.errors import StoreError, TransferBusy
 from postie.store.lease import owner_is_gone
+from postie.store.queue import Job, QueueQueries
 from postie.store.records import (
     UNFINISHED,
     Failure,
@@ -40,6 +41,7 @@ __all__ = [
     "UNFINISHED",
     "Failure",
     "FileProgress",
+    "Job",
     "NewFile",
     "NewTransfer",
     "SweepResult",
@@ -51,7 +53,7 @@ __all__ = [
 ]
 
 
-class TransferStore(VerificationQueries):
+class TransferStore(VerificationQueries, QueueQueries):
     """``async with TransferStore(path) as store``: opens, migrates, closes."""
 
     async def create(self, new: NewTransfer, *, owner: str, lease: float) -> int:

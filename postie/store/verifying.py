@@ -308,6 +308,17 @@ class VerificationQueries(StoreBase):
                 released += (await db.execute(query("release_owner_failures"), params)).rowcount
         return released
 
+    async def verify_counts(self) -> dict[str, int]:
+        """Uploaded transfers by what verification made of them (for status pages)."""
+        rows = await self._fetch("verify_counts", "count verifications")
+        counts: dict[str, int] = {}
+        for r in rows:
+            key = str(r["verify_state"])
+            if key == "verified" and r["finalize_state"] == "failed":
+                key = "finalize_failed"
+            counts[key] = counts.get(key, 0) + int(r["n"])
+        return counts
+
     async def next_due(self, only: int | None = None) -> float | None:
         """When the next piece of verification work is due (None: nothing left)."""
         rows = await self._fetch("next_due", "look for verification work", only=only)

@@ -39,7 +39,7 @@ ODD_PATH = Path(os.fsdecode(b"/tmp/\xff odd.bin"))  # not UTF-8: must round-trip
 # --- the schema, written out ------------------------------------------------------------------
 # Change a migration (or add one) and these must be updated with it: that is the point.
 
-EXPECTED_VERSION = 3
+EXPECTED_VERSION = 4
 
 # column: (type, NOT NULL, default as SQL text, position in the primary key (0: not in it))
 Columns = dict[str, tuple[str, bool, str | None, int]]
@@ -94,6 +94,31 @@ EXPECTED_COLUMNS: dict[str, Columns] = {
         "part": ("INTEGER", True, None, 3),
         "message_id": ("TEXT", True, None, 0),
     },
+    "jobs": {
+        "id": ("INTEGER", False, None, 1),
+        "path": ("TEXT", True, None, 0),
+        "root": ("TEXT", False, None, 0),
+        "relative": ("TEXT", True, None, 0),
+        "output": ("TEXT", False, None, 0),
+        "priority": ("INTEGER", True, "0", 0),
+        "size": ("INTEGER", True, "0", 0),
+        "files": ("INTEGER", True, "0", 0),
+        "state": ("TEXT", True, "'queued'", 0),
+        "attempts": ("INTEGER", True, "0", 0),
+        "next_attempt_at": ("REAL", True, "0", 0),
+        "transfer_id": ("INTEGER", False, None, 0),
+        "lease_owner": ("TEXT", False, None, 0),
+        "lease_expires": ("REAL", False, None, 0),
+        "last_error": ("TEXT", False, None, 0),
+        "created_at": ("REAL", True, None, 0),
+        "started_at": ("REAL", False, None, 0),
+        "finished_at": ("REAL", False, None, 0),
+        "updated_at": ("REAL", True, None, 0),
+    },
+    "queue_settings": {
+        "key": ("TEXT", True, None, 1),
+        "value": ("TEXT", True, None, 0),
+    },
     "verification_failures": {
         "transfer_id": ("INTEGER", True, None, 1),
         "file_id": ("INTEGER", True, None, 2),
@@ -114,6 +139,8 @@ EXPECTED_COLUMNS: dict[str, Columns] = {
 # table -> (referenced table, ((from, to), ...), ON DELETE)
 EXPECTED_FOREIGN_KEYS: dict[str, list[tuple[str, tuple[tuple[str, str], ...], str]]] = {
     "transfers": [],
+    "jobs": [("transfers", (("transfer_id", "id"),), "SET NULL")],
+    "queue_settings": [],
     "transfer_files": [("transfers", (("transfer_id", "id"),), "CASCADE")],
     "accepted_ids": [
         (
@@ -141,10 +168,17 @@ EXPECTED_INDEXES = {
     ),
     "transfer_files_due": ("transfer_files", ("next_check_at",), False),
     "transfers_to_finalize": ("transfers", ("verify_state", "finalize_state"), False),
+    "jobs_active_path": ("jobs", ("path",), True),
+    "jobs_next": ("jobs", ("state", "priority", "id"), False),
 }
 
 # Tables whose primary key is the table itself.
-EXPECTED_WITHOUT_ROWID = {"transfer_files", "accepted_ids", "verification_failures"}
+EXPECTED_WITHOUT_ROWID = {
+    "transfer_files",
+    "accepted_ids",
+    "verification_failures",
+    "queue_settings",
+}
 
 # Values the CHECK constraints must refuse: (table, column, bad value).
 BAD_VALUES = [
@@ -156,6 +190,7 @@ BAD_VALUES = [
     ("transfer_files", "verify_state", "checked"),
     ("transfer_files", "cleanup", "shred"),
     ("verification_failures", "state", "found"),
+    ("jobs", "state", "paused"),
 ]
 
 
@@ -271,8 +306,12 @@ async def test_migrated_check_constraints(
     async with TransferStore(migrated) as store:
         tid = await store.create(new_transfer(), owner="a", lease=60)
         await store.record_misses(tid, 1, [(1, "m@x")], next_attempt_at=0)
+        job = await store.enqueue(Path("/x"), relative="x")
+        assert job is not None
+        if table == "jobs":
+            tid = job.id
     with connect(migrated) as db:
-        where = "id = ?" if table == "transfers" else "transfer_id = ? AND file_id = 1"
+        where = "id = ?" if table in ("transfers", "jobs") else "transfer_id = ? AND file_id = 1"
         with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
             db.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (bad, tid))
 

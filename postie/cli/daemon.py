@@ -1,0 +1,240 @@
+"""``postie daemon``, ``postie watch DIR`` and ``postie queue ...``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import logging.handlers
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from postie import errors
+from postie.cli import common
+from postie.config import Config
+
+queue_app = typer.Typer(help="The daemon's queue: list, add, remove, retry, pause, resume.")
+
+
+def daemon_command(
+    config: Path = typer.Option(..., "-c", "--config", help="YAML config with a daemon: section."),
+    db: Path | None = common.DB_OPTION,
+    verbose: int = typer.Option(1, "-v", "--verbose", count=True, help="More log output."),
+) -> None:
+    """Watch the config's folders and post what lands in them, until SIGTERM or SIGINT.
+
+    The first signal stops taking jobs, lets articles on the wire finish and exits 0;
+    a second exits at once (the next start resumes). Jobs interrupted by a crash are
+    resumed at start, before the watch folders are scanned.
+    """
+    cfg = _load(config)
+    _serve(cfg, db, verbose)
+
+
+def watch_command(
+    folder: Path = typer.Argument(..., help="The folder to watch.", show_default=False),
+    output: Path = typer.Option(..., "-o", "--output", help="Folder for the NZBs."),
+    config: Path | None = common.CONFIG_OPTION,
+    host: str | None = common.HOST_OPTION,
+    port: int | None = common.PORT_OPTION,
+    ssl: bool | None = common.SSL_OPTION,
+    starttls: bool | None = common.STARTTLS_OPTION,
+    insecure: bool = common.INSECURE_OPTION,
+    user: str | None = common.USER_OPTION,
+    password: str | None = common.PASSWORD_OPTION,
+    connections: int | None = common.CONNECTIONS_OPTION,
+    mode: str = typer.Option(
+        "folder", "--mode", help="folder: each entry one job; file: each file."
+    ),
+    min_file_age: float = typer.Option(60.0, "--min-file-age", help="Seconds unchanged first."),
+    db: Path | None = common.DB_OPTION,
+    verbose: int = typer.Option(1, "-v", "--verbose", count=True, help="More log output."),
+) -> None:
+    """The short form of `postie daemon`: watch one folder, NZBs to --output."""
+    try:
+        cfg = common.build_config(
+            config,
+            common.ServerFlags(host, port, ssl, starttls, insecure, user, password, connections),
+            {
+                "daemon.watch": [{"path": str(folder), "mode": mode, "min_file_age": min_file_age}],
+                "daemon.output": str(output),
+            },
+        )
+    except errors.PostieError as exc:
+        common.error(str(exc))
+        raise typer.Exit(common.exit_code_for(exc)) from None
+    _serve(cfg, db, verbose)
+
+
+def _load(path: Path) -> Config:
+    try:
+        return common.build_config(path, common.ServerFlags())
+    except errors.PostieError as exc:
+        common.error(str(exc))
+        raise typer.Exit(common.exit_code_for(exc)) from None
+
+
+def _serve(cfg: Config, db: Path | None, verbose: int) -> None:
+    common.setup_logging(verbose)
+    if cfg.daemon.log_file is not None:
+        handler = logging.handlers.RotatingFileHandler(
+            cfg.daemon.log_file,
+            maxBytes=cfg.daemon.log_max_bytes,
+            backupCount=cfg.daemon.log_backups,
+        )
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(handler)
+    try:
+        cfg.check_postable()
+        if not cfg.daemon.watch:
+            raise errors.ConfigError("daemon.watch: no folder to watch")
+        if cfg.daemon.output is None and any(r.output is None for r in cfg.daemon.watch):
+            raise errors.ConfigError("daemon.output: no NZB folder for a watch root without one")
+        code = asyncio.run(_main(cfg, db))
+    except errors.PostieError as exc:
+        common.error(str(exc))
+        raise typer.Exit(common.exit_code_for(exc)) from None
+    raise typer.Exit(code)
+
+
+async def _main(cfg: Config, db: Path | None) -> int:
+    from postie.daemon.daemon import Daemon
+    from postie.store.lease import new_owner
+
+    async with common.open_store(cfg, db) as (store, manifests):
+        daemon = Daemon(cfg, store, manifests, owner=new_owner())
+        loop = asyncio.get_running_loop()
+        signals = 0
+
+        def on_signal(number: int) -> None:
+            nonlocal signals
+            signals += 1
+            if signals > 1:
+                logging.getLogger("postie.daemon").warning("second signal: exiting now")
+                os._exit(common.EXIT_INTERRUPTED)  # the next start resumes from the store
+            daemon.stop()
+
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, on_signal, number)
+        await daemon.run()
+    return common.EXIT_OK
+
+
+# --- postie queue ------------------------------------------------------------------------------
+
+
+def _queue(config: Path | None, db: Path | None, action: Any) -> None:
+    async def main() -> None:
+        async with common.open_store(cfg, db) as (store, _):
+            await action(store)
+
+    try:
+        cfg = common.build_config(config, common.ServerFlags())
+        asyncio.run(main())
+    except errors.PostieError as exc:
+        common.error(str(exc))
+        raise typer.Exit(common.exit_code_for(exc)) from None
+
+
+@queue_app.command("list")
+def queue_list(
+    limit: int = typer.Option(50, "--limit", help="Newest first, at most this many."),
+    config: Path | None = common.CONFIG_OPTION,
+    db: Path | None = common.DB_OPTION,
+) -> None:
+    """The queue's jobs, newest first."""
+
+    async def action(store: Any) -> None:
+        paused = await store.paused()
+        jobs = await store.jobs(limit)
+        if paused:
+            typer.echo("the queue is paused (postie queue resume)")
+        if not jobs:
+            typer.echo("no jobs")
+            return
+        typer.echo(f"{'ID':>5}  {'STATE':<8} {'TRIES':>5} {'TRANSFER':>8}  PATH")
+        for j in jobs:
+            transfer = str(j.transfer_id) if j.transfer_id is not None else "-"
+            typer.echo(f"{j.id:>5}  {j.state:<8} {j.attempts:>5} {transfer:>8}  {j.path}")
+            if j.last_error and j.state != "done":
+                typer.echo(f"{'':>16}error: {j.last_error}")
+
+    _queue(config, db, action)
+
+
+@queue_app.command("add")
+def queue_add(
+    path: Path = typer.Argument(..., help="A folder or file to post.", show_default=False),
+    priority: int = typer.Option(0, "--priority", help="Higher runs first."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="NZB folder."),
+    config: Path | None = common.CONFIG_OPTION,
+    db: Path | None = common.DB_OPTION,
+) -> None:
+    """Queue a folder or file (the daemon running on this store posts it)."""
+
+    async def action(store: Any) -> None:
+        from postie.daemon.daemon import add_job
+
+        job = await add_job(store, path, priority=priority, output=output)
+        typer.echo(f"job {job.id} queued: {job.path}")
+
+    _queue(config, db, action)
+
+
+@queue_app.command("remove")
+def queue_remove(
+    job_id: int = typer.Argument(..., help="Job ID.", show_default=False),
+    config: Path | None = common.CONFIG_OPTION,
+    db: Path | None = common.DB_OPTION,
+) -> None:
+    """Take a queued or failed job off the queue."""
+
+    async def action(store: Any) -> None:
+        await store.remove_job(job_id)
+        typer.echo(f"job {job_id} removed")
+
+    _queue(config, db, action)
+
+
+@queue_app.command("retry")
+def queue_retry(
+    job_id: int = typer.Argument(..., help="Job ID.", show_default=False),
+    config: Path | None = common.CONFIG_OPTION,
+    db: Path | None = common.DB_OPTION,
+) -> None:
+    """Queue a failed or removed job again."""
+
+    async def action(store: Any) -> None:
+        await store.retry_job(job_id)
+        typer.echo(f"job {job_id} queued again")
+
+    _queue(config, db, action)
+
+
+@queue_app.command("pause")
+def queue_pause(
+    config: Path | None = common.CONFIG_OPTION, db: Path | None = common.DB_OPTION
+) -> None:
+    """Stop starting jobs (running ones finish)."""
+
+    async def action(store: Any) -> None:
+        await store.set_paused(True)
+        typer.echo("queue paused")
+
+    _queue(config, db, action)
+
+
+@queue_app.command("resume")
+def queue_resume(
+    config: Path | None = common.CONFIG_OPTION, db: Path | None = common.DB_OPTION
+) -> None:
+    """Start jobs again."""
+
+    async def action(store: Any) -> None:
+        await store.set_paused(False)
+        typer.echo("queue resumed")
+
+    _queue(config, db, action)

@@ -1,0 +1,1 @@
+"""The queue daemon: watch folders, a durable queue, status and metrics."""

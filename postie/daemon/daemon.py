@@ -1,0 +1,468 @@
+"""The queue daemon: what lands in the watch folders is posted, durably, in a queue.
+
+Start order: the store is opened (migrated) by the caller; then expired leases are
+reclaimed, jobs interrupted by a crash go back to the queue (their transfers are
+resumed from their manifests when the jobs run again), and only then do the
+workers, the verification service (with its sweeper), the status endpoint and
+the watcher start. The queue's unique index on active paths closes the race
+between that recovery and the watcher's first scan.
+
+``max_concurrent_jobs`` workers take jobs continuously (a new job starts as soon
+as a worker is free; no batch barrier). A job is done when its articles are
+posted and its NZB written (mirroring the job's path under the output folder);
+verification goes on in the background. A failing job is retried with
+exponential backoff up to ``max_attempts``.
+
+The first stop request stops taking jobs and asks running ones to stop (articles
+on the wire finish), waits up to ``shutdown_timeout`` and returns; their jobs go
+back to the queue without spending an attempt, and the next start resumes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from postie import errors, transfer
+from postie.article.plan import collect
+from postie.config import Config
+from postie.daemon.http import Metrics, StatusServer
+from postie.daemon.watcher import Watcher
+from postie.par2.make import Par2Step
+from postie.runtime.runtime import Runtime
+from postie.store.queue import Job
+from postie.store.store import TransferStore
+from postie.transfer_run import TransferRun
+from postie.verify.service import VerificationService
+from postie.verify.sweeper import Sweeper
+
+log = logging.getLogger("postie.daemon")
+
+JOB_LEASE = 120.0
+IDLE_POLL = 1.0
+PROBLEM_EVERY = 300.0  # seconds between repeats of the same watch problem in the log
+
+
+@dataclass
+class Running:
+    job: Job
+    run: TransferRun | None = None
+
+
+class Daemon:
+    def __init__(
+        self, config: Config, store: TransferStore, manifests: Path, *, owner: str
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.manifests = manifests
+        self.owner = owner
+        self.started = time.time()
+        self.running: dict[int, Running] = {}
+        self.port: int | None = None  # the status endpoint's, once listening
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._done = 0
+        self._failed = 0
+        self._posted_bytes = 0
+        self._posted_articles = 0
+        self._problems: dict[str, float] = {}
+        self._runtime: Runtime | None = None
+        self._service: VerificationService | None = None
+
+    def stop(self) -> None:
+        """Stop taking jobs; ask running ones to stop (see the module documentation)."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        log.info("stopping: no new jobs; %d running job(s) stop", len(self.running))
+        for item in self.running.values():
+            if item.run is not None and item.run.job is not None:
+                item.run.job.stop("the daemon is stopping")
+
+    async def run(self) -> None:
+        cfg = self.config
+        report = await Sweeper(self.store, cfg.verify).sweep()
+        if report is not None and report.leases:
+            log.info("reclaimed %d expired leases", report.leases)
+        for job in await self.store.requeue_interrupted(owner=self.owner):
+            log.info("job %d interrupted before (%s): queued again", job.id, job.path)
+        async with Runtime(cfg) as runtime, contextlib.AsyncExitStack() as stack:
+            self._runtime = runtime
+            self._service = runtime.start_verification(self.store, owner=self.owner)
+            if cfg.daemon.http.enabled:
+                server = StatusServer(
+                    cfg.daemon.http,
+                    status=self.status,
+                    metrics=self.metrics,
+                    actions={
+                        "pause": self._pause,
+                        "resume": self._resume,
+                        "retry": self._retry,
+                        "remove": self._remove,
+                        "add": self._add,
+                    },
+                )
+                await stack.enter_async_context(server)
+                self.port = server.port
+                log.info("status on http://%s:%d/status", cfg.daemon.http.host, server.port)
+            workers = [
+                asyncio.create_task(self._worker(), name=f"job-worker-{i}")
+                for i in range(cfg.daemon.max_concurrent_jobs)
+            ]
+            watcher = asyncio.create_task(self._watch(), name="watcher")
+            await self._stopping.wait()
+            watcher.cancel()
+            _, pending = await asyncio.wait(workers, timeout=cfg.daemon.shutdown_timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(watcher, *workers, return_exceptions=True)
+            if pending:
+                log.warning(
+                    "%d job(s) did not stop within %g s", len(pending), cfg.daemon.shutdown_timeout
+                )
+        log.info("stopped")
+
+    # --- jobs -----------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                job = await self.store.claim_job(owner=self.owner, lease=JOB_LEASE)
+            except errors.StoreError as exc:
+                log.warning("cannot take a job (will try again): %s", exc)
+                job = None
+            if job is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
+                continue
+            await self._run_job(job)
+
+    async def _run_job(self, job: Job) -> None:
+        cfg = self.config
+        item = Running(job)
+        self.running[job.id] = item
+        log.info("job %d started (attempt %d): %s", job.id, job.attempts, job.path)
+        renew = asyncio.create_task(self._renew(job))
+        try:
+            await self._post(item)
+        except errors.Stopped:
+            log.info("job %d stopped; it resumes at the next start", job.id)
+            await self._end(job, "queued", "stopped by the daemon", give_back=True)
+        except errors.PostieError as exc:
+            if self._stopping.is_set() and isinstance(exc, errors.JobFailed):
+                await self._end(job, "queued", str(exc), give_back=True)
+            elif job.attempts >= cfg.daemon.max_attempts:
+                self._failed += 1
+                log.error("job %d failed for good after %d attempts: %s", job.id, job.attempts, exc)
+                await self._end(job, "failed", str(exc))
+            else:
+                delay = min(
+                    cfg.daemon.retry_delay_max, cfg.daemon.retry_delay * 2 ** (job.attempts - 1)
+                )
+                log.warning(
+                    "job %d failed (attempt %d of %d): %s; next try in %.0f s",
+                    job.id,
+                    job.attempts,
+                    cfg.daemon.max_attempts,
+                    exc,
+                    delay,
+                )
+                await self._end(job, "queued", str(exc), retry_at=time.time() + delay)
+        except Exception as exc:
+            log.exception("job %d: unexpected error", job.id)
+            await self._end(job, "queued", f"internal error: {exc}", retry_at=time.time() + 60)
+        finally:
+            renew.cancel()
+            self.running.pop(job.id, None)
+
+    async def _post(self, item: Running) -> None:
+        cfg = self.config
+        job = item.job
+        assert self._runtime is not None
+        collected = await asyncio.to_thread(collect, [job.path])
+        for problem in (*collected.failed, *collected.skipped):
+            log.warning("job %d: %s", job.id, problem)
+        if not collected.files:
+            raise errors.InputError(f"{job.path}: nothing to post (gone, empty or unreadable)")
+        uploaded = await transfer.uploaded_for_paths(self.store, [job.path], collected)
+        if uploaded is not None:
+            log.info("job %d: transfer %d uploaded it already", job.id, uploaded.id)
+            await self.store.set_job_transfer(job.id, uploaded.id, owner=self.owner)
+            await self._end(job, "done")
+            self._done += 1
+            return
+        nzb = await asyncio.to_thread(self._nzb_path, job)
+        name = job.path.name if job.path.is_dir() else job.path.stem or job.path.name
+        prepared = await transfer.for_paths(
+            self.store,
+            cfg,
+            [job.path],
+            name=name,
+            output=nzb,
+            overwrite=True,
+            owner=self.owner,
+            manifests=self.manifests,
+            collected=collected,
+            par2=Par2Step(
+                self._runtime.par2, cfg.par2, cfg.par2.workdir or self.manifests.parent / "par2"
+            ),
+        )
+        await self.store.set_job_transfer(job.id, prepared.transfer_id, owner=self.owner)
+        run = TransferRun(
+            self._runtime,
+            self.store,
+            prepared,
+            owner=self.owner,
+            checkpoint_interval=cfg.store.checkpoint_interval,
+            check_delay=cfg.verify.delay if cfg.verify.enabled else None,
+        )
+        item.run = run
+        await run.check_server()
+        if self._stopping.is_set():
+            prepared.writer.close()
+            await self.store.release(prepared.transfer_id, owner=self.owner)
+            raise errors.Stopped("the daemon is stopping")
+        outcome = await run.post()
+        posted = sum(s.posted_bytes for s in outcome.result.files)
+        self._posted_bytes += posted
+        self._posted_articles += outcome.result.plan.article_count
+        if not outcome.complete:
+            raise errors.JobFailed("; ".join(str(f) for f in outcome.failures[:3]))
+        self._done += 1
+        log.info(
+            "job %d posted: %d files, %.1f MB in %.1f s; NZB %s (transfer %d, verification"
+            " follows)",
+            job.id,
+            len(prepared.plan.files),
+            posted / 1e6,
+            outcome.result.elapsed,
+            ", ".join(str(p) for p in outcome.written) or "-",
+            prepared.transfer_id,
+        )
+        await self._end(job, "done")
+
+    def _nzb_path(self, job: Job) -> Path:
+        """``output/relative.nzb``: the NZB mirrors the job's place under its root."""
+        folder = job.output or self.config.daemon.output or self.config.nzb.output
+        if folder is None:
+            raise errors.ConfigError("no NZB folder: set daemon.output or an output per watch root")
+        path = folder / f"{job.relative}.nzb"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise errors.InputError(
+                f"cannot create the NZB folder {path.parent}: {exc.strerror or exc}"
+            ) from None
+        if not os.access(path.parent, os.W_OK):
+            raise errors.InputError(f"the NZB folder {path.parent} is not writable")
+        return path
+
+    async def _end(
+        self,
+        job: Job,
+        state: str,
+        error: str | None = None,
+        *,
+        retry_at: float = 0.0,
+        give_back: bool = False,
+    ) -> None:
+        try:
+            await self.store.end_job(
+                job.id,
+                owner=self.owner,
+                state=state,
+                error=error,
+                retry_at=retry_at,
+                give_back=give_back,
+            )
+        except errors.StoreError as exc:
+            log.error("job %d: its outcome (%s) was not saved: %s", job.id, state, exc)
+
+    async def _renew(self, job: Job) -> None:
+        while True:
+            await asyncio.sleep(JOB_LEASE / 3)
+            with contextlib.suppress(errors.StoreError):
+                await self.store.renew_job(job.id, owner=self.owner, lease=JOB_LEASE)
+
+    # --- watching ---------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        cfg = self.config.daemon
+        outputs = [r.output for r in cfg.watch if r.output is not None]
+        exclude = [self.manifests.parent, *outputs, *([cfg.output] if cfg.output else [])]
+        if self.config.par2.workdir is not None:
+            exclude.append(self.config.par2.workdir)
+        watcher = Watcher(cfg.watch, exclude=exclude)
+        while True:
+            result = await asyncio.to_thread(watcher.scan)
+            now = time.monotonic()
+            for problem in result.problems:
+                key = f"{problem.path}: {problem.message}"
+                if now - self._problems.get(key, -PROBLEM_EVERY) >= PROBLEM_EVERY:
+                    self._problems[key] = now
+                    log.warning("watch: %s", key)
+            for candidate in result.ready:
+                try:
+                    job = await self.store.enqueue(
+                        candidate.path,
+                        relative=candidate.relative,
+                        root=candidate.root,
+                        output=candidate.output,
+                        priority=candidate.priority,
+                        size=candidate.size,
+                        files=candidate.files,
+                    )
+                except errors.StoreError as exc:
+                    log.warning("cannot queue %s (next scan tries again): %s", candidate.path, exc)
+                    watcher.forget(candidate.path)
+                    continue
+                if job is not None:
+                    log.info("job %d queued: %s (%.1f MB)", job.id, job.path, job.size / 1e6)
+                    self._wake.set()
+            await asyncio.sleep(cfg.scan_interval)
+
+    # --- status, metrics, actions -----------------------------------------------------------
+
+    async def status(self) -> dict[str, Any]:
+        runtime = self._runtime
+        jobs = await self.store.jobs(50)
+        running = []
+        for item in list(self.running.values()):
+            entry: dict[str, Any] = {"id": item.job.id, "path": str(item.job.path)}
+            if item.run is not None and item.run.job is not None:
+                progress = item.run.job.statistics()
+                entry.update(
+                    transfer=item.run.prepared.transfer_id,
+                    posted_bytes=progress.posted_bytes,
+                    total_bytes=progress.total_bytes,
+                    articles=f"{progress.posted_articles}/{progress.total_articles}",
+                    elapsed=round(progress.elapsed, 1),
+                )
+            running.append(entry)
+        stats = runtime.statistics() if runtime is not None else None
+        return {
+            "uptime": round(time.time() - self.started, 1),
+            "stopping": self._stopping.is_set(),
+            "paused": await self.store.paused(),
+            "queue": await self.store.job_counts(),
+            "jobs": [
+                {
+                    "id": j.id,
+                    "path": str(j.path),
+                    "state": j.state,
+                    "attempts": j.attempts,
+                    "transfer": j.transfer_id,
+                    "error": j.last_error,
+                }
+                for j in jobs
+            ],
+            "running": running,
+            "verification": await self.store.verify_counts(),
+            "connections": [
+                {"server": p.server, "open": p.open, "in_use": p.in_use, "max": p.max_connections}
+                for p in (stats.pools if stats is not None else ())
+            ],
+            "buffer": {
+                "in_use": stats.budget.in_use if stats is not None else 0,
+                "capacity": stats.budget.capacity if stats is not None else 0,
+            },
+        }
+
+    async def metrics(self) -> Metrics:
+        runtime = self._runtime
+        counts = await self.store.job_counts()
+        verify = await self.store.verify_counts()
+        stats = runtime.statistics() if runtime is not None else None
+        pools = stats.pools if stats is not None else ()
+        return Metrics(
+            jobs_queued=counts.get("queued", 0),
+            jobs_running=counts.get("running", 0),
+            jobs_done_total=self._done,
+            jobs_failed_total=self._failed,
+            bytes_posted_total=self._posted_bytes,
+            articles_posted_total=self._posted_articles,
+            verify_pending_transfers=verify.get("pending", 0),
+            verify_failed_transfers=verify.get("verification_failed", 0),
+            connections_open={p.server: p.open for p in pools},
+            connections_max={p.server: p.max_connections for p in pools},
+            buffer_bytes_in_use=stats.budget.in_use if stats is not None else 0,
+            buffer_bytes_capacity=stats.budget.capacity if stats is not None else 0,
+            worker_slots_in_use=stats.slots.in_use if stats is not None else 0,
+            worker_slots_total=stats.slots.total if stats is not None else 0,
+            par2_jobs_running=stats.par2.running if stats is not None else 0,
+            uptime_seconds=time.time() - self.started,
+        )
+
+    async def _pause(self, body: dict[str, Any]) -> dict[str, Any]:
+        await self.store.set_paused(True)
+        log.info("queue paused")
+        return {"paused": True}
+
+    async def _resume(self, body: dict[str, Any]) -> dict[str, Any]:
+        await self.store.set_paused(False)
+        self._wake.set()
+        log.info("queue resumed")
+        return {"paused": False}
+
+    async def _retry(self, body: dict[str, Any]) -> dict[str, Any]:
+        job_id = _job_id(body)
+        await self.store.retry_job(job_id)
+        self._wake.set()
+        return {"retried": job_id}
+
+    async def _remove(self, body: dict[str, Any]) -> dict[str, Any]:
+        job_id = _job_id(body)
+        await self.store.remove_job(job_id)
+        return {"removed": job_id}
+
+    async def _add(self, body: dict[str, Any]) -> dict[str, Any]:
+        raw = body.get("path")
+        if not isinstance(raw, str) or not raw:
+            raise errors.UsageError("add needs a path")
+        job = await add_job(self.store, Path(raw), priority=int(body.get("priority", 0)))
+        self._wake.set()
+        return {"queued": job.id}
+
+
+def _job_id(body: dict[str, Any]) -> int:
+    value = body.get("id")
+    if not isinstance(value, int):
+        raise errors.UsageError('give the job\'s id, e.g. {"id": 3}')
+    return value
+
+
+async def add_job(
+    store: TransferStore, path: Path, *, priority: int = 0, output: Path | None = None
+) -> Job:
+    """``postie queue add PATH``: queue a folder or file by hand (no watch root)."""
+    path, size, files = await asyncio.to_thread(_measure, path)
+    job = await store.enqueue(
+        path, relative=path.name, output=output, priority=priority, size=size, files=files
+    )
+    if job is None:
+        raise errors.UsageError(f"{path} is queued or running already (or posted unchanged)")
+    return job
+
+
+def _measure(path: Path) -> tuple[Path, int, int]:
+    """The absolute path, its bytes and its files."""
+    path = Path(os.path.abspath(path))
+    if not path.exists():
+        raise errors.InputError(f"{path} does not exist")
+    if path.is_file():
+        return path, path.stat().st_size, 1
+    size = files = 0
+    for entry in path.rglob("*"):
+        with contextlib.suppress(OSError):
+            if entry.is_file():
+                size += entry.stat().st_size
+                files += 1
+    return path, size, files

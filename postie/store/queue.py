@@ -1,0 +1,248 @@
+"""The daemon's queue in the store: jobs, leased to the worker that runs them.
+
+Priorities (higher first), FIFO within a priority, retries at ``next_attempt_at``.
+A path is never queued or running twice at once (a partial unique index), and a
+path that comes back with the same size and file count as its last finished job
+is not queued again (a restarted watcher sees every file anew). Pausing is a
+setting every daemon on the store reads before it takes a job.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+
+from postie.errors import UsageError
+from postie.store.base import StoreBase
+from postie.store.lease import owner_is_gone
+from postie.store.sql import query
+
+ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    path: Path
+    root: Path | None
+    relative: str
+    output: Path | None
+    priority: int
+    size: int
+    files: int
+    state: str
+    attempts: int
+    next_attempt_at: float
+    transfer_id: int | None
+    lease_owner: str | None
+    lease_expires: float | None
+    last_error: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+
+def job_row(row: sqlite3.Row) -> Job:
+    return Job(
+        id=int(row["id"]),
+        path=Path(row["path"]),
+        root=Path(row["root"]) if row["root"] is not None else None,
+        relative=str(row["relative"]),
+        output=Path(row["output"]) if row["output"] is not None else None,
+        priority=int(row["priority"]),
+        size=int(row["size"]),
+        files=int(row["files"]),
+        state=str(row["state"]),
+        attempts=int(row["attempts"]),
+        next_attempt_at=float(row["next_attempt_at"]),
+        transfer_id=row["transfer_id"],
+        lease_owner=row["lease_owner"],
+        lease_expires=row["lease_expires"],
+        last_error=row["last_error"],
+        created_at=float(row["created_at"]),
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+class QueueQueries(StoreBase):
+    """Queue state changes, each one transaction."""
+
+    async def enqueue(
+        self,
+        path: Path,
+        *,
+        relative: str,
+        root: Path | None = None,
+        output: Path | None = None,
+        priority: int = 0,
+        size: int = 0,
+        files: int = 0,
+    ) -> Job | None:
+        """Queue ``path``; None when it is queued or running already, or its last job
+        finished (done) with the same size and file count."""
+        now = time.time()
+        async with self._transaction("queue a job") as db:
+            async with db.execute(query("last_job_for_path"), {"path": str(path)}) as cur:
+                last = await cur.fetchone()
+            if last is not None:
+                if last["state"] in ACTIVE:
+                    return None
+                if last["state"] == "done" and (last["size"], last["files"]) == (size, files):
+                    return None
+            cursor = await db.execute(
+                query("enqueue_job"),
+                {
+                    "path": str(path),
+                    "root": str(root) if root is not None else None,
+                    "relative": relative,
+                    "output": str(output) if output is not None else None,
+                    "priority": priority,
+                    "size": size,
+                    "files": files,
+                    "now": now,
+                },
+            )
+            if cursor.rowcount != 1:
+                return None
+            async with db.execute(query("get_job"), {"id": cursor.lastrowid}) as cur:
+                row = await cur.fetchone()
+        return job_row(row) if row is not None else None
+
+    async def claim_job(self, *, owner: str, lease: float) -> Job | None:
+        """Lease the next job to ``owner`` (None: nothing due, or the queue is paused)."""
+        now = time.time()
+        async with self._transaction("take a job") as db:
+            async with db.execute(query("get_setting"), {"key": "paused"}) as cur:
+                paused = await cur.fetchone()
+            if paused is not None and paused["value"] == "1":
+                return None
+            async with db.execute(query("next_job"), {"now": now}) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            await db.execute(
+                query("lease_job"),
+                {"id": row["id"], "owner": owner, "expires": now + lease, "now": now},
+            )
+            async with db.execute(query("get_job"), {"id": row["id"]}) as cur:
+                row = await cur.fetchone()
+        return job_row(row) if row is not None else None
+
+    async def renew_job(self, job_id: int, *, owner: str, lease: float) -> bool:
+        now = time.time()
+        async with self._transaction("renew a job") as db:
+            cursor = await db.execute(
+                query("renew_job"),
+                {"id": job_id, "owner": owner, "expires": now + lease, "now": now},
+            )
+            return cursor.rowcount == 1
+
+    async def set_job_transfer(self, job_id: int, transfer_id: int, *, owner: str) -> None:
+        async with self._transaction("record a job's transfer") as db:
+            await db.execute(
+                query("set_job_transfer"),
+                {"id": job_id, "owner": owner, "transfer_id": transfer_id, "now": time.time()},
+            )
+
+    async def end_job(
+        self,
+        job_id: int,
+        *,
+        owner: str,
+        state: str,
+        error: str | None = None,
+        retry_at: float = 0.0,
+        give_back: bool = False,
+    ) -> None:
+        """``state`` done, failed or queued (a retry at ``retry_at``; ``give_back``: the
+        attempt does not count, the daemon stopped the job)."""
+        async with self._transaction("end a job") as db:
+            await db.execute(
+                query("end_job"),
+                {
+                    "id": job_id,
+                    "owner": owner,
+                    "state": state,
+                    "error": error,
+                    "next_attempt_at": retry_at,
+                    "give_back": 1 if give_back else 0,
+                    "now": time.time(),
+                },
+            )
+
+    async def requeue_interrupted(self, *, owner: str) -> list[Job]:
+        """Running jobs whose worker is gone (a process of this host that ended, or a
+        lease that ran out) go back to the queue; return them."""
+        now = time.time()
+        back: list[Job] = []
+        async with self._transaction("queue interrupted jobs again") as db:
+            async with db.execute(query("running_jobs"), {}) as cur:
+                rows = [job_row(r) for r in await cur.fetchall()]
+            for job in rows:
+                holder = job.lease_owner
+                expired = job.lease_expires is not None and job.lease_expires < now
+                if holder == owner or not (owner_is_gone(holder) or expired):
+                    continue
+                await db.execute(query("requeue_job"), {"id": job.id, "owner": holder, "now": now})
+                back.append(job)
+        return back
+
+    async def jobs(self, limit: int = 100) -> tuple[Job, ...]:
+        rows = await self._fetch("list_jobs", "list jobs", limit=limit)
+        return tuple(job_row(r) for r in rows)
+
+    async def job(self, job_id: int) -> Job | None:
+        rows = await self._fetch("get_job", "read a job", id=job_id)
+        return job_row(rows[0]) if rows else None
+
+    async def job_counts(self) -> dict[str, int]:
+        rows = await self._fetch("job_counts", "count jobs")
+        return {str(r["state"]): int(r["n"]) for r in rows}
+
+    async def remove_job(self, job_id: int) -> None:
+        """Take a queued or failed job off the queue."""
+        async with self._transaction("remove a job") as db:
+            cursor = await db.execute(query("remove_job"), {"id": job_id, "now": time.time()})
+            if cursor.rowcount == 1:
+                return
+            state = await _state(db, job_id)
+        raise UsageError(
+            f"no job {job_id}"
+            if state is None
+            else f"job {job_id} is {state}: only queued or failed jobs can be removed"
+        )
+
+    async def retry_job(self, job_id: int) -> None:
+        """Queue a failed or removed job again, its attempts reset."""
+        async with self._transaction("retry a job") as db:
+            cursor = await db.execute(query("retry_job"), {"id": job_id, "now": time.time()})
+            if cursor.rowcount == 1:
+                return
+            state = await _state(db, job_id)
+        raise UsageError(
+            f"no job {job_id}"
+            if state is None
+            else f"job {job_id} is {state}: only failed or removed jobs can be retried, and"
+            " only when their path is not queued or running in another job"
+        )
+
+    async def set_paused(self, paused: bool) -> None:
+        async with self._transaction("pause the queue") as db:
+            await db.execute(
+                query("set_setting"), {"key": "paused", "value": "1" if paused else "0"}
+            )
+
+    async def paused(self) -> bool:
+        rows = await self._fetch("get_setting", "read the queue settings", key="paused")
+        return bool(rows) and rows[0]["value"] == "1"
+
+
+async def _state(db: aiosqlite.Connection, job_id: int) -> str | None:
+    async with db.execute(query("get_job"), {"id": job_id}) as cur:
+        row = await cur.fetchone()
+    return str(row["state"]) if row is not None else None

@@ -1,0 +1,319 @@
+"""The queue daemon as a real process against the local INN2.
+
+Each test writes a config (watch folder, output folder, store, the INN server),
+starts ``postie daemon`` in a child process, drops files, and judges from
+outside: the NZBs that land, the articles read back, INN's log, the queue in the
+store, the status endpoint, the exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, Inn, run_postie
+from tests.integration.innlog import NEWS_LOG, InnLog
+from tests.integration.readback import rebuild_from_nzb
+
+pytestmark = pytest.mark.inn
+
+ARTICLE = 65_536
+KEY = "test-key-123"
+
+
+class Daemon:
+    """A config, a watch folder, an output folder, and the daemon process."""
+
+    def __init__(self, inn: Inn, tmp_path: Path, **daemon: Any) -> None:
+        self.tmp = tmp_path
+        self.watch = tmp_path / "watch"
+        self.watch.mkdir()
+        self.output = tmp_path / "nzb"
+        self.db = tmp_path / "state" / "postie.db"
+        self.domain = f"daemon{os.urandom(4).hex()}.postie.test"
+        self.config = tmp_path / "postie.yaml"
+        settings = {
+            "servers": [{"host": inn.host, "port": inn.open_port, "max_connections": 2}],
+            "posting": {"article_size": ARTICLE, "message_id_domain": self.domain},
+            "store": {"path": str(self.db), "checkpoint_interval": 0.2},
+            "verify": {"delay": 0, "poll_interval": 0.5},
+            "par2": {"enabled": False},
+            "daemon": {
+                "watch": [{"path": str(self.watch), "min_file_age": 1.0}],
+                "output": str(self.output),
+                "scan_interval": 0.2,
+                "max_concurrent_jobs": 2,
+                "shutdown_timeout": 10,
+                "http": {"port": 0, "api_key": KEY},
+                **daemon,
+            },
+        }
+        self.config.write_text(json.dumps(settings))  # JSON is YAML
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tmp_path / "daemon.log"
+        self.port: int | None = None
+
+    def start(self, **env: str) -> None:
+        with self.log.open("ab") as err:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "postie", "daemon", "-c", str(self.config)],
+                cwd=REPO,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+        self.port = None
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, what: Callable[[], bool], timeout: float = 60, why: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if what():
+                return
+            if self.proc is not None and self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {why or what}:\n{self.text()[-3000:]}")
+
+    def status_port(self) -> int:
+        if self.port is None:
+            self.wait_for(lambda: "status on http" in self.text(), why="the status endpoint")
+            found = re.findall(r"status on http://127\.0\.0\.1:(\d+)/status", self.text())
+            self.port = int(found[-1])
+        return self.port
+
+    def request(self, path: str, body: dict[str, Any] | None = None, key: str | None = None) -> Any:
+        headers = {"X-API-Key": key} if key else {}
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.status_port()}{path}", data=data, headers=headers
+        )
+        with urllib.request.urlopen(req, timeout=10) as reply:
+            raw = reply.read().decode()
+        return json.loads(raw) if path != "/metrics" else raw
+
+    def jobs(self) -> list[sqlite3.Row]:
+        with sqlite3.connect(self.db) as db:
+            db.row_factory = sqlite3.Row
+            return list(db.execute("SELECT * FROM jobs ORDER BY id"))
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def make_daemon(inn: Inn, tmp_path: Path) -> Any:
+    made: list[Daemon] = []
+
+    def make(**daemon: Any) -> Daemon:
+        d = Daemon(inn, tmp_path, **daemon)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.kill()
+
+
+def grow(path: Path, seconds: float, step: int = 20_000) -> threading.Thread:
+    """Append to ``path`` every 0.2 s for ``seconds`` (a download still running)."""
+
+    def run() -> None:
+        end = time.monotonic() + seconds
+        with path.open("ab") as out:
+            while time.monotonic() < end:
+                out.write(os.urandom(step))
+                out.flush()
+                time.sleep(0.2)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_dropped_folders_and_files_are_posted_once_stable(inn: Inn, make_daemon: Any) -> None:
+    d: Daemon = make_daemon()
+    d.start()
+    d.wait_for(lambda: "status on http" in d.text(), why="the daemon to start")
+    show = d.watch / "Show.S01"
+    (show / "extras").mkdir(parents=True)
+    files = {
+        show / "e01.bin": os.urandom(300_000),
+        show / "extras" / "cover.bin": os.urandom(50_000),
+        d.watch / "movie.bin": os.urandom(200_000),
+    }
+    for path, data in files.items():
+        path.write_bytes(data)
+    growing = d.watch / "growing.bin"
+    growing.write_bytes(b"")
+    writer = grow(growing, 3.0)
+    (d.watch / "ignored.part").write_bytes(b"x" * 1000)
+    writer.join()
+    stopped_growing = time.time()
+    final = growing.read_bytes()
+    expected = {
+        "Show.S01.nzb": {
+            "e01.bin": files[show / "e01.bin"],
+            "extras/cover.bin": files[show / "extras" / "cover.bin"],
+        },
+        "movie.bin.nzb": {"movie.bin": files[d.watch / "movie.bin"]},
+        "growing.bin.nzb": {"growing.bin": final},
+    }
+    d.wait_for(lambda: all((d.output / n).exists() for n in expected), 90, "the three NZBs")
+    jobs = {Path(j["path"]).name: j for j in d.jobs()}
+    assert set(jobs) == {"Show.S01", "movie.bin", "growing.bin"}, "ignored.part was queued"
+    assert jobs["growing.bin"]["created_at"] >= stopped_growing, "a growing file was taken"
+    for name, contents in expected.items():
+        rebuilt = rebuild_from_nzb(d.output / name, inn.host, inn.open_port)
+        assert {n: r.data for n, r in rebuilt.items()} == contents
+    assert d.stop() == 0
+
+
+def test_sigkill_mid_job_resumes_without_duplicates(inn: Inn, make_daemon: Any) -> None:
+    if not NEWS_LOG.exists():
+        pytest.skip("needs INN's log of accepted articles")
+    d: Daemon = make_daemon()
+    log = InnLog(d.domain)
+    data = os.urandom(40 * ARTICLE)
+    (d.watch / "big.bin").write_bytes(data)
+    d.start(POSTIE_CRASH_AT="acked:10")
+    assert d.proc is not None
+    assert d.proc.wait(90) == -signal.SIGKILL, d.text()[-2000:]
+    first = log.settle()
+    assert 10 <= len(first) < 40
+    d.start()
+    d.wait_for(lambda: (d.output / "big.bin.nzb").exists(), 90, "the NZB after the restart")
+    second = log.settle()
+    assert not set(first) & set(second), "a Message-ID was posted twice"
+    assert len(first) + len(second) == 40
+    assert [Path(j["path"]).name for j in d.jobs()] == ["big.bin"], "a second job for the path"
+    rebuilt = rebuild_from_nzb(d.output / "big.bin.nzb", inn.host, inn.open_port)
+    assert rebuilt["big.bin"].data == data
+    assert "interrupted before" in d.text()
+    assert d.stop() == 0
+
+
+def test_three_jobs_two_at_a_time_the_third_starts_when_one_finishes(
+    inn: Inn, make_daemon: Any
+) -> None:
+    d: Daemon = make_daemon()
+    sizes = {"a-small.bin": 100_000, "b-big.bin": 60_000_000, "c-next.bin": 100_000}
+    for name, size in sizes.items():
+        path = d.tmp / "in" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(os.urandom(size))
+        added = run_postie("queue", "add", path, "-c", d.config)
+        assert added.returncode == 0, added.output
+    d.start()
+    d.wait_for(
+        lambda: all(j["state"] == "done" for j in d.jobs()) and len(d.jobs()) == 3,
+        120,
+        "all three jobs",
+    )
+    jobs = {Path(j["path"]).name: j for j in d.jobs()}
+    spans = [(j["started_at"], j["finished_at"]) for j in jobs.values()]
+    for start, _ in spans:
+        overlapping = sum(1 for s, e in spans if s <= start < e)
+        assert overlapping <= 2, "more than two jobs ran at once"
+    a, b, c = jobs["a-small.bin"], jobs["b-big.bin"], jobs["c-next.bin"]
+    assert c["started_at"] >= a["finished_at"]
+    assert c["started_at"] < b["finished_at"], "the third job waited for both to finish"
+    assert d.stop() == 0
+
+
+def test_sigterm_stops_within_the_bound_and_the_next_start_finishes(
+    inn: Inn, make_daemon: Any
+) -> None:
+    d: Daemon = make_daemon(max_concurrent_jobs=1)
+    data = os.urandom(120 * ARTICLE)
+    (d.watch / "long.bin").write_bytes(data)
+    d.start()
+    d.wait_for(lambda: "job 1 started" in d.text(), 60, "the job to start")
+    time.sleep(0.3)
+    started = time.monotonic()
+    assert d.stop() == 0
+    assert time.monotonic() - started < 12
+    assert d.jobs()[0]["state"] in ("queued", "done")
+    d.start()
+    d.wait_for(lambda: (d.output / "long.bin.nzb").exists(), 90, "the NZB after the restart")
+    assert (
+        rebuild_from_nzb(d.output / "long.bin.nzb", inn.host, inn.open_port)["long.bin"].data
+        == data
+    )
+    assert d.stop() == 0
+
+
+def test_status_metrics_and_keyed_actions(inn: Inn, make_daemon: Any) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    d: Daemon = make_daemon()
+    d.start()
+    status = d.request("/status")
+    assert status["queue"] == {}
+    assert status["connections"][0]["max"] == 2
+    metrics = d.request("/metrics")
+    names = {f.name for f in text_string_to_metric_families(metrics)}
+    assert "postie_jobs_queued" in names
+    for key in (None, "wrong"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            d.request("/actions/pause", {}, key=key)
+        assert refused.value.code == 401
+        refused.value.close()
+    assert d.request("/actions/pause", {}, key=KEY) == {"paused": True}
+    assert d.request("/status")["paused"] is True
+    listing = run_postie("queue", "list", "-c", d.config)
+    assert "the queue is paused" in listing.stdout
+    assert d.stop() == 0
+
+
+def test_bad_input_is_reported_and_the_rest_is_served(
+    inn: Inn, make_daemon: Any, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(os.urandom(10_000))
+    locked = tmp_path / "locked-nzb"
+    locked.write_text("a file where a folder should be")
+    d: Daemon = make_daemon(
+        watch=[
+            {"path": str(tmp_path / "no-such-folder"), "min_file_age": 1.0},
+            {"path": str(tmp_path / "watch"), "min_file_age": 1.0, "follow_symlinks": True},
+            {"path": str(tmp_path / "other"), "min_file_age": 1.0, "output": str(locked / "x")},
+        ]
+    )
+    (tmp_path / "other").mkdir()
+    (d.watch / "link.bin").symlink_to(outside)
+    (tmp_path / "other" / "stuck.bin").write_bytes(os.urandom(10_000))
+    (d.watch / "good.bin").write_bytes(os.urandom(100_000))
+    d.start()
+    d.wait_for(lambda: (d.output / "good.bin.nzb").exists(), 60, "the good job")
+    d.wait_for(lambda: "stuck.bin" in d.text() and "NZB folder" in d.text(), 30, "the error")
+    text = d.text()
+    assert "no-such-folder" in text
+    assert "points outside the watch root" in text
+    assert not (d.output / "link.bin.nzb").exists()
+    assert d.proc is not None
+    assert d.proc.poll() is None, "the daemon died"
+    assert d.stop() == 0

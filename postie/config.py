@@ -359,6 +359,16 @@ class DaemonConfig(_Model):
     log_backups: int = Field(5, ge=0, le=100)
     http: HttpConfig = HttpConfig()
 
+    @field_validator("watch")
+    @classmethod
+    def _roots(cls, value: tuple[WatchRoot, ...]) -> tuple[WatchRoot, ...]:
+        paths = [Path(os.path.abspath(r.path)) for r in value]
+        for i, a in enumerate(paths):
+            for b in paths[i + 1 :]:
+                if a == b or a in b.parents or b in a.parents:
+                    raise ValueError(f"watch roots overlap: {a} and {b}")
+        return value
+
 
 class Config(_Model):
     servers: tuple[ServerConfig, ...] = ()

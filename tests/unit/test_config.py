@@ -462,3 +462,9 @@ def test_upload_servers_and_check_postable() -> None:
     )
     assert [s.name for s in config.upload_servers] == ["u", "b"]
     config.check_postable()  # does not raise
+
+
+def test_overlapping_watch_roots_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"daemon\.watch: .*watch roots overlap: /a and /a/b"):
+        parse_config({"daemon": {"watch": [{"path": "/a"}, {"path": "/a/b"}]}})
+    parse_config({"daemon": {"watch": [{"path": "/a"}, {"path": "/ab"}]}})

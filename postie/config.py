@@ -260,6 +260,15 @@ class FinalizeConfig(_Model):
 
     hook: HookConfig = HookConfig()
     delete_originals: bool = False
+    move_originals: Path | None = Field(
+        None, description="move the posted files here (under the transfer's name) instead"
+    )
+
+    @model_validator(mode="after")
+    def _one_policy(self) -> FinalizeConfig:
+        if self.delete_originals and self.move_originals is not None:
+            raise ValueError("delete_originals and move_originals: choose one")
+        return self
 
 
 class Par2Config(_Model):

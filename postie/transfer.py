@@ -248,7 +248,8 @@ async def _create(
         originals only if the policy says so, and never a user's own .par2."""
         if f.path in generated:
             return "par2", "keep" if config.par2.keep_par2 else "delete"
-        delete = config.finalize.delete_originals and not is_par2(f.name)
+        remove = config.finalize.delete_originals or config.finalize.move_originals is not None
+        delete = remove and not is_par2(f.name)
         return "data", "delete" if delete else "keep"
 
     try:

@@ -14,10 +14,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from postie import errors
 from postie.config import HookConfig
@@ -107,19 +109,26 @@ async def _run(argv: Sequence[str], timeout: float) -> tuple[int, bytes]:
 
 
 async def finalize(
-    transfer: Transfer, files: Sequence[TransferFile], hook: HookConfig
+    transfer: Transfer,
+    files: Sequence[TransferFile],
+    hook: HookConfig,
+    *,
+    move_to: Path | None = None,
 ) -> Finalized:
-    """Hook, cleanup, manifest: see the module documentation."""
+    """Hook, cleanup (originals deleted, or moved under ``move_to``), manifest: see the
+    module documentation."""
     attempts = await run_hook(hook, hook_fields(transfer)) if hook.command else 0
     try:
-        originals, par2 = await asyncio.to_thread(_cleanup, transfer, files)
+        originals, par2 = await asyncio.to_thread(_cleanup, transfer, files, move_to)
     except FinalizeFailed as exc:
         exc.attempts = attempts
         raise
     return Finalized(attempts, originals, par2)
 
 
-def _cleanup(transfer: Transfer, files: Sequence[TransferFile]) -> tuple[int, int]:
+def _cleanup(
+    transfer: Transfer, files: Sequence[TransferFile], move_to: Path | None
+) -> tuple[int, int]:
     originals = par2 = 0
     for row in files:
         if row.cleanup != "delete":
@@ -133,6 +142,17 @@ def _cleanup(transfer: Transfer, files: Sequence[TransferFile]) -> tuple[int, in
             raise FinalizeFailed(f"cannot delete {os.fsdecode(path)}: {exc.strerror}") from None
         if st.st_size != row.size or st.st_mtime_ns != row.mtime_ns:
             log.warning("%s changed since it was posted; not deleting it", os.fsdecode(path))
+            continue
+        if move_to is not None and row.role == "data":
+            target = move_to / transfer.name / row.name
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(path, target)
+            except OSError as exc:
+                raise FinalizeFailed(
+                    f"cannot move {os.fsdecode(path)} to {target}: {exc.strerror or exc}"
+                ) from None
+            originals += 1
             continue
         try:
             path.unlink()

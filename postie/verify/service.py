@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from postie import crashpoints, errors
-from postie.config import FinalizeConfig, HookConfig, VerifyConfig
+from postie.config import FinalizeConfig, VerifyConfig
 from postie.manifest import ArticleRecord, ManifestReader
 from postie.store.lease import owner_is_gone
 from postie.store.records import Failure, Transfer
@@ -417,10 +417,10 @@ class VerificationService:
         except errors.TransferBusy:
             return
         self._phase = "finalizing"
-        hook = self._hook(transfer)
+        policy = self._policy(transfer)
         try:
             files = await self.store.files(transfer.id)
-            done = await finalize(transfer, files, hook)
+            done = await finalize(transfer, files, policy.hook, move_to=policy.move_originals)
         except FinalizeFailed as exc:
             self._finalize_failures += 1
             log.error("transfer %d: finalizing failed; everything is kept: %s", transfer.id, exc)
@@ -442,12 +442,13 @@ class VerificationService:
             transfer.id, owner=self.owner, state="done", attempts=done.hook_attempts
         )
 
-    def _hook(self, transfer: Transfer) -> HookConfig:
-        """The hook the transfer was created with (its own record wins over this process's)."""
+    def _policy(self, transfer: Transfer) -> FinalizeConfig:
+        """The hook and cleanup the transfer was created with (its own record wins over
+        this process's)."""
         recorded = transfer.options.get("finalize")
         if isinstance(recorded, dict):
-            return FinalizeConfig.model_validate(recorded).hook
-        return self.finalize_config.hook
+            return FinalizeConfig.model_validate(recorded)
+        return self.finalize_config
 
 
 def _take(lines: Iterator[ArticleRecord], files: frozenset[int], n: int) -> list[ArticleRecord]:

@@ -364,3 +364,19 @@ async def test_checks_go_to_a_dedicated_verify_server(tmp_path: Path) -> None:
     assert sum(c.startswith("STAT") for c in checker.commands) == 5
     assert not any(c.startswith("STAT") for c in upload.commands)
     assert not any(c.startswith("POST") for c in checker.commands)
+
+
+async def test_originals_are_moved_once_verified_when_the_policy_says_so(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "src"
+    make_tree(src, {"a.bin": 3 * ARTICLE, "sub/b.bin": ARTICLE + 5})
+    before = {p.relative_to(src): p.read_bytes() for p in src.rglob("*.bin")}
+    done = tmp_path / "posted"
+    async with FaultyNNTPServer() as server:
+        cfg = config(server, finalize={"move_originals": str(done)})
+        result = await post_and_verify(server, tmp_path, src, cfg)
+    assert result.transfer.finalize_state == "done"
+    assert not list(src.rglob("*.bin")), "the originals should have been moved"
+    moved = {p.relative_to(done / "job"): p.read_bytes() for p in (done / "job").rglob("*.bin")}
+    assert moved == before

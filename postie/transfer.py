@@ -240,6 +240,7 @@ async def _create(
         "nzb": config.nzb.model_dump(mode="json", exclude={"output"}),
         "targets": {k: os.fsdecode(v) for k, v in targets.items()},
         "verify": config.verify.enabled,
+        "servers": [server.label for server in config.upload_servers],
         "finalize": config.finalize.model_dump(mode="json"),
     }
 

@@ -101,6 +101,11 @@ SELECT * FROM verification_failures
 WHERE state = 'pending' AND next_attempt_at <= :now
   AND (lease_owner IS NULL OR lease_expires < :now)
   AND (:only IS NULL OR transfer_id = :only)
+  AND transfer_id IN (
+      SELECT id FROM transfers
+      WHERE :servers IS NULL OR json_extract(options, '$.servers') IS NULL
+         OR EXISTS (SELECT 1 FROM json_each(transfers.options, '$.servers') AS s
+                    JOIN json_each(:servers) AS m ON s.value = m.value))
 ORDER BY next_attempt_at, transfer_id, file_id, part
 LIMIT :limit;
 
@@ -154,10 +159,17 @@ WHERE id = :id;
 
 -- name: due_check_transfer
 -- The transfer with the file whose scan is due first (a scan lease that ran out is due).
+-- :servers (a JSON list of server labels, or NULL for any): only transfers posted to
+-- one of them (or that recorded none) are checked here; another server would miss them all.
 SELECT transfer_id FROM transfer_files
 WHERE next_check_at IS NOT NULL AND next_check_at <= :now
   AND verify_state = 'pending' AND upload_state = 'uploaded'
   AND (:only IS NULL OR transfer_id = :only)
+  AND transfer_id IN (
+      SELECT id FROM transfers
+      WHERE :servers IS NULL OR json_extract(options, '$.servers') IS NULL
+         OR EXISTS (SELECT 1 FROM json_each(transfers.options, '$.servers') AS s
+                    JOIN json_each(:servers) AS m ON s.value = m.value))
 ORDER BY next_check_at LIMIT 1;
 
 -- name: due_check_files
@@ -217,11 +229,21 @@ SELECT MIN(t) AS due FROM (
     SELECT MIN(next_check_at) AS t FROM transfer_files
     WHERE next_check_at IS NOT NULL AND verify_state = 'pending' AND upload_state = 'uploaded'
       AND (:only IS NULL OR transfer_id = :only)
+      AND transfer_id IN (
+      SELECT id FROM transfers
+      WHERE :servers IS NULL OR json_extract(options, '$.servers') IS NULL
+         OR EXISTS (SELECT 1 FROM json_each(transfers.options, '$.servers') AS s
+                    JOIN json_each(:servers) AS m ON s.value = m.value))
     UNION ALL
     SELECT MIN(CASE WHEN lease_owner IS NOT NULL AND lease_expires > next_attempt_at
                     THEN lease_expires ELSE next_attempt_at END)
     FROM verification_failures
     WHERE state = 'pending' AND (:only IS NULL OR transfer_id = :only)
+      AND transfer_id IN (
+      SELECT id FROM transfers
+      WHERE :servers IS NULL OR json_extract(options, '$.servers') IS NULL
+         OR EXISTS (SELECT 1 FROM json_each(transfers.options, '$.servers') AS s
+                    JOIN json_each(:servers) AS m ON s.value = m.value))
     UNION ALL
     SELECT MIN(CASE WHEN lease_owner IS NOT NULL AND lease_expires > COALESCE(next_finalize_at, 0)
                     THEN lease_expires ELSE COALESCE(next_finalize_at, 0) END)

@@ -10,6 +10,7 @@ a lease that ran out is due again.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,12 +48,21 @@ class VerificationQueries(StoreBase):
                 await db.execute(query("schedule_checks"), params)
 
     async def claim_check(
-        self, *, owner: str, lease: float, now: float | None = None, only: int | None = None
+        self,
+        *,
+        owner: str,
+        lease: float,
+        now: float | None = None,
+        only: int | None = None,
+        servers: Sequence[str] | None = None,
     ) -> tuple[int, tuple[int, ...]] | None:
-        """Lease the due scans of one transfer: ``(transfer_id, file_ids)`` or None."""
+        """Lease the due scans of one transfer: ``(transfer_id, file_ids)`` or None.
+        ``servers``: only transfers posted to one of these (see ``due_check_transfer``)."""
         now = time.time() if now is None else now
         async with self._transaction("claim a verification") as db:
-            async with db.execute(query("due_check_transfer"), {"now": now, "only": only}) as cur:
+            async with db.execute(
+                query("due_check_transfer"), {"now": now, "only": only, "servers": _json(servers)}
+            ) as cur:
                 row = await cur.fetchone()
             if row is None:
                 return None
@@ -207,6 +217,7 @@ class VerificationQueries(StoreBase):
         limit: int,
         now: float | None = None,
         only: int | None = None,
+        servers: Sequence[str] | None = None,
     ) -> tuple[Failure, ...]:
         """Lease up to ``limit`` due failures to ``owner``: one write transaction, so two
         workers (two processes on one store) never hold the same row. Rows whose lease
@@ -214,7 +225,8 @@ class VerificationQueries(StoreBase):
         now = time.time() if now is None else now
         async with self._transaction("claim missing articles") as db:
             async with db.execute(
-                query("due_failures"), {"now": now, "limit": limit, "only": only}
+                query("due_failures"),
+                {"now": now, "limit": limit, "only": only, "servers": _json(servers)},
             ) as cur:
                 rows = [failure_row(row) for row in await cur.fetchall()]
             await db.executemany(
@@ -319,9 +331,13 @@ class VerificationQueries(StoreBase):
             counts[key] = counts.get(key, 0) + int(r["n"])
         return counts
 
-    async def next_due(self, only: int | None = None) -> float | None:
+    async def next_due(
+        self, only: int | None = None, servers: Sequence[str] | None = None
+    ) -> float | None:
         """When the next piece of verification work is due (None: nothing left)."""
-        rows = await self._fetch("next_due", "look for verification work", only=only)
+        rows = await self._fetch(
+            "next_due", "look for verification work", only=only, servers=_json(servers)
+        )
         due = rows[0]["due"] if rows else None
         return float(due) if due is not None else None
 
@@ -374,3 +390,7 @@ class VerificationQueries(StoreBase):
             checks = (await db.execute(query("reclaim_expired_checks"), params)).rowcount
             transfers = (await db.execute(query("reclaim_expired_transfers"), params)).rowcount
         return SweepResult(gone, failures, checks, transfers)
+
+
+def _json(servers: Sequence[str] | None) -> str | None:
+    return json.dumps(list(servers)) if servers is not None else None

@@ -100,6 +100,11 @@ class VerificationService:
         self.config = config
         self.finalize_config = finalize_config or FinalizeConfig()
         self.only = only
+        # a transfer is checked on the server it was posted to: the loop takes those
+        # posted to this Runtime's upload servers; asked for one transfer, it takes it
+        self.servers: tuple[str, ...] | None = (
+            None if only is not None else tuple(p.label for p in runtime.upload_pools)
+        )
         self.sweeper = Sweeper(store, config) if sweep else None
         self._kick = asyncio.Event()
         self._passed = asyncio.Condition()
@@ -209,7 +214,7 @@ class VerificationService:
                 self._passed.notify_all()
             delay = self.config.poll_interval
             with contextlib.suppress(errors.StoreError):
-                due = await self.store.next_due(self.only)
+                due = await self.store.next_due(self.only, self.servers)
                 if due is not None:
                     delay = min(delay, max(0.05, due - time.time()))
             with contextlib.suppress(TimeoutError):
@@ -222,14 +227,18 @@ class VerificationService:
         await self._take_over()
         for _ in range(MAX_ROUNDS):
             claim = await self.store.claim_check(
-                owner=self.owner, lease=config.lease, only=self.only
+                owner=self.owner, lease=config.lease, only=self.only, servers=self.servers
             )
             if claim is None:
                 break
             await self._scan(*claim)
         for _ in range(MAX_ROUNDS):
             failures = await self.store.claim_failures(
-                owner=self.owner, lease=config.lease, limit=config.batch_size, only=self.only
+                owner=self.owner,
+                lease=config.lease,
+                limit=config.batch_size,
+                only=self.only,
+                servers=self.servers,
             )
             if not failures:
                 break

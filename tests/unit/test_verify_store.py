@@ -14,14 +14,16 @@ from postie.store.store import TransferStore
 from postie.verify.finalize import hook_argv
 
 
-async def uploaded(store: TransferStore, tmp_path: Path, files: int = 2) -> int:
+async def uploaded(
+    store: TransferStore, tmp_path: Path, files: int = 2, options: dict[str, object] | None = None
+) -> int:
     tid = await store.create(
         NewTransfer(
             name="job",
             roots=(str(tmp_path),),
             roots_key="r",
             files_key="f",
-            options={},
+            options=options or {},
             nzb_path=None,
             manifest_path=tmp_path / "m.zst",
             files=tuple(
@@ -124,3 +126,26 @@ def test_hook_placeholders_are_checked_and_expanded() -> None:
     assert argv == ["notify", "a b;c.nzb", "x=$(x)"]
     with pytest.raises(errors.ConfigError, match=r"finalize\.hook\.command.*bad placeholder"):
         parse_config({"finalize": {"hook": {"command": ["notify", "{files}"]}}})
+
+
+async def test_a_transfer_is_checked_only_against_the_server_it_was_posted_to(
+    tmp_path: Path,
+) -> None:
+    """A daemon configured for server B must not STAT (and then re-post everything of)
+    a transfer a CLI run posted to server A on the same store."""
+    async with TransferStore(tmp_path / "db") as store:
+        posted_to_a = await uploaded(store, tmp_path, options={"servers": ["a.example:119"]})
+        legacy = await uploaded(store, tmp_path / "old")  # recorded no server
+        for tid in (posted_to_a, legacy):
+            await store.finish(tid, state="uploaded", check_at=0.0)
+        await store.record_misses(posted_to_a, 1, [(1, "x@y")], next_attempt_at=0.0)
+        only_b = ["b.example:563"]
+        assert await store.claim_check(owner="w", lease=60, servers=only_b) == (legacy, (1, 2))
+        assert await store.claim_check(owner="w", lease=60, servers=only_b) is None
+        assert await store.claim_failures(owner="w", lease=60, limit=10, servers=only_b) == ()
+        assert await store.next_due(servers=only_b) is not None  # the legacy scan's lease
+        both = ["b.example:563", "a.example:119"]
+        claimed = await store.claim_check(owner="w", lease=60, servers=both)
+        assert claimed == (posted_to_a, (1, 2))
+        (miss,) = await store.claim_failures(owner="w", lease=60, limit=10, servers=both)
+        assert miss.transfer_id == posted_to_a

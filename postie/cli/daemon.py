@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import logging.handlers
 import os
 import signal
 from pathlib import Path
@@ -80,6 +79,8 @@ def _load(path: Path) -> Config:
 def _serve(cfg: Config, db: Path | None, verbose: int) -> None:
     common.setup_logging(verbose)
     if cfg.daemon.log_file is not None:
+        import logging.handlers  # only for a daemon that logs to a file
+
         handler = logging.handlers.RotatingFileHandler(
             cfg.daemon.log_file,
             maxBytes=cfg.daemon.log_max_bytes,

@@ -266,10 +266,12 @@ def test_sigterm_stops_within_the_bound_and_the_next_start_finishes(
     assert d.stop() == 0
 
 
-def test_status_metrics_and_keyed_actions(inn: Inn, make_daemon: Any) -> None:
+def test_status_metrics_and_keyed_actions(inn: Inn, make_daemon: Any, tmp_path: Path) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    d: Daemon = make_daemon()
+    logfile = tmp_path / "logs" / "daemon.log"
+    logfile.parent.mkdir()
+    d: Daemon = make_daemon(log_file=str(logfile))
     d.start()
     status = d.request("/status")
     assert status["queue"] == {}
@@ -287,6 +289,10 @@ def test_status_metrics_and_keyed_actions(inn: Inn, make_daemon: Any) -> None:
     listing = run_postie("queue", "list", "-c", d.config)
     assert "the queue is paused" in listing.stdout
     assert d.stop() == 0
+    logged = logfile.read_text()
+    assert "status on http" in logged
+    assert "queue paused" in logged
+    assert KEY not in logged
 
 
 def test_bad_input_is_reported_and_the_rest_is_served(

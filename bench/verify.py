@@ -90,7 +90,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -346,39 +345,16 @@ class Child:
 
 
 def run_child(argv: list[str], log_path: Path, env: dict[str, str], timeout: float) -> Child:
-    """Run argv as a direct child (no shell) so os.wait4 gives its own rusage."""
-    exe = argv[0] if "/" in argv[0] else shutil.which(argv[0]) or argv[0]
-    with log_path.open("wb") as out:
-        fd = out.fileno()
-        actions = [
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_DUP2, fd, 1),
-            (os.POSIX_SPAWN_DUP2, fd, 2),
-        ]
-        t0 = time.monotonic()
-        pid = os.posix_spawn(exe, argv, env, file_actions=actions)
-        timed_out = threading.Event()
-
-        def kill() -> None:
-            timed_out.set()
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        try:
-            _, status, ru = os.wait4(pid, 0)
-        finally:
-            timer.cancel()
-        wall = time.monotonic() - t0
+    """The harness's direct child (its own rusage from os.wait4), with its output."""
+    c = harness.run_child(argv, log_path, timeout, env)
     return Child(
         argv=argv,
-        rc=os.waitstatus_to_exitcode(status),
-        wall_s=wall,
-        cpu_s=ru.ru_utime + ru.ru_stime,
-        maxrss_mib=ru.ru_maxrss / 1024,
+        rc=c.rc,
+        wall_s=c.wall_s,
+        cpu_s=c.user_s + c.sys_s,
+        maxrss_mib=c.maxrss_kib / 1024,
         output=log_path.read_text(errors="replace"),
-        timed_out=timed_out.is_set(),
+        timed_out=c.timed_out,
     )
 
 

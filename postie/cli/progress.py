@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # rich is imported only when bars are shown (~30 ms of start-
     from postie.verify.service import VerifyStatistics
 
 PLAIN_INTERVAL = 5.0
+REFRESH = 0.2  # seconds between redraws of the bars
 
 
 def _current(stats: JobStatistics, limit: int = 2) -> str:
@@ -78,28 +79,29 @@ async def show_progress(
         "posting", total=stats.total_bytes or 1, completed=stats.posted_bytes, files=""
     )
 
-    async def refresh() -> None:
-        while True:
-            s = read()
-            progress.update(
-                task_id,
-                completed=s.posted_bytes,
-                files=f"files {s.files_done}/{s.files_total} {_current(s)}",
-            )
-            await asyncio.sleep(0.2)
+    def update() -> None:
+        s = read()
+        progress.update(
+            task_id,
+            completed=s.posted_bytes,
+            files=f"files {s.files_done}/{s.files_total} {_current(s)}",
+        )
 
     with progress:
-        task = asyncio.create_task(refresh())
         try:
-            yield
+            async with _background(_every(REFRESH, update)):
+                yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             s = read()
             progress.update(
                 task_id, completed=s.posted_bytes, files=f"files {s.files_done}/{s.files_total}"
             )
+
+
+async def _every(seconds: float, action: Callable[[], None]) -> None:
+    while True:
+        action()
+        await asyncio.sleep(seconds)
 
 
 async def _plain(describe: Callable[[], str], *, first: bool) -> None:
@@ -179,17 +181,12 @@ async def show_phase(
     )
     task_id = progress.add_task(describe(), total=None)
 
-    async def refresh() -> None:
-        while True:
-            progress.update(task_id, description=describe())
-            await asyncio.sleep(0.2)
+    def update() -> None:
+        progress.update(task_id, description=describe())
 
     with progress:
-        task = asyncio.create_task(refresh())
         try:
-            yield
+            async with _background(_every(REFRESH, update)):
+                yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            progress.update(task_id, description=describe())
+            update()

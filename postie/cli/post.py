@@ -23,7 +23,7 @@ from postie.cli.progress import (
     show_verifying,
 )
 from postie.config import Config, Obfuscation
-from postie.par2.make import Par2Step
+from postie.par2.make import Par2Step, par2_workdir
 from postie.runtime.runtime import Runtime
 from postie.store.lease import new_owner
 from postie.store.store import Transfer, TransferStore
@@ -211,7 +211,7 @@ async def _post(
             par2 = Par2Step(
                 runtime.par2,
                 cfg.par2,
-                cfg.par2.workdir or manifests.parent / "par2",
+                par2_workdir(cfg.par2, store.path),
                 display=lambda describe: show_phase(mode, describe, console),
             )
             prepared = await transfer.for_paths(

@@ -34,7 +34,7 @@ from postie.article.plan import collect
 from postie.config import Config
 from postie.daemon.http import Metrics, StatusServer
 from postie.daemon.watcher import Watcher
-from postie.par2.make import Par2Step
+from postie.par2.make import Par2Step, par2_workdir
 from postie.runtime.runtime import Runtime
 from postie.store.queue import Job
 from postie.store.store import TransferStore
@@ -211,9 +211,7 @@ class Daemon:
             owner=self.owner,
             manifests=self.manifests,
             collected=collected,
-            par2=Par2Step(
-                self._runtime.par2, cfg.par2, cfg.par2.workdir or self.manifests.parent / "par2"
-            ),
+            par2=Par2Step(self._runtime.par2, cfg.par2, par2_workdir(cfg.par2, self.store.path)),
         )
         await self.store.set_job_transfer(job.id, prepared.transfer_id, owner=self.owner)
         run = TransferRun(

@@ -42,6 +42,11 @@ class Par2Step:
     display: Display | None = None  # shows the phase (the CLI's spinner), if given
 
 
+def par2_workdir(config: Par2Config, db_path: Path) -> Path:
+    """Where PAR2 files are made: ``par2.workdir``, default ``par2/`` beside the store."""
+    return config.workdir or db_path.parent / "par2"
+
+
 def is_par2(name: str) -> bool:
     return name.lower().endswith(".par2")
 

@@ -284,6 +284,9 @@ WHERE check_owner IS NOT NULL AND next_check_at < :now;
 UPDATE transfers SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
 WHERE lease_owner IS NOT NULL AND lease_expires < :now;
 
+-- name: par2_paths
+SELECT source_path FROM transfer_files WHERE role = 'par2';
+
 -- name: lease_owners
 -- Who holds verification work now (to take over from a process that is gone).
 SELECT check_owner AS owner FROM transfer_files WHERE check_owner IS NOT NULL

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -302,6 +303,11 @@ class VerificationQueries(StoreBase):
     async def failures(self, transfer_id: int) -> tuple[Failure, ...]:
         rows = await self._fetch("transfer_failures", "read missing articles", id=transfer_id)
         return tuple(failure_row(row) for row in rows)
+
+    async def par2_folders(self) -> set[Path]:
+        """The folders the recorded transfers' generated PAR2 files are in."""
+        rows = await self._fetch("par2_paths", "read PAR2 files")
+        return {Path(os.fsdecode(bytes(r["source_path"]))).parent for r in rows}
 
     async def lease_owners(self) -> set[str]:
         """Every owner holding a scan or a missing article now."""

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from postie import crashpoints, errors
 from postie.config import FinalizeConfig, VerifyConfig
 from postie.manifest import ArticleRecord, ManifestReader
+from postie.par2.make import par2_workdir
 from postie.store.lease import owner_is_gone
 from postie.store.records import Failure, Transfer
 from postie.store.store import TransferStore
@@ -105,7 +106,11 @@ class VerificationService:
         self.servers: tuple[str, ...] | None = (
             None if only is not None else tuple(p.label for p in runtime.upload_pools)
         )
-        self.sweeper = Sweeper(store, config) if sweep else None
+        self.sweeper = (
+            Sweeper(store, config, par2_dir=par2_workdir(runtime.config.par2, store.path))
+            if sweep
+            else None
+        )
         self._kick = asyncio.Event()
         self._passed = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []

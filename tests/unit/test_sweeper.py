@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -126,3 +127,37 @@ async def test_a_locked_store_does_not_crash_the_sweeper(tmp_path: Path) -> None
             locker.close()
             task.cancel()
         assert await store.get(tid) is None
+
+
+async def test_abandoned_par2_folders_go_after_a_day(tmp_path: Path) -> None:
+    """A run killed while making PAR2 leaves a folder no transfer refers to: it goes once
+    a day old; a folder a transfer uses, or a fresh one (a PAR2 run now), stays."""
+    work = tmp_path / "par2"
+    used, old, fresh = work / "used", work / "old", work / "fresh"
+    for folder in (used, old, fresh):
+        folder.mkdir(parents=True)
+        (folder / "x.par2").write_bytes(b"PAR2")
+    two_days = time.time() - 2 * DAY
+    for folder in (used, old):
+        os.utime(folder, (two_days, two_days))
+    async with TransferStore(tmp_path / "postie.db") as store:
+        await store.create(
+            NewTransfer(
+                name="job",
+                roots=(str(tmp_path),),
+                roots_key="r",
+                files_key="f",
+                options={},
+                nzb_path=None,
+                manifest_path=tmp_path / "m.zst",
+                files=(NewFile(1, used / "x.par2", "job.par2", 4, 1, 1, role="par2"),),
+            ),
+            owner="nobody",
+            lease=0.0,
+        )
+        report = await Sweeper(store, VerifyConfig(), par2_dir=work).sweep()
+    assert report is not None
+    assert report.par2_folders == 1
+    assert not old.exists()
+    assert used.exists()
+    assert fresh.exists()

@@ -217,6 +217,11 @@ class Sink:
 
     def stats(self) -> SinkStats:
         cpu = self.cpu_s()
+        kv = self.counters()
+        return SinkStats(cpu, kv["posts"], kv["article_bytes"])
+
+    def counters(self) -> dict[str, int]:
+        """Every counter of the sink's SIGUSR1 report (posts, ids, article_bytes, ...)."""
         self.proc.send_signal(signal.SIGUSR1)
         self._reports += 1
         deadline = time.monotonic() + 5
@@ -229,8 +234,7 @@ class Sink:
             if time.monotonic() > deadline:
                 raise RuntimeError("sink did not report its stats")
             time.sleep(0.01)
-        kv = dict(p.split("=") for p in lines[self._reports - 1].split()[2:])
-        return SinkStats(cpu, int(kv["posts"]), int(kv["article_bytes"]))
+        return {k: int(v) for k, v in (p.split("=") for p in lines[self._reports - 1].split()[2:])}
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -86,7 +86,6 @@ import re
 import resource
 import shlex
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -206,56 +205,17 @@ def inn_high_water(host: str, port: int, group: str) -> int | None:
 # ---- the sink -----------------------------------------------------------------------
 
 
-class Sink:
-    """bench/.build/sink [-d MS] -r on a free port; stopped with SIGINT."""
+class Sink(harness.Sink):
+    """The harness's sink with ``-r`` (STAT: 223 only for Message-IDs received)."""
 
     def __init__(self, delay_ms: int, workdir: Path) -> None:
-        args = [str(harness.build_sink())]
-        if delay_ms:
-            args += ["-d", str(delay_ms)]
-        args.append("-r")  # STAT: 223 only for Message-IDs received, else 430
-        self.describe = shlex.join([*args, "PORT"])
-        self.err_path = workdir / f"sink-d{delay_ms}-{time.monotonic_ns()}.err"
-        self._err = self.err_path.open("w")
-        self.proc = subprocess.Popen([*args, "0"], stdout=subprocess.PIPE, stderr=self._err)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().decode()
-        m = re.match(r"sink listening on ([\d.]+):(\d+)", line)
-        if not m:
-            self.stop()
-            raise RuntimeError(f"the sink did not start: {line!r}")
-        self.port = int(m.group(2))
-        self.delay_ms = delay_ms
-        self._reports = 0
+        super().__init__(harness.build_sink(), delay_ms, workdir, remember=True)
+        args = ["-d", str(delay_ms)] if delay_ms else []
+        self.describe = shlex.join([str(harness.SINK_BIN), *args, "-r", "PORT"])
 
-    def cpu_s(self) -> float:
-        return proc_cpu_s(self.proc.pid)
-
-    def stats(self) -> dict[str, int]:
-        """The sink's counters (posts, ids, commands, ...) through SIGUSR1."""
-        self.proc.send_signal(signal.SIGUSR1)
-        self._reports += 1
-        deadline = time.monotonic() + 5
-        while True:
-            lines = [
-                ln for ln in self.err_path.read_text().splitlines() if ln.startswith("sink stats")
-            ]
-            if len(lines) >= self._reports:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the sink did not report its counters")
-            time.sleep(0.01)
-        return {k: int(v) for k, v in (p.split("=") for p in lines[-1].split()[2:])}
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._err.close()
+    def stats(self) -> dict[str, int]:  # type: ignore[override]
+        """The sink's counters (posts, ids, commands, ...)."""
+        return self.counters()
 
     def __enter__(self) -> Sink:
         return self

@@ -380,3 +380,9 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 -- name: verify_counts
 SELECT verify_state, finalize_state, COUNT(*) AS n FROM transfers
 WHERE state = 'uploaded' GROUP BY verify_state, finalize_state;
+
+-- name: held_checks
+SELECT file_id FROM transfer_files WHERE transfer_id = :transfer_id AND check_owner = :owner;
+
+-- name: transfer_verify_state
+SELECT verify_state FROM transfers WHERE id = :id;

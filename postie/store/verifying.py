@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -102,27 +103,15 @@ class VerificationQueries(StoreBase):
         now = time.time()
         async with self._transaction("record a verification") as db:
             async with db.execute(
-                "SELECT file_id FROM transfer_files WHERE transfer_id = ? AND check_owner = ?",
-                (transfer_id, owner),
+                query("held_checks"), {"transfer_id": transfer_id, "owner": owner}
             ) as cur:
                 held = {int(r["file_id"]) for r in await cur.fetchall()}
-            await db.executemany(
-                query("record_miss"),
-                [
-                    {
-                        "transfer_id": transfer_id,
-                        "file_id": file_id,
-                        "part": part,
-                        "message_id": message_id,
-                        "next_attempt_at": next_attempt_at,
-                        "error": error,
-                        "now": now,
-                    }
-                    for file_id, parts in misses.items()
-                    if file_id in held
-                    for part, message_id in parts
-                ],
-            )
+            for file_id, parts in misses.items():
+                if file_id in held:
+                    await db.executemany(
+                        query("record_miss"),
+                        _miss_rows(transfer_id, file_id, parts, next_attempt_at, error, now),
+                    )
             await db.executemany(
                 query("file_checked"),
                 [
@@ -175,9 +164,7 @@ class VerificationQueries(StoreBase):
             await db.execute(
                 query("settle_transfer"), {"id": transfer_id, "state": state, "now": now}
             )
-        async with db.execute(
-            "SELECT verify_state FROM transfers WHERE id = ?", (transfer_id,)
-        ) as cur:
+        async with db.execute(query("transfer_verify_state"), {"id": transfer_id}) as cur:
             current = await cur.fetchone()
         return str(current["verify_state"]) if current is not None else state
 
@@ -196,18 +183,7 @@ class VerificationQueries(StoreBase):
         async with self._transaction("record missing articles") as db:
             await db.executemany(
                 query("record_miss"),
-                [
-                    {
-                        "transfer_id": transfer_id,
-                        "file_id": file_id,
-                        "part": part,
-                        "message_id": message_id,
-                        "next_attempt_at": next_attempt_at,
-                        "error": error,
-                        "now": now,
-                    }
-                    for part, message_id in misses
-                ],
+                _miss_rows(transfer_id, file_id, misses, next_attempt_at, error, now),
             )
 
     async def claim_failures(
@@ -400,3 +376,26 @@ class VerificationQueries(StoreBase):
 
 def _json(servers: Sequence[str] | None) -> str | None:
     return json.dumps(list(servers)) if servers is not None else None
+
+
+def _miss_rows(
+    transfer_id: int,
+    file_id: int,
+    misses: Iterable[tuple[int, str]],
+    next_attempt_at: float,
+    error: str | None,
+    now: float,
+) -> list[dict[str, Any]]:
+    """``record_miss`` parameters for the parts of one file a STAT did not find."""
+    return [
+        {
+            "transfer_id": transfer_id,
+            "file_id": file_id,
+            "part": part,
+            "message_id": message_id,
+            "next_attempt_at": next_attempt_at,
+            "error": error,
+            "now": now,
+        }
+        for part, message_id in misses
+    ]

@@ -13,8 +13,8 @@ the same venv python, so the two postie rows differ only in postie's own code.
 fixed snapshot while someone else edits or commits.
 
 postie records every transfer in its store (SQLite + manifests).  The harness gives it
-one store per invocation (--store-dir, default under /dev/shm; --store-default: the
-user's default store), made before the first run and removed at the end.
+an empty store per run (a copy of one made before the first run, in --store-dir, default
+under /dev/shm), removed after the run.
 
 The machine's busy CPU during each run minus the tool's and the sink's is "other CPU";
 a run where it exceeds --max-other-cpu (something else ran) is kept in the JSON, marked
@@ -54,7 +54,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -716,7 +716,9 @@ def measure(
     nzb = workdir / f"{case.id}-{tool.name}-{rep}.nzb"
     nzb.unlink(missing_ok=True)
     log_path = workdir / f"{case.id}-{tool.name}-{rep}.log"
-    argv = tool.argv(dataset, host, port, case.conns, args.article_size, nzb)
+    run_store = fresh_store(tool, f"{case.id}-{tool.name}-{rep}")
+    run_tool = replace(tool, store=run_store) if run_store is not None else tool
+    argv = run_tool.argv(dataset, host, port, case.conns, args.article_size, nzb)
     before = sink.stats() if sink else None
     hw0 = inn_high_water(host, port) if case.server == "inn" else None
     if not args.no_warm:
@@ -728,6 +730,8 @@ def measure(
     child = run_child(argv, log_path, args.timeout, tool.environ())
     busy1 = machine_busy_s()
     after = sink.stats() if sink else None
+    if run_store is not None and not args.keep_store:
+        shutil.rmtree(run_store.parent, ignore_errors=True)
     hw1 = inn_high_water(host, port) if case.server == "inn" else None
     server_articles: int | None = None
     sink_cpu = wire = None
@@ -1144,11 +1148,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="where postie's transfer store (--db) for this invocation is made, in a fresh "
         "subfolder removed at the end (default: under /dev/shm when it exists, else /tmp)",
     )
-    t.add_argument(
-        "--store-default",
-        action="store_true",
-        help="give postie no --db: it uses its default store (~/.local/share/postie)",
-    )
     t.add_argument("--keep-store", action="store_true", help="don't remove the store at the end")
     t.add_argument("--inn-host", default="127.0.0.1")
     t.add_argument(
@@ -1215,18 +1214,12 @@ def fs_type(path: Path) -> str:
 
 
 def setup_store(tool: Tool, args: argparse.Namespace) -> Path | None:
-    """Give a postie that keeps a store one for this invocation; return its folder.
+    """Make the empty store each run of a postie that keeps one starts from; return its folder.
 
     The store is made (and migrated) here with `postie transfers --db`, so the first
     measured run does not pay for creating it, as a user's would not."""
     if not tool.takes_db:
         args.store_note = None
-        return None
-    if args.store_default:
-        default = Path.home() / ".local" / "share" / "postie" / "postie.db"
-        db_env = os.environ.get("POSTIE_DB")
-        where = Path(db_env) if db_env else default
-        args.store_note = f"postie's default store {where} ({fs_type(where.parent)})"
         return None
     root: Path = args.store_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     root.mkdir(parents=True, exist_ok=False)
@@ -1234,9 +1227,23 @@ def setup_store(tool: Tool, args: argparse.Namespace) -> Path | None:
     rc, out = _probe([*tool.argv_prefix, "transfers", "--db", str(tool.store)], tool.environ())
     if rc != 0:
         log(f"could not make the store {tool.store}: {_tail(out)}")
-    args.store_note = f"--db {tool.store} ({fs_type(root)}), one store for all runs"
+    args.store_note = f"--db under {root} ({fs_type(root)}), a fresh copy of an empty store per run"
     log(f"postie's store: {args.store_note}")
     return root
+
+
+def fresh_store(tool: Tool, name: str) -> Path | None:
+    """A copy of the invocation's (made, migrated, empty) store for one run.
+
+    Each run needs a store of its own: a second `postie post` of the same paths into a
+    store that has the first run's transfer finds it uploaded and posts nothing."""
+    if not tool.takes_db or tool.store is None:
+        return None
+    run_dir = tool.store.parent / name
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    shutil.copy2(tool.store, run_dir / tool.store.name)
+    return run_dir / tool.store.name
 
 
 def datasets_for(cases: list[Case], args: argparse.Namespace) -> Iterator[tuple[Case, Dataset]]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
+import threading
 
 # pydantic looks for plugins in every installed distribution at import (~15 ms);
 # the CLI uses none. Set before anything imports pydantic; a user's value wins.
@@ -49,4 +52,36 @@ app.add_typer(daemon.queue_app, name="queue")
 
 
 def main() -> None:
-    app()
+    """Run the command line, then end the process without tearing the interpreter down.
+
+    A command returns only after every resource postie owns is closed by its context
+    manager, and everything postie writes is durable before it is used (it is built to
+    survive SIGKILL at any instant), so nothing depends on the interpreter's own
+    finalization: after a 1 GiB upload, module teardown and garbage collection took
+    50-80 ms of wall and CPU time. atexit handlers (logging's flush among them) still run,
+    other non-daemon threads are waited for, and the standard streams are flushed."""
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:
+        code = _exit_status(exc.code)
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more to say
+            code = code or 1
+    os._exit(code)
+
+
+def _exit_status(code: object) -> int:
+    """What the interpreter would make of ``sys.exit(code)``."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1

@@ -27,6 +27,31 @@ def test_version() -> None:
     assert run.stdout.strip() == f"postie {__version__}"
 
 
+def test_block_buffered_output_and_exit_status_survive_the_fast_exit() -> None:
+    """main() ends the process with os._exit: what is buffered must still come out and
+    the exit status must be the command's."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    whole = subprocess.run(
+        [sys.executable, "-m", "postie", "post", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert whole.returncode == 0
+    assert "--nzb-per-file" in whole.stdout
+    assert whole.stdout.rstrip().endswith("╯")  # the help box's last line
+    usage = subprocess.run(
+        [sys.executable, "-m", "postie", "post"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert usage.returncode == 2
+    assert "Missing argument" in usage.stderr
+
+
 def test_help_lists_the_commands() -> None:
     run = run_postie("--help")
     assert run.returncode == 0

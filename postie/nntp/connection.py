@@ -21,7 +21,7 @@ from types import TracebackType
 
 from postie import errors
 from postie.config import ModeReader, ServerConfig
-from postie.nntp import protocol
+from postie.nntp import protocol, socket_transport
 from postie.nntp.protocol import Reply
 from postie.nntp.transport import ReplyStream, os_reason
 
@@ -93,13 +93,16 @@ class NNTPConnection:
         stream = ReplyStream(self.label)
         try:
             async with asyncio.timeout(timeouts.connect):
-                await loop.create_connection(
-                    lambda: stream,
-                    server.host,
-                    server.effective_port,
-                    ssl=context if server.ssl else None,
-                    server_hostname=server.host if server.ssl else None,
-                )
+                if context is None:  # plain TCP: articles go out without being copied
+                    await socket_transport.connect(stream, server.host, server.effective_port)
+                else:
+                    await loop.create_connection(
+                        lambda: stream,
+                        server.host,
+                        server.effective_port,
+                        ssl=context if server.ssl else None,
+                        server_hostname=server.host if server.ssl else None,
+                    )
         except TimeoutError:
             stream.abort()
             raise errors.ConnectFailed(
@@ -233,14 +236,8 @@ class NNTPConnection:
         if reply.code != 340:
             raise protocol.error_for(reply, f"{self.label} POST")
         try:
-            # Separate writes, not writelines: on 3.11 writelines joins (a copy of the
-            # whole article) before the transport copies whatever the socket did not take.
-            for chunk in article:
-                self._write(chunk)
-            self._write(protocol.TERMINATOR)
-            if prime_next:
-                self._write(_POST)
-                self.primed = True
+            self._write(*article, protocol.TERMINATOR, *((_POST,) if prime_next else ()))
+            self.primed = prime_next
             timeout = self.server.timeouts.post
             await self._drain(timeout)
             reply = await self._read_reply(timeout)
@@ -311,12 +308,12 @@ class NNTPConnection:
 
     # --- IO helpers --------------------------------------------------------------------
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, *data: bytes) -> None:
         stream = self._stream
         if stream is None or self.broken:
             raise errors.ConnectionLost(f"{self.label}: connection is closed")
         try:
-            stream.write(data)
+            stream.write(*data)
         except errors.NNTPError:
             self.broken = True
             raise

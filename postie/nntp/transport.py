@@ -23,6 +23,7 @@ import ssl
 
 from postie import errors
 from postie.nntp.protocol import Reply, ReplyParser
+from postie.nntp.socket_transport import SocketTransport
 
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
@@ -46,12 +47,14 @@ class ReplyStream(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timed_out = False
         self._quickack: socket.socket | None = None
+        self._gathers = False  # the transport sends a list of buffers without joining
 
     # --- asyncio.Protocol ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self._gathers = isinstance(transport, SocketTransport)
         sock = transport.get_extra_info("socket")
         self._quickack = sock if _QUICKACK is not None and sock is not None else None
         self._ack_now()
@@ -104,10 +107,19 @@ class ReplyStream(asyncio.Protocol):
     def broken(self) -> bool:
         return self._lost is not None or self._closed
 
-    def write(self, data: bytes) -> None:
-        if self.broken or self.transport is None:
+    def write(self, *data: bytes) -> None:
+        """Send the buffers in order: with one ``sendmsg`` and no copy on plain TCP
+        (:class:`~postie.nntp.socket_transport.SocketTransport`); one write each on
+        asyncio's TLS transport (on 3.11 its ``writelines`` joins them first, a copy of
+        the whole article)."""
+        transport = self.transport
+        if self.broken or transport is None:
             raise self._error()
-        self.transport.write(data)
+        if self._gathers:
+            transport.writelines(data)
+        else:
+            for chunk in data:
+                transport.write(chunk)
 
     async def drain(self, timeout: float) -> None:
         if self.broken:
@@ -145,6 +157,7 @@ class ReplyStream(asyncio.Protocol):
     def set_transport(self, transport: asyncio.Transport) -> None:
         """After STARTTLS: the TLS transport replaces the plain one."""
         self.transport = transport
+        self._gathers = isinstance(transport, SocketTransport)
 
     def abort(self) -> None:
         self._cancel_timer()

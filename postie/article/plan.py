@@ -121,7 +121,7 @@ def collect(paths: Sequence[Path]) -> Collected:
     def add(path: Path, name: str) -> None:
         shown = os.fsdecode(path)
         try:
-            st = path.stat()
+            st = os.stat(path)
         except OSError as exc:
             failed.append(Problem(shown, _reason(exc)))
             return
@@ -134,12 +134,15 @@ def collect(paths: Sequence[Path]) -> Collected:
         if st.st_size == 0:
             skipped.append(Problem(shown, "empty file (zero bytes), skipped"))
             return
-        if not os.access(path, os.R_OK):
+        try:  # a file that cannot be read fails here, not in the middle of the upload
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.pread(fd, 1, 0)
+            finally:
+                os.close(fd)
+        except PermissionError:
             failed.append(Problem(shown, "permission denied"))
             return
-        try:
-            with open(path, "rb") as handle:
-                handle.read(1)
         except OSError as exc:
             failed.append(Problem(shown, _reason(exc)))
             return

@@ -60,6 +60,9 @@ def main() -> None:
     finalization: after a 1 GiB upload, module teardown and garbage collection took
     50-80 ms of wall and CPU time. atexit handlers (logging's flush among them) still run,
     other non-daemon threads are waited for, and the standard streams are flushed."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        app()  # profiled or traced (python -m cProfile, a debugger): let it finish its way
+        return
     try:
         app()
         code = 0

@@ -23,7 +23,9 @@ disturbed, left out of the medians and run again (--retries).
 Each case is a server, a data set and a connection count.  Servers: the C sink
 (bench/sink.c) with no delay ("sink"), the sink delaying every reply by 20 ms ("sink20",
 a simulated round trip), and the local INN2 ("inn", the nnrpd port that takes POST with
-no MODE READER and no authentication, default 1120).  Data sets: one big file ("file")
+no MODE READER and no authentication, default 1120).  Not by default: "sinkbw", the sink
+behind a rate limit on the loopback device (tc tbf, --rate-mbit, root only), where the
+sockets fill as on a real link.  Data sets: one big file ("file")
 and a folder of many small files ("folder"); the INN cases use smaller ones because INN
 keeps every article on disk.
 
@@ -69,9 +71,10 @@ MIB = 1 << 20
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TOOLS = ("postie", "postie-base", "nyuu")
 POSTIE_KINDS = ("postie", "postie-base")
-SERVERS = ("sink", "sink20", "inn")
+SERVERS = ("sink", "sink20", "inn", "sinkbw")
+DEFAULT_SERVERS = ("sink", "sink20", "inn")
 DATASETS = ("file", "folder")
-SINK_DELAY_MS = {"sink": 0, "sink20": 20}
+SINK_DELAY_MS = {"sink": 0, "sink20": 20, "sinkbw": 0}
 
 
 def log(msg: str) -> None:
@@ -613,7 +616,7 @@ def run_child(
 
 @dataclass(frozen=True)
 class Case:
-    server: str  # sink | sink20 | inn
+    server: str  # sink | sink20 | inn | sinkbw
     data: str  # file | folder
     conns: int
 
@@ -675,6 +678,9 @@ def run_case(
     else:
         sink = Sink(build_sink(), SINK_DELAY_MS[case.server], workdir, remember=VERIFY.on)
         port = sink.port
+    shaped = case.server == "sinkbw"
+    if shaped:
+        shape_loopback(args.rate_mbit)
     try:
         for rep in range(args.repeat):
             order = tools if rep % 2 == 0 else tools[::-1]
@@ -695,9 +701,34 @@ def run_case(
                         f"(--max-other-cpu {args.max_other_cpu:g}); running it again"
                     )
     finally:
+        if shaped:
+            shape_loopback(None)
         if sink:
             sink.stop()
     return runs
+
+
+def shape_loopback(rate_mbit: int | None) -> None:
+    """Put a token bucket (tc tbf) on the loopback device, or take it off (None).
+
+    Every loopback connection shares it while a sinkbw case runs: posting fills the
+    sockets' send buffers, as on a link slower than the machine, so each article is
+    sent in parts."""
+    if rate_mbit is None:
+        subprocess.run(["tc", "qdisc", "del", "dev", "lo", "root"], check=False)
+        log("loopback rate limit removed")
+        return
+    burst_kib = max(4096, rate_mbit * 1000 // 8 // 100)  # >= 10 ms of data
+    cmd = ["tc", "qdisc", "replace", "dev", "lo", "root", "tbf", "rate", f"{rate_mbit}mbit"]
+    cmd += ["burst", f"{burst_kib}kb", "latency", "100ms"]
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        raise SystemExit(
+            f"bench: cannot limit the loopback rate ({shlex.join(cmd)}): {detail}"
+        ) from None
+    log(f"loopback limited to {rate_mbit} Mbit/s ({rate_mbit / 8:.0f} MB/s): {shlex.join(cmd)}")
 
 
 def measure(
@@ -1090,7 +1121,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="comma-separated case ids or globs, e.g. 'sink-file-c16,sink20-*' "
         "(ids are SERVER-DATA-cCONNS)",
     )
-    sel.add_argument("--servers", type=_csv(str, SERVERS), default=list(SERVERS))
+    sel.add_argument(
+        "--servers",
+        type=_csv(str, SERVERS),
+        default=list(DEFAULT_SERVERS),
+        help="sink, sink20, inn (the default), and sinkbw: the sink behind a bandwidth "
+        "limit on the loopback device (tc tbf, --rate-mbit; needs root), so sockets fill "
+        "as on a real link and MB per CPU-second is what a slow machine pays per MB",
+    )
+    sel.add_argument(
+        "--rate-mbit",
+        type=int,
+        default=2400,
+        help="sinkbw: loopback rate in Mbit/s (default 2400, 300 MB/s)",
+    )
     sel.add_argument("--data", type=_csv(str, DATASETS), default=list(DATASETS))
     sel.add_argument("--connections", type=_csv(int), default=[4, 16])
     sel.add_argument(

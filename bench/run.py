@@ -1263,16 +1263,20 @@ def setup_store(tool: Tool, args: argparse.Namespace) -> Path | None:
     The store is made (and migrated) here with `postie transfers --db`, so the first
     measured run does not pay for creating it, as a user's would not."""
     if not tool.takes_db:
-        args.store_note = None
+        if tool.name == "postie":
+            args.store_note = None
         return None
-    root: Path = args.store_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    root: Path = args.store_dir / f"{stamp}-{tool.name}"
     root.mkdir(parents=True, exist_ok=False)
     tool.store = root / "postie.db"
     rc, out = _probe([*tool.argv_prefix, "transfers", "--db", str(tool.store)], tool.environ())
     if rc != 0:
         log(f"could not make the store {tool.store}: {_tail(out)}")
-    args.store_note = f"--db under {root} ({fs_type(root)}), a fresh copy of an empty store per run"
-    log(f"postie's store: {args.store_note}")
+    note = f"--db under {root} ({fs_type(root)}), a fresh copy of an empty store per run"
+    if tool.name == "postie":
+        args.store_note = note
+    log(f"{tool.name}'s store: {note}")
     return root
 
 
@@ -1381,14 +1385,20 @@ def main(argv: list[str] | None = None) -> int:
         build_sink()
 
     args.workdir.mkdir(parents=True, exist_ok=True)
-    store_root = setup_store(tools_all["postie"], args) if "postie" in args.tools else None
+    store_roots = [
+        root
+        for name in POSTIE_KINDS
+        if name in args.tools and name in tools_all
+        for root in [setup_store(tools_all[name], args)]
+        if root is not None
+    ]
     datasets = dict(datasets_for(cases, args))
     runs: list[Run] = []
     try:
         for case in cases:
             runs += run_case(case, datasets[case], tools, args, args.workdir)
     finally:
-        if store_root is not None and not args.keep_store:
+        for store_root in store_roots if not args.keep_store else ():
             shutil.rmtree(store_root, ignore_errors=True)
             with contextlib.suppress(OSError):
                 store_root.parent.rmdir()  # when no other invocation uses it

@@ -15,10 +15,11 @@ from postie.cli import common
 from postie.cli.progress import choose_mode, make_console
 from postie.config import Config
 from postie.nntp.pool import ConnectionPool
-from postie.verify.segments import SegmentCheck, check_segments
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from postie.verify.segments import SegmentCheck
 
 SHOW = 20  # missing segments listed one by one; the rest are counted
 
@@ -103,6 +104,8 @@ async def _verify_transfer(
 
 
 async def _check(cfg: Config, document: nzb.Nzb) -> SegmentCheck:
+    from postie.verify.segments import check_segments  # only here: not on `postie post`'s way
+
     servers = [s for s in cfg.servers if s.verifies]
     if not servers:
         raise errors.ConfigError(

@@ -72,6 +72,8 @@ def _attr(value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class NzbSegment:
+    """A ``<segment>``: one article of a file."""
+
     number: int
     bytes: int
     message_id: str
@@ -79,6 +81,8 @@ class NzbSegment:
 
 @dataclass(frozen=True, slots=True)
 class NzbFile:
+    """A ``<file>`` with its groups and segments."""
+
     poster: str
     date: int
     subject: str
@@ -88,6 +92,8 @@ class NzbFile:
 
 @dataclass(frozen=True, slots=True)
 class Nzb:
+    """A whole NZB: its files, and its ``<head>`` meta as (type, value) pairs."""
+
     files: tuple[NzbFile, ...]
     meta: tuple[tuple[str, str], ...] = ()
 

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Par2Statistics:
+    """A snapshot of the scheduler's jobs."""
+
     max_jobs: int
     running: int
     waiting: int

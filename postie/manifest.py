@@ -49,6 +49,8 @@ _CHUNK = 64 * 1024  # read size; a frame's leftover bytes are copied once per fr
 
 @dataclass(frozen=True, slots=True)
 class FileRecord:
+    """A file's record in the manifest header (frame 0)."""
+
     file: int
     path: Path
     name: str

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a TransferRun's post did: the NZBs written and the files that failed."""
+
     transfer_id: int
     result: JobResult
     written: tuple[Path, ...]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import time
 
 from postie.article import yenc
@@ -10,6 +9,19 @@ from postie.article.plan import FilePlan, JobPlan, Segment
 from postie.config import PostingConfig
 
 _PART = "\x00part\x00"  # stands for {part}; NUL cannot occur in a file name or template
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def rfc5322_date(seconds: int) -> str:
+    """An RFC 5322 date in GMT, ``Mon, 23 Nov 2026 19:20:52 GMT``: what
+    ``email.utils.formatdate(seconds, usegmt=True)`` gives, without importing the email
+    package for it; English names whatever the locale, as the RFC wants."""
+    t = time.gmtime(seconds)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d}"
+        f" {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
 
 
 class ArticleBuilder:
@@ -63,7 +75,7 @@ class ArticleBuilder:
         now = int(time.time())
         if now != self._date_second:
             self._date_second = now
-            self._date = email.utils.formatdate(now, usegmt=True)
+            self._date = rfc5322_date(now)
         return self._date
 
     def headers(self, file: FilePlan, segment: Segment) -> bytes:

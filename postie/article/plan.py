@@ -34,6 +34,8 @@ class Segment:
 
 @dataclass(frozen=True, slots=True)
 class SourceFile:
+    """A file to post: absolute path, name as posted (relative, "/"-separated), size, mtime."""
+
     path: Path
     name: str
     size: int
@@ -42,6 +44,8 @@ class SourceFile:
 
 @dataclass(frozen=True, slots=True)
 class FilePlan:
+    """One file of a plan and its articles (``index`` is 1-based, the order of the job)."""
+
     index: int
     path: Path
     name: str
@@ -52,6 +56,8 @@ class FilePlan:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
+    """A path left out of a job (skipped, failed or warned about) and why."""
+
     path: str
     reason: str
 
@@ -71,6 +77,8 @@ class Collected:
 
 @dataclass(frozen=True)
 class JobPlan:
+    """Everything a job posts: its files and articles and the headers they share."""
+
     name: str
     files: tuple[FilePlan, ...]
     groups: tuple[str, ...]

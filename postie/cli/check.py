@@ -1,6 +1,8 @@
 """``postie check-server``: connect, authenticate, report posting permission."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` in the command modules: at every start typer
+# reads the annotations of every command (typing.get_type_hints), and strings are
+# compiled and evaluated each time (~3 ms over all commands).
 
 import asyncio
 from pathlib import Path

@@ -107,6 +107,8 @@ async def open_store(cfg: Config, db: Path | None) -> AsyncIterator[tuple[Transf
 
 @dataclass(frozen=True)
 class ServerFlags:
+    """The server options of the command line; None: not given."""
+
     host: str | None = None
     port: int | None = None
     ssl: bool | None = None

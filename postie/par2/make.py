@@ -24,7 +24,6 @@ from pathlib import Path, PurePosixPath
 from postie import errors
 from postie.article.plan import SourceFile
 from postie.config import Par2Config
-from postie.par2.plan import Par2Options, Par2Source, parse_redundancy, plan_par2
 from postie.par2.scheduler import Par2Scheduler
 
 log = logging.getLogger(__name__)
@@ -55,6 +54,9 @@ async def make_par2(
     step: Par2Step, files: Sequence[SourceFile], *, name: str, article_size: int
 ) -> tuple[SourceFile, ...]:
     """Create the PAR2 files for ``files``; return them as files to post."""
+    # the planner only when PAR2 is made: a run with --no-par2 never imports it
+    from postie.par2.plan import Par2Options, Par2Source, parse_redundancy, plan_par2
+
     config = step.config
     sources = [Par2Source(f.path, f.name, f.size) for f in files if not is_par2(f.name)]
     if not sources:

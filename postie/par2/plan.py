@@ -119,6 +119,8 @@ def parse_redundancy(text: str) -> Redundancy:
 
 @dataclass(frozen=True, slots=True)
 class Par2Source:
+    """A file a PAR2 set protects."""
+
     path: Path  # absolute path of the file
     name: str  # relative to the posted folder, "/"-separated
     size: int  # bytes, > 0
@@ -126,6 +128,8 @@ class Par2Source:
 
 @dataclass(frozen=True, slots=True)
 class Par2Options:
+    """How to plan (the config's ``par2`` section); checked when made."""
+
     redundancy: Redundancy = DEFAULT_REDUNDANCY
     per: Per = "folder"
     slice_size: int | None = None  # forced slice size; None: rule 1
@@ -146,6 +150,8 @@ class Par2Options:
 
 @dataclass(frozen=True, slots=True)
 class Par2Set:
+    """One PAR2 set: one ``par2 create`` run."""
+
     name: str  # base name of the set's files: "<name>.par2", "<name>.vol00+01.par2", ...
     basepath: Path  # par2 -B: the folder the member names are relative to
     members: tuple[Par2Source, ...]
@@ -157,6 +163,8 @@ class Par2Set:
 
 @dataclass(frozen=True, slots=True)
 class Par2Plan:
+    """The PAR2 sets of a job, and the files left without one."""
+
     sets: tuple[Par2Set, ...]
     unprotected: tuple[Par2Source, ...]  # per-file mode: files below min_size, with no set
 

@@ -4,6 +4,9 @@ PAR2 creation holds a large buffer per run (``par2.memory_mb``, passed to the
 tool with its thread count), so the cap applies per running job, not per job
 queued: queued jobs wait their turn (FIFO). A job is one transfer's sets, made
 one after another. Cancelling a job kills its tool and removes partial files.
+
+Every Runtime has one, also when no PAR2 is made (``--no-par2``): the planner and
+the runner (subprocess handling) are imported when a job is created, not with it.
 """
 
 from __future__ import annotations
@@ -13,15 +16,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from postie.config import Par2Config
-from postie.par2.plan import Par2Set
-from postie.par2.runner import Par2Run, create_set, default_binary
 from postie.runtime.limits import WorkerSlots
+
+if TYPE_CHECKING:
+    from postie.par2.plan import Par2Set
+    from postie.par2.runner import Par2Run
 
 
 @dataclass(frozen=True, slots=True)
 class Par2Statistics:
+    """A snapshot of the scheduler's jobs."""
+
     max_jobs: int
     running: int
     waiting: int
@@ -54,6 +62,8 @@ class Par2Scheduler:
 
     @property
     def binary(self) -> Path:
+        from postie.par2.runner import default_binary
+
         return self.config.binary or default_binary()
 
     def statistics(self) -> Par2Statistics:
@@ -77,6 +87,8 @@ class Par2Scheduler:
     ) -> list[Par2Run]:
         """Create every set of one job in ``folder`` once it is this job's turn.
         ``progress`` gets the share done (0..1) over all the job's sets."""
+        from postie.par2.runner import create_set
+
         binary = self.binary
         total = sum(s.source_slices for s in sets) or 1
         async with self._slots.slot():

@@ -23,6 +23,8 @@ _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[tuple[bytes, int]]", str
 
 @dataclass(frozen=True, slots=True)
 class EncoderStatistics:
+    """A snapshot of the encode thread pool."""
+
     threads: int
     queued: int
     encoded: int

@@ -126,6 +126,8 @@ class FileState:
 
 @dataclass(frozen=True, slots=True)
 class JobStatistics:
+    """A snapshot of a PostingJob's progress (what the progress display shows)."""
+
     total_bytes: int
     posted_bytes: int
     total_articles: int
@@ -145,6 +147,8 @@ class JobStatistics:
 
 @dataclass(frozen=True)
 class JobResult:
+    """What a PostingJob did: the state of each file when it ended."""
+
     plan: JobPlan
     files: tuple[FileState, ...]
     elapsed: float
@@ -160,6 +164,8 @@ class JobResult:
 
 @dataclass(slots=True, eq=False)
 class _Item:
+    """One article in flight: read and encoded (``future``), then posted."""
+
     state: FileState
     segment: Segment
     future: asyncio.Future[tuple[bytes, int]]

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class SlotStatistics:
+    """A snapshot of a WorkerSlots."""
+
     total: int
     in_use: int
     waiting: int
@@ -119,6 +121,8 @@ class WorkerSlots:
 
 @dataclass(frozen=True, slots=True)
 class BudgetStatistics:
+    """A snapshot of a ByteBudget (bytes)."""
+
     capacity: int
     in_use: int
     waiting: int

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class RuntimeStatistics:
+    """A snapshot of everything a Runtime owns."""
+
     slots: SlotStatistics
     budget: BudgetStatistics
     pools: tuple[PoolStatistics, ...]

@@ -23,6 +23,8 @@ _FILE = re.compile(r"^(\d{4})_[\w-]+\.sql$")
 
 @dataclass(frozen=True, slots=True)
 class Migration:
+    """One schema migration: a numbered SQL script."""
+
     version: int
     name: str
     sql: str

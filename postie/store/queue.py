@@ -26,6 +26,8 @@ ACTIVE = ("queued", "running")
 
 @dataclass(frozen=True, slots=True)
 class Job:
+    """A row of the daemon's queue (``jobs``)."""
+
     id: int
     path: Path
     root: Path | None

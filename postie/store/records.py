@@ -20,6 +20,8 @@ def default_path() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
+    """A row of ``transfers``: one run of posting files, and where it stands."""
+
     id: int
     name: str
     state: str
@@ -61,6 +63,8 @@ class Transfer:
 
 @dataclass(frozen=True, slots=True)
 class TransferFile:
+    """A row of ``transfer_files``: one file of a transfer (data or PAR2)."""
+
     transfer_id: int
     file_id: int
     role: str
@@ -95,6 +99,8 @@ class NewFile:
 
 @dataclass(frozen=True, slots=True)
 class NewTransfer:
+    """A transfer about to be created, with its files."""
+
     name: str
     roots: tuple[str, ...]
     roots_key: str
@@ -142,6 +148,8 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class TransferSummary:
+    """A transfer with its totals, for listings."""
+
     transfer: Transfer
     files: int
     bytes: int

@@ -27,6 +27,8 @@ from postie.store.sql import query
 
 @dataclass(frozen=True, slots=True)
 class SweepResult:
+    """What one sweep deleted and reclaimed."""
+
     transfers: tuple[tuple[int, Path], ...]  # deleted rows and their manifest paths
     failure_leases: int
     check_leases: int

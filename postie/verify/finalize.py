@@ -40,6 +40,8 @@ class FinalizeFailed(errors.PostieError):
 
 @dataclass(frozen=True, slots=True)
 class Finalized:
+    """What finalizing a transfer did."""
+
     hook_attempts: int
     deleted_originals: int
     deleted_par2: int

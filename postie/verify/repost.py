@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Reposted:
+    """What the re-post of one missing article came to."""
+
     kind: Literal["posted", "claimed", "failed"]
     reply: str  # what happened, for the failure's last_error
 

@@ -16,6 +16,8 @@ from postie.verify.stat import stat_all
 
 @dataclass(frozen=True, slots=True)
 class MissingSegment:
+    """A segment of the NZB the server does not have."""
+
     file: int  # 1-based, the order of the NZB
     subject: str
     number: int
@@ -24,6 +26,8 @@ class MissingSegment:
 
 @dataclass(frozen=True)
 class SegmentCheck:
+    """The result of STATing every segment of an NZB."""
+
     server: str
     files: int
     checked: int

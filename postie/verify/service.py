@@ -57,6 +57,8 @@ NOT_FOUND = "430 not found by STAT"
 
 @dataclass(frozen=True, slots=True)
 class VerifyStatistics:
+    """A snapshot of the verification service's counters."""
+
     phase: str  # waiting, scanning, rechecking, re-posting, finalizing
     passes: int
     scans: int

@@ -30,6 +30,8 @@ ORPHAN_AGE = 86400.0  # seconds: no PAR2 run takes a day, so its folder is aband
 
 @dataclass(frozen=True, slots=True)
 class SweepReport:
+    """What one pass of the sweeper removed."""
+
     transfers: int
     manifests: int
     leases: int

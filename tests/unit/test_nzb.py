@@ -220,6 +220,18 @@ def test_render_is_well_formed_for_any_text(subject: str, poster: str) -> None:
     ET.fromstring(text.encode("utf-8"))
 
 
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(NON_SURROGATE, ANY_TEXT))
+def test_escaping_is_what_saxutils_wrote(value: str) -> None:
+    # nzb escapes by hand so that writing an NZB does not import xml.sax.saxutils (and
+    # urllib.request, http.client, email with it); the bytes must stay what they were.
+    from xml.sax.saxutils import escape, quoteattr
+
+    clean = nzb._not_xml().sub("\ufffd", value)
+    assert nzb._text(value) == escape(clean, {"\r": "&#13;"})
+    assert nzb._attr(value) == quoteattr(clean, {"\r": "&#13;"})
+
+
 # --- parse ---------------------------------------------------------------------------------
 
 

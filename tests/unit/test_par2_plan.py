@@ -213,6 +213,15 @@ def test_parse_redundancy(text: str, percent: float | None, blocks: int | None, 
     assert parse_redundancy(str(got).removesuffix(" blocks").removesuffix(" block")) == got
 
 
+def test_the_config_default_is_the_planner_default() -> None:
+    # postie.config takes its default as valid without importing the planner
+    from postie import config
+    from postie.par2 import plan
+
+    assert parse_redundancy(config.DEFAULT_REDUNDANCY) == plan.DEFAULT_REDUNDANCY
+    assert config.Par2Config().redundancy == config.DEFAULT_REDUNDANCY
+
+
 @pytest.mark.parametrize(
     "text", ["-10%", "0%", "0", "0.0%", "abc", "1000.5%", "32769", "-5", "10.5", "", "nan%", "1e3%"]
 )

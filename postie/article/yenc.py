@@ -28,13 +28,10 @@ def encode(raw: bytes) -> tuple[bytes, int]:
     return body, crc
 
 
-def read_and_encode(path: str, offset: int, length: int) -> tuple[bytes, int]:
-    """Read ``length`` bytes at ``offset`` and encode them (runs in a worker thread)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        raw = os.pread(fd, length, offset)
-    finally:
-        os.close(fd)
+def read_fd_and_encode(fd: int, path: str, offset: int, length: int) -> tuple[bytes, int]:
+    """Read ``length`` bytes of ``fd`` at ``offset`` and encode them (in a worker thread;
+    ``path`` names the file in errors)."""
+    raw = os.pread(fd, length, offset)
     if len(raw) != length:
         raise OSError(f"{path}: short read at offset {offset} ({len(raw)} of {length} bytes)")
     return encode(raw)

@@ -3,22 +3,38 @@
 A small purpose-built pool instead of ``loop.run_in_executor``: the generic
 path wraps a ``concurrent.futures.Future`` (with its Condition) into an asyncio
 future for every article, which profiled at ~13% of the event loop's time. Here
-a job is one tuple on a ``SimpleQueue`` and the result goes straight to the
-asyncio future with ``call_soon_threadsafe``. sabctools and ``os.pread``
-release the GIL, so the threads use the second core.
+a job is one tuple on a ``SimpleQueue``. sabctools and ``os.pread`` release the
+GIL, so the threads use the second core.
+
+Two habits keep the threads from waking the event loop and each other more than
+needed (every hand-over is a futex wake and a GIL exchange on two cores):
+
+- a thread keeps the descriptor of the file it read last while more work is
+  queued (consecutive articles are mostly of one file), and closes it when it
+  moves to another file or runs out of work, so no descriptor outlives the
+  work on its file (a finished file may be deleted or moved by finalize);
+- results go to a per-loop deque, and the loop is woken (``call_soon_threadsafe``,
+  a write to its self-pipe) only when no wake-up is already pending: one drain
+  settles every result that arrived meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import os
 import queue
 import threading
 from dataclasses import dataclass
 
-from postie.article.yenc import read_and_encode
+from postie.article.yenc import read_fd_and_encode
 
-_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[tuple[bytes, int]]", str, int, int]
+_Future = asyncio.Future[tuple[bytes, int]]
+_Job = tuple["_Returns", _Future, str, int, int]
+_Result = tuple[_Future, tuple[bytes, int] | None, BaseException | None]
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,20 +44,43 @@ class EncoderStatistics:
     threads: int
     queued: int
     encoded: int
+    wakeups: int  # times a thread woke the event loop to hand results back
 
 
-def _settle(
-    future: asyncio.Future[tuple[bytes, int]],
-    result: tuple[bytes, int] | None,
-    error: BaseException | None,
-) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        assert result is not None
-        future.set_result(result)
+class _Returns:
+    """Results waiting for one event loop, and whether it has been woken for them."""
+
+    __slots__ = ("loop", "results", "scheduled", "wakeups")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.results: collections.deque[_Result] = collections.deque()
+        self.scheduled = False
+        self.wakeups = 0
+
+    def put(self, result: _Result) -> None:
+        """From a worker thread."""
+        self.results.append(result)
+        if not self.scheduled:
+            self.scheduled = True
+            self.wakeups += 1
+            try:
+                self.loop.call_soon_threadsafe(self.drain)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                self.results.clear()
+
+    def drain(self) -> None:
+        """On the loop: settle every result handed back so far."""
+        self.scheduled = False  # before popping: a result put from now on wakes again
+        results = self.results
+        while results:
+            future, value, error = results.popleft()
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(value)  # type: ignore[arg-type]
 
 
 class EncodePool:
@@ -53,20 +92,27 @@ class EncodePool:
         self.size = threads
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
+        self._returns: dict[asyncio.AbstractEventLoop, _Returns] = {}
         self._encoded = 0
         self._closed = False
 
     def statistics(self) -> EncoderStatistics:
-        return EncoderStatistics(len(self._threads), self._jobs.qsize(), self._encoded)
+        wakeups = sum(r.wakeups for r in self._returns.values())
+        return EncoderStatistics(len(self._threads), self._jobs.qsize(), self._encoded, wakeups)
 
-    def submit(self, path: str, offset: int, length: int) -> asyncio.Future[tuple[bytes, int]]:
+    def submit(self, path: str, offset: int, length: int) -> _Future:
         if self._closed:
             raise RuntimeError("EncodePool is shut down")
         if not self._threads:
             self._start()
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[tuple[bytes, int]] = loop.create_future()
-        self._jobs.put((loop, future, path, offset, length))
+        returns = self._returns.get(loop)
+        if returns is None:
+            returns = self._returns[loop] = _Returns(loop)
+            for old in [k for k in self._returns if k.is_closed()]:
+                del self._returns[old]
+        future: _Future = loop.create_future()
+        self._jobs.put((returns, future, path, offset, length))
         return future
 
     def _start(self) -> None:
@@ -76,24 +122,42 @@ class EncodePool:
             self._threads.append(thread)
 
     def _work(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            loop, future, path, offset, length = job
-            if future.cancelled():  # a racy read, but only ever skips wasted work
-                continue
-            result: tuple[bytes, int] | None = None
-            error: BaseException | None = None
-            try:
-                result = read_and_encode(path, offset, length)
-            except BaseException as exc:  # handed to the waiting task
-                error = exc
-            self._encoded += 1
-            # RuntimeError: the loop is closed, nobody waits any more
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, future, result, error)
-            del result, error, job
+        jobs = self._jobs
+        fd = -1
+        fd_path = ""
+        try:
+            while True:
+                try:
+                    job = jobs.get_nowait()
+                except queue.Empty:
+                    if fd >= 0:  # out of work: hold no file open while idle
+                        os.close(fd)
+                        fd = -1
+                    job = jobs.get()
+                if job is None:
+                    return
+                returns, future, path, offset, length = job
+                if future.cancelled():  # a racy read, but only ever skips wasted work
+                    continue
+                result: tuple[bytes, int] | None = None
+                error: BaseException | None = None
+                try:
+                    if path != fd_path or fd < 0:
+                        if fd >= 0:
+                            os.close(fd)
+                            fd = -1
+                        fd = os.open(path, _OPEN_FLAGS)
+                        fd_path = path
+                    result = read_fd_and_encode(fd, path, offset, length)
+                except BaseException as exc:  # handed to the waiting task
+                    error = exc
+                self._encoded += 1
+                returns.put((future, result, error))
+                del result, error, job
+        finally:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def shutdown(self) -> None:
         """Stop the threads after the jobs already queued (idempotent)."""

@@ -1,4 +1,6 @@
 import asyncio
+import os
+import time
 import zlib
 from pathlib import Path
 
@@ -51,3 +53,56 @@ async def test_shutdown_is_idempotent_and_refuses_new_work(tmp_path: Path) -> No
 def test_allocator_tuning_applies_once() -> None:
     assert tune_allocator() is True
     assert tune_allocator() is True
+
+
+def _open_on(path: Path) -> list[str]:
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            if Path(os.readlink(fd)) == path:
+                found.append(fd.name)
+        except OSError:
+            continue
+    return found
+
+
+async def test_no_descriptor_stays_open_once_the_work_is_done(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    a.write_bytes(os.urandom(50_000))
+    b.write_bytes(os.urandom(50_000))
+    pool = EncodePool(2)
+    try:
+        jobs = [pool.submit(str(p), off, 1000) for p in (a, b, a) for off in range(0, 50_000, 1000)]
+        results = await asyncio.gather(*jobs)
+        assert [crc for _, crc in results[:50]] == [crc for _, crc in results[100:]]
+        # a thread closes its descriptor as soon as it finds no more work
+        for _ in range(200):
+            if not _open_on(a) and not _open_on(b):
+                break
+            await asyncio.sleep(0.01)
+        assert _open_on(a) == []
+        assert _open_on(b) == []
+        # a file replaced under the same name is opened anew for the next job
+        a.write_bytes(b"y" * 1000)
+        _, crc = await pool.submit(str(a), 0, 1000)
+        assert crc == zlib.crc32(b"y" * 1000)
+        stats = pool.statistics()
+        assert stats.encoded == 151
+        assert 1 <= stats.wakeups <= stats.encoded
+    finally:
+        pool.shutdown()
+
+
+async def test_results_that_arrive_together_take_one_wakeup(tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(os.urandom(64_000))
+    pool = EncodePool(1)
+    try:
+        # the loop is blocked (a synchronous sleep) while the thread encodes all 64
+        jobs = [pool.submit(str(path), off, 1000) for off in range(0, 64_000, 1000)]
+        while pool.statistics().encoded < 64:
+            time.sleep(0.01)  # noqa: ASYNC251 - blocking the loop on purpose
+        await asyncio.gather(*jobs)
+        assert pool.statistics().wakeups == 1
+    finally:
+        pool.shutdown()

@@ -18,7 +18,10 @@ under /dev/shm), removed after the run.
 
 The machine's busy CPU during each run minus the tool's and the sink's is "other CPU";
 a run where it exceeds --max-other-cpu (something else ran) is kept in the JSON, marked
-disturbed, left out of the medians and run again (--retries).
+disturbed, left out of the medians and run again (--retries).  So is a run during which a
+memory-copy probe of the host, timed before and after it, took more than
+--max-probe-slowdown times the session's fastest (the shared host slows down for minutes
+at a time, invisibly to /proc/stat).
 
 Each case is a server, a data set and a connection count.  Servers: the C sink
 (bench/sink.c) with no delay ("sink"), the sink delaying every reply by 20 ms ("sink20",
@@ -263,6 +266,46 @@ def machine_busy_s() -> float | None:
     # cpu user nice system idle iowait irq softirq steal ...
     busy = sum(int(fields[i]) for i in (1, 2, 3, 6, 7, 8))
     return busy / CLK_TCK
+
+
+class HostProbe:
+    """A memory-copy probe: 4 x 64 MiB into a buffer allocated once, timed.
+
+    On this shared virtual machine the host's load comes and goes: for minutes at a
+    time every memory-bound step (the kernel's socket and page-cache copies, yEnc
+    output copies) runs at half speed, with no trace in /proc/stat (not steal, not
+    another process). The probe runs before and after each measured run; a run whose
+    slower probe exceeds --max-probe-slowdown times the fastest probe of the session is
+    disturbed, as one during which other processes took CPU."""
+
+    # In a child process of its own: a child's peak RSS (what os.wait4 reports for the
+    # tools) includes the peak of its parent at fork, so the harness must stay small.
+    CODE = (
+        "import os, time\n"
+        "size = 64 << 20\n"
+        "src = bytearray(os.urandom(1 << 20) * 64)\n"
+        "dst = bytearray(size)\n"
+        "dst[:] = src\n"
+        "t0 = time.perf_counter()\n"
+        "for _ in range(4):\n"
+        "    dst[:] = src\n"
+        "print((time.perf_counter() - t0) * 1000)\n"
+    )
+
+    def __init__(self) -> None:
+        self.best_ms = math.inf
+        self.best_ms = min(self.measure() for _ in range(5))
+
+    def measure(self) -> float:
+        out = subprocess.run(
+            [sys.executable, "-c", self.CODE], capture_output=True, text=True, check=True
+        )
+        ms = float(out.stdout)
+        self.best_ms = min(self.best_ms, ms)
+        return ms
+
+
+PROBE: HostProbe | None = None
 
 
 def nntp_greeting(host: str, port: int, timeout: float = 3.0) -> str | None:
@@ -648,6 +691,8 @@ class Run:
     sink_wire_bytes: int | None
     other_cpu_s: float | None  # the machine's busy CPU during the run minus tool and sink
     log: str
+    probe_ms: float | None = None  # the slower host probe, before or after the run
+    probe_ratio: float | None = None  # probe_ms / the fastest probe of the session
     disturbed: bool = False  # other processes took more than --max-other-cpu: run again
 
 
@@ -688,24 +733,34 @@ def run_case(
                 for attempt in range(args.retries + 1):
                     run = measure(case, dataset, tool, rep, sink, port, args, workdir)
                     runs.append(run)
-                    # INN's own processes are "other" CPU too: judged on the sink cases only
-                    other = run.other_cpu_s if sink is not None else None
-                    if not run.ok or other is None or other <= args.max_other_cpu:
+                    why = disturbance(run, args, judge_other=sink is not None)
+                    if not run.ok or why is None:
                         break
                     if attempt == args.retries:
-                        log(f"  disturbed (others {other:.2f} CPU s), kept: no retries left")
+                        log(f"  disturbed ({why}), kept: no retries left")
                         break
                     run.disturbed = True
-                    log(
-                        f"  disturbed: other processes took {other:.2f} CPU s "
-                        f"(--max-other-cpu {args.max_other_cpu:g}); running it again"
-                    )
+                    log(f"  disturbed: {why}; running it again")
     finally:
         if shaped:
             shape_loopback(None)
         if sink:
             sink.stop()
     return runs
+
+
+def disturbance(run: Run, args: argparse.Namespace, *, judge_other: bool) -> str | None:
+    """Why a run does not count (it is run again), or None."""
+    # INN's own processes are "other" CPU too: judged on the sink cases only
+    other = run.other_cpu_s if judge_other else None
+    if other is not None and other > args.max_other_cpu:
+        return f"other processes took {other:.2f} CPU s (--max-other-cpu {args.max_other_cpu:g})"
+    if run.probe_ratio is not None and run.probe_ratio > args.max_probe_slowdown:
+        return (
+            f"the host was slow: memory-copy probe {run.probe_ratio:.2f}x the session's best"
+            f" (--max-probe-slowdown {args.max_probe_slowdown:g})"
+        )
+    return None
 
 
 def shape_loopback(rate_mbit: int | None) -> None:
@@ -757,9 +812,11 @@ def measure(
         _probe([*tool.argv_prefix, "--version"], tool.environ())  # its code back in memory
     env_note = "".join(f"{k}={shlex.quote(v)} " for k, v in tool.env.items())
     log(f"{case.id} #{rep} {tool.name}: {env_note}{shlex.join(argv)}")
+    probe0 = PROBE.measure() if PROBE else None
     busy0 = machine_busy_s()
     child = run_child(argv, log_path, args.timeout, tool.environ())
     busy1 = machine_busy_s()
+    probe_ms = max(probe0, PROBE.measure()) if PROBE and probe0 is not None else None
     after = sink.stats() if sink else None
     if run_store is not None and not args.keep_store:
         shutil.rmtree(run_store.parent, ignore_errors=True)
@@ -808,6 +865,8 @@ def measure(
         sink_wire_bytes=wire,
         other_cpu_s=round(other, 3) if other is not None else None,
         log=str(log_path),
+        probe_ms=round(probe_ms, 1) if probe_ms is not None else None,
+        probe_ratio=round(probe_ms / PROBE.best_ms, 2) if PROBE and probe_ms else None,
     )
     if run.ok:
         log(
@@ -815,6 +874,7 @@ def measure(
             f"{run.mb_per_cpu_s:.0f} MB/CPU-s, {run.maxrss_mib:.0f} MiB RSS"
             + (f", sink {run.sink_cpu_s:.2f} CPU s" if sink_cpu is not None else "")
             + (f", others {other:.2f} CPU s" if other is not None else "")
+            + (f", host probe {run.probe_ratio:.2f}x" if run.probe_ratio is not None else "")
         )
     else:
         log(f"  FAILED: {error}")
@@ -925,6 +985,13 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     store = f"; postie's store: {meta['store']}" if meta.get("store") else ""
     if meta.get("verify", "off") != "off":
         store += f"; verification {meta['verify']}"
+    probe = meta.get("probe")
+    if probe:
+        store += (
+            f"; host memory-copy probe {probe['best_ms']:.0f} ms at best, runs at a median"
+            f" {_fmt(probe['runs_median_ratio'], '.2f')}x of it (runs over"
+            f" {probe['max_slowdown']:g}x were run again)"
+        )
     out = [
         f"Measured {meta['date']} on {meta['cpu']} ({meta['cores']} cores), "
         f"{meta['kernel']}; {meta['nyuu_version'] or 'Nyuu ?'} on Node {meta['node']}, "
@@ -1221,6 +1288,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "more than S CPU seconds is disturbed: it is kept in the JSON but run again (INN "
         "cases are not judged: INN's own CPU counts as other)",
     )
+    t.add_argument(
+        "--max-probe-slowdown",
+        type=float,
+        default=1.3,
+        metavar="X",
+        help="a run during which a memory-copy probe of the host (before and after it) took "
+        "more than X times the session's fastest is disturbed: kept in the JSON, run again "
+        "(0 turns the probe off)",
+    )
     t.add_argument("--retries", type=int, default=3, help="runs again of a disturbed run")
 
     o = ap.add_argument_group("output")
@@ -1360,6 +1436,10 @@ def main(argv: list[str] | None = None) -> int:
     if not tools:
         log("no tool can run")
         return 1
+    global PROBE
+    if args.max_probe_slowdown > 0:
+        PROBE = HostProbe()
+        log(f"host memory-copy probe: {PROBE.best_ms:.1f} ms (fastest of 5)")
 
     if any(c.server == "inn" for c in cases):
         reason = ensure_inn(args.inn_host, args.inn_port, not args.no_inn_start, args.inn_clean)
@@ -1404,6 +1484,13 @@ def main(argv: list[str] | None = None) -> int:
                 store_root.parent.rmdir()  # when no other invocation uses it
 
     meta = machine_meta(args, tools_all)
+    if PROBE is not None:
+        probes = [r.probe_ratio for r in runs if r.probe_ratio is not None]
+        meta["probe"] = {
+            "best_ms": round(PROBE.best_ms, 1),
+            "max_slowdown": args.max_probe_slowdown,
+            "runs_median_ratio": round(statistics.median(probes), 2) if probes else None,
+        }
     rows = summarize(cases, datasets, runs, args.article_size)
     if args.out:
         doc = {"meta": meta, "summary": rows, "runs": [asdict(r) for r in runs]}

@@ -338,7 +338,7 @@ class PostingJob:
                     if budget.try_acquire(wanted):
                         reserved = budget.clamp(wanted)
                     else:
-                        self._kick.set()  # what the batch holds may be what we wait for
+                        self._kick.set()  # the batch may be due (the queue may be low)
                         reserved = await budget.acquire(wanted)
                     try:
                         future = encoder.submit(path, segment.offset, segment.length)
@@ -406,14 +406,19 @@ class PostingJob:
 
     def _flush_due(self) -> bool:
         """Write a frame now? Batches grow (fewer, larger frames: each costs a thread
-        hop and an fdatasync) while the connections have articles enough to post."""
+        hop and an fdatasync) while the connections have articles enough to post.
+
+        Not merely because the producer waits for the ByteBudget: on a slow link it
+        always does (every byte of the budget is in flight), and frames of one line
+        each cost ~10% more CPU per article at 20 ms (284 frames for 375 articles;
+        36 without this rule). The articles the batch holds are released by the
+        low-water rule before the workers run dry."""
         if not self._batch:
             return False
         return (
             len(self._batch) >= FLUSH_BATCH
             or self._queue.qsize() < self._low_water
             or self._journal_done
-            or self.runtime.budget.waiting > 0
         )
 
     async def _prepare(self, item: _Item) -> bool:

@@ -24,6 +24,7 @@ from postie.testing import Faults, FaultyNNTPServer, make_tree
 from postie.transfer_run import Outcome, TransferRun
 
 ARTICLE = 4096
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def config(server: FaultyNNTPServer, article: int = ARTICLE, budget: int | None = None) -> Config:
@@ -218,3 +219,16 @@ async def test_resume_stats_what_arrived_and_posts_only_the_rest(tmp_path: Path)
         planned = {r.message_id for lines in found.articles.values() for r in lines.values()}
         assert {m.strip("<>") for m in server.articles} == planned
         assert len(planned) == 30
+
+
+async def test_lines_are_batched_into_frames_when_the_budget_is_the_limit(tmp_path: Path) -> None:
+    # A slow link and a budget of ~30 articles: the producer always waits for the budget.
+    # The lines still go out several to a frame, not one frame (and one fdatasync) each.
+    make_tree(tmp_path / "src", {"a.bin": 60 * 65536})
+    async with FaultyNNTPServer(faults=Faults(reply_delay=0.01)) as server:
+        outcome, _ = await post(server, tmp_path, tmp_path / "src", article=65536, budget=4 << 20)
+    assert outcome.complete
+    assert len(server.articles) == 60
+    (path,) = (tmp_path / "manifests").iterdir()
+    frames = path.read_bytes().count(ZSTD_MAGIC) - 1  # frame 0: the header and file records
+    assert 0 < frames <= 10, f"{frames} frames of lines for 60 articles"

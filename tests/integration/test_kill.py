@@ -101,7 +101,7 @@ def test_killed_at_every_stage_then_finished(
         "acked:40",
         "file-done:1",
         "checkpoint:2",
-        "frame:10",
+        "frame:3",
         "timer:0.6",
         "nzb",
         "",

@@ -5,7 +5,8 @@ it STATs the parts an interrupted run may have delivered, posts the others
 through the engine (each article's manifest line durable before it goes out),
 checkpoints each file's acknowledged watermark once a second, records the
 outcome (and, when the upload is complete, when verification is due) and
-writes the NZBs from the manifest, so they list parts posted before a crash.
+writes the NZBs from the manifest's lines (those read back on resume and those
+this run synced), so they list parts posted before a crash.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from postie import crashpoints, errors, manifest, nzb
+from postie import crashpoints, errors, nzb
 from postie.article.build import ArticleBuilder
 from postie.article.plan import FilePlan
-from postie.manifest import Manifest
 from postie.runtime.engine import FileResume, FileState, JobResult, PostingJob
 from postie.runtime.runtime import Runtime
 from postie.store.store import FileProgress, TransferStore
@@ -260,8 +260,24 @@ class TransferRun:
 
     def _write_nzbs(self, done: set[int]) -> list[Path]:
         prepared = self.prepared
-        found = manifest.read(prepared.manifest_path, durable_bytes=prepared.writer.size)
-        return write_nzbs(found, prepared, done, self._accepted())
+        _check_manifest(prepared)
+        return write_nzbs(prepared, done, self._accepted(), self._sizes())
+
+    def _sizes(self) -> dict[int, list[int]]:
+        """Each file's article sizes from its manifest lines: those read back when the
+        transfer was resumed and those this run made durable (the engine records a
+        part's size as it writes its line), so no line has to be read again."""
+        prepared = self.prepared
+        states = {s.plan.index: s for s in self.job.states} if self.job is not None else {}
+        sizes: dict[int, list[int]] = {}
+        for file in prepared.plan.files:
+            state = states.get(file.index)
+            known = list(state.sizes) if state is not None else [0] * len(file.segments)
+            for number, line in prepared.recorded.get(file.index, {}).items():
+                if not known[number - 1]:
+                    known[number - 1] = line.size
+            sizes[file.index] = known
+        return sizes
 
     def _accepted(self) -> dict[tuple[int, int], str]:
         ids = dict(self.prepared.accepted)
@@ -284,24 +300,25 @@ def _upload_state(state: FileState) -> str | None:
 
 
 def nzb_file(
-    found: Manifest,
+    prepared: Prepared,
     builder: ArticleBuilder,
     file: FilePlan,
     accepted: dict[tuple[int, int], str],
+    sizes: list[int],
 ) -> nzb.NzbFile:
-    records = found.articles.get(file.index, {})
-    if len(records) != len(file.segments):
+    missing = [s.number for s in file.segments if not sizes[s.number - 1]]
+    if missing:
         raise errors.ManifestError(
-            f"the manifest {found.path} lists {len(records)} of {len(file.segments)} parts of"
-            f" {file.name}, which was posted whole"
+            f"the manifest {prepared.manifest_path} lacks the lines of {len(missing)} of"
+            f" {len(file.segments)} parts of {file.name}, which was posted whole"
         )
     segments = tuple(
         nzb.NzbSegment(
-            number,
-            records[number].size,
-            _strip(accepted.get((file.index, number), records[number].message_id)),
+            s.number,
+            sizes[s.number - 1],
+            _strip(accepted.get((file.index, s.number), s.message_id)),
         )
-        for number in sorted(records)
+        for s in file.segments
     )
     return nzb.NzbFile(
         poster=builder.plan.poster,
@@ -312,26 +329,48 @@ def nzb_file(
     )
 
 
+def _check_manifest(prepared: Prepared) -> None:
+    """The manifest still holds every byte this run knows durable."""
+    path = prepared.manifest_path
+    try:
+        length = os.stat(path).st_size
+    except OSError as exc:
+        raise errors.ManifestError(f"cannot read the manifest {path}: {exc}") from None
+    if length < prepared.writer.size:
+        raise errors.ManifestError(
+            f"the manifest {path} is {length} bytes, shorter than the {prepared.writer.size}"
+            " this run wrote and synced; no NZB is written from it"
+        )
+
+
 def _strip(message_id: str) -> str:
     return message_id[1:-1] if message_id.startswith("<") else message_id
 
 
 def write_nzbs(
-    found: Manifest, prepared: Prepared, done: set[int], accepted: dict[tuple[int, int], str]
+    prepared: Prepared,
+    done: set[int],
+    accepted: dict[tuple[int, int], str],
+    sizes: dict[int, list[int]],
 ) -> list[Path]:
     """Write the NZBs the finished files allow; return the paths written.
 
-    Segments (Message-IDs, bytes) come from the manifest's lines; the plan, built
-    from the same manifest's file records, gives only each file's subject."""
+    Every part of a finished file has a durable manifest line (a line is synced before
+    its article is posted): its Message-ID is the plan's (on resume, built from those
+    lines), or the one the server gave it; its bytes are the line's, from ``sizes``."""
     plan = prepared.plan
     builder = ArticleBuilder(plan, prepared.posting)
     meta = prepared.nzb.meta.model_dump()
+
+    def entry(file: FilePlan) -> nzb.NzbFile:
+        return nzb_file(prepared, builder, file, accepted, sizes[file.index])
+
     written: list[Path] = []
     targets = prepared.targets
     if RUN_KEY in targets:
         if len(done) == len(plan.files) and not prepared.lost and not prepared.not_collected:
             path = targets[RUN_KEY]
-            nzb.write(path, [nzb_file(found, builder, f, accepted) for f in plan.files], meta)
+            nzb.write(path, [entry(f) for f in plan.files], meta)
             written.append(path)
         return written
     for file in plan.files:
@@ -347,6 +386,6 @@ def write_nzbs(
         ]
         if all(f.index in done for f in members):
             path = targets[file.name]
-            nzb.write(path, [nzb_file(found, builder, f, accepted) for f in members], meta)
+            nzb.write(path, [entry(f) for f in members], meta)
             written.append(path)
     return written

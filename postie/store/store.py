@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 
@@ -34,10 +35,11 @@ from postie.store.records import (
     file_row,
     transfer_row,
 )
-from postie.store.sql import query
+from postie.store.sql import query, values
 from postie.store.verifying import SweepResult, VerificationQueries
 
 __all__ = [
+    "FILES_PER_INSERT",
     "UNFINISHED",
     "Failure",
     "FileProgress",
@@ -51,6 +53,10 @@ __all__ = [
     "TransferSummary",
     "default_path",
 ]
+
+# files per INSERT statement, 11 parameters each: under SQLite's limit on parameters
+# (32,766 since 3.32; 999 before)
+FILES_PER_INSERT = 1000 if sqlite3.sqlite_version_info >= (3, 32) else 90
 
 
 class TransferStore(VerificationQueries, QueueQueries):
@@ -77,25 +83,28 @@ class TransferStore(VerificationQueries, QueueQueries):
             )
             transfer_id = cursor.lastrowid
             assert transfer_id is not None
-            await db.executemany(
-                query("insert_file"),
-                [
-                    {
-                        "transfer_id": transfer_id,
-                        "file_id": f.file_id,
-                        "role": f.role,
-                        "cleanup": f.cleanup,
-                        "source_path": os.fsencode(f.source_path),
-                        "name": f.name,
-                        "size": f.size,
-                        "mtime_ns": f.mtime_ns,
-                        "manifest_path": str(new.manifest_path),
-                        "article_count": f.article_count,
-                        "now": now,
-                    }
-                    for f in new.files
-                ],
-            )
+            manifest_path = str(new.manifest_path)
+            rows = [
+                (
+                    transfer_id,
+                    f.file_id,
+                    f.role,
+                    os.fsencode(f.source_path),
+                    f.name,
+                    f.size,
+                    f.mtime_ns,
+                    manifest_path,
+                    f.article_count,
+                    f.cleanup,
+                    now,
+                )
+                for f in new.files
+            ]
+            for start in range(0, len(rows), FILES_PER_INSERT):
+                chunk = rows[start : start + FILES_PER_INSERT]
+                await db.execute(
+                    values("insert_files", len(chunk), 11), [v for row in chunk for v in row]
+                )
         return transfer_id
 
     async def get(self, transfer_id: int) -> Transfer | None:
@@ -223,6 +232,12 @@ class TransferStore(VerificationQueries, QueueQueries):
                 await db.execute(
                     query("set_all_uploaded"), {"transfer_id": transfer_id, "now": now}
                 )
+            uploaded = [f.file_id for f in files if f.state == "uploaded"]
+            if uploaded:
+                await db.execute(
+                    query("set_uploaded"),
+                    {"transfer_id": transfer_id, "file_ids": json.dumps(uploaded), "now": now},
+                )
             await db.executemany(
                 query("set_progress"),
                 [
@@ -235,6 +250,7 @@ class TransferStore(VerificationQueries, QueueQueries):
                         "now": now,
                     }
                     for f in files
+                    if f.state != "uploaded"
                 ],
             )
             await db.executemany(

@@ -7,8 +7,9 @@ a rewritten Message-ID is recorded and used, and that checkpoints are batched.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,7 @@ async def post(
     store_calls: list[float] | None = None,
     article: int = ARTICLE,
     budget: int | None = None,
+    writer: Callable[[ManifestWriter], ManifestWriter] | None = None,
 ) -> tuple[Outcome, TransferStore]:
     cfg = config(server, article, budget)
     owner = new_owner()
@@ -97,6 +99,8 @@ async def post(
         )
         if durable is not None:
             prepared.writer = SlowWriter(prepared.writer, durable, fail_after)
+        if writer is not None:
+            prepared.writer = writer(prepared.writer)
         if store_calls is not None:
             real = store.checkpoint
 
@@ -148,6 +152,44 @@ async def test_a_manifest_that_cannot_be_written_stops_posting(tmp_path: Path) -
     assert found is not None
     assert found.state == "incomplete"
     assert "cannot append to the manifest" in (found.last_error or "")
+
+
+async def test_the_nzb_lists_every_line_of_the_manifest(tmp_path: Path) -> None:
+    make_tree(tmp_path / "src", {"a.bin": 7 * ARTICLE + 5, "b/c.bin": 3 * ARTICLE, "d.bin": 9})
+    async with FaultyNNTPServer() as server:
+        outcome, _ = await post(server, tmp_path, tmp_path / "src")
+    assert outcome.complete
+    found = manifest.read(next((tmp_path / "manifests").glob("*.zst")))
+    listed = {
+        (f.subject.split('"')[1], s.number): (s.bytes, s.message_id)
+        for f in nzb.read(tmp_path / "job.nzb").files
+        for s in f.segments
+    }
+    assert listed == {
+        (found.files[file].name, number): (line.size, line.message_id.strip("<>"))
+        for file, parts in found.articles.items()
+        for number, line in parts.items()
+    }
+    assert len(listed) == 8 + 3 + 1
+
+
+class ShortenedOnClose(ManifestWriter):
+    """Loses the manifest's last byte once posting is over (as a disk error would)."""
+
+    def __init__(self, base: ManifestWriter) -> None:
+        super().__init__(base.path, base.size)
+
+    def close(self) -> None:
+        super().close()
+        os.truncate(self.path, self.size - 1)
+
+
+async def test_no_nzb_from_a_manifest_shorter_than_what_was_synced(tmp_path: Path) -> None:
+    make_tree(tmp_path / "src", {"a.bin": 3 * ARTICLE})
+    async with FaultyNNTPServer() as server:
+        with pytest.raises(errors.ManifestError, match="shorter than the"):
+            await post(server, tmp_path, tmp_path / "src", writer=ShortenedOnClose)
+    assert not (tmp_path / "job.nzb").exists()
 
 
 async def test_a_rewritten_message_id_is_recorded_and_listed(tmp_path: Path) -> None:

@@ -22,8 +22,9 @@ import postie.store.migrate as migrate_module
 from postie.errors import StoreError, StoreLocked, StoreTooNew, TransferBusy
 from postie.store import lease as lease_module
 from postie.store.migrate import latest_version, migrate, migrations, schema_version
-from postie.store.sql import queries
+from postie.store.sql import queries, values
 from postie.store.store import (
+    FILES_PER_INSERT,
     FileProgress,
     NewFile,
     NewTransfer,
@@ -320,6 +321,12 @@ async def test_every_named_query_compiles_against_the_migrated_schema(migrated: 
     assert len(queries()) >= 10
     with connect(migrated) as db:
         for name, sql in queries().items():
+            assert not sql.endswith(";"), name
+            rows = re.search(r"\(([^()]*)\)\s*VALUES$", sql)
+            if rows is not None:  # a multi-row insert: the store adds the value groups
+                width = len(rows.group(1).split(","))
+                db.execute(f"EXPLAIN {values(name, 2, width)}", [None] * 2 * width)
+                continue
             params = dict.fromkeys(re.findall(r":(\w+)", sql))
             db.execute(f"EXPLAIN {sql}", params)  # no such table / column would raise
             assert sql, name
@@ -976,6 +983,58 @@ async def test_checkpoint_all_uploaded_marks_every_file_in_one_statement(
     rows = await store.files(tid)
     assert rows
     assert all(r.upload_state == "uploaded" and r.acked == r.article_count for r in rows)
+
+
+async def test_checkpoint_saves_uploaded_files_in_bulk_beside_partial_ones(
+    store: TransferStore,
+) -> None:
+    files = tuple(
+        NewFile(i, Path(f"/data/{i}.bin"), f"{i}.bin", 10, i, 1 + i % 3) for i in range(1, 8)
+    )
+    tid = await store.create(new_transfer(files=files), owner="a", lease=60)
+    await store.checkpoint(
+        tid,
+        owner="a",
+        lease=60,
+        manifest_bytes=9,
+        files=[FileProgress(2, 1, "failed", "gone")],
+    )
+    await store.checkpoint(
+        tid,
+        owner="a",
+        lease=60,
+        manifest_bytes=9,
+        files=[
+            FileProgress(1, 2, "uploaded"),
+            FileProgress(2, 1, "uploaded"),  # a failure seen before: its error goes
+            FileProgress(3, 1),  # progress only
+            FileProgress(4, 0, "failed", "refused"),
+            FileProgress(6, 1, "uploaded"),
+        ],
+    )
+    rows = {r.file_id: r for r in await store.files(tid)}
+    assert {i: (r.acked, r.upload_state, r.last_error) for i, r in rows.items()} == {
+        1: (2, "uploaded", None),
+        2: (3, "uploaded", None),
+        3: (1, "pending", None),
+        4: (0, "failed", "refused"),
+        5: (0, "pending", None),
+        6: (1, "uploaded", None),
+        7: (0, "pending", None),
+    }
+
+
+async def test_create_records_more_files_than_one_insert_takes(store: TransferStore) -> None:
+    count = 2 * FILES_PER_INSERT + 7
+    files = tuple(
+        NewFile(i, Path(f"/data/{i:05d}.bin"), f"{i:05d}.bin", i, 10 * i, 1 + i % 5)
+        for i in range(1, count + 1)
+    )
+    tid = await store.create(new_transfer(files=files), owner="a", lease=60)
+    rows = await store.files(tid)
+    assert [
+        (r.file_id, r.source_path, r.name, r.size, r.mtime_ns, r.article_count) for r in rows
+    ] == [(f.file_id, f.source_path, f.name, f.size, f.mtime_ns, f.article_count) for f in files]
 
 
 async def test_finish_states(store: TransferStore) -> None:

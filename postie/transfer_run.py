@@ -70,6 +70,8 @@ class TransferRun:
         self.stat_missing = 0
         self.job: PostingJob | None = None
         self._saved: dict[int, tuple[int, str | None]] = {}
+        self._states: dict[int, FileState] = {}
+        self._all_saved = False
         self._lost_saved: set[int] = set()
 
     async def check_server(self) -> PostingJob:
@@ -114,7 +116,9 @@ class TransferRun:
             resume=resume,
             failed=prepared.lost,
         )
-        self._saved = {s.plan.index: (s.watermark, None) for s in self.job.states}
+        self._track(self.job, fresh=True)
+        if prepared.resumed:  # parts found on the server moved watermarks: save them all once
+            self.job.tally.keep(set(self._states))
         return self.job
 
     async def _stat(self, ids: list[str]) -> list[bool]:
@@ -196,25 +200,44 @@ class TransferRun:
             except errors.StoreError as exc:
                 log.warning("checkpoint not saved (will try again): %s", exc)
 
+    def _track(self, job: PostingJob, *, fresh: bool) -> None:
+        """Index the job's files; ``fresh``: as they are now is what the store has."""
+        self._states = {s.plan.index: s for s in job.states}
+        self._saved = {s.plan.index: (s.watermark, None) for s in job.states} if fresh else {}
+
     async def checkpoint(self) -> None:
-        """Save watermarks, file states and rewritten IDs that changed: one transaction."""
+        """Save watermarks, file states and rewritten IDs that changed: one transaction.
+
+        Only the files whose progress moved since the last checkpoint are looked at
+        (the engine's tally), so a checkpoint costs what changed, not the folder's size."""
         job = self.job
         if job is None:
             return
+        changed = job.tally.take()
+        try:
+            await self._save(job, changed)
+        except BaseException:
+            job.tally.keep(changed)  # looked at again next time
+            raise
+
+    async def _save(self, job: PostingJob, changed: set[int]) -> None:
         progress: list[FileProgress] = []
         accepted: list[tuple[int, int, str]] = []
         unsaved: list[tuple[FileState, int]] = []
+        lost = self.prepared.lost
         # the end of a complete run: one statement marks every file, not a row each
-        all_uploaded = not self.prepared.lost and all(
-            s.remaining == 0 and s.error is None for s in job.states
-        )
-        for state in job.states:
-            index = state.plan.index
-            if index in self.prepared.lost:
+        all_uploaded = not lost and job.tally.done == len(job.states)
+        if not self._states:  # a job not built by check_server: save what changed
+            self._track(job, fresh=False)
+        states = self._states
+        for index in sorted(changed):
+            if index in lost:
                 continue
+            state = states[index]
+            # dropped only once saved: a failed checkpoint must not lose them
+            accepted.extend((index, number, mid) for number, mid in state.unsaved_ids)
+            unsaved.append((state, len(state.unsaved_ids)))
             if all_uploaded:
-                accepted.extend((index, number, mid) for number, mid in state.unsaved_ids)
-                unsaved.append((state, len(state.unsaved_ids)))
                 continue
             upload_state = _upload_state(state)
             mark = state.watermark
@@ -227,10 +250,7 @@ class TransferRun:
                         str(state.error) if state.error is not None else None,
                     )
                 )
-            # dropped only once saved: a failed checkpoint must not lose them
-            accepted.extend((index, number, mid) for number, mid in state.unsaved_ids)
-            unsaved.append((state, len(state.unsaved_ids)))
-        for index, problem in self.prepared.lost.items():
+        for index, problem in lost.items():
             if index not in self._lost_saved:
                 kind = (
                     "source_missing"
@@ -247,13 +267,14 @@ class TransferRun:
             accepted=accepted,
             all_uploaded=all_uploaded,
         )
-        if all_uploaded:
+        if all_uploaded and not self._all_saved:
+            self._all_saved = True
             self._saved = {s.plan.index: (s.watermark, "uploaded") for s in job.states}
         for state, saved in unsaved:
             del state.unsaved_ids[:saved]
         crashpoints.reached("checkpoint")
         for item in progress:
-            if item.file_id in self.prepared.lost:
+            if item.file_id in lost:
                 self._lost_saved.add(item.file_id)
             else:
                 self._saved[item.file_id] = (item.acked, item.state)

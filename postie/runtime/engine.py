@@ -71,6 +71,27 @@ class FileResume:
 
 
 @dataclass
+class Tally:
+    """A job's files at a glance, kept as they change: the files whose progress moved
+    since the checkpointer last took them, and how many are done or failed. Progress
+    and checkpoints read these instead of walking every file (a folder of 100,000
+    files would otherwise be walked five times a second by the progress bars)."""
+
+    changed: set[int] = field(default_factory=set)
+    done: int = 0
+    failed: int = 0
+
+    def take(self) -> set[int]:
+        """The files changed since the last ``take``; give them back with ``keep`` if
+        what was made of them could not be saved."""
+        changed, self.changed = self.changed, set()
+        return changed
+
+    def keep(self, changed: set[int]) -> None:
+        self.changed |= changed
+
+
+@dataclass
 class FileState:
     """What the engine knows about one file while it is being posted."""
 
@@ -87,9 +108,12 @@ class FileState:
     unsaved_ids: list[tuple[int, str]] = field(default_factory=list)
     error: errors.PostieError | None = None
     posted_bytes: int = 0
+    tally: Tally = field(default_factory=Tally, repr=False)  # shared by a job's files
 
     def __post_init__(self) -> None:
         self.remaining = len(self.pending)
+        if not self.remaining:
+            self.tally.done += 1
         for number, record in self.recorded.items():
             self.crcs[number - 1] = record.crc32
             self.sizes[number - 1] = record.size
@@ -110,6 +134,8 @@ class FileState:
         return crc
 
     def ack(self, number: int) -> None:
+        """Part ``number`` has its 240 (or was found on the server)."""
+        self.tally.changed.add(self.plan.index)
         if number == self.watermark + 1:
             self.watermark = number
             above = self.acked_above
@@ -119,9 +145,19 @@ class FileState:
         elif number > self.watermark:
             self.acked_above.add(number)
 
+    def part_done(self) -> None:
+        """One of the parts left is acknowledged (after ``ack``)."""
+        self.remaining -= 1
+        if not self.remaining and self.error is None:
+            self.tally.done += 1
+
     def fail(self, error: errors.PostieError) -> None:
         if self.error is None:
+            if not self.remaining:
+                self.tally.done -= 1
             self.error = error
+            self.tally.failed += 1
+            self.tally.changed.add(self.plan.index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +239,7 @@ class PostingJob:
         self.manifest = manifest
         resume = resume or {}
         failed = failed or {}
+        self.tally = Tally()
         states = []
         for f in plan.files:
             before = resume.get(f.index, FileResume())
@@ -221,6 +258,7 @@ class PostingJob:
                     recorded=before.recorded,
                     watermark=before.watermark,
                     acked_above={n for n in before.done if n > before.watermark},
+                    tally=self.tally,
                 )
             )
         for state in states:
@@ -256,8 +294,8 @@ class PostingJob:
             total_articles=self.plan.article_count,
             posted_articles=self._posted_articles + self.plan.article_count - self._to_post,
             files_total=len(self.states),
-            files_done=sum(1 for s in self.states if s.done),
-            files_failed=sum(1 for s in self.states if s.error is not None),
+            files_done=self.tally.done,
+            files_failed=self.tally.failed,
             current_files=tuple(self._active),
             retries=self._retries,
             checked_in_doubt=self._checked,
@@ -518,7 +556,7 @@ class PostingJob:
             state.unsaved_ids.append((segment.number, accepted))
         state.ack(segment.number)
         crashpoints.reached("acked")
-        state.remaining -= 1
+        state.part_done()
         state.posted_bytes += segment.length
         self._posted_bytes += segment.length
         self._posted_articles += 1

@@ -19,7 +19,7 @@ import aiosqlite
 import pytest
 
 import postie.store.migrate as migrate_module
-from postie.errors import StoreError, StoreLocked, StoreTooNew, TransferBusy
+from postie.errors import FileFailed, StoreError, StoreLocked, StoreTooNew, TransferBusy
 from postie.store import lease as lease_module
 from postie.store.migrate import latest_version, migrate, migrations, schema_version
 from postie.store.sql import queries, values
@@ -1145,7 +1145,9 @@ async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
         watermarks={},
     )
     run = TransferRun(cast(Any, None), store, prepared, owner="me")
-    run.job = cast(PostingJob, cast(Any, type("Job", (), {"states": (state,)})))
+    run.job = cast(
+        PostingJob, cast(Any, type("Job", (), {"states": (state,), "tally": state.tally}))
+    )
 
     # Part 2 is acknowledged under a Message-ID the server rewrote, as the engine records it.
     state.accepted_ids[2] = "rewritten@server"
@@ -1161,6 +1163,79 @@ async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
 
     assert (await file_row(store, tid, 1)).acked == 2
     assert await store.accepted_ids(tid) == {(1, 2): "rewritten@server"}
+
+
+async def test_run_checkpoint_writes_only_the_files_that_changed(
+    store: TransferStore, tmp_path: Path
+) -> None:
+    from typing import Any, cast
+
+    from postie.article.plan import FilePlan, Segment
+    from postie.manifest import ManifestWriter
+    from postie.runtime.engine import FileState, PostingJob, Tally
+    from postie.transfer import Prepared
+    from postie.transfer_run import TransferRun
+
+    files = tuple(NewFile(i, Path(f"/data/{i}.bin"), f"{i}.bin", 20, i, 2) for i in range(1, 6))
+    tid = await store.create(new_transfer(files=files), owner="me", lease=60)
+    tally = Tally()
+    states = tuple(
+        FileState(
+            plan=FilePlan(
+                i,
+                Path(f"/data/{i}.bin"),
+                f"{i}.bin",
+                20,
+                i,
+                tuple(Segment(n, (n - 1) * 10, 10, f"{i}.{n}@planned") for n in (1, 2)),
+            ),
+            pending=(1, 2),
+            crcs=[None] * 2,
+            sizes=[0] * 2,
+            tally=tally,
+        )
+        for i in range(1, 6)
+    )
+    prepared = cast(Any, Prepared)(
+        transfer_id=tid,
+        name="job",
+        plan=None,
+        posting=None,
+        nzb=None,
+        targets={},
+        manifest_path=tmp_path / "job.manifest",
+        writer=ManifestWriter(tmp_path / "job.manifest", 0),
+        recorded={},
+        watermarks={},
+    )
+    run = TransferRun(cast(Any, None), store, prepared, owner="me")
+    run.job = cast(PostingJob, cast(Any, type("Job", (), {"states": states, "tally": tally})))
+    written: list[list[int]] = []
+    real = store.checkpoint
+
+    async def recording(*args: Any, **kwargs: Any) -> None:
+        written.append([f.file_id for f in kwargs["files"]])
+        await real(*args, **kwargs)
+
+    store.checkpoint = recording  # type: ignore[method-assign]
+    await run.checkpoint()  # nothing moved
+    states[1].ack(1)
+    states[1].part_done()
+    await run.checkpoint()
+    await run.checkpoint()  # nothing moved since
+    states[1].ack(2)
+    states[1].part_done()
+    states[4].fail(FileFailed("5.bin: refused"))
+    await run.checkpoint()
+    assert written == [[], [2], [], [2, 5]]
+    rows = {r.file_id: (r.acked, r.upload_state) for r in await store.files(tid)}
+    assert rows == {
+        1: (0, "pending"),
+        2: (2, "uploaded"),
+        3: (0, "pending"),
+        4: (0, "pending"),
+        5: (0, "failed"),
+    }
 
 
 # --- packaging ------------------------------------------------------------------------------------

@@ -7,14 +7,16 @@ and never lag behind one whose predecessors all were.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from postie import errors
 from postie.article.plan import FilePlan, Segment
-from postie.runtime.engine import FileResume, FileState
+from postie.runtime.engine import FileResume, FileState, Tally
 
 
 def file_plan(parts: int) -> FilePlan:
@@ -205,3 +207,47 @@ def test_resume_then_any_order(case: tuple[int, int, set[int], random.Random]) -
         acked.add(number)
         assert state.watermark == contiguous(acked)
     assert (state.watermark, state.acked_above) == (parts, set())
+
+
+# --- the job's tally: done, failed and changed files without walking them all ------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 4), min_size=1, max_size=6),
+    st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["ack", "fail", "take"])), max_size=60),
+)
+def test_the_tally_matches_the_files(parts: list[int], steps: list[tuple[int, str]]) -> None:
+    tally = Tally()
+    states = []
+    for index, count in enumerate(parts, start=1):
+        plan = dataclasses.replace(file_plan(max(count, 1)), index=index)
+        pending = tuple(range(1, count + 1))
+        states.append(
+            FileState(
+                plan=plan,
+                pending=pending,
+                crcs=[None] * len(plan.segments),
+                sizes=[0] * len(plan.segments),
+                tally=tally,
+            )
+        )
+    left = {s.plan.index: list(s.pending) for s in states}
+    touched: set[int] = set()
+    for which, step in steps:
+        state = states[which % len(states)]
+        index = state.plan.index
+        if step == "ack" and left[index]:
+            state.ack(left[index].pop())
+            state.part_done()
+            touched.add(index)
+        elif step == "fail":
+            if state.error is None:
+                touched.add(index)
+            state.fail(errors.FileFailed("test"))
+        elif step == "take":
+            assert tally.take() == touched
+            touched = set()
+        assert tally.done == sum(s.done for s in states)
+        assert tally.failed == sum(s.error is not None for s in states)
+    assert tally.changed == touched

@@ -36,8 +36,10 @@ META_TYPES = ("title", "password", "tag", "category")
 
 @functools.cache
 def _not_xml() -> re.Pattern[str]:
-    # compiled on first use: this character class costs ~10 ms to compile
-    return re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+    """What XML 1.0 forbids, named directly: the complement of its Char production (tab,
+    LF, CR, U+0020-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF). Written as that negation,
+    the class took ~57 M instructions (5-20 ms) to compile, once per run, at the NZB."""
+    return re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 # Escaping is written out rather than taken from xml.sax.saxutils (escape, quoteattr),

@@ -232,6 +232,16 @@ def test_escaping_is_what_saxutils_wrote(value: str) -> None:
     assert nzb._attr(value) == quoteattr(clean, {"\r": "&#13;"})
 
 
+def test_the_forbidden_characters_are_what_xml_1_0_does_not_allow() -> None:
+    # Char ::= #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
+    def allowed(c: int) -> bool:
+        return c in (0x9, 0xA, 0xD) or 0x20 <= c <= 0xD7FF or 0xE000 <= c <= 0xFFFD or c >= 0x10000
+
+    forbidden = nzb._not_xml()
+    wrong = [hex(c) for c in range(0x110000) if (forbidden.match(chr(c)) is None) != allowed(c)]
+    assert wrong == []
+
+
 # --- parse ---------------------------------------------------------------------------------
 
 

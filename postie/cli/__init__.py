@@ -6,15 +6,33 @@ import atexit
 import os
 import sys
 import threading
+import types
+
+
+def _no_plugins() -> None:
+    """With its plugins disabled pydantic never asks its plugin loader for any, but
+    importing the loader imports ``importlib.metadata`` (and email, zipfile, csv with it):
+    ~110 M instructions, a tenth of the CLI's start-up. Stand in for the loader with one
+    that has no plugins (its only name, ``get_plugins``); tests/unit/test_imports.py
+    checks that pydantic still builds and validates models, and that nothing else
+    imports ``importlib.metadata``."""
+    name = "pydantic.plugin._loader"
+    if name not in sys.modules:
+        loader = types.ModuleType(name, "postie: pydantic plugins disabled")
+        loader.get_plugins = tuple  # type: ignore[attr-defined]
+        sys.modules[name] = loader
+
 
 # pydantic looks for plugins in every installed distribution at import (~15 ms);
 # the CLI uses none. Set before anything imports pydantic; a user's value wins.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+if os.environ["PYDANTIC_DISABLE_PLUGINS"] in ("__all__", "1", "true"):
+    _no_plugins()
 
-import typer
+import typer  # noqa: E402 (after the loader stand-in)
 
-from postie import __version__
-from postie.cli import check, daemon, post, transfers, verify
+from postie import __version__  # noqa: E402
+from postie.cli import check, daemon, post, transfers, verify  # noqa: E402
 
 app = typer.Typer(
     name="postie",

@@ -27,13 +27,16 @@ NOT_AT_START = (
     "postie.par2.plan",
     "postie.par2.runner",
     "postie.verify",
+    "importlib.metadata",  # pydantic's plugin loader; see postie.cli._no_plugins
+    "email",
+    "zipfile",
 )
 
 
-def _imported(statement: str) -> set[str]:
+def _imported(statement: str, env: dict[str, str] | None = None) -> set[str]:
     code = f"import sys\n{statement}\nprint('\\n'.join(sys.modules))"
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout
     return set(out.split())
 
@@ -44,6 +47,37 @@ def _found(modules: set[str], names: tuple[str, ...]) -> list[str]:
 
 def test_import_cli_leaves_out_what_commands_import_when_they_need_it() -> None:
     assert _found(_imported("import postie.cli"), NOT_AT_START) == []
+
+
+def test_pydantic_validates_with_the_plugin_loader_stand_in() -> None:
+    statement = (
+        "import postie.cli\n"
+        "from postie.config import parse_config\n"
+        "from pydantic.plugin import _loader\n"
+        "cfg = parse_config({'servers': [{'host': 'news.example', 'port': 563}],"
+        " 'posting': {'article_size': 500000}})\n"
+        "assert cfg.posting.article_size == 500000, cfg\n"
+        "assert _loader.__doc__ == 'postie: pydantic plugins disabled'\n"
+        "try:\n"
+        "    parse_config({'servers': [{'host': 'x', 'port': 'not a port'}]})\n"
+        "except Exception as exc:\n"
+        "    assert 'port' in str(exc), exc\n"
+        "else:\n"
+        "    raise AssertionError('a bad port was accepted')"
+    )
+    assert _found(_imported(statement), ("importlib.metadata",)) == []
+
+
+def test_a_user_who_enables_pydantic_plugins_gets_the_real_loader() -> None:
+    import os
+
+    env = {**os.environ, "PYDANTIC_DISABLE_PLUGINS": "some_plugin"}
+    statement = (
+        "import postie.cli, postie.config\n"
+        "from pydantic.plugin import _loader\n"
+        "assert _loader.__doc__ != 'postie: pydantic plugins disabled'"
+    )
+    assert "importlib.metadata" in _imported(statement, env)
 
 
 def test_writing_an_nzb_needs_no_xml_package() -> None:

@@ -52,9 +52,11 @@ async def seeded_store(tmp_path: Path, server: FaultyNNTPServer) -> Path:
 
 
 async def worker(
-    db: Path, port: int, log: Path, lease: float, *extra: str
+    db: Path, port: int, log: Path, lease: float, *extra: str, go: bool = True
 ) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+    """A worker process, ready (imported, store open); started unless ``go`` is False
+    (then ``start`` it: two workers started together race for the same rows)."""
+    proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "tests.integration.verify_worker",
@@ -64,8 +66,20 @@ async def worker(
         str(lease),
         *extra,
         cwd=REPO,
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
+    assert proc.stdout is not None
+    assert await asyncio.wait_for(proc.stdout.readline(), 60) == b"ready\n"
+    if go:
+        await start(proc)
+    return proc
+
+
+async def start(proc: asyncio.subprocess.Process) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(b"go\n")
+    await proc.stdin.drain()
 
 
 def claims(log: Path) -> list[dict[str, object]]:
@@ -82,7 +96,9 @@ async def test_two_workers_never_process_the_same_row(tmp_path: Path) -> None:
     async with FaultyNNTPServer(faults=Faults(reply_delay=0.002)) as server:
         db = await seeded_store(tmp_path, server)
         logs = [tmp_path / "w1.jsonl", tmp_path / "w2.jsonl"]
-        procs = [await worker(db, server.port, log, 60.0) for log in logs]
+        procs = [await worker(db, server.port, log, 60.0, go=False) for log in logs]
+        for proc in procs:
+            await start(proc)
         codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), 120)
         assert codes == [0, 0]
     first, second = keys(claims(logs[0])), keys(claims(logs[1]))

@@ -52,6 +52,9 @@ async def main(db: Path, port: int, log: Path, lease: float, hold: bool, elsewhe
 
         store.claim_failures = logged  # type: ignore[method-assign]
         service = VerificationService(runtime, store, owner=owner, config=cfg.verify, sweep=False)
+        # a start line: the test lets workers go together, whatever their start-up took
+        print("ready", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
         while True:
             await service.run_pass()
             left = [f for t in (1,) for f in await store.failures(t)]

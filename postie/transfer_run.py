@@ -289,7 +289,7 @@ class TransferRun:
         transfer was resumed and those this run made durable (the engine records a
         part's size as it writes its line), so no line has to be read again."""
         prepared = self.prepared
-        states = {s.plan.index: s for s in self.job.states} if self.job is not None else {}
+        states = self._states  # set when the job was built
         sizes: dict[int, list[int]] = {}
         for file in prepared.plan.files:
             state = states.get(file.index)

@@ -13,14 +13,32 @@ def _no_plugins() -> None:
     """With its plugins disabled pydantic never asks its plugin loader for any, but
     importing the loader imports ``importlib.metadata`` (and email, zipfile, csv with it):
     ~110 M instructions, a tenth of the CLI's start-up. Stand in for the loader with one
-    that has no plugins (its only name, ``get_plugins``); tests/unit/test_imports.py
+    that has no plugins (``get_plugins``, all pydantic asks of it; any other name is
+    looked up in the real loader); tests/unit/test_imports.py
     checks that pydantic still builds and validates models, and that nothing else
     imports ``importlib.metadata``."""
     name = "pydantic.plugin._loader"
-    if name not in sys.modules:
-        loader = types.ModuleType(name, "postie: pydantic plugins disabled")
-        loader.get_plugins = tuple  # type: ignore[attr-defined]
-        sys.modules[name] = loader
+    if name in sys.modules:
+        return
+
+    def get_plugins(*args: object, **kwargs: object) -> tuple[()]:
+        return ()
+
+    def real(attr: str) -> object:
+        # anything else a pydantic release may ask of its loader: the real one answers
+        # (not the import system's probes, such as __path__)
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        import importlib
+
+        if sys.modules.get(name) is loader:
+            del sys.modules[name]
+        return getattr(importlib.import_module(name), attr)
+
+    loader = types.ModuleType(name, "postie: pydantic plugins disabled")
+    loader.get_plugins = get_plugins  # type: ignore[attr-defined]
+    loader.__getattr__ = real  # type: ignore[method-assign]
+    sys.modules[name] = loader
 
 
 # pydantic looks for plugins in every installed distribution at import (~15 ms);

@@ -68,6 +68,18 @@ def test_pydantic_validates_with_the_plugin_loader_stand_in() -> None:
     assert _found(_imported(statement), ("importlib.metadata",)) == []
 
 
+def test_the_loader_stand_in_answers_other_names_from_the_real_loader() -> None:
+    # a pydantic release that asks its loader for more than get_plugins still works
+    statement = (
+        "import postie.cli\n"
+        "from pydantic.plugin._loader import get_plugins\n"
+        "assert tuple(get_plugins()) == ()\n"
+        "from pydantic.plugin._loader import PYDANTIC_ENTRY_POINT_GROUP\n"
+        "assert PYDANTIC_ENTRY_POINT_GROUP == 'pydantic', PYDANTIC_ENTRY_POINT_GROUP"
+    )
+    assert "importlib.metadata" in _imported(statement)
+
+
 def test_a_user_who_enables_pydantic_plugins_gets_the_real_loader() -> None:
     import os
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 import aiosqlite
 import pytest
@@ -1111,27 +1112,13 @@ async def test_write_while_another_process_holds_the_lock(
 # --- TransferRun.checkpoint: what a failed store write did not save is saved next time ------------
 
 
-async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
-    store: TransferStore, tmp_path: Path
-) -> None:
-    from typing import Any, cast
-
-    from postie.article.plan import FilePlan, Segment
+def run_over(store: TransferStore, tid: int, tmp_path: Path, states: tuple[Any, ...]) -> Any:
+    """A TransferRun of transfer ``tid`` whose job is just these file states (one tally)."""
     from postie.manifest import ManifestWriter
-    from postie.runtime.engine import FileState, PostingJob
+    from postie.runtime.engine import PostingJob
     from postie.transfer import Prepared
     from postie.transfer_run import TransferRun
 
-    tid = await store.create(new_transfer(), owner="me", lease=60)
-    plan = FilePlan(
-        1,
-        Path("/data/a.bin"),
-        "a.bin",
-        40,
-        11,
-        tuple(Segment(n, (n - 1) * 10, 10, f"{n}@planned") for n in range(1, 5)),
-    )
-    state = FileState(plan=plan, pending=(1, 2, 3, 4), crcs=[None] * 4, sizes=[0] * 4)
     prepared = cast(Any, Prepared)(
         transfer_id=tid,
         name="job",
@@ -1145,9 +1132,28 @@ async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
         watermarks={},
     )
     run = TransferRun(cast(Any, None), store, prepared, owner="me")
-    run.job = cast(
-        PostingJob, cast(Any, type("Job", (), {"states": (state,), "tally": state.tally}))
+    job = type("Job", (), {"states": states, "tally": states[0].tally})
+    run.job = cast(PostingJob, cast(Any, job))
+    return run
+
+
+async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
+    store: TransferStore, tmp_path: Path
+) -> None:
+    from postie.article.plan import FilePlan, Segment
+    from postie.runtime.engine import FileState
+
+    tid = await store.create(new_transfer(), owner="me", lease=60)
+    plan = FilePlan(
+        1,
+        Path("/data/a.bin"),
+        "a.bin",
+        40,
+        11,
+        tuple(Segment(n, (n - 1) * 10, 10, f"{n}@planned") for n in range(1, 5)),
     )
+    state = FileState(plan=plan, pending=(1, 2, 3, 4), crcs=[None] * 4, sizes=[0] * 4)
+    run = run_over(store, tid, tmp_path, (state,))
 
     # Part 2 is acknowledged under a Message-ID the server rewrote, as the engine records it.
     state.accepted_ids[2] = "rewritten@server"
@@ -1168,13 +1174,9 @@ async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
 async def test_run_checkpoint_writes_only_the_files_that_changed(
     store: TransferStore, tmp_path: Path
 ) -> None:
-    from typing import Any, cast
 
     from postie.article.plan import FilePlan, Segment
-    from postie.manifest import ManifestWriter
-    from postie.runtime.engine import FileState, PostingJob, Tally
-    from postie.transfer import Prepared
-    from postie.transfer_run import TransferRun
+    from postie.runtime.engine import FileState, Tally
 
     files = tuple(NewFile(i, Path(f"/data/{i}.bin"), f"{i}.bin", 20, i, 2) for i in range(1, 6))
     tid = await store.create(new_transfer(files=files), owner="me", lease=60)
@@ -1196,20 +1198,7 @@ async def test_run_checkpoint_writes_only_the_files_that_changed(
         )
         for i in range(1, 6)
     )
-    prepared = cast(Any, Prepared)(
-        transfer_id=tid,
-        name="job",
-        plan=None,
-        posting=None,
-        nzb=None,
-        targets={},
-        manifest_path=tmp_path / "job.manifest",
-        writer=ManifestWriter(tmp_path / "job.manifest", 0),
-        recorded={},
-        watermarks={},
-    )
-    run = TransferRun(cast(Any, None), store, prepared, owner="me")
-    run.job = cast(PostingJob, cast(Any, type("Job", (), {"states": states, "tally": tally})))
+    run = run_over(store, tid, tmp_path, states)
     written: list[list[int]] = []
     real = store.checkpoint
 

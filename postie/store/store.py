@@ -103,7 +103,8 @@ class TransferStore(VerificationQueries, QueueQueries):
             for start in range(0, len(rows), FILES_PER_INSERT):
                 chunk = rows[start : start + FILES_PER_INSERT]
                 await db.execute(
-                    values("insert_files", len(chunk), 11), [v for row in chunk for v in row]
+                    values("insert_files", len(chunk), len(chunk[0])),
+                    [v for row in chunk for v in row],
                 )
         return transfer_id
 

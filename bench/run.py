@@ -11,6 +11,9 @@ worktree of REV (made once, /tmp/postie-bench-rev-HASH) imported through PYTHONP
 the same venv python, so the two postie rows differ only in postie's own code.
 --postie-rev REV does the same for the tool "postie" (default: the working tree), for a
 fixed snapshot while someone else edits or commits.
+--tools postie,postie-nostore,... adds "postie-nostore" (bench/nostore.py): the working
+tree's postie with no transfer store, no manifests and no checkpoints, so the two postie
+rows differ only in what durability costs (a baseline revision differs in more).
 
 postie records every transfer in its store (SQLite + manifests).  The harness gives it
 an empty store per run (a copy of one made before the first run, in --store-dir, default
@@ -72,8 +75,8 @@ GROUP = "alt.binaries.test"
 MB = 1_000_000
 MIB = 1 << 20
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-TOOLS = ("postie", "postie-base", "nyuu")
-POSTIE_KINDS = ("postie", "postie-base")
+TOOLS = ("postie", "postie-base", "postie-nostore", "nyuu")
+POSTIE_KINDS = ("postie", "postie-base", "postie-nostore")
 SERVERS = ("sink", "sink20", "inn", "sinkbw")
 DEFAULT_SERVERS = ("sink", "sink20", "inn")
 DATASETS = ("file", "folder")
@@ -587,6 +590,16 @@ def postie_at(name: str, rev: str, python: Path, parent: Path) -> Tool:
     return tool
 
 
+def without_store(python: Path) -> Tool:
+    """The working tree's postie without its transfer store (bench/nostore.py)."""
+    if not python.exists():
+        return Tool("postie-nostore", [], skip_reason=f"{python} not found (bash scripts/setup)")
+    tool = probe_postie("postie-nostore", [str(python), str(BENCH / "nostore.py")])
+    tool.takes_db = False  # it has postie's --db option, and ignores it
+    tool.describe = "the working tree without its store (bench/nostore.py)"
+    return tool
+
+
 def find_nyuu(path: Path, node: str) -> Tool:
     prefix = [node, str(path)]
     if not path.exists():
@@ -953,6 +966,7 @@ def summarize(
                 "tools": per_tool,
                 "ratio_postie_over_nyuu": _ratios(per_tool, "nyuu"),
                 "ratio_postie_over_base": _ratios(per_tool, "postie-base"),
+                "ratio_postie_over_nostore": _ratios(per_tool, "postie-nostore"),
             }
         )
     return rows
@@ -969,6 +983,7 @@ def _ratios(per_tool: dict[str, dict[str, Any]], other: str) -> dict[str, float]
 
 RATIO_ROWS = (
     ("ratio_postie_over_base", "postie/postie-base"),
+    ("ratio_postie_over_nostore", "postie/postie-nostore"),
     ("ratio_postie_over_nyuu", "postie/Nyuu"),
 )
 
@@ -982,6 +997,8 @@ def _fmt(v: Any, spec: str = "") -> str:
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     rev = f" at {meta['postie_rev']}" if meta.get("postie_rev") else ""
     base = f"; postie-base = {meta['postie_base']}" if meta.get("postie_base") else ""
+    if meta.get("postie_nostore"):
+        base += f"; postie-nostore = {meta['postie_nostore']}"
     store = f"; postie's store: {meta['store']}" if meta.get("store") else ""
     if meta.get("verify", "off") != "off":
         store += f"; verification {meta['verify']}"
@@ -1141,6 +1158,7 @@ def machine_meta(args: argparse.Namespace, tools: dict[str, Tool]) -> dict[str, 
         "postie_version": tool_version(tools["postie"]),
         "postie_rev": tools["postie"].describe or repo_revision(),
         "postie_base": tools["postie-base"].describe if "postie-base" in tools else None,
+        "postie_nostore": tools["postie-nostore"].describe if "postie-nostore" in tools else None,
         "store": args.store_note,
         "article_size": args.article_size,
         "repeat": args.repeat,
@@ -1207,7 +1225,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     sel.add_argument(
         "--tools",
         type=_csv(str, TOOLS),
-        help="default: postie,nyuu, and postie-base with --baseline-rev",
+        help="default: postie,nyuu, and postie-base with --baseline-rev; postie-nostore"
+        " (bench/nostore.py: postie without its store) only when named",
     )
     sel.add_argument("--repeat", type=int, default=1)
     sel.add_argument("--list", action="store_true", help="print the selected cases and exit")
@@ -1415,6 +1434,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "nyuu": find_nyuu(args.nyuu, args.node),
     }
+    if "postie-nostore" in args.tools:
+        tools_all["postie-nostore"] = without_store(args.baseline_python)
     if args.baseline_rev:
         tools_all["postie-base"] = postie_at(
             "postie-base", args.baseline_rev, args.baseline_python, args.baseline_dir

@@ -22,8 +22,9 @@ from pathlib import Path
 from postie import crashpoints, errors, nzb
 from postie.article.build import ArticleBuilder
 from postie.article.plan import FilePlan
-from postie.runtime.engine import FileResume, FileState, JobResult, PostingJob
+from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
+from postie.runtime.state import FileResume, FileState, JobResult
 from postie.store.store import FileProgress, TransferStore
 from postie.transfer import LEASE_SECONDS, RUN_KEY, Prepared
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from postie import nzb
 from postie.article.build import ArticleBuilder
 from postie.config import NzbConfig, PostingConfig
-from postie.runtime.engine import FileState, JobResult
+from postie.runtime.state import FileState, JobResult
 
 RUN_KEY = ""
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from postie.runtime.engine import JobStatistics
+from postie.runtime.state import JobStatistics
 
 if TYPE_CHECKING:  # rich is imported only when bars are shown (~30 ms of start-up)
     from rich.console import Console

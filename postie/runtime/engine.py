@@ -34,12 +34,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from postie import crashpoints, errors
-from postie.article import yenc
 from postie.article.build import ArticleBuilder
-from postie.article.plan import FilePlan, JobPlan, Segment
+from postie.article.plan import JobPlan, Segment
 from postie.config import PostingConfig
 from postie.manifest import ArticleRecord, ManifestWriter
 from postie.nntp import protocol
@@ -48,154 +47,13 @@ from postie.nntp.pool import ConnectionPool
 from postie.nntp.protocol import PostOutcome
 from postie.runtime.lane import Lane
 from postie.runtime.runtime import Runtime
+from postie.runtime.state import FileResume, FileState, JobResult, JobStatistics, Tally
 
 log = logging.getLogger(__name__)
 
 RESERVE_OVERHEAD = 4096
 FLUSH_BATCH = 16  # manifest lines per frame, unless the connections would wait for them
 _EMPTY = object()  # nothing to look ahead at (None is the end-of-work marker)
-
-
-@dataclass(frozen=True)
-class FileResume:
-    """What an earlier run of a transfer left for one file.
-
-    ``done``: parts already on the server (not posted again); ``recorded``: the
-    manifest's line of every part that has one (its CRC32 is checked when the
-    part is posted again, and gives the whole-file CRC for parts not re-read).
-    """
-
-    watermark: int = 0
-    done: frozenset[int] = frozenset()
-    recorded: Mapping[int, ArticleRecord] = field(default_factory=dict)
-
-
-@dataclass
-class Tally:
-    """A job's files at a glance, kept as they change: the files whose progress moved
-    since the checkpointer last took them, and how many are done or failed. Progress
-    and checkpoints read these instead of walking every file (a folder of 100,000
-    files would otherwise be walked five times a second by the progress bars)."""
-
-    changed: set[int] = field(default_factory=set)
-    done: int = 0
-    failed: int = 0
-
-    def take(self) -> set[int]:
-        """The files changed since the last ``take``; give them back with ``keep`` if
-        what was made of them could not be saved."""
-        changed, self.changed = self.changed, set()
-        return changed
-
-    def keep(self, changed: set[int]) -> None:
-        self.changed |= changed
-
-
-@dataclass
-class FileState:
-    """What the engine knows about one file while it is being posted."""
-
-    plan: FilePlan
-    pending: tuple[int, ...]  # part numbers to post, in order
-    crcs: list[int | None]
-    sizes: list[int]
-    recorded: Mapping[int, ArticleRecord] = field(default_factory=dict)
-    remaining: int = 0
-    watermark: int = 0  # every part <= watermark has its 240 (or was already there)
-    acked_above: set[int] = field(default_factory=set)
-    accepted_ids: dict[int, str] = field(default_factory=dict)
-    claimed: dict[int, str] = field(default_factory=dict)  # part -> 441 435 reply (re-posts)
-    unsaved_ids: list[tuple[int, str]] = field(default_factory=list)
-    error: errors.PostieError | None = None
-    posted_bytes: int = 0
-    tally: Tally = field(default_factory=Tally, repr=False)  # shared by a job's files
-
-    def __post_init__(self) -> None:
-        self.remaining = len(self.pending)
-        if not self.remaining:
-            self.tally.done += 1
-        for number, record in self.recorded.items():
-            self.crcs[number - 1] = record.crc32
-            self.sizes[number - 1] = record.size
-        while self.watermark + 1 in self.acked_above:
-            self.watermark += 1
-            self.acked_above.discard(self.watermark)
-
-    @property
-    def done(self) -> bool:
-        return self.remaining == 0 and self.error is None
-
-    def whole_crc(self) -> int | None:
-        crc = 0
-        for seg, part in zip(self.plan.segments, self.crcs, strict=True):
-            if part is None:
-                return None
-            crc = yenc.combine_crc(crc, part, seg.length)
-        return crc
-
-    def ack(self, number: int) -> None:
-        """Part ``number`` has its 240 (or was found on the server)."""
-        self.tally.changed.add(self.plan.index)
-        if number == self.watermark + 1:
-            self.watermark = number
-            above = self.acked_above
-            while self.watermark + 1 in above:
-                self.watermark += 1
-                above.discard(self.watermark)
-        elif number > self.watermark:
-            self.acked_above.add(number)
-
-    def part_done(self) -> None:
-        """One of the parts left is acknowledged (after ``ack``)."""
-        self.remaining -= 1
-        if not self.remaining and self.error is None:
-            self.tally.done += 1
-
-    def fail(self, error: errors.PostieError) -> None:
-        if self.error is None:
-            if not self.remaining:
-                self.tally.done -= 1
-            self.error = error
-            self.tally.failed += 1
-            self.tally.changed.add(self.plan.index)
-
-
-@dataclass(frozen=True, slots=True)
-class JobStatistics:
-    """A snapshot of a PostingJob's progress (what the progress display shows)."""
-
-    total_bytes: int
-    posted_bytes: int
-    total_articles: int
-    posted_articles: int
-    files_total: int
-    files_done: int
-    files_failed: int
-    current_files: tuple[str, ...]
-    retries: int
-    checked_in_doubt: int
-    duplicates_confirmed: int
-    pipelined_posts: int
-    manifest_frames: int
-    elapsed: float
-    resumed_bytes: int = 0  # of posted_bytes: acknowledged before this run (a resume)
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """What a PostingJob did: the state of each file when it ended."""
-
-    plan: JobPlan
-    files: tuple[FileState, ...]
-    elapsed: float
-
-    @property
-    def failed(self) -> tuple[FileState, ...]:
-        return tuple(f for f in self.files if f.error is not None or f.remaining)
-
-    @property
-    def complete(self) -> bool:
-        return not self.failed and not self.plan.failed
 
 
 @dataclass(slots=True, eq=False)

@@ -20,8 +20,9 @@ from typing import Literal
 
 from postie import errors, manifest
 from postie.config import PostingConfig
-from postie.runtime.engine import FileResume, PostingJob
+from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
+from postie.runtime.state import FileResume
 from postie.store.records import Failure, Transfer, TransferFile
 from postie.transfer import plan_from_manifest, source_problem
 

@@ -11,8 +11,9 @@ import pytest
 from postie import errors, nzb
 from postie.article.plan import JobPlan, collect, plan_job
 from postie.config import Config, parse_config
-from postie.runtime.engine import JobResult, PostingJob
+from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
+from postie.runtime.state import JobResult
 from postie.testing import Faults, FaultyNNTPServer, make_tree
 from tests import yenc_ref
 from tests.engine_nzb import RUN_KEY, write_nzbs

@@ -1141,7 +1141,7 @@ async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
     store: TransferStore, tmp_path: Path
 ) -> None:
     from postie.article.plan import FilePlan, Segment
-    from postie.runtime.engine import FileState
+    from postie.runtime.state import FileState
 
     tid = await store.create(new_transfer(), owner="me", lease=60)
     plan = FilePlan(
@@ -1176,7 +1176,7 @@ async def test_run_checkpoint_writes_only_the_files_that_changed(
 ) -> None:
 
     from postie.article.plan import FilePlan, Segment
-    from postie.runtime.engine import FileState, Tally
+    from postie.runtime.state import FileState, Tally
 
     files = tuple(NewFile(i, Path(f"/data/{i}.bin"), f"{i}.bin", 20, i, 2) for i in range(1, 6))
     tid = await store.create(new_transfer(files=files), owner="me", lease=60)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from postie import errors
 from postie.article.plan import FilePlan, Segment
-from postie.runtime.engine import FileResume, FileState, Tally
+from postie.runtime.state import FileResume, FileState, Tally
 
 
 def file_plan(parts: int) -> FilePlan:

@@ -627,6 +627,7 @@ class Child:
     sys_s: float
     maxrss_kib: int
     timed_out: bool
+    ctx_switches: int = 0  # voluntary + involuntary, all its threads
 
 
 def run_child(
@@ -664,6 +665,7 @@ def run_child(
         sys_s=ru.ru_stime,
         maxrss_kib=ru.ru_maxrss,
         timed_out=timed_out.is_set(),
+        ctx_switches=ru.ru_nvcsw + ru.ru_nivcsw,
     )
 
 
@@ -707,6 +709,7 @@ class Run:
     probe_ms: float | None = None  # the slower host probe, before or after the run
     probe_ratio: float | None = None  # probe_ms / the fastest probe of the session
     disturbed: bool = False  # other processes took more than --max-other-cpu: run again
+    ctx_switches: int = 0  # the tool's context switches (rusage): thread hand-offs, GIL waits
 
 
 def select_cases(args: argparse.Namespace) -> list[Case]:
@@ -880,11 +883,13 @@ def measure(
         log=str(log_path),
         probe_ms=round(probe_ms, 1) if probe_ms is not None else None,
         probe_ratio=round(probe_ms / PROBE.best_ms, 2) if PROBE and probe_ms else None,
+        ctx_switches=child.ctx_switches,
     )
     if run.ok:
         log(
             f"  {run.mb_s:.1f} MB/s, {run.cpu_s:.2f} CPU s, "
-            f"{run.mb_per_cpu_s:.0f} MB/CPU-s, {run.maxrss_mib:.0f} MiB RSS"
+            f"{run.mb_per_cpu_s:.0f} MB/CPU-s, {run.maxrss_mib:.0f} MiB RSS, "
+            f"{run.ctx_switches} context switches"
             + (f", sink {run.sink_cpu_s:.2f} CPU s" if sink_cpu is not None else "")
             + (f", others {other:.2f} CPU s" if other is not None else "")
             + (f", host probe {run.probe_ratio:.2f}x" if run.probe_ratio is not None else "")
@@ -942,6 +947,7 @@ def summarize(
                 "cpu_s": round(med("cpu_s"), 3),
                 "mb_per_cpu_s": round(med("mb_per_cpu_s"), 1),
                 "maxrss_mib": round(med("maxrss_mib"), 1),
+                "ctx_switches": round(med("ctx_switches")),
                 "sink_cpu_s": round(statistics.median(sink_cpu), 3) if sink_cpu else None,
                 "other_cpu_s": round(statistics.median(other_cpu), 3) if other_cpu else None,
                 "sink_core_pct": (

@@ -594,6 +594,8 @@ def without_store(python: Path) -> Tool:
     """The working tree's postie without its transfer store (bench/nostore.py)."""
     if not python.exists():
         return Tool("postie-nostore", [], skip_reason=f"{python} not found (bash scripts/setup)")
+    if VERIFY.on:  # verification needs the store
+        return Tool("postie-nostore", [], skip_reason="it cannot verify (--verify needs the store)")
     tool = probe_postie("postie-nostore", [str(python), str(BENCH / "nostore.py")])
     tool.takes_db = False  # it has postie's --db option, and ignores it
     tool.describe = "the working tree without its store (bench/nostore.py)"

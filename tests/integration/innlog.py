@@ -18,9 +18,9 @@ class InnLog:
         self.domain = domain
         self.offset = NEWS_LOG.stat().st_size
 
-    def accepted_since_last(self) -> dict[str, int]:
+    def accepted_since_last(self, pause: float = 0.3) -> dict[str, int]:
         subprocess.run(["ctlinnd", "-s", "flush", ""], check=False)
-        time.sleep(0.3)
+        time.sleep(pause)
         with NEWS_LOG.open("rb") as handle:
             handle.seek(self.offset)
             data = handle.read()

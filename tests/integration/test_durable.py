@@ -29,6 +29,7 @@ from postie.store.store import TransferStore
 from postie.testing import Faults, FaultyNNTPServer, make_tree
 from postie.transfer_run import Outcome, TransferRun
 from tests.conftest import run_postie
+from tests.integration.readback import rebuild_from_nzb
 
 ARTICLE = 4096
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -89,6 +90,7 @@ async def post(
     article: int = ARTICLE,
     budget: int | None = None,
     writer: Callable[[ManifestWriter], ManifestWriter] | None = None,
+    before_post: Callable[[], object] | None = None,
 ) -> tuple[Outcome, TransferStore]:
     cfg = config(server, article, budget)
     owner = new_owner()
@@ -115,6 +117,8 @@ async def post(
                 await real(*args, **kwargs)
 
             store.checkpoint = counting  # type: ignore[method-assign]
+        if before_post is not None:
+            before_post()
         async with Runtime(cfg) as runtime:
             run = TransferRun(runtime, store, prepared, owner=owner, checkpoint_interval=interval)
             return await run.post(), store
@@ -324,3 +328,42 @@ async def test_a_killed_run_resumed_posts_nothing_the_server_has(tmp_path: Path)
         listed = {f"<{s.message_id}>" for f in nzb.read(out).files for s in f.segments}
         assert listed == set(server.articles) == set(server.post_attempts)
         assert len(listed) == 30 + 11
+
+
+async def test_the_nzb_of_a_resumed_transfer_lists_a_file_uploaded_before(
+    tmp_path: Path,
+) -> None:
+    """A file uploaded and checkpointed as such by an interrupted run (its neighbour
+    could not be read) is not posted again on resume, and the NZB still lists every
+    part of it, from its manifest lines: both files read back whole."""
+    files = make_tree(tmp_path / "src", {"a.bin": 6 * ARTICLE + 1, "b.bin": 5 * ARTICLE})
+    b = tmp_path / "src" / "b.bin"
+    away = tmp_path / "b.away"
+    async with FaultyNNTPServer() as server:
+        # b.bin is gone while the first run posts (a rename keeps its size and mtime)
+        first, _ = await post(
+            server, tmp_path, tmp_path / "src", before_post=lambda: b.rename(away)
+        )
+        assert not first.complete
+        assert not (tmp_path / "job.nzb").exists()
+        async with TransferStore(tmp_path / "db" / "postie.db") as store:
+            rows = await store.files(1)
+        assert [(r.name, r.upload_state, r.acked) for r in rows] == [
+            ("a.bin", "uploaded", 7),
+            ("b.bin", "failed", 0),
+        ]
+        assert len(server.post_attempts) == 7
+        away.rename(b)
+        outcome, _ = await post(server, tmp_path, tmp_path / "src")
+        assert outcome.resumed
+        assert outcome.complete
+        assert set(server.post_attempts.values()) == {1}, "a.bin was posted again"
+        assert len(server.post_attempts) == 7 + 5
+        document = nzb.read(tmp_path / "job.nzb")
+        assert [len(f.segments) for f in document.files] == [7, 5]
+        rebuilt = await asyncio.to_thread(
+            rebuild_from_nzb, tmp_path / "job.nzb", server.host, server.port
+        )
+    assert {name: r.data for name, r in rebuilt.items()} == {
+        p.name: content for p, content in files.items()
+    }

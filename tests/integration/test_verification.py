@@ -423,3 +423,18 @@ async def test_a_repost_of_changed_bytes_with_the_same_size_and_mtime_fails_the_
             (row,) = await store.files(result.transfer.id)
             assert row.verify_state == "verification_failed"
     assert path.exists(), "a transfer that failed its verification keeps its originals"
+
+
+async def test_originals_are_kept_when_no_policy_says_otherwise(tmp_path: Path) -> None:
+    """Without delete_originals or move_originals a verified, finalized transfer leaves
+    the user's files where they were, byte for byte (only the manifest goes)."""
+    src = tmp_path / "src"
+    files = make_tree(src, {"a.bin": 3 * ARTICLE, "sub/b.bin": ARTICLE + 5})
+    async with FaultyNNTPServer() as server:
+        result = await post_and_verify(server, tmp_path, src, config(server))
+    assert result.transfer.verify_state == "verified"
+    assert result.transfer.finalize_state == "done"
+    assert not result.manifest_path.exists()
+    assert {p: p.read_bytes() for p in files if p.exists()} == files, "an original is gone"
+    async with TransferStore(result.store_path) as store:
+        assert {f.cleanup for f in await store.files(result.transfer.id)} == {"keep"}

@@ -3,11 +3,16 @@
 What the kill tests cannot see from outside: that no article reaches the server
 before its manifest line is durable (even when syncing is slow or fails), that
 a rewritten Message-ID is recorded and used, and that checkpoints are batched.
+One test runs the real ``postie`` process against the server (killed, then run
+again) to count what the server received across a resume.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
+import signal
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +28,8 @@ from postie.store.lease import new_owner
 from postie.store.store import TransferStore
 from postie.testing import Faults, FaultyNNTPServer, make_tree
 from postie.transfer_run import Outcome, TransferRun
+from tests.conftest import run_postie
+from tests.integration.readback import rebuild_from_nzb
 
 ARTICLE = 4096
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -83,6 +90,7 @@ async def post(
     article: int = ARTICLE,
     budget: int | None = None,
     writer: Callable[[ManifestWriter], ManifestWriter] | None = None,
+    before_post: Callable[[], object] | None = None,
 ) -> tuple[Outcome, TransferStore]:
     cfg = config(server, article, budget)
     owner = new_owner()
@@ -109,6 +117,8 @@ async def post(
                 await real(*args, **kwargs)
 
             store.checkpoint = counting  # type: ignore[method-assign]
+        if before_post is not None:
+            before_post()
         async with Runtime(cfg) as runtime:
             run = TransferRun(runtime, store, prepared, owner=owner, checkpoint_interval=interval)
             return await run.post(), store
@@ -274,3 +284,86 @@ async def test_lines_are_batched_into_frames_when_the_budget_is_the_limit(tmp_pa
     (path,) = (tmp_path / "manifests").iterdir()
     frames = path.read_bytes().count(ZSTD_MAGIC) - 1  # frame 0: the header and file records
     assert 0 < frames <= 10, f"{frames} frames of lines for 60 articles"
+
+
+async def test_a_killed_run_resumed_posts_nothing_the_server_has(tmp_path: Path) -> None:
+    """A real ``postie post`` is SIGKILLed at its 8th acknowledgement before any
+    checkpoint (the store records no watermark; the manifest has the lines of what
+    went out). The same command again STATs every recorded part, skips those the
+    server has, and posts each Message-ID once in all."""
+    src = tmp_path / "src"
+    make_tree(src, {"a.bin": 30 * ARTICLE, "b.bin": 10 * ARTICLE + 5})
+    db = tmp_path / "db" / "postie.db"
+    out = tmp_path / "job.nzb"
+    async with FaultyNNTPServer() as server:
+        cfg = tmp_path / "postie.yaml"
+        cfg.write_text(
+            "servers:\n"
+            f"  - host: {server.host}\n"
+            f"    port: {server.port}\n"
+            "    max_connections: 2\n"
+            "posting:\n"
+            f"  article_size: {ARTICLE}\n"
+            "store:\n"
+            f"  path: {db}\n"
+            "  checkpoint_interval: 60\n"
+        )
+        args = ("post", src, "-c", cfg, "-o", out, "--plain", "-v")
+        killed = await asyncio.to_thread(run_postie, *args, POSTIE_CRASH_AT="acked:8")
+        assert killed.returncode == -signal.SIGKILL, killed.output
+        arrived = set(server.articles)
+        assert len(arrived) >= 8
+        async with TransferStore(db) as store:
+            assert [f.acked for f in await store.files(1)] == [0, 0], "a checkpoint was saved"
+        run = await asyncio.to_thread(run_postie, *args)
+        assert run.returncode == 0, run.output
+        checked = re.search(
+            r"checked (\d+) articles .*: (\d+) on the server, (\d+) to post", run.stdout
+        )
+        assert checked is not None, run.stdout
+        assert int(checked.group(2)) == len(arrived) > 0
+        assert not server.duplicates, "an article the server had was posted again"
+        assert set(server.post_attempts.values()) == {1}
+        assert set(server.accepted.values()) == {1}
+        listed = {f"<{s.message_id}>" for f in nzb.read(out).files for s in f.segments}
+        assert listed == set(server.articles) == set(server.post_attempts)
+        assert len(listed) == 30 + 11
+
+
+async def test_the_nzb_of_a_resumed_transfer_lists_a_file_uploaded_before(
+    tmp_path: Path,
+) -> None:
+    """A file uploaded and checkpointed as such by an interrupted run (its neighbour
+    could not be read) is not posted again on resume, and the NZB still lists every
+    part of it, from its manifest lines: both files read back whole."""
+    files = make_tree(tmp_path / "src", {"a.bin": 6 * ARTICLE + 1, "b.bin": 5 * ARTICLE})
+    b = tmp_path / "src" / "b.bin"
+    away = tmp_path / "b.away"
+    async with FaultyNNTPServer() as server:
+        # b.bin is gone while the first run posts (a rename keeps its size and mtime)
+        first, _ = await post(
+            server, tmp_path, tmp_path / "src", before_post=lambda: b.rename(away)
+        )
+        assert not first.complete
+        assert not (tmp_path / "job.nzb").exists()
+        async with TransferStore(tmp_path / "db" / "postie.db") as store:
+            rows = await store.files(1)
+        assert [(r.name, r.upload_state, r.acked) for r in rows] == [
+            ("a.bin", "uploaded", 7),
+            ("b.bin", "failed", 0),
+        ]
+        assert len(server.post_attempts) == 7
+        away.rename(b)
+        outcome, _ = await post(server, tmp_path, tmp_path / "src")
+        assert outcome.resumed
+        assert outcome.complete
+        assert set(server.post_attempts.values()) == {1}, "a.bin was posted again"
+        assert len(server.post_attempts) == 7 + 5
+        document = nzb.read(tmp_path / "job.nzb")
+        assert [len(f.segments) for f in document.files] == [7, 5]
+        rebuilt = await asyncio.to_thread(
+            rebuild_from_nzb, tmp_path / "job.nzb", server.host, server.port
+        )
+    assert {name: r.data for name, r in rebuilt.items()} == {
+        p.name: content for p, content in files.items()
+    }

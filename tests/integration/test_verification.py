@@ -380,3 +380,61 @@ async def test_originals_are_moved_once_verified_when_the_policy_says_so(
     assert not list(src.rglob("*.bin")), "the originals should have been moved"
     moved = {p.relative_to(done / "job"): p.read_bytes() for p in (done / "job").rglob("*.bin")}
     assert moved == before
+
+
+async def test_a_repost_of_changed_bytes_with_the_same_size_and_mtime_fails_the_crc_check(
+    tmp_path: Path,
+) -> None:
+    """An article is lost, then its file is rewritten with other bytes of the same size
+    and mtime: the re-post reads the part again, its CRC32 differs from the manifest
+    line's, and nothing is posted under the old Message-ID; the article stays missing,
+    the transfer ends verification_failed and the failure names the CRC mismatch."""
+    src = tmp_path / "src"
+    files = make_tree(src, {"a.bin": 8 * ARTICLE + 3})
+    (path,) = files
+    async with FaultyNNTPServer(faults=Faults(lose_articles=1)) as server:
+        first: dict[str, bytes] = {}
+
+        def rewrite() -> None:
+            first.update(server.articles)
+            first.update(server.lost_articles)
+            st = path.stat()
+            path.write_bytes(bytes(b ^ 0x5A for b in files[path]))
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+            assert path.stat().st_size == st.st_size
+
+        result = await post_and_verify(server, tmp_path, src, config(server), before_verify=rewrite)
+        lost = set(server.lost)
+        assert len(lost) == 1
+        posts = {m: server.post_attempts[m] for m in lost}
+        assert posts == dict.fromkeys(lost, 1), "the lost ID was posted again"
+        assert set(server.articles) | lost == set(first)
+        for mid, article in server.articles.items():
+            assert _without_date(article) == _without_date(first[mid]), f"{mid} changed"
+        assert result.transfer.verify_state == "verification_failed"
+        assert result.stats.reposted == 0
+        async with TransferStore(result.store_path) as store:
+            (failure,) = await store.failures(result.transfer.id)
+            assert f"<{failure.message_id.strip('<>')}>" in lost
+            assert failure.state == "exhausted"
+            error = failure.last_error or ""
+            assert "the file changed since it was planned" in error, error
+            assert "reads with CRC32" in error, error
+            (row,) = await store.files(result.transfer.id)
+            assert row.verify_state == "verification_failed"
+    assert path.exists(), "a transfer that failed its verification keeps its originals"
+
+
+async def test_originals_are_kept_when_no_policy_says_otherwise(tmp_path: Path) -> None:
+    """Without delete_originals or move_originals a verified, finalized transfer leaves
+    the user's files where they were, byte for byte (only the manifest goes)."""
+    src = tmp_path / "src"
+    files = make_tree(src, {"a.bin": 3 * ARTICLE, "sub/b.bin": ARTICLE + 5})
+    async with FaultyNNTPServer() as server:
+        result = await post_and_verify(server, tmp_path, src, config(server))
+    assert result.transfer.verify_state == "verified"
+    assert result.transfer.finalize_state == "done"
+    assert not result.manifest_path.exists()
+    assert {p: p.read_bytes() for p in files if p.exists()} == files, "an original is gone"
+    async with TransferStore(result.store_path) as store:
+        assert {f.cleanup for f in await store.files(result.transfer.id)} == {"keep"}

@@ -479,6 +479,9 @@ def _take(lines: Iterator[ArticleRecord], files: frozenset[int], n: int) -> list
 
 def _not_found(f: Failure, checks: int) -> str:
     note = f.last_error or ""
-    repost = note[note.find("re-post") :] if "re-post" in note else ""
+    # the re-post's reply: the whole note after a re-post, or what an earlier "not found"
+    # kept of it (its own "(N checks, M re-posts)" is not a reply)
+    _, found, kept = note.partition("; last ")
+    repost = kept if found else note if note.startswith("re-post") else ""
     text = f"{NOT_FOUND} ({checks} checks, {f.repost_count} re-posts)"
     return f"{text}; last {repost}" if repost else text

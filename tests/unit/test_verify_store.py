@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from postie import errors
 from postie.config import parse_config
-from postie.store.records import NewFile, NewTransfer
+from postie.store.records import Failure, NewFile, NewTransfer
 from postie.store.store import TransferStore
 from postie.verify.finalize import hook_argv
 
@@ -149,3 +150,17 @@ async def test_a_transfer_is_checked_only_against_the_server_it_was_posted_to(
         assert claimed == (posted_to_a, (1, 2))
         (miss,) = await store.claim_failures(owner="w", lease=60, limit=10, servers=both)
         assert miss.transfer_id == posted_to_a
+
+
+def test_a_not_found_note_keeps_the_last_re_post_reply_once() -> None:
+    """Each recheck rewrites the note from the previous one: the re-post's reply is kept
+    once, never the check counts of an earlier note."""
+    from postie.verify.service import _not_found
+
+    failure = Failure(1, 1, 1, "<a@b>", "pending", 1, 2, 0.0, None, None, "re-post failed: boom")
+    first = _not_found(failure, 3)
+    assert first == "430 not found by STAT (3 checks, 1 re-posts); last re-post failed: boom"
+    again = _not_found(dataclasses.replace(failure, last_error=first), 4)
+    assert again == "430 not found by STAT (4 checks, 1 re-posts); last re-post failed: boom"
+    plain = dataclasses.replace(failure, repost_count=0, last_error="430 not found by STAT")
+    assert _not_found(plain, 2) == "430 not found by STAT (2 checks, 0 re-posts)"

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from postie.article.walk import WalkRules
 from postie.errors import ConfigError
 
 DEFAULT_ARTICLE_SIZE = 716_800
@@ -190,6 +191,22 @@ class NzbConfig(_Model):
     meta: NzbMeta = NzbMeta()
 
 
+class FilesConfig(_Model):
+    """Which files ``postie post`` takes from the folders it is given (each watch root of
+    the daemon has the same three keys of its own)."""
+
+    ignore: tuple[str, ...] = Field((), description="name globs left out at every depth")
+    min_size: int = Field(1, ge=0, description="smaller files are left out")
+    follow_symlinks: bool = Field(
+        False, description="follow links that stay inside the folders given (never out of them)"
+    )
+
+    def rules(self) -> WalkRules:
+        return WalkRules(
+            ignore=self.ignore, min_size=max(self.min_size, 1), follow_symlinks=self.follow_symlinks
+        )
+
+
 class LimitsConfig(_Model):
     """Process-wide limits."""
 
@@ -338,7 +355,7 @@ class WatchRoot(_Model):
     def _schedule(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        from postie.daemon.watcher import parse_window
+        from postie.schedule import parse_window
 
         parse_window(value)  # ValueError names the text
         return value
@@ -365,6 +382,9 @@ class DaemonConfig(_Model):
     """``postie daemon``: watch folders, keep a durable queue, post what lands."""
 
     watch: tuple[WatchRoot, ...] = ()
+    allowed_paths: tuple[Path, ...] = Field(
+        (), description="besides the watch roots, folders whose contents `queue add` may queue"
+    )
     output: Path | None = Field(None, description="NZB folder for roots without their own")
     max_concurrent_jobs: int = Field(2, ge=1, le=64)
     scan_interval: float = Field(5.0, gt=0, le=3600)
@@ -392,6 +412,7 @@ class Config(_Model):
     servers: tuple[ServerConfig, ...] = ()
     posting: PostingConfig = PostingConfig()
     nzb: NzbConfig = NzbConfig()
+    files: FilesConfig = FilesConfig()
     limits: LimitsConfig = LimitsConfig()
     store: StoreConfig = StoreConfig()
     verify: VerifyConfig = VerifyConfig()

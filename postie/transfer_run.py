@@ -42,6 +42,8 @@ class Outcome:
     resumed: bool
     stat_checked: int
     stat_missing: int
+    uploaded: bool = False  # every file posted and the NZB written: the transfer is done
+    reason: str | None = None  # why it is not (the first few failures)
 
     @property
     def complete(self) -> bool:
@@ -163,12 +165,16 @@ class TransferRun:
         complete = (
             not failures and not prepared.not_collected and len(done) == len(prepared.plan.files)
         )
+        reason = (
+            None
+            if complete
+            else "; ".join([*prepared.not_collected, *(str(f) for f in failures)][:3])
+            or "not every file was posted"
+        )
         await self.store.finish(
             prepared.transfer_id,
             state="uploaded" if complete else "incomplete",
-            error=None
-            if complete
-            else "; ".join([*prepared.not_collected, *(str(f) for f in failures)][:3]) or None,
+            error=reason,
             nzb_path=os.fsdecode(written[0]) if len(written) == 1 else None,
             check_at=time.time() + self.check_delay
             if complete and self.check_delay is not None
@@ -184,6 +190,8 @@ class TransferRun:
             prepared.resumed,
             self.stat_checked,
             self.stat_missing,
+            uploaded=complete,
+            reason=reason,
         )
 
     async def _checkpoints(self, stop: asyncio.Event) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import errno
 import os
 import secrets
-import stat
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from postie.article.walk import Left, Walker, WalkRules
 from postie.config import Obfuscation, PostingConfig
 from postie.errors import InputError
 
@@ -114,133 +114,68 @@ def display_name(name: str) -> tuple[str, bool]:
     return text, valid
 
 
-def collect(paths: Sequence[Path]) -> Collected:
-    """Walk the paths; names are relative to each given folder (POSIX separators).
+def collect(
+    paths: Sequence[Path], rules: WalkRules | None = None, *, root: Path | None = None
+) -> Collected:
+    """Walk the paths under ``rules`` (see ``postie.article.walk``); names are relative
+    to each given folder (POSIX separators).
 
-    A missing path raises InputError. Zero-byte files are skipped; unreadable
-    files, symlink loops and other per-file problems are reported in ``failed``.
+    Without ``root`` the paths are the user's own (``postie post``): each is taken even
+    when it is a link, and links met below are confined to the given folders. With
+    ``root`` (a daemon job inside a watch root) the rules apply to the paths themselves
+    too and links are confined to ``root``.
+
+    A missing path raises InputError. Links left out, empty files and pipes are reported
+    in ``skipped``; unreadable files in ``failed`` (checked by reading a byte, so a file
+    that cannot be read fails here, not in the middle of the upload).
     """
+    rules = rules if rules is not None else WalkRules()
+    if root is None:
+        walker = Walker(rules, roots=[p for p in paths if p.is_dir()])
+    else:
+        walker = Walker(rules, roots=[root], scope=os.fsdecode(root))
     files: list[SourceFile] = []
     skipped: list[Problem] = []
     failed: list[Problem] = []
     warnings: list[Problem] = []
-    seen: set[tuple[int, int]] = set()
-
-    def add(path: Path, name: str) -> None:
-        shown = os.fsdecode(path)
-        try:
-            st = os.stat(path)
-        except OSError as exc:
-            failed.append(Problem(shown, _reason(exc)))
-            return
-        if not stat.S_ISREG(st.st_mode):
-            skipped.append(Problem(shown, "not a regular file"))
-            return
-        if (st.st_dev, st.st_ino) in seen:
-            return
-        seen.add((st.st_dev, st.st_ino))
-        if st.st_size == 0:
-            skipped.append(Problem(shown, "empty file (zero bytes), skipped"))
-            return
-        try:  # a file that cannot be read fails here, not in the middle of the upload
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                os.pread(fd, 1, 0)
-            finally:
-                os.close(fd)
-        except PermissionError:
-            failed.append(Problem(shown, "permission denied"))
-            return
-        except OSError as exc:
-            failed.append(Problem(shown, _reason(exc)))
-            return
-        wire, valid = display_name(name)
-        if not valid:
-            warnings.append(
-                Problem(
-                    wire,
-                    f"file name is not valid UTF-8 or has control characters; posted as {wire!r}",
-                )
-            )
-        files.append(SourceFile(path, wire, st.st_size, st.st_mtime_ns))
-
     for given in paths:
         shown = os.fsdecode(given)
         if not given.exists() and not given.is_symlink():
             raise InputError(f"no such file or folder: {shown}")
-        try:
-            is_dir = given.is_dir()
-        except OSError as exc:
-            raise InputError(f"{shown}: {_reason(exc)}") from None
-        if not is_dir:
-            if given.is_symlink() and not given.exists():
-                failed.append(Problem(shown, _link_problem(given)))
+        walk = walker.given(given) if root is None else walker.entry(given)
+        for left in walk.left:
+            (failed if left.kind is Left.UNREADABLE else skipped).append(
+                Problem(left.path, left.reason)
+            )
+        for found in walk.files:
+            problem = _unreadable(found.path)
+            if problem is not None:
+                failed.append(Problem(found.path, problem))
                 continue
-            add(given, given.name)
-            continue
-        found = False
-        failed_before = len(failed)
-        for path, rel in _walk(given, failed):
-            found = True
-            add(path, rel)
-        if not found and len(failed) == failed_before:
+            wire, valid = display_name(found.relative)
+            if not valid:
+                reason = "file name is not valid UTF-8 or has control characters"
+                warnings.append(Problem(wire, f"{reason}; posted as {wire!r}"))
+            files.append(SourceFile(Path(found.path), wire, found.size, found.mtime_ns))
+        if walk.empty and given.is_dir():
             raise InputError(f"no files to post in {shown} (the folder is empty)")
     return Collected(tuple(files), tuple(skipped), tuple(failed), tuple(warnings))
 
 
-def _walk(root: Path, failed: list[Problem]) -> Iterable[tuple[Path, str]]:
-    """Files under root in a stable order, following directory symlinks without looping."""
-    stack: list[tuple[Path, str, frozenset[tuple[int, int]]]] = []
-    root_real = root.resolve()
-    st = root.stat()
-    stack.append((root, "", frozenset({(st.st_dev, st.st_ino)})))
-    while stack:
-        folder, prefix, ancestors = stack.pop()
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: os.fsencode(e.name))
-        except OSError as exc:
-            failed.append(Problem(os.fsdecode(folder), _reason(exc)))
-            continue
-        subdirs: list[tuple[Path, str, frozenset[tuple[int, int]]]] = []
-        for entry in entries:
-            path = Path(entry.path)
-            rel = f"{prefix}{entry.name}"
-            try:
-                is_dir = entry.is_dir(follow_symlinks=True)
-            except OSError as exc:
-                failed.append(Problem(os.fsdecode(path), _reason(exc)))
-                continue
-            if entry.is_symlink() and not path.exists():
-                failed.append(Problem(os.fsdecode(path), _link_problem(path)))
-                continue
-            if is_dir:
-                st = path.stat()
-                key = (st.st_dev, st.st_ino)
-                if key in ancestors or (
-                    entry.is_symlink() and root_real.is_relative_to(path.resolve())
-                ):
-                    failed.append(Problem(os.fsdecode(path), "symlink loop (points to a parent)"))
-                    continue
-                subdirs.append((path, f"{rel}/", ancestors | {key}))
-            else:
-                yield path, rel
-        stack.extend(reversed(subdirs))
-
-
-def _link_problem(path: Path) -> str:
+def _unreadable(path: str) -> str | None:
+    """Why a file cannot be read, or None: one byte is read (permissions, I/O errors,
+    and what the mode bits cannot tell, such as an ACL or a root squash)."""
     try:
-        path.stat()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.pread(fd, 1, 0)
+        finally:
+            os.close(fd)
+    except PermissionError:
+        return "permission denied"
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "symlink loop"
-        return f"broken symlink ({_reason(exc)})"
-    return "broken symlink"
-
-
-def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ELOOP:
-        return "symlink loop"
-    return exc.strerror or str(exc)
+        return "symlink loop" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+    return None
 
 
 def new_message_id(domain: str) -> str:

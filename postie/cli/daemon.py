@@ -132,7 +132,7 @@ async def _main(cfg: Config, db: Path | None) -> int:
 def _queue(config: Path | None, db: Path | None, action: Any) -> None:
     async def main() -> None:
         async with common.open_store(cfg, db) as (store, _):
-            await action(store)
+            await action(store, cfg)
 
     try:
         cfg = common.build_config(config, common.ServerFlags())
@@ -150,7 +150,7 @@ def queue_list(
 ) -> None:
     """The queue's jobs, newest first."""
 
-    async def action(store: Any) -> None:
+    async def action(store: Any, cfg: Config) -> None:
         paused = await store.paused()
         jobs = await store.jobs(limit)
         if paused:
@@ -176,12 +176,15 @@ def queue_add(
     config: Path | None = common.CONFIG_OPTION,
     db: Path | None = common.DB_OPTION,
 ) -> None:
-    """Queue a folder or file (the daemon running on this store posts it)."""
+    """Queue a folder or file (the daemon running on this store posts it).
 
-    async def action(store: Any) -> None:
+    Only a path inside one of the config's watch roots or daemon.allowed_paths is
+    taken, under that folder's rules (ignore globs, size floor, symlinks)."""
+
+    async def action(store: Any, cfg: Config) -> None:
         from postie.daemon.daemon import add_job
 
-        job = await add_job(store, path, priority=priority, output=output)
+        job = await add_job(store, cfg, path, priority=priority, output=output)
         typer.echo(f"job {job.id} queued: {job.path}")
 
     _queue(config, db, action)
@@ -195,7 +198,7 @@ def queue_remove(
 ) -> None:
     """Take a queued or failed job off the queue."""
 
-    async def action(store: Any) -> None:
+    async def action(store: Any, cfg: Config) -> None:
         await store.remove_job(job_id)
         typer.echo(f"job {job_id} removed")
 
@@ -210,7 +213,7 @@ def queue_retry(
 ) -> None:
     """Queue a failed or removed job again."""
 
-    async def action(store: Any) -> None:
+    async def action(store: Any, cfg: Config) -> None:
         await store.retry_job(job_id)
         typer.echo(f"job {job_id} queued again")
 
@@ -223,7 +226,7 @@ def queue_pause(
 ) -> None:
     """Stop starting jobs (running ones finish)."""
 
-    async def action(store: Any) -> None:
+    async def action(store: Any, cfg: Config) -> None:
         await store.set_paused(True)
         typer.echo("queue paused")
 
@@ -236,7 +239,7 @@ def queue_resume(
 ) -> None:
     """Start jobs again."""
 
-    async def action(store: Any) -> None:
+    async def action(store: Any, cfg: Config) -> None:
         await store.set_paused(False)
         typer.echo("queue resumed")
 

@@ -91,6 +91,17 @@ def post_command(
     nzb_password: str | None = typer.Option(None, "--nzb-password", help="NZB meta password."),
     tag: str | None = typer.Option(None, "--tag", help="NZB meta tag."),
     category: str | None = typer.Option(None, "--category", help="NZB meta category."),
+    follow_symlinks: bool | None = typer.Option(
+        None,
+        "--follow-symlinks/--no-follow-symlinks",
+        help="Follow symlinks inside the folders given, only to files and folders inside"
+        " them (default: links are skipped, each named).",
+    ),
+    ignore: list[str] = typer.Option(
+        [],
+        "--ignore",
+        help="Leave out names matching this glob, at any depth (repeatable; e.g. '.*').",
+    ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress output; errors only."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
@@ -135,6 +146,10 @@ def post_command(
             overrides[key] = value
     if nzb_per_file:
         overrides["nzb.per_file"] = True
+    if follow_symlinks is not None:
+        overrides["files.follow_symlinks"] = follow_symlinks
+    if ignore:
+        overrides["files.ignore"] = list(ignore)
     overrides.update(common.verify_overrides(verify, verify_delay))
     if par2 is not None:
         overrides["par2.enabled"] = par2
@@ -186,7 +201,7 @@ async def _post(
     db: Path | None,
     wait: bool,
 ) -> int:
-    collected = collect(_absolute(paths))
+    collected = collect(_absolute(paths), cfg.files.rules())
     for problem in collected.warnings:
         common.warn(str(problem))
     for problem in collected.skipped:

@@ -31,9 +31,10 @@ from typing import Any
 
 from postie import errors, transfer
 from postie.article.plan import collect
+from postie.article.walk import Walker, WalkRules, inside
 from postie.config import Config
 from postie.daemon.http import Metrics, StatusServer
-from postie.daemon.watcher import Watcher
+from postie.daemon.watcher import Watcher, rules_for
 from postie.par2.make import Par2Step, par2_workdir
 from postie.runtime.runtime import Runtime
 from postie.store.queue import Job
@@ -75,6 +76,7 @@ class Daemon:
         self._problems: dict[str, float] = {}
         self._runtime: Runtime | None = None
         self._service: VerificationService | None = None
+        self._exclude = excluded_folders(config, manifests)
 
     def stop(self) -> None:
         """Stop taking jobs; ask running ones to stop (see the module documentation)."""
@@ -187,11 +189,14 @@ class Daemon:
         cfg = self.config
         job = item.job
         assert self._runtime is not None
-        collected = await asyncio.to_thread(collect, [job.path])
+        rules, root = job_rules(cfg, job.root or job.path, self._exclude)
+        collected = await asyncio.to_thread(collect, [job.path], rules, root=root)
         for problem in (*collected.failed, *collected.skipped):
             log.warning("job %d: %s", job.id, problem)
         if not collected.files:
-            raise errors.InputError(f"{job.path}: nothing to post (gone, empty or unreadable)")
+            raise errors.InputError(
+                f"{job.path}: nothing to post (gone, empty, unreadable or left out by the rules)"
+            )
         uploaded = await transfer.uploaded_for_paths(self.store, [job.path], collected)
         if uploaded is not None:
             log.info("job %d: transfer %d uploaded it already", job.id, uploaded.id)
@@ -232,8 +237,8 @@ class Daemon:
         posted = sum(s.posted_bytes for s in outcome.result.files)
         self._posted_bytes += posted
         self._posted_articles += outcome.result.plan.article_count
-        if not outcome.complete:
-            raise errors.JobFailed("; ".join(str(f) for f in outcome.failures[:3]))
+        if not outcome.uploaded:
+            raise errors.JobFailed(outcome.reason or "the transfer is incomplete")
         self._done += 1
         log.info(
             "job %d posted: %d files, %.1f MB in %.1f s; NZB %s (transfer %d, verification"
@@ -294,11 +299,7 @@ class Daemon:
 
     async def _watch(self) -> None:
         cfg = self.config.daemon
-        outputs = [r.output for r in cfg.watch if r.output is not None]
-        exclude = [self.manifests.parent, *outputs, *([cfg.output] if cfg.output else [])]
-        if self.config.par2.workdir is not None:
-            exclude.append(self.config.par2.workdir)
-        watcher = Watcher(cfg.watch, exclude=exclude)
+        watcher = Watcher(cfg.watch, exclude=self._exclude)
         while True:
             result = await asyncio.to_thread(watcher.scan)
             now = time.monotonic()
@@ -425,7 +426,9 @@ class Daemon:
         raw = body.get("path")
         if not isinstance(raw, str) or not raw:
             raise errors.UsageError("add needs a path")
-        job = await add_job(self.store, Path(raw), priority=int(body.get("priority", 0)))
+        job = await add_job(
+            self.store, self.config, Path(raw), priority=int(body.get("priority", 0))
+        )
         self._wake.set()
         return {"queued": job.id}
 
@@ -437,30 +440,78 @@ def _job_id(body: dict[str, Any]) -> int:
     return value
 
 
+def excluded_folders(config: Config, manifests: Path) -> tuple[Path, ...]:
+    """postie's own folders, never taken from a watch root: the store and manifests,
+    the NZB folders, the PAR2 work folder."""
+    cfg = config.daemon
+    outputs = [r.output for r in cfg.watch if r.output is not None]
+    exclude = [manifests.parent, manifests, *outputs, *([cfg.output] if cfg.output else [])]
+    if config.par2.workdir is not None:
+        exclude.append(config.par2.workdir)
+    return tuple(exclude)
+
+
+def job_rules(config: Config, root: Path, exclude: tuple[Path, ...]) -> tuple[WalkRules, Path]:
+    """The walk rules of a job under ``root`` and the folder its links are confined to:
+    a watch root's own rules, or the ``files`` rules for an allowed path (and for jobs
+    queued before roots were recorded: confined to the job's own path)."""
+    outputs = tuple(r.output for r in config.daemon.watch if r.output is not None)
+    nzb_folders = (*outputs, *([config.daemon.output] if config.daemon.output else []))
+    for spec in config.daemon.watch:
+        if os.path.abspath(spec.path) == os.path.abspath(root):
+            return rules_for(spec, exclude=exclude, nzb_folders=nzb_folders), root
+    files = config.files.rules()
+    return WalkRules(
+        ignore=files.ignore,
+        min_size=files.min_size,
+        follow_symlinks=files.follow_symlinks,
+        exclude=exclude,
+        nzb_folders=nzb_folders,
+    ), root
+
+
 async def add_job(
-    store: TransferStore, path: Path, *, priority: int = 0, output: Path | None = None
+    store: TransferStore,
+    config: Config,
+    path: Path,
+    *,
+    priority: int = 0,
+    output: Path | None = None,
 ) -> Job:
-    """``postie queue add PATH``: queue a folder or file by hand (no watch root)."""
-    path, size, files = await asyncio.to_thread(_measure, path)
+    """``postie queue add PATH`` and ``POST /actions/add``: queue a folder or file by hand.
+    Only a path inside a watch root or ``daemon.allowed_paths`` (links resolved) is taken,
+    under that folder's rules."""
+    path, root, size, files = await asyncio.to_thread(_locate, config, path)
     job = await store.enqueue(
-        path, relative=path.name, output=output, priority=priority, size=size, files=files
+        path,
+        relative=path.name,
+        root=root,
+        output=output,
+        priority=priority,
+        size=size,
+        files=files,
     )
     if job is None:
         raise errors.UsageError(f"{path} is queued or running already (or posted unchanged)")
     return job
 
 
-def _measure(path: Path) -> tuple[Path, int, int]:
-    """The absolute path, its bytes and its files."""
-    path = Path(os.path.abspath(path))
+def _locate(config: Config, given: Path) -> tuple[Path, Path, int, int]:
+    """The absolute path, the root it is inside, and the bytes and files a job of it
+    would take under that root's rules (UsageError or InputError if none)."""
+    path = Path(os.path.abspath(given))
+    roots = [*(r.path for r in config.daemon.watch), *config.daemon.allowed_paths]
+    root = inside(path, roots)
+    if root is None:
+        where = ", ".join(os.fsdecode(r) for r in roots) or "none configured"
+        raise errors.UsageError(
+            f"{path} is not inside a watch root or daemon.allowed_paths ({where}):"
+            " only those can be queued"
+        )
     if not path.exists():
         raise errors.InputError(f"{path} does not exist")
-    if path.is_file():
-        return path, path.stat().st_size, 1
-    size = files = 0
-    for entry in path.rglob("*"):
-        with contextlib.suppress(OSError):
-            if entry.is_file():
-                size += entry.stat().st_size
-                files += 1
-    return path, size, files
+    rules, root = job_rules(config, root, ())
+    walk = Walker(rules, roots=[root]).entry(path)
+    if not walk.files:
+        raise errors.InputError(f"{path}: nothing to post under the rules of {root}")
+    return path, root, sum(f.size for f in walk.files), len(walk.files)

@@ -83,17 +83,62 @@ def test_zero_byte_file_is_skipped_with_a_warning(inn: Inn, tmp_path: Path) -> N
     assert [f.subject for f in document.files] == ['[1/1] - "data.bin" yEnc (1/1)']
 
 
-def test_symlink_loop_fails_that_entry_only(inn: Inn, tmp_path: Path) -> None:
+def test_symlink_loops_are_named_and_the_rest_is_posted(inn: Inn, tmp_path: Path) -> None:
     folder = tmp_path / "set"
     folder.mkdir()
     (folder / "data.bin").write_bytes(os.urandom(5000))
     (folder / "loop").symlink_to(folder)
     (folder / "self").symlink_to(folder / "self")
-    run = run_postie(*post_args(inn, folder, "-o", tmp_path))
-    assert run.returncode == 4, run.output
-    assert "loop: symlink loop" in run.stderr
+    run = run_postie(*post_args(inn, folder, "-o", tmp_path, "--follow-symlinks"))
+    assert run.returncode == 0, run.output
+    assert "loop: symlink loop (points to a folder above it)" in run.stderr
     assert "self: symlink loop" in run.stderr
-    assert not (tmp_path / "set.nzb").exists(), "an NZB must not claim to be complete"
+    assert [f.subject for f in nzb.read(tmp_path / "set.nzb").files] == [
+        '[1/1] - "data.bin" yEnc (1/1)'
+    ]
+
+
+def test_links_out_of_the_folders_given_are_never_followed(inn: Inn, tmp_path: Path) -> None:
+    """A folder holding a link to a folder outside it and a link to a file outside it:
+    without --follow-symlinks no link is followed, with it only links into a folder
+    the user named; one line per skipped link says why, and nothing from outside is
+    posted (the NZB and what INN serves back hold only the folder's own file)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = os.urandom(7000)
+    (outside / "secret.bin").write_bytes(secret)
+    other = tmp_path / "other"
+    other.mkdir()
+    shared = os.urandom(3000)
+    (other / "shared.bin").write_bytes(shared)
+    folder = tmp_path / "set"
+    folder.mkdir()
+    data = os.urandom(5000)
+    (folder / "data.bin").write_bytes(data)
+    (folder / "dir-link").symlink_to(outside)
+    (folder / "file-link.bin").symlink_to(outside / "secret.bin")
+    (folder / "other-link").symlink_to(other)
+    for extra in ((), ("--follow-symlinks",)):
+        out = tmp_path / f"set{len(extra)}.nzb"
+        run = run_postie(*post_args(inn, folder, "-o", out, *extra))
+        assert run.returncode == 0, run.output
+        reason = "outside the folders given" if extra else "not followed (follow_symlinks is off)"
+        skipped = [line for line in run.stderr.splitlines() if reason in line]
+        assert len(skipped) == 3, run.stderr  # other/ is not a folder given: skipped too
+        assert f"{folder / 'dir-link'}: symlink to {outside}" in run.stderr
+        assert f"{folder / 'file-link.bin'}: symlink to {outside / 'secret.bin'}" in run.stderr
+        rebuilt = rebuild_from_nzb(out, inn.host, inn.port)
+        assert {n: r.data for n, r in rebuilt.items()} == {"data.bin": data}
+    # a link into another folder the user named is followed with --follow-symlinks
+    out = tmp_path / "both.nzb"
+    run = run_postie(*post_args(inn, folder, other, "-o", out, "--follow-symlinks"))
+    assert run.returncode == 0, run.output
+    rebuilt = rebuild_from_nzb(out, inn.host, inn.port)
+    assert {n: r.data for n, r in rebuilt.items()} == {
+        "data.bin": data,
+        "other-link/shared.bin": shared,
+    }
+    assert secret not in b"".join(r.data for r in rebuilt.values())
 
 
 def test_non_utf8_file_name(inn: Inn, tmp_path: Path) -> None:

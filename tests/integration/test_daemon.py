@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -67,10 +68,11 @@ class Daemon:
         self.log = tmp_path / "daemon.log"
         self.port: int | None = None
 
-    def start(self, **env: str) -> None:
+    def start(self, *prefix: str, **env: str) -> None:
+        """Start the daemon (``prefix``: a command it runs under, e.g. setpriv)."""
         with self.log.open("ab") as err:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "postie", "daemon", "-c", str(self.config)],
+                [*prefix, sys.executable, "-m", "postie", "daemon", "-c", str(self.config)],
                 cwd=REPO,
                 env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
                 stdout=subprocess.DEVNULL,
@@ -217,9 +219,9 @@ def test_sigkill_mid_job_resumes_without_duplicates(inn: Inn, make_daemon: Any) 
 
 
 def test_three_jobs_two_at_a_time_the_third_starts_when_one_finishes(
-    inn: Inn, make_daemon: Any
+    inn: Inn, make_daemon: Any, tmp_path: Path
 ) -> None:
-    d: Daemon = make_daemon()
+    d: Daemon = make_daemon(allowed_paths=[str(tmp_path / "in")])
     sizes = {"a-small.bin": 100_000, "b-big.bin": 60_000_000, "c-next.bin": 100_000}
     for name, size in sizes.items():
         path = d.tmp / "in" / name
@@ -318,8 +320,106 @@ def test_bad_input_is_reported_and_the_rest_is_served(
     d.wait_for(lambda: "stuck.bin" in d.text() and "NZB folder" in d.text(), 30, "the error")
     text = d.text()
     assert "no-such-folder" in text
-    assert "points outside the watch root" in text
+    assert "outside the watch root; not followed" in text
     assert not (d.output / "link.bin.nzb").exists()
     assert d.proc is not None
     assert d.proc.poll() is None, "the daemon died"
+    assert d.stop() == 0
+
+
+def test_a_job_takes_only_what_its_watch_root_allows(
+    inn: Inn, make_daemon: Any, tmp_path: Path
+) -> None:
+    """A folder job with a .env, a finished x.part, a link out of the root and a broken
+    link: only the real files are posted (the root's rules hold inside the job too), each
+    link is named in the log, and the job is done with its NZB written."""
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key.txt").write_bytes(b"outside the root " * 100)
+    d: Daemon = make_daemon(
+        watch=[{"path": str(tmp_path / "watch"), "min_file_age": 1.0, "follow_symlinks": True}]
+    )
+    job = d.tmp / "stage"
+    job.mkdir()
+    data = os.urandom(100_000)
+    (job / "a.bin").write_bytes(data)
+    (job / ".env").write_bytes(b"API_KEY=hunter2")
+    (job / "x.part").write_bytes(os.urandom(5000))
+    (job / "key.txt").symlink_to(secret / "key.txt")
+    (job / "gone.bin").symlink_to(tmp_path / "nowhere.bin")
+    job.rename(d.watch / "Set")  # lands whole
+    d.start()
+    d.wait_for(lambda: (d.output / "Set.nzb").exists(), 60, "the job's NZB")
+    rebuilt = rebuild_from_nzb(d.output / "Set.nzb", inn.host, inn.open_port)
+    assert {n: r.data for n, r in rebuilt.items()} == {"a.bin": data}
+    d.wait_for(lambda: d.jobs()[0]["state"] == "done", 30, "the job to be done")
+    text = d.text()
+    assert f"{d.watch / 'Set' / 'key.txt'}: symlink to {secret / 'key.txt'}, outside" in text
+    assert f"{d.watch / 'Set' / 'gone.bin'}: broken symlink" in text
+    assert ".env" not in text
+    assert "x.part" not in text
+    assert d.stop() == 0
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv"
+)
+def test_a_job_whose_transfer_stays_incomplete_fails_with_the_reason(
+    inn: Inn, make_daemon: Any
+) -> None:
+    """One file of a job cannot be read: the other is posted, but the transfer is
+    incomplete and no NZB is written, so the job is failed (not done), with the reason in
+    `queue list` and /status."""
+    d: Daemon = make_daemon(max_attempts=1)
+    job = d.tmp / "stage"
+    job.mkdir()
+    (job / "ok.bin").write_bytes(os.urandom(50_000))
+    secret = job / "secret.bin"
+    secret.write_bytes(os.urandom(5000))
+    os.chown(secret, 65534, 65534)  # nobody
+    secret.chmod(0o600)
+    job.rename(d.watch / "Set")
+    # root without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH obeys file permissions
+    d.start("setpriv", "--bounding-set=-dac_override,-dac_read_search")
+    d.wait_for(lambda: "status on http" in d.text(), 30, "the daemon to start")
+    d.wait_for(lambda: bool(d.jobs()) and d.jobs()[0]["state"] == "failed", 60, "the failure")
+    assert not (d.output / "Set.nzb").exists()
+    reason = f"{d.watch / 'Set' / 'secret.bin'}: permission denied"
+    assert reason in d.jobs()[0]["last_error"]
+    listing = run_postie("queue", "list", "-c", d.config)
+    assert "failed" in listing.stdout
+    assert reason in listing.stdout
+    (entry,) = d.request("/status")["jobs"]
+    assert (entry["state"], reason in entry["error"]) == ("failed", True)
+    assert d.request("/metrics").count("postie_jobs_failed_total 1.0") == 1
+    assert d.stop() == 0
+
+
+def test_only_paths_inside_a_watch_root_or_allowed_path_can_be_queued(
+    inn: Inn, make_daemon: Any, tmp_path: Path
+) -> None:
+    """`queue add` and POST /actions/add refuse /etc, a path outside the roots, and a
+    link inside a root that leads out of it; a path in daemon.allowed_paths is taken."""
+    allowed = tmp_path / "allowed"
+    (allowed / "Set").mkdir(parents=True)
+    (allowed / "Set" / "a.bin").write_bytes(os.urandom(5000))
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "b.bin").write_bytes(os.urandom(5000))
+    d: Daemon = make_daemon(allowed_paths=[str(allowed)])
+    (d.watch / "escape").symlink_to(tmp_path / "elsewhere")
+    for path in ("/etc", tmp_path / "elsewhere", d.watch / "escape"):
+        refused = run_postie("queue", "add", path, "-c", d.config)
+        assert refused.returncode == 2, refused.output
+        assert "is not inside a watch root or daemon.allowed_paths" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    d.start()
+    for path in ("/etc", str(tmp_path / "elsewhere")):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            d.request("/actions/add", {"path": path}, key=KEY)
+        assert info.value.code == 409  # the action refused it (see postie/daemon/http.py)
+        assert "is not inside a watch root" in info.value.read().decode()
+        info.value.close()
+    assert d.request("/actions/add", {"path": str(allowed / "Set")}, key=KEY) == {"queued": 1}
+    d.wait_for(lambda: (d.output / "Set.nzb").exists(), 60, "the allowed job's NZB")
+    assert [Path(j["path"]) for j in d.jobs()] == [allowed / "Set"]
     assert d.stop() == 0

@@ -18,6 +18,7 @@ from postie.article.plan import (
     display_name,
     plan_job,
 )
+from postie.article.walk import WalkRules
 from postie.config import Obfuscation, PostingConfig
 from postie.errors import InputError
 
@@ -125,53 +126,103 @@ def test_collect_names_are_relative_to_each_given_folder(tmp_path: Path) -> None
     assert names(collected) == ["a.bin", "deep/b.bin", "c.bin"]
 
 
+FOLLOW = WalkRules(follow_symlinks=True)
+
+
 def test_collect_directory_symlink_loop_is_reported_and_does_not_hang(tmp_path: Path) -> None:
     root = tmp_path / "root"
     write(root / "a.bin", 1)
     write(root / "sub" / "b.bin", 1)
     os.symlink("..", root / "sub" / "loop")  # sub/loop -> root
-    collected = collect([root])
+    collected = collect([root], FOLLOW)
     assert names(collected) == ["a.bin", "sub/b.bin"]
-    assert [p.path for p in collected.failed] == [str(root / "sub" / "loop")]
-    assert "loop" in collected.failed[0].reason
+    assert [p.path for p in collected.skipped] == [str(root / "sub" / "loop")]
+    assert "loop" in collected.skipped[0].reason
+    assert collected.failed == ()
 
 
 def test_collect_symlink_to_itself_folder_is_reported(tmp_path: Path) -> None:
     root = tmp_path / "root"
     write(root / "a.bin", 1)
     os.symlink(".", root / "self")
-    collected = collect([root])
+    collected = collect([root], FOLLOW)
     assert names(collected) == ["a.bin"]
-    assert [p.path for p in collected.failed] == [str(root / "self")]
-    assert "loop" in collected.failed[0].reason
+    assert [p.path for p in collected.skipped] == [str(root / "self")]
+    assert "loop" in collected.skipped[0].reason
 
 
 def test_collect_symlink_pointing_to_itself_is_reported(tmp_path: Path) -> None:
     root = tmp_path / "root"
     write(root / "a.bin", 1)
     os.symlink("me", root / "me")  # ELOOP when followed
-    collected = collect([root])
+    collected = collect([root], FOLLOW)
     assert names(collected) == ["a.bin"]
-    assert [p.path for p in collected.failed] == [str(root / "me")]
-    assert "loop" in collected.failed[0].reason
+    assert [p.path for p in collected.skipped] == [str(root / "me")]
+    assert "loop" in collected.skipped[0].reason
 
 
-def test_collect_followed_directory_symlink(tmp_path: Path) -> None:
+def test_collect_links_are_not_followed_by_default_and_each_is_named(tmp_path: Path) -> None:
+    """Without follow_symlinks no link is followed, wherever it points; one line each."""
     write(tmp_path / "elsewhere" / "x.bin", 2)
     root = tmp_path / "root"
     write(root / "a.bin", 1)
-    os.symlink(tmp_path / "elsewhere", root / "link")
-    assert names(collect([root])) == ["a.bin", "link/x.bin"]
+    os.symlink(tmp_path / "elsewhere", root / "dir-link")
+    os.symlink("a.bin", root / "file-link")
+    os.symlink("/etc", root / "etc-link")
+    collected = collect([root])
+    assert names(collected) == ["a.bin"]
+    assert sorted(p.path for p in collected.skipped) == [
+        str(root / "dir-link"),
+        str(root / "etc-link"),
+        str(root / "file-link"),
+    ]
+    for problem in collected.skipped:
+        assert "not followed (follow_symlinks is off)" in problem.reason
+    assert "symlink to /etc" in str(collected.skipped[1])
+
+
+def test_collect_never_follows_a_link_out_of_the_folders_given(tmp_path: Path) -> None:
+    """Even with follow_symlinks a link is followed only into a folder the user named:
+    a link to /etc (or to a file outside) is skipped with where it points."""
+    outside = write(tmp_path / "secret.txt", 5)
+    root = tmp_path / "root"
+    write(root / "a.bin", 1)
+    os.symlink("/etc", root / "etc-link")
+    os.symlink(outside, root / "secret-link.txt")
+    collected = collect([root], FOLLOW)
+    assert names(collected) == ["a.bin"]
+    reasons = {p.path: p.reason for p in collected.skipped}
+    assert reasons == {
+        str(root / "etc-link"): "symlink to /etc, outside the folders given; not followed",
+        str(root / "secret-link.txt"): (
+            f"symlink to {outside}, outside the folders given; not followed"
+        ),
+    }
+
+
+def test_collect_follows_a_link_into_another_folder_given(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    write(other / "sub" / "x.bin", 2)
+    root = tmp_path / "root"
+    write(root / "a.bin", 1)
+    os.symlink(other / "sub", root / "link")
+    os.symlink(other / "sub" / "x.bin", root / "x-link.bin")
+    assert names(collect([root, other], FOLLOW)) == ["a.bin", "link/x.bin"]
+    # links inside the one folder given are followed too (each file once)
+    os.symlink("a.bin", root / "alias.bin")
+    assert names(collect([root], FOLLOW)) == ["a.bin"]
+    assert names(collect([root / "link"], FOLLOW)) == ["x.bin"]  # a link the user named
 
 
 def test_collect_broken_symlink_in_folder_is_reported(tmp_path: Path) -> None:
     root = tmp_path / "root"
     write(root / "a.bin", 1)
     os.symlink(tmp_path / "gone.bin", root / "broken.bin")
-    collected = collect([root])
+    collected = collect([root], FOLLOW)
     assert names(collected) == ["a.bin"]
-    assert [p.path for p in collected.failed] == [str(root / "broken.bin")]
-    assert "broken symlink" in collected.failed[0].reason
+    assert [p.path for p in collected.skipped] == [str(root / "broken.bin")]
+    assert "broken symlink" in collected.skipped[0].reason
+    assert collected.failed == (), "a broken link is left out, not a failure of the job"
 
 
 def test_collect_broken_symlink_given_directly_is_reported(tmp_path: Path) -> None:
@@ -188,7 +239,47 @@ def test_collect_not_a_regular_file_is_skipped(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     collected = collect([fifo])
     assert collected.files == ()
-    assert [(p.path, p.reason) for p in collected.skipped] == [(str(fifo), "not a regular file")]
+    assert [(p.path, p.reason) for p in collected.skipped] == [
+        (str(fifo), "not a regular file (a pipe, socket or device)")
+    ]
+
+
+def test_collect_ignore_globs_and_size_floor_apply_at_every_depth(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    for rel, size in [
+        ("a.bin", 10),
+        (".env", 10),
+        ("x.part", 10),
+        ("small.bin", 3),
+        ("sub/.env", 10),
+        ("sub/b.bin", 10),
+        ("sub/deep/y.part", 10),
+        ("sub/deep/tiny.bin", 2),
+        (".hidden/c.bin", 10),
+    ]:
+        write(root / rel, size)
+    rules = WalkRules(ignore=(".*", "*.part"), min_size=5)
+    collected = collect([root], rules)
+    assert names(collected) == ["a.bin", "sub/b.bin"]
+    assert sorted(p.path for p in collected.skipped) == [
+        str(root / "small.bin"),
+        str(root / "sub" / "deep" / "tiny.bin"),
+    ]
+
+
+def test_collect_as_a_job_applies_the_rules_to_the_path_itself(tmp_path: Path) -> None:
+    """A daemon job (``root`` given): the job's own path is an entry of its watch root,
+    so an ignored name or a link out of the root posts nothing."""
+    root = tmp_path / "watch"
+    write(root / "job" / "a.bin", 3)
+    write(root / "job" / ".env", 3)
+    write(tmp_path / "secret" / "s.bin", 3)
+    os.symlink(tmp_path / "secret", root / "escape")
+    rules = WalkRules(ignore=(".*",), follow_symlinks=True)
+    assert names(collect([root / "job"], rules, root=root)) == ["a.bin"]
+    escaped = collect([root / "escape"], rules, root=root)
+    assert escaped.files == ()
+    assert f"outside {root}; not followed" in escaped.skipped[0].reason
 
 
 def test_collect_non_utf8_name_gives_a_warning_and_a_printable_name(tmp_path: Path) -> None:
@@ -334,7 +425,7 @@ def test_plan_carries_the_problems_over(tmp_path: Path) -> None:
     write(tmp_path / "a.bin", 5)
     write(tmp_path / "empty.bin", 0)
     os.symlink(tmp_path / "gone", tmp_path / "broken")
-    collected = collect([tmp_path])
+    collected = collect([tmp_path, tmp_path / "broken"])
     plan = plan_job(collected, posting(), name="job")
     assert plan.skipped == collected.skipped != ()
     assert plan.failed == collected.failed != ()

@@ -39,7 +39,7 @@ async def test_lost_articles_are_found_missing(
             result = await PostingJob(runtime, plan, cfg.posting).run()
         path = tmp_path / "job.nzb"
         write_nzbs(result, cfg.nzb, {RUN_KEY: path}, cfg.posting)
-        async with ConnectionPool(cfg.servers[0]) as pool:
+        async with ConnectionPool(cfg.servers[0].settings()) as pool:
             check = await check_segments(pool, nzb.read(path))
         lost = {mid.strip("<>") for mid in server.lost}
     assert check.checked == 42

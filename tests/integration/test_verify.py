@@ -10,11 +10,11 @@ import pytest
 from postie import nzb
 from postie.article.plan import collect, plan_job
 from postie.config import parse_config
+from postie.nntp import stat
 from postie.nntp.pool import ConnectionPool
 from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
 from postie.testing import Faults, FaultyNNTPServer, make_tree
-from postie.verify import stat
 from postie.verify.segments import check_segments
 from tests.conftest import Inn, run_postie
 from tests.engine_nzb import RUN_KEY, write_nzbs

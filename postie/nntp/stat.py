@@ -1,5 +1,9 @@
 """STAT many Message-IDs: pipelined batches over several connections at once.
 
+The one home of STAT-with-retry: the verification service and ``postie verify NZB``
+call it, each with its own ``connect`` (a context manager giving a connection,
+holding whatever slot the caller needs with it).
+
 Each batch of ``BATCH`` IDs goes to one connection as one pipelined run of STAT
 commands (``NNTPConnection.stat_many``); ``width`` workers take batches in turn,
 each keeping its connection (and whatever slot ``connect`` holds with it) from
@@ -63,6 +67,7 @@ async def stat_all(connect: Connect, ids: Sequence[str], *, width: int) -> list[
 
 
 async def stat_batch(connect: Connect, ids: Sequence[str]) -> list[bool]:
+    """``ids`` on one connection at a time: up to ``ATTEMPTS`` tries, backing off."""
     last: errors.RetryableError | None = None
     for attempt in range(ATTEMPTS):
         if attempt:

@@ -1,6 +1,7 @@
 """STAT many Message-IDs: pipelined batches over several connections at once.
 
-The one home of STAT-with-retry: the verification service and ``postie verify NZB``
+The one home of STAT-with-retry: the verification service, ``postie verify NZB``
+and a resumed transfer's check of what an interrupted run may have posted all
 call it, each with its own ``connect`` (a context manager giving a connection,
 holding whatever slot the caller needs with it).
 

@@ -19,17 +19,24 @@ the server's reply.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
 from postie import errors
-from postie.nntp.connection import NNTPConnection
 
 BATCH = 500
 ATTEMPTS = 3
 BACKOFF = 0.5
 
-Connect = Callable[[], AbstractAsyncContextManager[NNTPConnection]]
+
+class StatConnection(Protocol):
+    """What STAT needs of a connection (``NNTPConnection`` is one)."""
+
+    async def stat_many(self, message_ids: Iterable[str]) -> list[bool]: ...
+
+
+Connect = Callable[[], AbstractAsyncContextManager[StatConnection]]
 
 
 async def stat_all(connect: Connect, ids: Sequence[str], *, width: int) -> list[bool]:

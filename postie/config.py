@@ -27,6 +27,8 @@ from pydantic import (
 
 from postie.article.walk import WalkRules
 from postie.errors import ConfigError
+from postie.nntp.settings import ModeReader as ModeReader  # its home is the NNTP layer
+from postie.nntp.settings import ServerSettings
 
 DEFAULT_ARTICLE_SIZE = 716_800
 DEFAULT_SUBJECT = '[{index}/{count}] - "{name}" yEnc ({part}/{parts})'
@@ -41,15 +43,6 @@ class Role(StrEnum):
     UPLOAD = "upload"
     VERIFY = "verify"
     BOTH = "both"
-
-
-class ModeReader(StrEnum):
-    """When to send MODE READER: auto = when the greeting says transit mode, or when
-    the server answers POST with 500 (then POST is sent again)."""
-
-    AUTO = "auto"
-    ALWAYS = "always"
-    NEVER = "never"
 
 
 class Timeouts(_Model):
@@ -112,6 +105,28 @@ class ServerConfig(_Model):
                 )
             return value
         return None
+
+    def settings(self) -> ServerSettings:
+        """What the NNTP layer needs of this server (the password read when used)."""
+        has_password = self.password is not None or bool(self.password_env)
+        return ServerSettings(
+            host=self.host,
+            port=self.effective_port,
+            ssl=self.ssl,
+            starttls=self.starttls,
+            verify_cert=self.verify_cert,
+            username=self.username,
+            password=self.secret if has_password else None,
+            connect_timeout=self.timeouts.connect,
+            reply_timeout=self.timeouts.reply,
+            post_timeout=self.timeouts.post,
+            idle_timeout=self.idle_timeout,
+            connect_retries=self.connect_retries,
+            mode_reader=self.mode_reader,
+            pipelining=self.pipelining,
+            max_connections=self.max_connections,
+            label=self.label,
+        )
 
     @property
     def uploads(self) -> bool:

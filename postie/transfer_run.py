@@ -16,12 +16,15 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from postie import crashpoints, errors, nzb
 from postie.article.build import ArticleBuilder
 from postie.article.plan import FilePlan
+from postie.nntp.connection import NNTPConnection
+from postie.nntp.stat import stat_all
 from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
 from postie.runtime.state import FileResume, FileState, JobResult
@@ -125,17 +128,15 @@ class TransferRun:
         return self.job
 
     async def _stat(self, ids: list[str]) -> list[bool]:
+        """STAT on the first upload server, each connection holding a WorkerSlot."""
         pool = self.runtime.upload_pools[0]
-        last: errors.PostieError | None = None
-        for attempt in range(3):
-            try:
-                async with self.runtime.slots.slot(), pool.connection() as conn:
-                    return await conn.stat_many(ids)
-            except errors.RetryableError as exc:
-                last = exc
-                await asyncio.sleep(0.5 * 2**attempt)
-        assert last is not None
-        raise last
+
+        @contextlib.asynccontextmanager
+        async def connect() -> AsyncIterator[NNTPConnection]:
+            async with self.runtime.slots.slot(), pool.connection() as conn:
+                yield conn
+
+        return await stat_all(connect, ids, width=pool.max_connections)
 
     async def post(self) -> Outcome:
         """Post, checkpointing as it goes; write the NZBs the manifest allows."""

@@ -50,7 +50,7 @@ async def _check(server: ServerConfig) -> bool:
         f"{server.label} ({'TLS' if server.ssl else 'STARTTLS' if server.starttls else 'plain'})"
     )
     try:
-        async with NNTPConnection(server) as conn:
+        async with NNTPConnection(server.settings()) as conn:
             assert conn.greeting is not None
             caps = await conn.fetch_capabilities()
             posting = conn.greeting.posting_allowed or "POST" in caps

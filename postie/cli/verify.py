@@ -113,7 +113,7 @@ async def _check(cfg: Config, document: nzb.Nzb) -> "SegmentCheck":
         raise errors.ConfigError(
             "no server to verify with: give --host or a server with role verify or both"
         )
-    async with ConnectionPool(servers[0]) as pool:
+    async with ConnectionPool(servers[0].settings()) as pool:
         return await check_segments(pool, document)
 
 

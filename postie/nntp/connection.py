@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from postie import errors
-from postie.config import ModeReader, ServerConfig
 from postie.nntp import protocol, socket_transport
 from postie.nntp.protocol import Reply
+from postie.nntp.settings import ModeReader, ServerSettings
 from postie.nntp.transport import ReplyStream, os_reason
 
 STAT_WINDOW = 256
@@ -42,7 +42,7 @@ class Greeting:
         return self.reply.code == 200
 
 
-def make_ssl_context(server: ServerConfig) -> ssl.SSLContext:
+def make_ssl_context(server: ServerSettings) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if not server.verify_cert:
         context.check_hostname = False
@@ -53,7 +53,7 @@ def make_ssl_context(server: ServerConfig) -> ssl.SSLContext:
 class NNTPConnection:
     """An open, greeted (and, when configured, authenticated) NNTP connection."""
 
-    def __init__(self, server: ServerConfig) -> None:
+    def __init__(self, server: ServerSettings) -> None:
         self.server = server
         self._stream: ReplyStream | None = None
         self.greeting: Greeting | None = None
@@ -87,26 +87,25 @@ class NNTPConnection:
     async def open(self) -> None:
         """Connect, read the greeting, TLS, authenticate, MODE READER."""
         server = self.server
-        timeouts = server.timeouts
         context = make_ssl_context(server) if server.ssl or server.starttls else None
         loop = asyncio.get_running_loop()
         stream = ReplyStream(self.label)
         try:
-            async with asyncio.timeout(timeouts.connect):
+            async with asyncio.timeout(server.connect_timeout):
                 if context is None:  # plain TCP: articles go out without being copied
-                    await socket_transport.connect(stream, server.host, server.effective_port)
+                    await socket_transport.connect(stream, server.host, server.port)
                 else:
                     await loop.create_connection(
                         lambda: stream,
                         server.host,
-                        server.effective_port,
+                        server.port,
                         ssl=context if server.ssl else None,
                         server_hostname=server.host if server.ssl else None,
                     )
         except TimeoutError:
             stream.abort()
             raise errors.ConnectFailed(
-                f"{self.label}: no connection within {timeouts.connect:g}s"
+                f"{self.label}: no connection within {server.connect_timeout:g}s"
             ) from None
         except ssl.SSLCertVerificationError as exc:
             stream.abort()
@@ -119,7 +118,7 @@ class NNTPConnection:
             raise errors.ConnectFailed(f"{self.label}: cannot connect: {os_reason(exc)}") from None
         self._stream = stream
         try:
-            reply = await self._read_reply(timeouts.connect)
+            reply = await self._read_reply(server.connect_timeout)
             if reply.code not in (200, 201):
                 raise protocol.error_for(reply, f"{self.label} greeting")
             self.greeting = Greeting(reply)
@@ -147,7 +146,7 @@ class NNTPConnection:
         assert stream.transport is not None
         loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(self.server.timeouts.connect):
+            async with asyncio.timeout(self.server.connect_timeout):
                 transport = await loop.start_tls(
                     stream.transport, stream, context, server_hostname=self.server.host
                 )
@@ -209,8 +208,8 @@ class NNTPConnection:
 
     async def _exchange(self, data: bytes) -> Reply:
         self._write(data)
-        await self._drain(self.server.timeouts.reply)
-        return await self._read_reply(self.server.timeouts.reply)
+        await self._drain(self.server.reply_timeout)
+        return await self._read_reply(self.server.reply_timeout)
 
     async def post(self, article: Sequence[bytes], *, prime_next: bool = False) -> Reply:
         """POST one article (CRLF lines, already dot-stuffed, ending in CRLF).
@@ -222,7 +221,7 @@ class NNTPConnection:
         """
         if self.primed:
             self.primed = False
-            reply = await self._read_reply(self.server.timeouts.reply)
+            reply = await self._read_reply(self.server.reply_timeout)
         else:
             reply = await self.command("POST")
         if reply.code == 500 and self.server.mode_reader is ModeReader.AUTO and not self._moded:
@@ -238,7 +237,7 @@ class NNTPConnection:
         try:
             self._write(*article, protocol.TERMINATOR, *((_POST,) if prime_next else ()))
             self.primed = prime_next
-            timeout = self.server.timeouts.post
+            timeout = self.server.post_timeout
             await self._drain(timeout)
             reply = await self._read_reply(timeout)
         except (errors.ConnectionLost, errors.NNTPTimeout) as exc:
@@ -257,7 +256,7 @@ class NNTPConnection:
         ids = list(message_ids)
         found: list[bool] = []
         sent = 0
-        timeout = self.server.timeouts.reply
+        timeout = self.server.reply_timeout
         while len(found) < len(ids):
             # refill the window in one write once half of it is answered (a write, and
             # so a send(), per command cost more than the rest of the exchange)

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from postie import errors
-from postie.config import ServerConfig
 from postie.nntp.connection import NNTPConnection
+from postie.nntp.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,10 @@ class ConnectionPool:
 
     def __init__(
         self,
-        server: ServerConfig,
+        server: ServerSettings,
         *,
         max_connections: int | None = None,
-        connection_factory: Callable[[ServerConfig], NNTPConnection] = NNTPConnection,
+        connection_factory: Callable[[ServerSettings], NNTPConnection] = NNTPConnection,
     ) -> None:
         self.server = server
         self.max_connections = max_connections or server.max_connections

@@ -56,7 +56,7 @@ class Runtime:
         config.check_postable()
         tune_allocator()
         self.config = config
-        self.upload_pools = tuple(ConnectionPool(s) for s in config.upload_servers)
+        self.upload_pools = tuple(ConnectionPool(s.settings()) for s in config.upload_servers)
         connections = sum(p.max_connections for p in self.upload_pools)
         self.slots = WorkerSlots(connections)
         self.budget = ByteBudget(
@@ -68,7 +68,7 @@ class Runtime:
         # WorkerSlot, so checks never take more than that from posting.
         verifiers = config.verify_servers
         self.verify_pool: ConnectionPool | None = (
-            ConnectionPool(verifiers[0]) if verifiers else None
+            ConnectionPool(verifiers[0].settings()) if verifiers else None
         )
         self.verify_slots = WorkerSlots(
             self.verify_pool.max_connections

@@ -1,7 +1,7 @@
 """STAT every segment of an NZB: which articles does a server not have?
 
 Works for any NZB, also one postie did not write. The Message-IDs are STATed
-in pipelined batches over the pool's connections (see ``postie.verify.stat``).
+in pipelined batches over the pool's connections (see ``postie.nntp.stat``).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import time
 from dataclasses import dataclass
 
 from postie.nntp.pool import ConnectionPool
+from postie.nntp.stat import stat_all
 from postie.nzb import Nzb
-from postie.verify.stat import stat_all
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,13 +35,13 @@ from typing import TYPE_CHECKING
 from postie import crashpoints, errors
 from postie.config import FinalizeConfig, VerifyConfig
 from postie.manifest import ArticleRecord, ManifestReader
+from postie.nntp.stat import stat_all
 from postie.par2.make import par2_workdir
 from postie.store.lease import owner_is_gone
 from postie.store.records import Failure, Transfer
 from postie.store.store import TransferStore
 from postie.verify.finalize import FinalizeFailed, finalize
 from postie.verify.repost import Reposted, repost
-from postie.verify.stat import stat_all
 from postie.verify.sweeper import Sweeper
 
 if TYPE_CHECKING:

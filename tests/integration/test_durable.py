@@ -23,6 +23,7 @@ import pytest
 from postie import errors, manifest, nzb, transfer
 from postie.config import Config, parse_config
 from postie.manifest import ArticleRecord, ManifestWriter
+from postie.nntp import stat
 from postie.runtime.runtime import Runtime
 from postie.store.lease import new_owner
 from postie.store.store import TransferStore
@@ -271,6 +272,48 @@ async def test_resume_stats_what_arrived_and_posts_only_the_rest(tmp_path: Path)
         planned = {r.message_id for lines in found.articles.values() for r in lines.values()}
         assert {m.strip("<>") for m in server.articles} == planned
         assert len(planned) == 30
+
+
+async def stop_midway(server: FaultyNNTPServer, tmp_path: Path) -> int:
+    """Post until the server refuses everything after 12 articles; let it accept again.
+    Returns how many arrived."""
+    server.articles = RefuseAfter(server, 12)
+    with pytest.raises(errors.JobFailed, match="too large"):
+        await post(server, tmp_path, tmp_path / "src", interval=60)
+    server.faults.max_article_size = None
+    server.articles.limit = 10**9
+    return len(server.articles)
+
+
+async def test_resume_stat_retries_a_stat_error_on_a_fresh_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resume's STAT meets server errors (403) on its first connection: the batch
+    is tried again on a fresh one; nothing the server has is posted again."""
+    monkeypatch.setattr(stat, "BACKOFF", 0.0)
+    make_tree(tmp_path / "src", {"a.bin": 30 * ARTICLE})
+    async with FaultyNNTPServer() as server:
+        arrived = await stop_midway(server, tmp_path)
+        server.faults.stat_errors = 2
+        outcome, _ = await post(server, tmp_path, tmp_path / "src")
+        assert outcome.complete
+        assert outcome.stat_checked >= 1
+        assert 30 - outcome.stat_missing == arrived
+        assert server.faults.stat_errors == 0
+        assert not server.duplicates
+
+
+async def test_resume_stat_gives_up_after_its_attempts_and_posts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stat, "BACKOFF", 0.0)
+    make_tree(tmp_path / "src", {"a.bin": 30 * ARTICLE})
+    async with FaultyNNTPServer() as server:
+        arrived = await stop_midway(server, tmp_path)
+        server.faults.stat_errors = 1_000_000
+        with pytest.raises(errors.ServerBusy, match="403"):
+            await post(server, tmp_path, tmp_path / "src")
+        assert len(server.articles) == arrived
 
 
 async def test_lines_are_batched_into_frames_when_the_budget_is_the_limit(tmp_path: Path) -> None:

@@ -289,7 +289,7 @@ async def test_a_stat_error_on_a_recheck_leaves_the_counts_alone(
     """Pass by pass: the scan records the miss (one check); a recheck whose STAT fails
     with 403 leaves its checks and re-posts as they were and says why; the next pass
     re-posts it and the transfer is verified."""
-    from postie.verify import stat
+    from postie.nntp import stat
     from postie.verify.service import VerificationService
 
     monkeypatch.setattr(stat, "BACKOFF", 0.0)

@@ -10,11 +10,11 @@ import pytest
 from postie import nzb
 from postie.article.plan import collect, plan_job
 from postie.config import parse_config
+from postie.nntp import stat
 from postie.nntp.pool import ConnectionPool
 from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
 from postie.testing import Faults, FaultyNNTPServer, make_tree
-from postie.verify import stat
 from postie.verify.segments import check_segments
 from tests.conftest import Inn, run_postie
 from tests.engine_nzb import RUN_KEY, write_nzbs
@@ -39,7 +39,7 @@ async def test_lost_articles_are_found_missing(
             result = await PostingJob(runtime, plan, cfg.posting).run()
         path = tmp_path / "job.nzb"
         write_nzbs(result, cfg.nzb, {RUN_KEY: path}, cfg.posting)
-        async with ConnectionPool(cfg.servers[0]) as pool:
+        async with ConnectionPool(cfg.servers[0].settings()) as pool:
             check = await check_segments(pool, nzb.read(path))
         lost = {mid.strip("<>") for mid in server.lost}
     assert check.checked == 42

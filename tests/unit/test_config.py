@@ -20,6 +20,8 @@ from postie.config import (
     parse_config,
 )
 from postie.errors import ConfigError
+from postie.nntp import settings as nntp_settings
+from postie.nntp.settings import ServerSettings
 
 SECRET = "hunter2-S3cr3t"
 
@@ -265,6 +267,87 @@ def test_password_env_missing_variable_names_it(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(ConfigError, match="POSTIE_TEST_MISSING") as info:
         config.servers[0].secret()
     assert "main" in str(info.value)
+
+
+# --- what the NNTP layer gets ---------------------------------------------------------------
+
+
+def test_settings_carry_what_the_nntp_layer_uses() -> None:
+    s = ServerConfig.model_validate(
+        server(
+            name="main",
+            ssl=True,
+            verify_cert=False,
+            username="u",
+            password=SECRET,
+            max_connections=20,
+            timeouts={"connect": 1.5, "reply": 2.5, "post": 3.5},
+            idle_timeout=4.5,
+            connect_retries=7,
+            mode_reader="never",
+            pipelining=False,
+        )
+    ).settings()
+    assert s == ServerSettings(
+        host="news.example.com",
+        port=563,
+        ssl=True,
+        starttls=False,
+        verify_cert=False,
+        username="u",
+        password=s.password,
+        connect_timeout=1.5,
+        reply_timeout=2.5,
+        post_timeout=3.5,
+        idle_timeout=4.5,
+        connect_retries=7,
+        mode_reader=nntp_settings.ModeReader.NEVER,
+        pipelining=False,
+        max_connections=20,
+        label="main",
+    )
+    assert s.secret() == SECRET
+    assert SECRET not in repr(s)
+
+
+def test_settings_of_defaults() -> None:
+    s = ServerConfig.model_validate(server(starttls=True)).settings()
+    assert (s.port, s.label, s.username, s.password, s.secret()) == (
+        119,
+        "news.example.com:119",
+        None,
+        None,
+        None,
+    )
+    assert s.mode_reader is nntp_settings.ModeReader.AUTO
+
+
+def test_settings_read_password_env_when_asked_and_never_show_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("POSTIE_TEST_PW", raising=False)
+    data = server(name="main", username="u", password_env="POSTIE_TEST_PW")
+    s = parse_config({"servers": [data]}).servers[0].settings()  # no variable yet: fine
+    monkeypatch.setenv("POSTIE_TEST_PW", SECRET)
+    assert s.secret() == SECRET
+    assert SECRET not in repr(s)
+    assert SECRET not in str(s)
+    monkeypatch.setenv("POSTIE_TEST_PW", "changed")
+    assert s.secret() == "changed"
+    monkeypatch.delenv("POSTIE_TEST_PW")
+    with pytest.raises(
+        ConfigError, match="server main: environment variable POSTIE_TEST_PW is not set"
+    ):
+        s.secret()
+
+
+def test_mode_reader_lives_in_the_nntp_layer() -> None:
+    import postie.config
+
+    assert postie.config.ModeReader is nntp_settings.ModeReader
+    assert ServerConfig.model_validate(server(mode_reader="always")).mode_reader is (
+        nntp_settings.ModeReader.ALWAYS
+    )
 
 
 # --- load_config ---------------------------------------------------------------------------

@@ -105,3 +105,56 @@ def test_command_modules_keep_annotations_as_objects(module: str) -> None:
     tree = ast.parse(Path(postie.cli.__file__).with_name(f"{module}.py").read_text("utf-8"))
     future = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
     assert future == []
+
+
+# The NNTP layer is at the bottom: it knows servers through ``postie.nntp.settings``,
+# never the user's config nor the layers that use it (imports point down only).
+NNTP_MUST_NOT_IMPORT = (
+    "postie.config",
+    "postie.runtime",
+    "postie.verify",
+    "postie.daemon",
+    "postie.cli",
+    "postie.transfer",  # and postie.transfer_run
+)
+
+
+def _forbidden_for_nntp(name: str) -> bool:
+    return any(
+        name == n or name.startswith(n + ".") or (n == "postie.transfer" and name.startswith(n))
+        for n in NNTP_MUST_NOT_IMPORT
+    )
+
+
+def _imports_of(path: Path, package: str) -> set[str]:
+    """Every module ``path`` imports, at any depth (also under TYPE_CHECKING or in a
+    function), with ``from postie import config`` counted as ``postie.config``."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_nntp_layer_imports_nothing_above_it() -> None:
+    folder = Path(postie.cli.__file__).parent.parent / "nntp"
+    modules = sorted(folder.glob("*.py"))
+    assert len(modules) >= 6
+    found = {
+        f"{path.name}: {name}"
+        for path in modules
+        for name in _imports_of(path, "postie.nntp")
+        if _forbidden_for_nntp(name)
+    }
+    assert found == set()
+    statement = "import postie.nntp, " + ", ".join(
+        f"postie.nntp.{path.stem}" for path in modules if path.stem != "__init__"
+    )
+    assert sorted(m for m in _imported(statement) if _forbidden_for_nntp(m)) == []

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from postie.config import ServerConfig
 from postie.nntp.pool import ConnectionPool
+from postie.nntp.settings import ServerSettings
 from postie.runtime.lane import Lane
 from postie.runtime.limits import WorkerSlots
 
 
 async def test_a_lane_keeps_pipelining_while_only_its_own_job_waits() -> None:
     slots = WorkerSlots(1)
-    pool = ConnectionPool(ServerConfig(host="127.0.0.1", port=1, pipelining=True))
+    pool = ConnectionPool(ServerSettings(host="127.0.0.1", port=1, pipelining=True))
     job = object()
     lane = Lane(pool, slots, job)
     await slots.acquire(job)  # the lane's slot
@@ -33,6 +33,6 @@ async def test_a_lane_keeps_pipelining_while_only_its_own_job_waits() -> None:
         task.cancel()
     await asyncio.gather(surplus, other_job, return_exceptions=True)
     no_pipelining = Lane(
-        ConnectionPool(ServerConfig(host="127.0.0.1", port=1, pipelining=False)), slots, job
+        ConnectionPool(ServerSettings(host="127.0.0.1", port=1, pipelining=False)), slots, job
     )
     assert not no_pipelining.may_prime()

@@ -1,5 +1,10 @@
 """STAT many Message-IDs: pipelined batches over several connections at once.
 
+The one home of STAT-with-retry: the verification service, ``postie verify NZB``
+and a resumed transfer's check of what an interrupted run may have posted all
+call it, each with its own ``connect`` (a context manager giving a connection,
+holding whatever slot the caller needs with it).
+
 Each batch of ``BATCH`` IDs goes to one connection as one pipelined run of STAT
 commands (``NNTPConnection.stat_many``); ``width`` workers take batches in turn,
 each keeping its connection (and whatever slot ``connect`` holds with it) from
@@ -14,17 +19,24 @@ the server's reply.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
 from postie import errors
-from postie.nntp.connection import NNTPConnection
 
 BATCH = 500
 ATTEMPTS = 3
 BACKOFF = 0.5
 
-Connect = Callable[[], AbstractAsyncContextManager[NNTPConnection]]
+
+class StatConnection(Protocol):
+    """What STAT needs of a connection (``NNTPConnection`` is one)."""
+
+    async def stat_many(self, message_ids: Iterable[str]) -> list[bool]: ...
+
+
+Connect = Callable[[], AbstractAsyncContextManager[StatConnection]]
 
 
 async def stat_all(connect: Connect, ids: Sequence[str], *, width: int) -> list[bool]:
@@ -63,6 +75,7 @@ async def stat_all(connect: Connect, ids: Sequence[str], *, width: int) -> list[
 
 
 async def stat_batch(connect: Connect, ids: Sequence[str]) -> list[bool]:
+    """``ids`` on one connection at a time: up to ``ATTEMPTS`` tries, backing off."""
     last: errors.RetryableError | None = None
     for attempt in range(ATTEMPTS):
         if attempt:

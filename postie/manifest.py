@@ -152,11 +152,6 @@ def _compressor() -> zstandard.ZstdCompressor:
     return zstandard.ZstdCompressor(level=_LEVEL, write_checksum=True)
 
 
-def _encode(lines: Sequence[dict[str, Any]]) -> bytes:
-    text = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
-    return _compressor().compress(text.encode("utf-8", "surrogateescape"))
-
-
 def _fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:

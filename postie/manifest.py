@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 import zstandard
 
 from postie.errors import ManifestError
+from postie.fsutil import atomic_write, pwrite_all
 
 VERSION = 1
 _SAFE = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII without '"' and '\\'
@@ -152,14 +153,6 @@ def _compressor() -> zstandard.ZstdCompressor:
     return zstandard.ZstdCompressor(level=_LEVEL, write_checksum=True)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _failure(path: Path, doing: str, exc: OSError) -> ManifestError:
     reason = exc.strerror or str(exc)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -172,37 +165,11 @@ def create(path: Path, header: dict[str, Any], files: Sequence[FileRecord]) -> M
     first = json.dumps({"postie_manifest": VERSION, **header}, separators=(",", ":"))
     text = "".join([first + "\n", *(f.line() + "\n" for f in files)])
     data = _compressor().compress(text.encode("utf-8", "surrogateescape"))
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        atomic_write(path, data, mode=0o600)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         raise _failure(path, "write", exc) from None
     return ManifestWriter(path, len(data))
-
-
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view = view[written:]
-        offset += written
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
 
 
 class ManifestWriter:
@@ -269,7 +236,7 @@ class ManifestWriter:
         data = self._zstd.compress(text.encode("utf-8", "surrogateescape"))
         fd = self._open()
         try:
-            _pwrite_all(fd, data, self.size)
+            pwrite_all(fd, data, self.size)
             os.fdatasync(fd)
         except OSError as exc:
             # Cut a partly written frame off, so the file ends on a whole frame.

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from postie.article.ids import new_message_id as new_message_id  # its old home, for now
 from postie.config import Obfuscation, PostingConfig
 from postie.errors import InputError
 
@@ -241,11 +242,6 @@ def _reason(exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "symlink loop"
     return exc.strerror or str(exc)
-
-
-def new_message_id(domain: str) -> str:
-    """A random Message-ID (without angle brackets)."""
-    return f"{secrets.token_hex(16)}@{domain}"
 
 
 def _random_name() -> str:

@@ -83,18 +83,6 @@ class PostingNotPermitted(GiveUp):
     """The server does not allow posting on this connection."""
 
 
-class ArticleRejected(GiveUp):
-    """The server refused an article (441) for a reason that will not change on retry."""
-
-
-class ArticleTooLarge(ArticleRejected):
-    """The server refused an article as bigger than its limit."""
-
-
-class GroupRefused(ArticleRejected):
-    """The server refused the article's newsgroups."""
-
-
 # --- jobs -----------------------------------------------------------------------------------
 
 

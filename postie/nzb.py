@@ -16,15 +16,14 @@ Layout (https://sabnzbd.org/wiki/extra/nzb-spec)::
 from __future__ import annotations
 
 import functools
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from postie import crashpoints
 from postie.errors import InputError
+from postie.fsutil import atomic_write
 
 NAMESPACE = "http://www.newzbin.com/DTD/2003/nzb"
 DOCTYPE = (
@@ -127,35 +126,9 @@ def render(files: Iterable[NzbFile], meta: Mapping[str, str | None] | None = Non
 def write(
     path: Path, files: Iterable[NzbFile], meta: Mapping[str, str | None] | None = None
 ) -> None:
-    """Write the NZB to a temporary file beside ``path``, fsync, then rename over it."""
+    """Write the NZB atomically (see :func:`postie.fsutil.atomic_write`)."""
     data = render(files, meta).encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        crashpoints.reached("nzb")
-        os.replace(tmp, path)
-    except BaseException:
-        with _suppress_os():
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-class _suppress_os:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
-        return isinstance(exc, OSError)
+    atomic_write(path, data, before_rename=functools.partial(crashpoints.reached, "nzb"))
 
 
 def parse(data: bytes | str, source: str = "NZB") -> Nzb:

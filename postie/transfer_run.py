@@ -22,6 +22,7 @@ from pathlib import Path
 
 from postie import crashpoints, errors, nzb
 from postie.article.build import ArticleBuilder
+from postie.article.ids import bare
 from postie.article.plan import FilePlan
 from postie.nntp.connection import NNTPConnection
 from postie.nntp.stat import stat_all
@@ -347,7 +348,7 @@ def nzb_file(
         nzb.NzbSegment(
             s.number,
             sizes[s.number - 1],
-            _strip(accepted.get((file.index, s.number), s.message_id)),
+            bare(accepted.get((file.index, s.number), s.message_id)),
         )
         for s in file.segments
     )
@@ -372,10 +373,6 @@ def _check_manifest(prepared: Prepared) -> None:
             f"the manifest {path} is {length} bytes, shorter than the {prepared.writer.size}"
             " this run wrote and synced; no NZB is written from it"
         )
-
-
-def _strip(message_id: str) -> str:
-    return message_id[1:-1] if message_id.startswith("<") else message_id
 
 
 def write_nzbs(

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from postie.article.ids import new_message_id as new_message_id  # its old home, for now
 from postie.article.walk import Left, Walker, WalkRules
 from postie.config import Obfuscation, PostingConfig
 from postie.errors import InputError
@@ -176,11 +177,6 @@ def _unreadable(path: str) -> str | None:
     except OSError as exc:
         return "symlink loop" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
     return None
-
-
-def new_message_id(domain: str) -> str:
-    """A random Message-ID (without angle brackets)."""
-    return f"{secrets.token_hex(16)}@{domain}"
 
 
 def _random_name() -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from postie import errors, transfer
+from postie.article.ids import bracketed
 from postie.article.plan import collect
 from postie.cli import common
 from postie.cli.progress import (
@@ -344,7 +345,7 @@ async def await_verification(
         failures = [f for f in await store.failures(transfer_id) if f.state == "exhausted"]
         for miss in failures[:SHOW_MISSING]:
             common.error(
-                f"lost: file {miss.file_id} part {miss.part} <{miss.message_id.strip('<>')}>:"
+                f"lost: file {miss.file_id} part {miss.part} {bracketed(miss.message_id)}:"
                 f" {miss.last_error or 'not found'}"
             )
         common.error(

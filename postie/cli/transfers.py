@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from postie import errors, transfer
+from postie.article.ids import bracketed
 from postie.cli import common
 from postie.cli.progress import choose_mode, make_console
 from postie.store.lease import new_owner
@@ -210,7 +211,7 @@ def show_command(
             for miss in failures[:SHOW_FAILURES]:
                 lines.append(
                     f"    {names.get(miss.file_id, miss.file_id)} part {miss.part}"
-                    f" <{miss.message_id.strip('<>')}>: {miss.state}, {miss.check_count} checks,"
+                    f" {bracketed(miss.message_id)}: {miss.state}, {miss.check_count} checks,"
                     f" {miss.repost_count} re-posts; {miss.last_error or '-'}"
                 )
             if len(failures) > SHOW_FAILURES:

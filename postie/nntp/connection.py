@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from postie import errors
+from postie.article.ids import bracketed
 from postie.nntp import protocol, socket_transport
 from postie.nntp.protocol import Reply
 from postie.nntp.settings import ModeReader, ServerSettings
@@ -264,7 +265,7 @@ class NNTPConnection:
                 upto = min(len(ids), len(found) + STAT_WINDOW)
                 self._write(
                     b"".join(
-                        protocol.encode_command("STAT", _bracket(mid)) for mid in ids[sent:upto]
+                        protocol.encode_command("STAT", bracketed(mid)) for mid in ids[sent:upto]
                     )
                 )
                 sent = upto
@@ -342,7 +343,3 @@ class NNTPConnection:
             self.broken = True
             raise errors.ConnectionLost(f"{self.label}: server is closing: {reply.line}")
         return reply
-
-
-def _bracket(message_id: str) -> str:
-    return message_id if message_id.startswith("<") else f"<{message_id}>"

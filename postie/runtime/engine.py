@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from postie import crashpoints, errors
 from postie.article.build import ArticleBuilder
+from postie.article.ids import bare
 from postie.article.plan import JobPlan, Segment
 from postie.config import PostingConfig
 from postie.manifest import ArticleRecord, ManifestWriter
@@ -409,7 +410,7 @@ class PostingJob:
                 self._active[name] = left
             else:
                 del self._active[name]
-        if accepted is not None and accepted.strip("<>") != segment.message_id:
+        if accepted is not None and bare(accepted) != segment.message_id:
             state.accepted_ids[segment.number] = accepted
             state.unsaved_ids.append((segment.number, accepted))
         state.ack(segment.number)

@@ -143,10 +143,6 @@ WHERE lease_owner IS NOT NULL AND lease_expires < :now;
 -- name: transfer_failures
 SELECT * FROM verification_failures WHERE transfer_id = :id ORDER BY file_id, part;
 
--- name: failure_counts
-SELECT transfer_id, SUM(state = 'pending') AS pending, SUM(state = 'exhausted') AS exhausted
-FROM verification_failures GROUP BY transfer_id;
-
 -- name: schedule_checks
 -- Ask for a STAT scan of the transfer's uploaded files that are not decided yet.
 UPDATE transfer_files SET next_check_at = :at, check_owner = NULL, updated_at = :now

@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import postie.manifest as manifest_module
+import postie.manifest.reader
 from postie.errors import ManifestError
 from postie.manifest import (
     VERSION,
@@ -173,7 +174,7 @@ def test_frames_straddling_read_chunks(tmp_path: Path, monkeypatch: pytest.Monke
     writer.close()
     whole = read(writer.path, durable_bytes=writer.size)
     for chunk in (1, 7, 64, 1000):
-        monkeypatch.setattr(manifest_module, "_CHUNK", chunk)
+        monkeypatch.setattr(postie.manifest.reader, "_CHUNK", chunk)
         m = read(writer.path, durable_bytes=writer.size)
         assert (m.header, m.files, m.articles, m.end) == (
             whole.header,
@@ -377,7 +378,7 @@ def test_damage_before_durable_bytes_is_not_a_torn_tail(tmp_path: Path) -> None:
 def disk_full_after(
     monkeypatch: pytest.MonkeyPatch, code: int, allowed_bytes: int
 ) -> Callable[[], int]:
-    """Make os.write and os.pwrite in postie.manifest write ``allowed_bytes`` at most,
+    """Make os.write and os.pwrite write ``allowed_bytes`` at most,
     then fail with ``code``."""
     real_write = os.write
     real_pwrite = os.pwrite
@@ -404,8 +405,8 @@ def disk_full_after(
         written += done
         return done
 
-    monkeypatch.setattr("postie.manifest.os.write", write)
-    monkeypatch.setattr("postie.manifest.os.pwrite", pwrite)
+    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "pwrite", pwrite)
     return lambda: calls
 
 
@@ -457,7 +458,7 @@ def test_append_when_fdatasync_finds_the_disk_full(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     with monkeypatch.context() as patch:
-        patch.setattr("postie.manifest.os.fdatasync", fdatasync)
+        patch.setattr(os, "fdatasync", fdatasync)
         with pytest.raises(ManifestError, match="no space left on the device"):
             writer.append([article(1, 2)])
     writer.close()

@@ -23,14 +23,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postie.testing import (
-    Faults,
-    FaultyNNTPServer,
-    ServerStatistics,
-    _BufferedReader,
-    _unstuff,
-    make_tree,
-)
+from postie.testing import Faults, FaultyNNTPServer, ServerStatistics, make_tree
+from postie.testing.wire import BufferedReader, unstuff
 
 TIMEOUT = 2.0
 
@@ -606,13 +600,13 @@ def test_block_reader_in_arbitrary_chunks(
 
     async def scenario() -> tuple[bytes, bytes]:
         stream = asyncio.StreamReader()
-        buffered = _BufferedReader(stream, asyncio.get_running_loop())
+        buffered = BufferedReader(stream, asyncio.get_running_loop())
         reading = asyncio.ensure_future(buffered.read_block())
         for chunk in chunks:
             stream.feed_data(chunk)
             await asyncio.sleep(0)
         block = await reading
-        return _unstuff(block), await buffered.readline()
+        return unstuff(block), await buffered.readline()
 
     block, next_line = asyncio.run(scenario())
     assert block == expected

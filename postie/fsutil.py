@@ -1,0 +1,76 @@
+"""Durable file writes: a file replaced whole or not at all, and fd write loops.
+
+:func:`atomic_write` is the one way postie puts a whole file in place (an NZB,
+a manifest's frame 0): the data goes to a temporary file beside the target, is
+fsynced, renamed over the target, and the directory is fsynced so the new name
+survives a power cut too. A reader sees the old file or the new one, never a
+part; a failure removes the temporary file and leaves the old one as it was.
+
+OS errors are raised as they come: each caller says what failed in its own terms.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def atomic_write(
+    path: Path,
+    data: bytes,
+    *,
+    mode: int = 0o644,
+    before_rename: Callable[[], object] | None = None,
+) -> None:
+    """Make ``path`` hold ``data``, durably, or leave it as it was.
+
+    Parent folders are created. ``mode`` is set on the file whatever the umask.
+    ``before_rename`` is called once the data is synced, just before the rename
+    (a crash point for the kill tests).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, mode)
+        if before_rename is not None:
+            before_rename()
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the entries of ``folder`` (a rename into it, say) durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until all of ``data`` is written."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    """``os.pwrite`` at ``offset`` until all of ``data`` is written."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written

@@ -12,7 +12,8 @@ measures everything else that changed since it.
 
 Not a product mode: a crash here loses the run (nothing to resume). Only for a
 `post` with verification and PAR2 off (both need the store), which is what the
-benchmark runs.
+benchmark runs. It stands in for ``postie.cli.post._post`` (the command's one call into
+the transfer service), so everything before it (flags, config) is the real command's.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from postie.config import Config  # noqa: E402
 from postie.runtime.engine import PostingJob  # noqa: E402
 from postie.runtime.runtime import Runtime  # noqa: E402
 from postie.transfer import nzb_targets  # noqa: E402
+from postie.transfers.service import job_name  # noqa: E402
 from tests.engine_nzb import write_nzbs  # noqa: E402
 
 if TYPE_CHECKING:
@@ -55,12 +57,12 @@ async def post_without_store(
     """What `postie post` does from the collected files to the NZB, minus the store."""
     if cfg.verify.enabled or cfg.par2.enabled:
         raise errors.UsageError("bench/nostore.py posts with --no-verify --no-par2 only")
-    collected = collect(cli_post._absolute(paths))
+    collected = collect(paths, cfg.files.rules())
     for problem in (*collected.warnings, *collected.skipped):
         common.warn(str(problem))
     if not collected.files:
         raise errors.InputError("nothing to post: " + ", ".join(os.fsdecode(p) for p in paths))
-    name = cli_post._job_name(paths)
+    name = job_name(paths)
     targets = nzb_targets(name, (f.name for f in collected.files), cfg.nzb, output)
     if not overwrite:
         for target in targets.values():

@@ -787,6 +787,7 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
     from postie.store.lease import new_owner
     from postie.store.store import TransferStore
     from postie.transfer_run import TransferRun
+    from postie.verify.service import verification
 
     work = Path(spec["work"])
     small, big = Path(spec["small"]), Path(spec["big"])
@@ -841,8 +842,8 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
             quiet.setLevel(logging.CRITICAL)  # the expected "finalizing failed" error
             try:
                 await store.schedule_checks(a_id, at=time.time(), again=True)
-                service = runtime.start_verification(store, owner=owner, only=a_id)
-                a = await service.wait(a_id)
+                async with verification(runtime, store, owner=owner, only=a_id) as service:
+                    a = await service.wait(a_id)
             finally:
                 quiet.setLevel(logging.NOTSET)
         if a.verify_state != "verified" or a.finalize_state != "failed":
@@ -856,8 +857,10 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
         for variant in spec["variants"]:
             if not variant.startswith("verify"):
                 continue
-            async with Runtime(config(int(variant.removeprefix("verify")))) as runtime:
-                service = runtime.start_verification(store, owner=owner, only=a_id)
+            async with (
+                Runtime(config(int(variant.removeprefix("verify")))) as runtime,
+                verification(runtime, store, owner=owner, only=a_id) as service,
+            ):
                 for _ in range(3):
                     started = time.monotonic()
                     await store.schedule_checks(a_id, at=time.time(), again=True)
@@ -895,8 +898,10 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
                         owner=owner,
                         manifests=manifests,
                     )
-                    async with Runtime(cfg_b) as runtime:
-                        service = runtime.start_verification(store, owner=owner, only=a_id)
+                    async with (
+                        Runtime(cfg_b) as runtime,
+                        verification(runtime, store, owner=owner, only=a_id) as service,
+                    ):
                         run = await _beside_once(
                             runtime,
                             store,

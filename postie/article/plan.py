@@ -131,6 +131,9 @@ def collect(
     that cannot be read fails here, not in the middle of the upload).
     """
     rules = rules if rules is not None else WalkRules()
+    # absolute from the start: the transfer records absolute paths, and fixing 10,000
+    # relative ones afterwards costs more than walking from absolute roots
+    paths = [Path(os.path.abspath(p)) for p in paths]
     if root is None:
         walker = Walker(rules, roots=[p for p in paths if p.is_dir()])
     else:

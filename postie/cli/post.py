@@ -5,32 +5,18 @@
 # compiled and evaluated each time (~3 ms over all commands).
 
 import asyncio
-import contextlib
-import os
-import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from postie import errors, transfer
-from postie.article.ids import bracketed
-from postie.article.plan import collect
+from postie import errors
 from postie.cli import common
-from postie.cli.progress import (
-    choose_mode,
-    make_console,
-    show_phase,
-    show_progress,
-    show_verifying,
-)
+from postie.cli.progress import choose_mode, make_console
+from postie.cli.report import CliReporter, render
 from postie.config import Config, Obfuscation
-from postie.par2.make import Par2Step, par2_workdir
-from postie.runtime.runtime import Runtime
 from postie.store.lease import new_owner
-from postie.store.store import Transfer, TransferStore
-from postie.transfer_run import Outcome, TransferRun
+from postie.transfers.service import PostRequest, TransferService, job_name
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -178,20 +164,6 @@ def post_command(
     raise typer.Exit(code)
 
 
-def _absolute(paths: list[Path]) -> list[Path]:
-    """Absolute from the start: the transfer records absolute paths, and fixing 10,000
-    relative ones afterwards costs more than walking from absolute roots."""
-    return [Path(os.path.abspath(p)) for p in paths]
-
-
-def _job_name(paths: list[Path]) -> str:
-    first = paths[0].resolve() if paths[0].exists() else paths[0]
-    name = os.fsdecode(first.name) or "postie"
-    if first.is_file():
-        name = first.stem or name
-    return name
-
-
 async def _post(
     cfg: Config,
     paths: list[Path],
@@ -202,206 +174,18 @@ async def _post(
     db: Path | None,
     wait: bool,
 ) -> int:
-    collected = collect(_absolute(paths), cfg.files.rules())
-    for problem in collected.warnings:
-        common.warn(str(problem))
-    for problem in collected.skipped:
-        common.warn(str(problem))
-    for problem in collected.failed:
-        common.error(str(problem))
-    if not collected.files:
-        raise errors.InputError("nothing to post: " + ", ".join(os.fsdecode(p) for p in paths))
-    owner = new_owner()
-    async with common.open_store(cfg, db) as (store, manifests):
-        uploaded = await transfer.uploaded_for_paths(store, paths, collected)
-        if uploaded is not None and cfg.verify.enabled:
-            return await verify_uploaded(cfg, store, uploaded, owner, mode, console, wait)
-        if uploaded is not None:
-            if mode != "quiet":
-                print(
-                    f"postie: transfer {uploaded.id} ({uploaded.name}) uploaded these files"
-                    f" already; not posting them again (postie verify {uploaded.id} checks"
-                    " them)",
-                    flush=True,
-                )
-            return common.EXIT_OK
-        async with Runtime(cfg) as runtime:
-            par2 = Par2Step(
-                runtime.par2,
-                cfg.par2,
-                par2_workdir(cfg.par2, store.path),
-                display=lambda describe: show_phase(mode, describe, console),
-            )
-            prepared = await transfer.for_paths(
-                store,
-                cfg,
-                paths,
-                name=_job_name(paths),
-                output=output,
-                overwrite=overwrite,
-                owner=owner,
-                manifests=manifests,
-                collected=collected,
-                par2=par2,
-            )
-            return await run_prepared(
-                cfg, store, prepared, owner, mode, console, wait=wait, runtime=runtime
-            )
-
-
-async def run_prepared(
-    cfg: Config,
-    store: TransferStore,
-    prepared: transfer.Prepared,
-    owner: str,
-    mode: str,
-    console: "Console | None",
-    *,
-    wait: bool = True,
-    runtime: Runtime | None = None,
-) -> int:
-    """Post a created or resumed transfer with progress, then (unless told not to) wait
-    for its verification; report; return the exit code."""
-    say = mode != "quiet"
-    if prepared.resumed and say:
-        print(f"postie: resuming transfer {prepared.transfer_id} ({prepared.name})", flush=True)
-    cfg = cfg.model_copy(update={"posting": prepared.posting})
-    async with contextlib.AsyncExitStack() as stack:
-        if runtime is None:
-            runtime = await stack.enter_async_context(Runtime(cfg))
-        run = TransferRun(
-            runtime,
-            store,
-            prepared,
-            owner=owner,
-            checkpoint_interval=cfg.store.checkpoint_interval,
-            check_delay=cfg.verify.delay if cfg.verify.enabled else None,
-        )
-        job = await run.check_server()
-        if run.stat_checked and say:
-            print(
-                f"postie: checked {run.stat_checked} articles that may have arrived before the"
-                f" interruption: {run.stat_checked - run.stat_missing} on the server,"
-                f" {run.stat_missing} to post again",
-                flush=True,
-            )
-        async with show_progress(mode, job.statistics, console):
-            outcome = await run.post()
-        code = _report(prepared, outcome, mode, len(prepared.not_collected))
-        if code != common.EXIT_OK or not cfg.verify.enabled:
-            return code
-        if not wait:
-            if mode != "quiet":
-                print(
-                    f"postie: not waiting for verification; it is due in {cfg.verify.delay:g} s"
-                    f" (postie verify {outcome.transfer_id}, or the daemon, does it)",
-                    flush=True,
-                )
-            return code
-        return await await_verification(runtime, store, outcome.transfer_id, owner, mode, console)
-
-
-async def verify_uploaded(
-    cfg: Config,
-    store: TransferStore,
-    found: Transfer,
-    owner: str,
-    mode: str,
-    console: "Console | None",
-    wait: bool,
-) -> int:
-    """The same files were uploaded by an earlier run that did not see its verification
-    through (interrupted, --no-wait, or some articles stayed missing): verify, post nothing."""
-    again = found.verify_state == "verification_failed"
-    if mode != "quiet":
-        print(
-            f"postie: transfer {found.id} ({found.name}) was uploaded already;"
-            + (" verifying it again" if again else " verifying it"),
-            flush=True,
-        )
-    due = [f.next_check_at for f in await store.files(found.id) if f.next_check_at is not None]
-    if again or not due:
-        await store.schedule_checks(found.id, at=time.time() + cfg.verify.delay, again=again)
-    if not wait:
-        return common.EXIT_OK
-    async with Runtime(cfg) as runtime:
-        return await await_verification(runtime, store, found.id, owner, mode, console)
-
-
-async def await_verification(
-    runtime: Runtime,
-    store: TransferStore,
-    transfer_id: int,
-    owner: str,
-    mode: str,
-    console: "Console | None",
-) -> int:
-    """Run the verification of one transfer until it is decided (and finalized)."""
-    service = runtime.start_verification(store, owner=owner, only=transfer_id)
-    async with show_verifying(mode, service.statistics, console):
-        found = await service.wait(transfer_id)
-    stats = service.statistics()
-    if found.verify_state == "verification_failed":
-        failures = [f for f in await store.failures(transfer_id) if f.state == "exhausted"]
-        for miss in failures[:SHOW_MISSING]:
-            common.error(
-                f"lost: file {miss.file_id} part {miss.part} {bracketed(miss.message_id)}:"
-                f" {miss.last_error or 'not found'}"
-            )
-        common.error(
-            f"verification failed: {len(failures)} articles are still missing after"
-            f" {cfg_reposts(runtime)} re-posts and their rechecks; the manifest and the"
-            f" originals are kept (postie transfers show {transfer_id})"
-        )
-        return common.EXIT_PARTIAL
-    if found.finalize_state == "failed":
-        common.error(f"verified, but finalizing failed: {found.last_error}")
-        return common.EXIT_FAILURE
-    if mode != "quiet":
-        extra = f", {stats.reposted} re-posted" if stats.reposted else ""
-        print(
-            f"postie: verified: {stats.checked} articles STATed on {runtime.verify_label}"
-            f" in {stats.check_seconds:.1f}s, {stats.missing} were missing{extra}"
-            f" [transfer {transfer_id}]",
-            flush=True,
-        )
-    return common.EXIT_OK
-
-
-SHOW_MISSING = 20
-
-
-def cfg_reposts(runtime: Runtime) -> int:
-    return runtime.config.verify.max_reposts
-
-
-def _report(prepared: transfer.Prepared, outcome: Outcome, mode: str, not_collected: int) -> int:
-    for err in outcome.failures:
-        common.error(str(err))
-    for path in outcome.written:
-        if mode != "quiet":
-            print(f"postie: wrote {path}", file=sys.stdout)
-    plan = prepared.plan
-    failed = len(outcome.failures) + not_collected
-    if failed:
-        total = len(plan.files) + not_collected
-        common.error(
-            f"{failed} of {total} files could not be posted;"
-            + (" no complete NZB was written" if not outcome.written else "")
-            + f" (transfer {outcome.transfer_id}: postie transfers show {outcome.transfer_id})"
-        )
-        return common.EXIT_PARTIAL
-    if mode != "quiet":
-        stats = outcome.result
-        posted = sum(s.posted_bytes for s in stats.files)
-        mb = posted / 1e6
-        speed = mb / stats.elapsed if stats.elapsed > 0 else 0.0
-        before = plan.total_bytes - posted
-        extra = f"; {before / 1e6:.1f} MB were posted before" if prepared.resumed else ""
-        print(
-            f"postie: posted {len(plan.files)} files, {plan.article_count} articles,"
-            f" {mb:.1f} MB in {stats.elapsed:.1f}s ({speed:.1f} MB/s){extra}"
-            f" [transfer {outcome.transfer_id}]",
-            file=sys.stdout,
-        )
-    return common.EXIT_OK
+    """Post ``paths`` through the transfer service; render what it came to."""
+    request = PostRequest(
+        tuple(paths),
+        job_name(paths),
+        output=output,
+        overwrite=overwrite,
+        rules=cfg.files.rules(),
+        wait=wait,
+    )
+    async with (
+        common.open_store(cfg, db) as (store, manifests),
+        TransferService(cfg, store, owner=new_owner(), manifests=manifests) as service,
+    ):
+        done = await service.post(request, CliReporter(mode, console))
+    return render(done, mode, verify_delay=cfg.verify.delay if cfg.verify.enabled else None)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from postie import errors, transfer
+from postie import errors
 from postie.article.ids import bracketed
 from postie.cli import common
 from postie.cli.progress import choose_mode, make_console
@@ -55,19 +55,20 @@ def resume_command(
 
     Posting settings are the transfer's own; server options come from this command.
     """
-    from postie.cli.post import run_prepared
+    from postie.cli.report import CliReporter, render
+    from postie.transfers.service import TransferService
 
     mode = choose_mode(quiet, plain)
     console = make_console() if mode == "bar" else None
     common.setup_logging(verbose, rich_console=console)
 
     async def main() -> int:
-        owner = new_owner()
-        async with common.open_store(cfg, db) as (store, _):
-            prepared = await transfer.resume(store, cfg, transfer_id, owner=owner)
-            for problem in prepared.lost.values():
-                common.error(str(problem))
-            return await run_prepared(cfg, store, prepared, owner, mode, console, wait=wait)
+        async with (
+            common.open_store(cfg, db) as (store, manifests),
+            TransferService(cfg, store, owner=new_owner(), manifests=manifests) as service,
+        ):
+            done = await service.resume(transfer_id, CliReporter(mode, console), wait=wait)
+        return render(done, mode, verify_delay=cfg.verify.delay if cfg.verify.enabled else None)
 
     try:
         cfg = common.build_config(

@@ -6,7 +6,6 @@ segment of any NZB and report what is missing."""
 # compiled and evaluated each time (~3 ms over all commands).
 
 import asyncio
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,28 +80,17 @@ def verify_command(
 async def _verify_transfer(
     cfg: Config, db: Path | None, transfer_id: int, mode: str, console: "Console | None"
 ) -> int:
-    from postie.cli.post import await_verification
-    from postie.runtime.runtime import Runtime
+    from postie.cli.report import CliReporter, render
     from postie.store.lease import new_owner
+    from postie.transfers.service import TransferService
 
     cfg.check_postable()  # missing articles are posted again
-    async with common.open_store(cfg, db) as (store, _):
-        found = await store.get(transfer_id)
-        if found is None:
-            raise errors.UsageError(f"no transfer {transfer_id} in {store.path}")
-        if found.state != "uploaded":
-            raise errors.UsageError(
-                f"transfer {transfer_id} is {found.state}, not uploaded: finish it first"
-                f" (postie resume {transfer_id})"
-            )
-        if found.finalize_state == "done":
-            raise errors.UsageError(
-                f"transfer {transfer_id} was verified and finalized (its manifest is gone);"
-                f" check its NZB instead: postie verify {found.nzb_path or 'FILE.nzb'}"
-            )
-        await store.schedule_checks(transfer_id, at=time.time(), again=True)
-        async with Runtime(cfg) as runtime:
-            return await await_verification(runtime, store, transfer_id, new_owner(), mode, console)
+    async with (
+        common.open_store(cfg, db) as (store, manifests),
+        TransferService(cfg, store, owner=new_owner(), manifests=manifests) as service,
+    ):
+        done = await service.verify(transfer_id, CliReporter(mode, console))
+    return render(done, mode, verify_delay=None)
 
 
 async def _check(cfg: Config, document: nzb.Nzb) -> "SegmentCheck":

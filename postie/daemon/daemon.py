@@ -25,22 +25,23 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from postie import errors, transfer
-from postie.article.plan import collect
+from postie import errors
 from postie.article.walk import Walker, WalkRules, inside
 from postie.config import Config
 from postie.daemon.http import Metrics, StatusServer
 from postie.daemon.watcher import Watcher, rules_for
-from postie.par2.make import Par2Step, par2_workdir
 from postie.runtime.runtime import Runtime
+from postie.runtime.state import JobStatistics
 from postie.store.queue import Job
 from postie.store.store import TransferStore
-from postie.transfer_run import TransferRun
-from postie.verify.service import VerificationService
+from postie.transfers.service import PostRequest, TransferService, job_name
+from postie.verify.service import VerifyStatistics, verification
 from postie.verify.sweeper import Sweeper
 
 log = logging.getLogger("postie.daemon")
@@ -52,8 +53,46 @@ PROBLEM_EVERY = 300.0  # seconds between repeats of the same watch problem in th
 
 @dataclass
 class Running:
+    """A job a worker runs now, and (once it posts) its transfer and progress."""
+
     job: Job
-    run: TransferRun | None = None
+    transfer_id: int | None = None
+    statistics: Callable[[], JobStatistics] | None = None
+
+
+class _JobReporter:
+    """The transfer service's progress for one job: log lines, the job's transfer."""
+
+    def __init__(self, daemon: Daemon, item: Running) -> None:
+        self.daemon = daemon
+        self.item = item
+
+    def note(self, text: str) -> None:
+        log.info("job %d: %s", self.item.job.id, text)
+
+    def warning(self, text: str) -> None:
+        log.warning("job %d: %s", self.item.job.id, text)
+
+    def error(self, text: str) -> None:
+        log.warning("job %d: %s", self.item.job.id, text)  # the job's outcome says the rest
+
+    def phase(self, describe: Callable[[], str]) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
+    @contextlib.asynccontextmanager
+    async def posting(
+        self, transfer_id: int, statistics: Callable[[], JobStatistics]
+    ) -> AsyncIterator[None]:
+        self.item.transfer_id = transfer_id
+        self.item.statistics = statistics
+        job = self.item.job
+        await self.daemon.store.set_job_transfer(job.id, transfer_id, owner=self.daemon.owner)
+        yield
+
+    def verifying(
+        self, statistics: Callable[[], VerifyStatistics]
+    ) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
 
 
 class Daemon:
@@ -75,18 +114,15 @@ class Daemon:
         self._posted_articles = 0
         self._problems: dict[str, float] = {}
         self._runtime: Runtime | None = None
-        self._service: VerificationService | None = None
+        self._transfers: TransferService | None = None
         self._exclude = excluded_folders(config, manifests)
 
     def stop(self) -> None:
         """Stop taking jobs; ask running ones to stop (see the module documentation)."""
         if self._stopping.is_set():
             return
-        self._stopping.set()
+        self._stopping.set()  # running jobs stop taking articles (TransferService.post)
         log.info("stopping: no new jobs; %d running job(s) stop", len(self.running))
-        for item in self.running.values():
-            if item.run is not None and item.run.job is not None:
-                item.run.job.stop("the daemon is stopping")
 
     async def run(self) -> None:
         cfg = self.config
@@ -95,9 +131,16 @@ class Daemon:
             log.info("reclaimed %d expired leases", report.leases)
         for job in await self.store.requeue_interrupted(owner=self.owner):
             log.info("job %d interrupted before (%s): queued again", job.id, job.path)
-        async with Runtime(cfg) as runtime, contextlib.AsyncExitStack() as stack:
+        async with (
+            Runtime(cfg) as runtime,
+            verification(runtime, self.store, owner=self.owner),
+            TransferService(
+                cfg, self.store, owner=self.owner, manifests=self.manifests, runtime=runtime
+            ) as transfers,
+            contextlib.AsyncExitStack() as stack,
+        ):
             self._runtime = runtime
-            self._service = runtime.start_verification(self.store, owner=self.owner)
+            self._transfers = transfers
             if cfg.daemon.http.enabled:
                 server = StatusServer(
                     cfg.daemon.http,
@@ -188,72 +231,41 @@ class Daemon:
     async def _post(self, item: Running) -> None:
         cfg = self.config
         job = item.job
-        assert self._runtime is not None
+        assert self._transfers is not None
         rules, root = job_rules(cfg, job.root or job.path, self._exclude)
-        collected = await asyncio.to_thread(collect, [job.path], rules, root=root)
-        for problem in (*collected.failed, *collected.skipped):
-            log.warning("job %d: %s", job.id, problem)
-        if not collected.files:
-            raise errors.InputError(
-                f"{job.path}: nothing to post (gone, empty, unreadable or left out by the rules)"
+        nzb, name = await asyncio.to_thread(self._nzb_path, job)
+        request = PostRequest(
+            (job.path,), name, output=nzb, overwrite=True, rules=rules, root=root, wait=False
+        )
+        done = await self._transfers.post(
+            request, _JobReporter(self, item), stopping=self._stopping
+        )
+        outcome = done.outcome
+        if outcome is None:  # uploaded by an earlier transfer: verification goes on
+            log.info("job %d: transfer %d uploaded it already", job.id, done.transfer_id)
+            await self.store.set_job_transfer(job.id, done.transfer_id, owner=self.owner)
+        elif not done.uploaded:
+            raise errors.JobFailed(done.reason or "the transfer is incomplete")
+        else:
+            posted = sum(s.posted_bytes for s in outcome.result.files)
+            self._posted_bytes += posted
+            self._posted_articles += outcome.result.plan.article_count
+            log.info(
+                "job %d posted: %d files, %.1f MB in %.1f s; NZB %s (transfer %d, verification"
+                " follows)",
+                job.id,
+                done.files,
+                posted / 1e6,
+                outcome.result.elapsed,
+                ", ".join(str(p) for p in outcome.written) or "-",
+                done.transfer_id,
             )
-        uploaded = await transfer.uploaded_for_paths(self.store, [job.path], collected)
-        if uploaded is not None:
-            log.info("job %d: transfer %d uploaded it already", job.id, uploaded.id)
-            await self.store.set_job_transfer(job.id, uploaded.id, owner=self.owner)
-            await self._end(job, "done")
-            self._done += 1
-            return
-        nzb = await asyncio.to_thread(self._nzb_path, job)
-        name = job.path.name if job.path.is_dir() else job.path.stem or job.path.name
-        prepared = await transfer.for_paths(
-            self.store,
-            cfg,
-            [job.path],
-            name=name,
-            output=nzb,
-            overwrite=True,
-            owner=self.owner,
-            manifests=self.manifests,
-            collected=collected,
-            par2=Par2Step(self._runtime.par2, cfg.par2, par2_workdir(cfg.par2, self.store.path)),
-        )
-        await self.store.set_job_transfer(job.id, prepared.transfer_id, owner=self.owner)
-        run = TransferRun(
-            self._runtime,
-            self.store,
-            prepared,
-            owner=self.owner,
-            checkpoint_interval=cfg.store.checkpoint_interval,
-            check_delay=cfg.verify.delay if cfg.verify.enabled else None,
-        )
-        item.run = run
-        await run.check_server()
-        if self._stopping.is_set():
-            prepared.writer.close()
-            await self.store.release(prepared.transfer_id, owner=self.owner)
-            raise errors.Stopped("the daemon is stopping")
-        outcome = await run.post()
-        posted = sum(s.posted_bytes for s in outcome.result.files)
-        self._posted_bytes += posted
-        self._posted_articles += outcome.result.plan.article_count
-        if not outcome.uploaded:
-            raise errors.JobFailed(outcome.reason or "the transfer is incomplete")
         self._done += 1
-        log.info(
-            "job %d posted: %d files, %.1f MB in %.1f s; NZB %s (transfer %d, verification"
-            " follows)",
-            job.id,
-            len(prepared.plan.files),
-            posted / 1e6,
-            outcome.result.elapsed,
-            ", ".join(str(p) for p in outcome.written) or "-",
-            prepared.transfer_id,
-        )
         await self._end(job, "done")
 
-    def _nzb_path(self, job: Job) -> Path:
-        """``output/relative.nzb``: the NZB mirrors the job's place under its root."""
+    def _nzb_path(self, job: Job) -> tuple[Path, str]:
+        """``output/relative.nzb`` (the NZB mirrors the job's place under its root), and
+        the transfer's name."""
         folder = job.output or self.config.daemon.output or self.config.nzb.output
         if folder is None:
             raise errors.ConfigError("no NZB folder: set daemon.output or an output per watch root")
@@ -266,7 +278,7 @@ class Daemon:
             ) from None
         if not os.access(path.parent, os.W_OK):
             raise errors.InputError(f"the NZB folder {path.parent} is not writable")
-        return path
+        return path, job_name([job.path])
 
     async def _end(
         self,
@@ -336,10 +348,10 @@ class Daemon:
         running = []
         for item in list(self.running.values()):
             entry: dict[str, Any] = {"id": item.job.id, "path": str(item.job.path)}
-            if item.run is not None and item.run.job is not None:
-                progress = item.run.job.statistics()
+            if item.statistics is not None:
+                progress = item.statistics()
                 entry.update(
-                    transfer=item.run.prepared.transfer_id,
+                    transfer=item.transfer_id,
                     posted_bytes=progress.posted_bytes,
                     total_bytes=progress.total_bytes,
                     articles=f"{progress.posted_articles}/{progress.total_articles}",

@@ -1,10 +1,10 @@
 """The process-wide Runtime: one per process, built by the CLI or the daemon.
 
 It owns the connection pools, the WorkerSlots and ByteBudget limiters, the
-Par2Scheduler, the verification service once started, and the
-thread pool that reads and encodes articles (sabctools releases the GIL, so
+Par2Scheduler, and the thread pool that reads and encodes articles (sabctools releases the GIL, so
 encoding runs beside the event loop on another core). Jobs borrow all of these;
-none of them is a module-level singleton.
+none of them is a module-level singleton. It knows nothing of transfers or
+verification: those run on top of it (``postie.transfers``, ``postie.verify``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from postie.config import Config
 from postie.nntp.connection import NNTPConnection
@@ -30,10 +29,6 @@ from postie.runtime.limits import (
 from postie.runtime.memory import tune_allocator
 
 VERIFY = "verify"  # the WorkerSlots group of STAT checks (see Lane.may_prime)
-
-if TYPE_CHECKING:
-    from postie.store.store import TransferStore
-    from postie.verify.service import VerificationService
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,28 +71,7 @@ class Runtime:
             else min(config.verify.connections, self.upload_pools[0].max_connections)
         )
         self.par2 = Par2Scheduler(config.par2)
-        self._services: list[VerificationService] = []
         self._closed = False
-
-    def start_verification(
-        self, store: TransferStore, *, owner: str, only: int | None = None, sweep: bool = True
-    ) -> VerificationService:
-        """Start the verification service (and its sweeper) on ``store``; it stops with
-        the Runtime. ``only``: that transfer's work alone."""
-        from postie.verify.service import VerificationService
-
-        service = VerificationService(
-            self,
-            store,
-            owner=owner,
-            config=self.config.verify,
-            finalize_config=self.config.finalize,
-            only=only,
-            sweep=sweep,
-        )
-        service.start()
-        self._services.append(service)
-        return service
 
     @property
     def verify_label(self) -> str:
@@ -142,8 +116,6 @@ class Runtime:
             return
         self._closed = True
         try:
-            for service in self._services:
-                await service.aclose()
             for pool in self.upload_pools:
                 await pool.aclose()
             if self.verify_pool is not None:

@@ -30,22 +30,19 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from postie import crashpoints, errors
 from postie.config import FinalizeConfig, VerifyConfig
 from postie.manifest import ArticleRecord, ManifestReader
 from postie.nntp.stat import stat_all
 from postie.par2.make import par2_workdir
+from postie.runtime.runtime import Runtime
 from postie.store.lease import owner_is_gone
 from postie.store.records import Failure, Transfer
 from postie.store.store import TransferStore
 from postie.verify.finalize import FinalizeFailed, finalize
 from postie.verify.repost import Reposted, repost
 from postie.verify.sweeper import Sweeper
-
-if TYPE_CHECKING:
-    from postie.runtime.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +70,27 @@ class VerifyStatistics:
     finalized: int
     finalize_failures: int
     check_seconds: float  # time spent in scans
+
+
+def verification(
+    runtime: Runtime,
+    store: TransferStore,
+    *,
+    owner: str,
+    only: int | None = None,
+    sweep: bool = True,
+) -> VerificationService:
+    """A VerificationService on ``runtime`` with its config's verify and finalize
+    settings; ``async with`` it to run it."""
+    return VerificationService(
+        runtime,
+        store,
+        owner=owner,
+        config=runtime.config.verify,
+        finalize_config=runtime.config.finalize,
+        only=only,
+        sweep=sweep,
+    )
 
 
 def recheck_delay(config: VerifyConfig, checks: int) -> float:

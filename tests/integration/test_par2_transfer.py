@@ -19,6 +19,7 @@ from postie.store.lease import new_owner
 from postie.store.store import TransferStore
 from postie.testing import FaultyNNTPServer
 from postie.transfer_run import TransferRun
+from postie.verify.service import verification
 
 ARTICLE = 16_384
 
@@ -68,8 +69,10 @@ async def test_par2_is_posted_verified_reposted_and_cleaned_up(tmp_path: Path) -
             lines = manifest.read(prepared.manifest_path).articles
             victim = lines[generated[-1].file_id][1].message_id
             lost = server.articles.pop(f"<{victim}>")
-            service = runtime.start_verification(store, owner=owner, only=prepared.transfer_id)
-            decided = await service.wait(prepared.transfer_id)
+            async with verification(
+                runtime, store, owner=owner, only=prepared.transfer_id
+            ) as service:
+                decided = await service.wait(prepared.transfer_id)
             assert decided.verify_state == "verified"
             assert decided.finalize_state == "done"
             assert service.statistics().reposted == 1
@@ -104,8 +107,10 @@ async def test_keep_par2_keeps_the_generated_files(tmp_path: Path) -> None:
                 par2=Par2Step(runtime.par2, cfg.par2, tmp_path / "work"),
             )
             await TransferRun(runtime, store, prepared, owner=owner, check_delay=0).post()
-            service = runtime.start_verification(store, owner=owner, only=prepared.transfer_id)
-            assert (await service.wait(prepared.transfer_id)).finalize_state == "done"
+            async with verification(
+                runtime, store, owner=owner, only=prepared.transfer_id
+            ) as service:
+                assert (await service.wait(prepared.transfer_id)).finalize_state == "done"
             rows = await store.files(prepared.transfer_id)
     kept = [r.source_path for r in rows if r.role == "par2"]
     assert kept

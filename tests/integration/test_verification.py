@@ -27,7 +27,7 @@ from postie.store.store import TransferStore
 from postie.testing import Faults, FaultyNNTPServer, make_tree
 from postie.transfer_run import TransferRun
 from postie.verify import service as service_module
-from postie.verify.service import VerifyStatistics
+from postie.verify.service import VerifyStatistics, verification
 
 ARTICLE = 4096
 HOOK = Path(__file__).with_name("hook_probe.py")
@@ -95,8 +95,10 @@ async def post_and_verify(
             del found
             if before_verify is not None:
                 before_verify()
-            service = runtime.start_verification(store, owner=owner, only=prepared.transfer_id)
-            decided = await service.wait(prepared.transfer_id)
+            async with verification(
+                runtime, store, owner=owner, only=prepared.transfer_id
+            ) as service:
+                decided = await service.wait(prepared.transfer_id)
             return Verified(decided, service.statistics(), db, prepared.manifest_path, ids)
 
 

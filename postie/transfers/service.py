@@ -1,0 +1,439 @@
+"""The application layer: one sequence behind every way in.
+
+``postie post``, ``postie resume``, ``postie verify ID`` and the daemon's jobs all
+call :class:`TransferService`; none of them holds a step of its own:
+
+1. **take the files**: the one walker (``postie.article.walk``) under the caller's
+   rules; what is left out is reported by name;
+2. **find or create the transfer**: the same files uploaded before and waiting for
+   (or failed at) verification are verified, not posted again; an unfinished
+   transfer of the same files is resumed (same Message-IDs); otherwise PAR2 is made
+   and a new transfer created, its manifest written before anything is posted;
+3. **run it**: STAT what an interrupted run may have posted, post the rest with
+   checkpoints, write the NZB from the manifest's lines;
+4. **verify** (when asked to wait): STAT every article, re-post what is missing
+   with the same Message-ID, then finalize (hook, cleanup).
+
+The result is a :class:`Done`: the caller renders it (the CLI as lines and an exit
+status, the daemon as a job's state). A transfer is *uploaded* exactly when every
+file was posted and its NZB written; every other end says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol
+
+from postie import errors, transfer
+from postie.article.plan import Collected, collect
+from postie.article.walk import WalkRules
+from postie.config import Config
+from postie.par2.make import Par2Step, par2_workdir
+from postie.runtime.runtime import Runtime
+from postie.runtime.state import JobStatistics
+from postie.store.records import Failure, Transfer
+from postie.store.store import TransferStore
+from postie.transfer_run import Outcome, TransferRun
+
+if TYPE_CHECKING:  # verification is imported when it runs: not on every start of the CLI
+    from postie.verify.service import VerifyStatistics
+
+log = logging.getLogger(__name__)
+
+
+class Ending(StrEnum):
+    """How a call of the service ended."""
+
+    UPLOADED = "uploaded"  # every file posted, NZB written; verification not waited for
+    VERIFIED = "verified"  # ... and every article found (re-posted if need be), finalized
+    VERIFICATION_FAILED = "verification_failed"  # some articles stayed missing
+    FINALIZE_FAILED = "finalize_failed"  # verified, but the hook or the cleanup failed
+    INCOMPLETE = "incomplete"  # some files could not be posted: no complete NZB
+    ALREADY_UPLOADED = "already_uploaded"  # these files were uploaded before; nothing posted
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a post, resume or verify came to (see ``Ending``)."""
+
+    ending: Ending
+    transfer: Transfer
+    outcome: Outcome | None = None  # the run, when one ran
+    files: int = 0  # files the transfer holds (posted or not), and those never taken
+    not_collected: int = 0
+    verify: VerifyStatistics | None = None
+    verify_label: str = ""  # the server the checks ran on
+    lost: tuple[Failure, ...] = ()  # articles missing for good
+    max_reposts: int = 0
+    resumed: bool = False
+    posted_before: int = 0  # bytes posted by earlier runs of a resumed transfer
+
+    @property
+    def transfer_id(self) -> int:
+        return self.transfer.id
+
+    @property
+    def uploaded(self) -> bool:
+        """The transfer is uploaded with its NZB written (what makes a daemon job done)."""
+        return self.ending not in (Ending.INCOMPLETE,)
+
+    @property
+    def reason(self) -> str | None:
+        """Why the transfer is not uploaded, in a line."""
+        if self.ending is Ending.INCOMPLETE:
+            return (self.outcome.reason if self.outcome else None) or self.transfer.last_error
+        return None
+
+
+class Reporter(Protocol):
+    """What the caller shows while the service works (the CLI's lines and bars; the
+    daemon's log and status)."""
+
+    def note(self, text: str) -> None:
+        """A line worth telling the user (resuming, STAT results, ...)."""
+
+    def warning(self, text: str) -> None:
+        """Something left out that the user should know of (a link not followed, ...)."""
+
+    def error(self, text: str) -> None:
+        """Something that could not be done (a file that cannot be read, ...)."""
+
+    def phase(self, describe: Callable[[], str]) -> AbstractAsyncContextManager[None]:
+        """A phase without a byte count (making PAR2)."""
+
+    def posting(
+        self, transfer_id: int, statistics: Callable[[], JobStatistics]
+    ) -> AbstractAsyncContextManager[None]:
+        """The upload of transfer ``transfer_id`` runs inside this."""
+
+    def verifying(
+        self, statistics: Callable[[], VerifyStatistics]
+    ) -> AbstractAsyncContextManager[None]:
+        """The wait for a transfer's verification runs inside this."""
+
+
+class Quiet:
+    """A Reporter that shows nothing (logs what it is told at INFO)."""
+
+    def note(self, text: str) -> None:
+        log.info("%s", text)
+
+    def warning(self, text: str) -> None:
+        log.warning("%s", text)
+
+    def error(self, text: str) -> None:
+        log.error("%s", text)
+
+    def phase(self, describe: Callable[[], str]) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
+    def posting(
+        self, transfer_id: int, statistics: Callable[[], JobStatistics]
+    ) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
+    def verifying(
+        self, statistics: Callable[[], VerifyStatistics]
+    ) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
+
+@dataclass(frozen=True)
+class PostRequest:
+    """What to post and how (``postie post``, a daemon job)."""
+
+    paths: tuple[Path, ...]
+    name: str
+    output: Path | None = None
+    overwrite: bool = False
+    rules: WalkRules = field(default_factory=WalkRules)
+    root: Path | None = None  # a daemon job: the watch root its links are confined to
+    wait: bool = True  # wait for the verification (when it is on)
+
+
+class TransferService:
+    """``async with TransferService(config, store, owner=..., manifests=...)``.
+
+    ``runtime``: a Runtime to share (the daemon's); otherwise the service makes its own
+    when it first needs one and closes it on exit."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: TransferStore,
+        *,
+        owner: str,
+        manifests: Path,
+        runtime: Runtime | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.owner = owner
+        self.manifests = manifests
+        self._runtime = runtime
+        self._stack = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> TransferService:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+
+    async def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = await self._stack.enter_async_context(Runtime(self.config))
+        return self._runtime
+
+    # --- post -------------------------------------------------------------------------
+
+    async def post(
+        self,
+        request: PostRequest,
+        reporter: Reporter | None = None,
+        *,
+        stopping: asyncio.Event | None = None,
+    ) -> Done:
+        """Take the files, then find, resume or create their transfer, run it, and
+        (if ``request.wait``) see its verification through. ``stopping``: when set, the
+        run stops taking articles and ``errors.Stopped`` is raised (it resumes later)."""
+        reporter = reporter or Quiet()
+        collected = await self.collect(request, reporter)
+        uploaded = await transfer.uploaded_for_paths(self.store, list(request.paths), collected)
+        if uploaded is not None:
+            return await self._uploaded_before(uploaded, request.wait, reporter)
+        runtime = await self.runtime()
+        par2 = Par2Step(
+            runtime.par2,
+            self.config.par2,
+            par2_workdir(self.config.par2, self.store.path),
+            display=reporter.phase,
+        )
+        prepared = await transfer.for_paths(
+            self.store,
+            self.config,
+            list(request.paths),
+            name=request.name,
+            output=request.output,
+            overwrite=request.overwrite,
+            owner=self.owner,
+            manifests=self.manifests,
+            collected=collected,
+            par2=par2,
+        )
+        return await self._run(prepared, request.wait, reporter, stopping)
+
+    async def collect(self, request: PostRequest, reporter: Reporter) -> Collected:
+        """The files of ``request`` by its rules; what is left out goes to ``reporter``."""
+        collected = await asyncio.to_thread(
+            collect, request.paths, request.rules, root=request.root
+        )
+        for problem in (*collected.warnings, *collected.skipped):
+            reporter.warning(str(problem))
+        for problem in collected.failed:
+            reporter.error(str(problem))
+        if not collected.files:
+            shown = ", ".join(os.fsdecode(p) for p in request.paths)
+            raise errors.InputError(f"nothing to post: {shown}")
+        return collected
+
+    async def _uploaded_before(self, found: Transfer, wait: bool, reporter: Reporter) -> Done:
+        """The same files were uploaded by an earlier run: verify them (again, if that
+        failed), post nothing."""
+        if not self.config.verify.enabled:
+            reporter.note(
+                f"transfer {found.id} ({found.name}) uploaded these files already; not posting"
+                f" them again (postie verify {found.id} checks them)"
+            )
+            return Done(Ending.ALREADY_UPLOADED, found)
+        again = found.verify_state == "verification_failed"
+        reporter.note(
+            f"transfer {found.id} ({found.name}) was uploaded already;"
+            + (" verifying it again" if again else " verifying it")
+        )
+        due = [f.next_check_at for f in await self.store.files(found.id) if f.next_check_at]
+        if again or not due:
+            await self.store.schedule_checks(
+                found.id, at=time.time() + self.config.verify.delay, again=again
+            )
+        if not wait:
+            return Done(Ending.UPLOADED, found)
+        return await self._await_verification(found.id, reporter)
+
+    # --- resume and verify ------------------------------------------------------------
+
+    async def resume(
+        self, transfer_id: int | None, reporter: Reporter | None = None, *, wait: bool = True
+    ) -> Done:
+        """Finish an unfinished transfer (the newest one when ``transfer_id`` is None)."""
+        reporter = reporter or Quiet()
+        prepared = await transfer.resume(self.store, self.config, transfer_id, owner=self.owner)
+        for problem in prepared.lost.values():
+            reporter.error(str(problem))
+        return await self._run(prepared, wait, reporter, None)
+
+    async def verify(self, transfer_id: int, reporter: Reporter | None = None) -> Done:
+        """STAT every article of an uploaded transfer now, re-post what is missing, then
+        finalize it once verified (``postie verify ID``)."""
+        reporter = reporter or Quiet()
+        found = await self.store.get(transfer_id)
+        if found is None:
+            raise errors.UsageError(f"no transfer {transfer_id} in {self.store.path}")
+        if found.state != "uploaded":
+            raise errors.UsageError(
+                f"transfer {transfer_id} is {found.state}, not uploaded: finish it first"
+                f" (postie resume {transfer_id})"
+            )
+        if found.finalize_state == "done":
+            raise errors.UsageError(
+                f"transfer {transfer_id} was verified and finalized (its manifest is gone);"
+                f" check its NZB instead: postie verify {found.nzb_path or 'FILE.nzb'}"
+            )
+        await self.store.schedule_checks(transfer_id, at=time.time(), again=True)
+        return await self._await_verification(transfer_id, reporter)
+
+    # --- the run ----------------------------------------------------------------------
+
+    async def _run(
+        self,
+        prepared: transfer.Prepared,
+        wait: bool,
+        reporter: Reporter,
+        stopping: asyncio.Event | None,
+    ) -> Done:
+        if prepared.resumed:
+            reporter.note(f"resuming transfer {prepared.transfer_id} ({prepared.name})")
+        runtime = await self.runtime()
+        config = self.config
+        run = TransferRun(
+            runtime,
+            self.store,
+            prepared,
+            owner=self.owner,
+            checkpoint_interval=config.store.checkpoint_interval,
+            check_delay=config.verify.delay if config.verify.enabled else None,
+        )
+        job = await run.check_server()
+        if run.stat_checked:
+            reporter.note(
+                f"checked {run.stat_checked} articles that may have arrived before the"
+                f" interruption: {run.stat_checked - run.stat_missing} on the server,"
+                f" {run.stat_missing} to post again"
+            )
+        if stopping is not None and stopping.is_set():
+            prepared.writer.close()
+            await self.store.release(prepared.transfer_id, owner=self.owner)
+            raise errors.Stopped("stopped before posting")
+        async with (
+            reporter.posting(prepared.transfer_id, job.statistics),
+            _stop_on(stopping, lambda: job.stop("stopped")),
+        ):
+            outcome = await run.post()
+        found = await self.store.get(prepared.transfer_id)
+        assert found is not None
+        plan = prepared.plan
+        done = Done(
+            Ending.UPLOADED if outcome.uploaded else Ending.INCOMPLETE,
+            found,
+            outcome,
+            files=len(plan.files),
+            not_collected=len(prepared.not_collected),
+            resumed=prepared.resumed,
+            posted_before=plan.total_bytes - sum(s.posted_bytes for s in outcome.result.files),
+        )
+        if not outcome.uploaded or not config.verify.enabled or not wait:
+            return done
+        verified = await self._await_verification(prepared.transfer_id, reporter)
+        return _merge(done, verified)
+
+    async def _await_verification(self, transfer_id: int, reporter: Reporter) -> Done:
+        """Run the verification of one transfer until it is decided (and finalized)."""
+        from postie.verify.service import verification
+
+        runtime = await self.runtime()
+        config = self.config
+        async with verification(runtime, self.store, owner=self.owner, only=transfer_id) as service:
+            async with reporter.verifying(service.statistics):
+                found = await service.wait(transfer_id)
+            stats = service.statistics()
+        lost: tuple[Failure, ...] = ()
+        if found.verify_state == "verification_failed":
+            ending = Ending.VERIFICATION_FAILED
+            failures = await self.store.failures(transfer_id)
+            lost = tuple(f for f in failures if f.state == "exhausted")
+        elif found.finalize_state == "failed":
+            ending = Ending.FINALIZE_FAILED
+        else:
+            ending = Ending.VERIFIED
+        return Done(
+            ending,
+            found,
+            verify=stats,
+            verify_label=runtime.verify_label,
+            lost=lost,
+            max_reposts=config.verify.max_reposts,
+        )
+
+
+def _merge(run: Done, verified: Done) -> Done:
+    """The run's facts with the verification's ending."""
+    return Done(
+        verified.ending,
+        verified.transfer,
+        run.outcome,
+        files=run.files,
+        not_collected=run.not_collected,
+        verify=verified.verify,
+        verify_label=verified.verify_label,
+        lost=verified.lost,
+        max_reposts=verified.max_reposts,
+        resumed=run.resumed,
+        posted_before=run.posted_before,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _stop_on(event: asyncio.Event | None, stop: Callable[[], None]) -> AsyncIterator[None]:
+    """Call ``stop`` if ``event`` is set while the body runs."""
+    if event is None:
+        yield
+        return
+
+    async def watch() -> None:
+        await event.wait()
+        stop()
+
+    task = asyncio.create_task(watch())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def job_name(paths: Sequence[Path]) -> str:
+    """The name of a transfer of ``paths``: the first folder's name, or the first file's
+    name without its extension."""
+    first = paths[0].resolve() if paths[0].exists() else paths[0]
+    name = os.fsdecode(first.name) or "postie"
+    if first.is_file():
+        name = first.stem or name
+    return name

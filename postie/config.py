@@ -216,9 +216,16 @@ class FilesConfig(_Model):
         False, description="follow links that stay inside the folders given (never out of them)"
     )
 
-    def rules(self) -> WalkRules:
+    def rules(
+        self, *, exclude: tuple[Path, ...] = (), nzb_folders: tuple[Path, ...] = ()
+    ) -> WalkRules:
+        """What ``postie post`` (or a job of an allowed path) takes."""
         return WalkRules(
-            ignore=self.ignore, min_size=max(self.min_size, 1), follow_symlinks=self.follow_symlinks
+            ignore=self.ignore,
+            min_size=max(self.min_size, 1),
+            follow_symlinks=self.follow_symlinks,
+            exclude=exclude,
+            nzb_folders=nzb_folders,
         )
 
 
@@ -364,6 +371,18 @@ class WatchRoot(_Model):
         None, description="'HH:MM-HH:MM' (local time, may wrap past midnight): take jobs only then"
     )
     priority: int = Field(0, ge=-100, le=100, description="higher runs first")
+
+    def rules(
+        self, *, exclude: tuple[Path, ...] = (), nzb_folders: tuple[Path, ...] = ()
+    ) -> WalkRules:
+        """What the root's candidates, and the jobs made of them, take."""
+        return WalkRules(
+            ignore=self.ignore,
+            min_size=max(self.min_size, 1),
+            follow_symlinks=self.follow_symlinks,
+            exclude=exclude,
+            nzb_folders=nzb_folders,
+        )
 
     @field_validator("schedule")
     @classmethod

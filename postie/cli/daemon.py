@@ -182,7 +182,7 @@ def queue_add(
     taken, under that folder's rules (ignore globs, size floor, symlinks)."""
 
     async def action(store: Any, cfg: Config) -> None:
-        from postie.daemon.daemon import add_job
+        from postie.transfers.queue import add_job
 
         job = await add_job(store, cfg, path, priority=priority, output=output)
         typer.echo(f"job {job.id} queued: {job.path}")

@@ -16,7 +16,7 @@ from postie.article.ids import bare
 from postie.cli import common
 from postie.cli.progress import show_phase, show_progress, show_verifying
 from postie.runtime.state import JobStatistics
-from postie.transfers.service import Done, Ending
+from postie.transfers.outcome import Done, Ending
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -32,14 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from postie import errors
-from postie.article.walk import Walker, WalkRules, inside
 from postie.config import Config
 from postie.daemon.http import Metrics, StatusServer
-from postie.daemon.watcher import Watcher, rules_for
+from postie.daemon.watcher import Watcher
 from postie.runtime.runtime import Runtime
 from postie.runtime.state import JobStatistics
 from postie.store.queue import Job
 from postie.store.store import TransferStore
+from postie.transfers.queue import add_job, excluded_folders, job_rules, nzb_folders
 from postie.transfers.service import PostRequest, TransferService, job_name
 from postie.verify.service import VerifyStatistics, verification
 from postie.verify.sweeper import Sweeper
@@ -311,7 +311,7 @@ class Daemon:
 
     async def _watch(self) -> None:
         cfg = self.config.daemon
-        watcher = Watcher(cfg.watch, exclude=self._exclude)
+        watcher = Watcher(cfg.watch, exclude=self._exclude, nzb_folders=nzb_folders(self.config))
         while True:
             result = await asyncio.to_thread(watcher.scan)
             now = time.monotonic()
@@ -450,80 +450,3 @@ def _job_id(body: dict[str, Any]) -> int:
     if not isinstance(value, int):
         raise errors.UsageError('give the job\'s id, e.g. {"id": 3}')
     return value
-
-
-def excluded_folders(config: Config, manifests: Path) -> tuple[Path, ...]:
-    """postie's own folders, never taken from a watch root: the store and manifests,
-    the NZB folders, the PAR2 work folder."""
-    cfg = config.daemon
-    outputs = [r.output for r in cfg.watch if r.output is not None]
-    exclude = [manifests.parent, manifests, *outputs, *([cfg.output] if cfg.output else [])]
-    if config.par2.workdir is not None:
-        exclude.append(config.par2.workdir)
-    return tuple(exclude)
-
-
-def job_rules(config: Config, root: Path, exclude: tuple[Path, ...]) -> tuple[WalkRules, Path]:
-    """The walk rules of a job under ``root`` and the folder its links are confined to:
-    a watch root's own rules, or the ``files`` rules for an allowed path (and for jobs
-    queued before roots were recorded: confined to the job's own path)."""
-    outputs = tuple(r.output for r in config.daemon.watch if r.output is not None)
-    nzb_folders = (*outputs, *([config.daemon.output] if config.daemon.output else []))
-    for spec in config.daemon.watch:
-        if os.path.abspath(spec.path) == os.path.abspath(root):
-            return rules_for(spec, exclude=exclude, nzb_folders=nzb_folders), root
-    files = config.files.rules()
-    return WalkRules(
-        ignore=files.ignore,
-        min_size=files.min_size,
-        follow_symlinks=files.follow_symlinks,
-        exclude=exclude,
-        nzb_folders=nzb_folders,
-    ), root
-
-
-async def add_job(
-    store: TransferStore,
-    config: Config,
-    path: Path,
-    *,
-    priority: int = 0,
-    output: Path | None = None,
-) -> Job:
-    """``postie queue add PATH`` and ``POST /actions/add``: queue a folder or file by hand.
-    Only a path inside a watch root or ``daemon.allowed_paths`` (links resolved) is taken,
-    under that folder's rules."""
-    path, root, size, files = await asyncio.to_thread(_locate, config, path)
-    job = await store.enqueue(
-        path,
-        relative=path.name,
-        root=root,
-        output=output,
-        priority=priority,
-        size=size,
-        files=files,
-    )
-    if job is None:
-        raise errors.UsageError(f"{path} is queued or running already (or posted unchanged)")
-    return job
-
-
-def _locate(config: Config, given: Path) -> tuple[Path, Path, int, int]:
-    """The absolute path, the root it is inside, and the bytes and files a job of it
-    would take under that root's rules (UsageError or InputError if none)."""
-    path = Path(os.path.abspath(given))
-    roots = [*(r.path for r in config.daemon.watch), *config.daemon.allowed_paths]
-    root = inside(path, roots)
-    if root is None:
-        where = ", ".join(os.fsdecode(r) for r in roots) or "none configured"
-        raise errors.UsageError(
-            f"{path} is not inside a watch root or daemon.allowed_paths ({where}):"
-            " only those can be queued"
-        )
-    if not path.exists():
-        raise errors.InputError(f"{path} does not exist")
-    rules, root = job_rules(config, root, ())
-    walk = Walker(rules, roots=[root]).entry(path)
-    if not walk.files:
-        raise errors.InputError(f"{path}: nothing to post under the rules of {root}")
-    return path, root, sum(f.size for f in walk.files), len(walk.files)

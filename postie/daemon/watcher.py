@@ -35,13 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from postie.article.walk import Found, Left, LeftOut, Walker, WalkRules
+from postie.article.walk import Found, Left, LeftOut, Walker
 from postie.schedule import Window, parse_window
 
 if TYPE_CHECKING:
     from postie.config import WatchRoot
 
-__all__ = ["Candidate", "Problem", "ScanResult", "Watcher", "Window", "parse_window", "rules_for"]
+__all__ = ["Candidate", "Problem", "ScanResult", "Watcher", "Window", "parse_window"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,20 +81,6 @@ class _Track:
     returned: bool = False
 
 
-def rules_for(
-    spec: WatchRoot, *, exclude: Sequence[Path] = (), nzb_folders: Sequence[Path] = ()
-) -> WalkRules:
-    """The walk rules of a watch root: what its candidates (and the jobs made of them,
-    whichever way they were queued) take."""
-    return WalkRules(
-        ignore=spec.ignore,
-        min_size=max(spec.min_size, 1),
-        follow_symlinks=spec.follow_symlinks,
-        exclude=tuple(exclude),
-        nzb_folders=tuple(nzb_folders),
-    )
-
-
 class Watcher:
     """Scans watch roots; see the module docstring for the rules."""
 
@@ -103,13 +89,18 @@ class Watcher:
         roots: Sequence[WatchRoot],
         *,
         exclude: Sequence[Path] = (),
+        nzb_folders: Sequence[Path] | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime.datetime] = datetime.datetime.now,
     ) -> None:
         self._roots = tuple(roots)
         self._windows = tuple(parse_window(r.schedule) if r.schedule else None for r in roots)
         self._exclude = tuple(exclude)
-        self._outputs = tuple(r.output for r in roots if r.output is not None)
+        self._nzb = tuple(
+            nzb_folders
+            if nzb_folders is not None
+            else (r.output for r in roots if r.output is not None)
+        )
         self._clock = clock
         self._now = now
         self._tracks: dict[str, _Track] = {}
@@ -201,7 +192,7 @@ class Watcher:
             return
         # built each scan: an output folder made since is excluded from now on
         walker = Walker(
-            rules_for(spec, exclude=self._exclude, nzb_folders=self._outputs),
+            spec.rules(exclude=self._exclude, nzb_folders=self._nzb),
             roots=[root],
             scope="the watch root",
         )

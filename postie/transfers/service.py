@@ -27,12 +27,9 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
 
 from postie import errors, transfer
 from postie.article.plan import Collected, collect
@@ -40,112 +37,12 @@ from postie.article.walk import WalkRules
 from postie.config import Config
 from postie.par2.make import Par2Step, par2_workdir
 from postie.runtime.runtime import Runtime
-from postie.runtime.state import JobStatistics
 from postie.store.records import Failure, Transfer
 from postie.store.store import TransferStore
-from postie.transfer_run import Outcome, TransferRun
-
-if TYPE_CHECKING:  # verification is imported when it runs: not on every start of the CLI
-    from postie.verify.service import VerifyStatistics
+from postie.transfer_run import TransferRun
+from postie.transfers.outcome import Done, Ending, Quiet, Reporter
 
 log = logging.getLogger(__name__)
-
-
-class Ending(StrEnum):
-    """How a call of the service ended."""
-
-    UPLOADED = "uploaded"  # every file posted, NZB written; verification not waited for
-    VERIFIED = "verified"  # ... and every article found (re-posted if need be), finalized
-    VERIFICATION_FAILED = "verification_failed"  # some articles stayed missing
-    FINALIZE_FAILED = "finalize_failed"  # verified, but the hook or the cleanup failed
-    INCOMPLETE = "incomplete"  # some files could not be posted: no complete NZB
-    ALREADY_UPLOADED = "already_uploaded"  # these files were uploaded before; nothing posted
-
-
-@dataclass(frozen=True)
-class Done:
-    """What a post, resume or verify came to (see ``Ending``)."""
-
-    ending: Ending
-    transfer: Transfer
-    outcome: Outcome | None = None  # the run, when one ran
-    files: int = 0  # files the transfer holds (posted or not), and those never taken
-    not_collected: int = 0
-    verify: VerifyStatistics | None = None
-    verify_label: str = ""  # the server the checks ran on
-    lost: tuple[Failure, ...] = ()  # articles missing for good
-    max_reposts: int = 0
-    resumed: bool = False
-    posted_before: int = 0  # bytes posted by earlier runs of a resumed transfer
-
-    @property
-    def transfer_id(self) -> int:
-        return self.transfer.id
-
-    @property
-    def uploaded(self) -> bool:
-        """The transfer is uploaded with its NZB written (what makes a daemon job done)."""
-        return self.ending not in (Ending.INCOMPLETE,)
-
-    @property
-    def reason(self) -> str | None:
-        """Why the transfer is not uploaded, in a line."""
-        if self.ending is Ending.INCOMPLETE:
-            return (self.outcome.reason if self.outcome else None) or self.transfer.last_error
-        return None
-
-
-class Reporter(Protocol):
-    """What the caller shows while the service works (the CLI's lines and bars; the
-    daemon's log and status)."""
-
-    def note(self, text: str) -> None:
-        """A line worth telling the user (resuming, STAT results, ...)."""
-
-    def warning(self, text: str) -> None:
-        """Something left out that the user should know of (a link not followed, ...)."""
-
-    def error(self, text: str) -> None:
-        """Something that could not be done (a file that cannot be read, ...)."""
-
-    def phase(self, describe: Callable[[], str]) -> AbstractAsyncContextManager[None]:
-        """A phase without a byte count (making PAR2)."""
-
-    def posting(
-        self, transfer_id: int, statistics: Callable[[], JobStatistics]
-    ) -> AbstractAsyncContextManager[None]:
-        """The upload of transfer ``transfer_id`` runs inside this."""
-
-    def verifying(
-        self, statistics: Callable[[], VerifyStatistics]
-    ) -> AbstractAsyncContextManager[None]:
-        """The wait for a transfer's verification runs inside this."""
-
-
-class Quiet:
-    """A Reporter that shows nothing (logs what it is told at INFO)."""
-
-    def note(self, text: str) -> None:
-        log.info("%s", text)
-
-    def warning(self, text: str) -> None:
-        log.warning("%s", text)
-
-    def error(self, text: str) -> None:
-        log.error("%s", text)
-
-    def phase(self, describe: Callable[[], str]) -> AbstractAsyncContextManager[None]:
-        return contextlib.nullcontext()
-
-    def posting(
-        self, transfer_id: int, statistics: Callable[[], JobStatistics]
-    ) -> AbstractAsyncContextManager[None]:
-        return contextlib.nullcontext()
-
-    def verifying(
-        self, statistics: Callable[[], VerifyStatistics]
-    ) -> AbstractAsyncContextManager[None]:
-        return contextlib.nullcontext()
 
 
 @dataclass(frozen=True)
@@ -365,6 +262,7 @@ class TransferService:
 
     async def _await_verification(self, transfer_id: int, reporter: Reporter) -> Done:
         """Run the verification of one transfer until it is decided (and finalized)."""
+        # imported when it runs: not on every start of the CLI
         from postie.verify.service import verification
 
         runtime = await self.runtime()

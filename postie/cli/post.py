@@ -27,8 +27,8 @@ from postie.cli.progress import (
 from postie.config import Config, Obfuscation
 from postie.par2.make import Par2Step, par2_workdir
 from postie.runtime.runtime import Runtime
+from postie.store.api import FailureState, FinalizeState, Store, Transfer, VerifyState
 from postie.store.lease import new_owner
-from postie.store.store import Transfer, TransferStore
 from postie.transfer_run import Outcome, TransferRun
 
 if TYPE_CHECKING:
@@ -235,7 +235,7 @@ async def _post(
 
 async def run_prepared(
     cfg: Config,
-    store: TransferStore,
+    store: Store,
     prepared: transfer.Prepared,
     owner: str,
     mode: str,
@@ -287,7 +287,7 @@ async def run_prepared(
 
 async def verify_uploaded(
     cfg: Config,
-    store: TransferStore,
+    store: Store,
     found: Transfer,
     owner: str,
     mode: str,
@@ -296,7 +296,7 @@ async def verify_uploaded(
 ) -> int:
     """The same files were uploaded by an earlier run that did not see its verification
     through (interrupted, --no-wait, or some articles stayed missing): verify, post nothing."""
-    again = found.verify_state == "verification_failed"
+    again = found.verify_state == VerifyState.VERIFICATION_FAILED
     if mode != "quiet":
         print(
             f"postie: transfer {found.id} ({found.name}) was uploaded already;"
@@ -314,7 +314,7 @@ async def verify_uploaded(
 
 async def await_verification(
     runtime: Runtime,
-    store: TransferStore,
+    store: Store,
     transfer_id: int,
     owner: str,
     mode: str,
@@ -325,8 +325,10 @@ async def await_verification(
     async with show_verifying(mode, service.statistics, console):
         found = await service.wait(transfer_id)
     stats = service.statistics()
-    if found.verify_state == "verification_failed":
-        failures = [f for f in await store.failures(transfer_id) if f.state == "exhausted"]
+    if found.verify_state == VerifyState.VERIFICATION_FAILED:
+        failures = [
+            f for f in await store.failures(transfer_id) if f.state == FailureState.EXHAUSTED
+        ]
         for miss in failures[:SHOW_MISSING]:
             common.error(
                 f"lost: file {miss.file_id} part {miss.part} <{miss.message_id.strip('<>')}>:"
@@ -338,7 +340,7 @@ async def await_verification(
             f" originals are kept (postie transfers show {transfer_id})"
         )
         return common.EXIT_PARTIAL
-    if found.finalize_state == "failed":
+    if found.finalize_state == FinalizeState.FAILED:
         common.error(f"verified, but finalizing failed: {found.last_error}")
         return common.EXIT_FAILURE
     if mode != "quiet":

@@ -83,19 +83,20 @@ async def _verify_transfer(
 ) -> int:
     from postie.cli.post import await_verification
     from postie.runtime.runtime import Runtime
+    from postie.store.api import FinalizeState, TransferState
     from postie.store.lease import new_owner
 
     cfg.check_postable()  # missing articles are posted again
     async with common.open_store(cfg, db) as (store, _):
         found = await store.get(transfer_id)
         if found is None:
-            raise errors.UsageError(f"no transfer {transfer_id} in {store.path}")
-        if found.state != "uploaded":
+            raise errors.UsageError(f"no transfer {transfer_id} in {store.location}")
+        if found.state != TransferState.UPLOADED:
             raise errors.UsageError(
                 f"transfer {transfer_id} is {found.state}, not uploaded: finish it first"
                 f" (postie resume {transfer_id})"
             )
-        if found.finalize_state == "done":
+        if found.finalize_state == FinalizeState.DONE:
             raise errors.UsageError(
                 f"transfer {transfer_id} was verified and finalized (its manifest is gone);"
                 f" check its NZB instead: postie verify {found.nzb_path or 'FILE.nzb'}"

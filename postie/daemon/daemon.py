@@ -36,8 +36,7 @@ from postie.daemon.http import Metrics, StatusServer
 from postie.daemon.watcher import Watcher
 from postie.par2.make import Par2Step, par2_workdir
 from postie.runtime.runtime import Runtime
-from postie.store.queue import Job
-from postie.store.store import TransferStore
+from postie.store.api import Job, JobState, Store
 from postie.transfer_run import TransferRun
 from postie.verify.service import VerificationService
 from postie.verify.sweeper import Sweeper
@@ -56,9 +55,7 @@ class Running:
 
 
 class Daemon:
-    def __init__(
-        self, config: Config, store: TransferStore, manifests: Path, *, owner: str
-    ) -> None:
+    def __init__(self, config: Config, store: Store, manifests: Path, *, owner: str) -> None:
         self.config = config
         self.store = store
         self.manifests = manifests
@@ -155,14 +152,14 @@ class Daemon:
             await self._post(item)
         except errors.Stopped:
             log.info("job %d stopped; it resumes at the next start", job.id)
-            await self._end(job, "queued", "stopped by the daemon", give_back=True)
+            await self._end(job, JobState.QUEUED, "stopped by the daemon", give_back=True)
         except errors.PostieError as exc:
             if self._stopping.is_set() and isinstance(exc, errors.JobFailed):
-                await self._end(job, "queued", str(exc), give_back=True)
+                await self._end(job, JobState.QUEUED, str(exc), give_back=True)
             elif job.attempts >= cfg.daemon.max_attempts:
                 self._failed += 1
                 log.error("job %d failed for good after %d attempts: %s", job.id, job.attempts, exc)
-                await self._end(job, "failed", str(exc))
+                await self._end(job, JobState.FAILED, str(exc))
             else:
                 delay = min(
                     cfg.daemon.retry_delay_max, cfg.daemon.retry_delay * 2 ** (job.attempts - 1)
@@ -175,10 +172,12 @@ class Daemon:
                     exc,
                     delay,
                 )
-                await self._end(job, "queued", str(exc), retry_at=time.time() + delay)
+                await self._end(job, JobState.QUEUED, str(exc), retry_at=time.time() + delay)
         except Exception as exc:
             log.exception("job %d: unexpected error", job.id)
-            await self._end(job, "queued", f"internal error: {exc}", retry_at=time.time() + 60)
+            await self._end(
+                job, JobState.QUEUED, f"internal error: {exc}", retry_at=time.time() + 60
+            )
         finally:
             renew.cancel()
             self.running.pop(job.id, None)
@@ -196,7 +195,7 @@ class Daemon:
         if uploaded is not None:
             log.info("job %d: transfer %d uploaded it already", job.id, uploaded.id)
             await self.store.set_job_transfer(job.id, uploaded.id, owner=self.owner)
-            await self._end(job, "done")
+            await self._end(job, JobState.DONE)
             self._done += 1
             return
         nzb = await asyncio.to_thread(self._nzb_path, job)
@@ -245,7 +244,7 @@ class Daemon:
             ", ".join(str(p) for p in outcome.written) or "-",
             prepared.transfer_id,
         )
-        await self._end(job, "done")
+        await self._end(job, JobState.DONE)
 
     def _nzb_path(self, job: Job) -> Path:
         """``output/relative.nzb``: the NZB mirrors the job's place under its root."""
@@ -266,7 +265,7 @@ class Daemon:
     async def _end(
         self,
         job: Job,
-        state: str,
+        state: JobState,
         error: str | None = None,
         *,
         retry_at: float = 0.0,
@@ -438,7 +437,7 @@ def _job_id(body: dict[str, Any]) -> int:
 
 
 async def add_job(
-    store: TransferStore, path: Path, *, priority: int = 0, output: Path | None = None
+    store: Store, path: Path, *, priority: int = 0, output: Path | None = None
 ) -> Job:
     """``postie queue add PATH``: queue a folder or file by hand (no watch root)."""
     path, size, files = await asyncio.to_thread(_measure, path)

@@ -32,7 +32,7 @@ from postie.runtime.memory import tune_allocator
 VERIFY = "verify"  # the WorkerSlots group of STAT checks (see Lane.may_prime)
 
 if TYPE_CHECKING:
-    from postie.store.store import TransferStore
+    from postie.store.api import Store
     from postie.verify.service import VerificationService
 
 
@@ -80,7 +80,7 @@ class Runtime:
         self._closed = False
 
     def start_verification(
-        self, store: TransferStore, *, owner: str, only: int | None = None, sweep: bool = True
+        self, store: Store, *, owner: str, only: int | None = None, sweep: bool = True
     ) -> VerificationService:
         """Start the verification service (and its sweeper) on ``store``; it stops with
         the Runtime. ``only``: that transfer's work alone."""

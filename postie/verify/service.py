@@ -36,9 +36,8 @@ from postie import crashpoints, errors
 from postie.config import FinalizeConfig, VerifyConfig
 from postie.manifest import ArticleRecord, ManifestReader
 from postie.par2.make import par2_workdir
+from postie.store.api import Failure, FinalizeState, Store, Transfer, VerifyState
 from postie.store.lease import owner_is_gone
-from postie.store.records import Failure, Transfer
-from postie.store.store import TransferStore
 from postie.verify.finalize import FinalizeFailed, finalize
 from postie.verify.repost import Reposted, repost
 from postie.verify.stat import stat_all
@@ -89,7 +88,7 @@ class VerificationService:
     def __init__(
         self,
         runtime: Runtime,
-        store: TransferStore,
+        store: Store,
         *,
         owner: str,
         config: VerifyConfig,
@@ -194,9 +193,10 @@ class VerificationService:
             transfer = await self.store.get(transfer_id)
             if transfer is None:
                 raise errors.UsageError(f"transfer {transfer_id} is gone from the store")
-            if transfer.verify_state == "verification_failed":
+            if transfer.verify_state == VerifyState.VERIFICATION_FAILED:
                 return transfer
-            if transfer.verify_state == "verified" and transfer.finalize_state != "pending":
+            verified = transfer.verify_state == VerifyState.VERIFIED
+            if verified and transfer.finalize_state != FinalizeState.PENDING:
                 return transfer
 
     # --- the loop -----------------------------------------------------------------------
@@ -441,7 +441,11 @@ class VerificationService:
             self._finalize_failures += 1
             log.error("transfer %d: finalizing failed; everything is kept: %s", transfer.id, exc)
             await self.store.set_finalized(
-                transfer.id, owner=self.owner, state="failed", attempts=exc.attempts, error=str(exc)
+                transfer.id,
+                owner=self.owner,
+                state=FinalizeState.FAILED,
+                attempts=exc.attempts,
+                error=str(exc),
             )
             return
         except BaseException:
@@ -455,7 +459,7 @@ class VerificationService:
             done.deleted_originals,
         )
         await self.store.set_finalized(
-            transfer.id, owner=self.owner, state="done", attempts=done.hook_attempts
+            transfer.id, owner=self.owner, state=FinalizeState.DONE, attempts=done.hook_attempts
         )
 
     def _policy(self, transfer: Transfer) -> FinalizeConfig:

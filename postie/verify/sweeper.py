@@ -20,7 +20,7 @@ from pathlib import Path
 
 from postie import errors
 from postie.config import VerifyConfig
-from postie.store.store import TransferStore
+from postie.store.api import Store
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,7 @@ class SweepReport:
 
 
 class Sweeper:
-    def __init__(
-        self, store: TransferStore, config: VerifyConfig, *, par2_dir: Path | None = None
-    ) -> None:
+    def __init__(self, store: Store, config: VerifyConfig, *, par2_dir: Path | None = None) -> None:
         self.store = store
         self.config = config
         self.par2_dir = par2_dir

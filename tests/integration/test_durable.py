@@ -19,8 +19,9 @@ from postie import errors, manifest, nzb, transfer
 from postie.config import Config, parse_config
 from postie.manifest import ArticleRecord, ManifestWriter
 from postie.runtime.runtime import Runtime
+from postie.store import open_store
+from postie.store.api import Store
 from postie.store.lease import new_owner
-from postie.store.store import TransferStore
 from postie.testing import Faults, FaultyNNTPServer, make_tree
 from postie.transfer_run import Outcome, TransferRun
 
@@ -83,10 +84,10 @@ async def post(
     article: int = ARTICLE,
     budget: int | None = None,
     writer: Callable[[ManifestWriter], ManifestWriter] | None = None,
-) -> tuple[Outcome, TransferStore]:
+) -> tuple[Outcome, Store]:
     cfg = config(server, article, budget)
     owner = new_owner()
-    async with TransferStore(tmp_path / "db" / "postie.db") as store:
+    async with open_store(tmp_path / "db" / "postie.db") as store:
         prepared = await transfer.for_paths(
             store,
             cfg,
@@ -147,7 +148,7 @@ async def test_a_manifest_that_cannot_be_written_stops_posting(tmp_path: Path) -
     assert server.articles.early == [], "posted an article whose line was not durable"
     assert 0 < len(server.articles) < 60
     assert not (tmp_path / "job.nzb").exists()
-    async with TransferStore(tmp_path / "db" / "postie.db") as store:
+    async with open_store(tmp_path / "db" / "postie.db") as store:
         found = await store.get(1)
     assert found is not None
     assert found.state == "incomplete"
@@ -200,7 +201,7 @@ async def test_a_rewritten_message_id_is_recorded_and_listed(tmp_path: Path) -> 
         listed = [s.message_id for f in nzb.read(tmp_path / "job.nzb").files for s in f.segments]
         assert all(f"<{mid}>" in server.articles for mid in listed)
     assert sum(mid.startswith("rewritten.") for mid in listed) == 2
-    async with TransferStore(tmp_path / "db" / "postie.db") as store:
+    async with open_store(tmp_path / "db" / "postie.db") as store:
         recorded = await store.accepted_ids(1)
     assert len(recorded) == 2
     assert all(mid.startswith("<rewritten.") for mid in recorded.values())
@@ -217,7 +218,7 @@ async def test_checkpoints_are_batched_not_per_article(tmp_path: Path) -> None:
     # one per interval plus the final one, however many articles were acknowledged
     assert len(calls) <= elapsed / 0.1 + 2
     assert len(calls) < 150 / 5
-    async with TransferStore(tmp_path / "db" / "postie.db") as store:
+    async with open_store(tmp_path / "db" / "postie.db") as store:
         (row,) = await store.files(1)
     assert row.acked == 150
     assert row.upload_state == "uploaded"

@@ -20,9 +20,9 @@ from typing import Any
 
 from postie.config import parse_config
 from postie.runtime.runtime import Runtime
+from postie.store import open_store
+from postie.store.api import Failure
 from postie.store.lease import new_owner
-from postie.store.records import Failure
-from postie.store.store import TransferStore
 from postie.verify.service import VerificationService
 
 
@@ -36,7 +36,7 @@ async def main(db: Path, port: int, log: Path, lease: float, hold: bool, elsewhe
     owner = new_owner()
     if elsewhere:
         owner = "elsewhere.invalid/" + owner.split("/", 1)[1]
-    async with TransferStore(db) as store, Runtime(cfg) as runtime:
+    async with open_store(db) as store, Runtime(cfg) as runtime:
         claim = store.claim_failures
 
         async def logged(**kwargs: Any) -> tuple[Failure, ...]:

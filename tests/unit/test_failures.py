@@ -12,19 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from postie.store.store import TransferStore
+from postie.store import open_store
+from postie.store.api import Store
 from tests.unit.test_store import new_transfer
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[TransferStore]:
-    async with TransferStore(tmp_path / "postie.db", busy_timeout=5) as opened:
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with open_store(tmp_path / "postie.db", busy_timeout=5) as opened:
         yield opened
 
 
-async def test_a_miss_is_stored_once_and_counts_its_checks(store: TransferStore) -> None:
+async def test_a_miss_is_stored_once_and_counts_its_checks(store: Store) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     await store.record_misses(tid, 2, [(1, "one@x"), (3, "three@x")], next_attempt_at=5)
     await store.record_misses(tid, 2, [(3, "three@x")], next_attempt_at=9, error="430")
@@ -35,7 +36,7 @@ async def test_a_miss_is_stored_once_and_counts_its_checks(store: TransferStore)
     assert rows[3].message_id == "three@x"
 
 
-async def test_claims_take_due_unleased_rows_only(store: TransferStore) -> None:
+async def test_claims_take_due_unleased_rows_only(store: Store) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     now = time.time()
     await store.record_misses(tid, 1, [(1, "a@x"), (2, "b@x")], next_attempt_at=now - 1)
@@ -52,7 +53,7 @@ async def test_claims_take_due_unleased_rows_only(store: TransferStore) -> None:
     assert all(f.lease_owner is None for f in await store.failures(tid))
 
 
-async def test_resolve_and_reschedule_need_the_lease(store: TransferStore) -> None:
+async def test_resolve_and_reschedule_need_the_lease(store: Store) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     now = time.time()
     await store.record_misses(tid, 1, [(1, "a@x"), (2, "b@x")], next_attempt_at=now - 1)
@@ -84,7 +85,7 @@ async def test_resolve_and_reschedule_need_the_lease(store: TransferStore) -> No
     assert await store.claim_failures(owner="w1", lease=60, limit=10, now=now + 60) == ()
 
 
-async def test_failures_go_with_their_transfer(store: TransferStore) -> None:
+async def test_failures_go_with_their_transfer(store: Store) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     await store.record_misses(tid, 1, [(1, "a@x")], next_attempt_at=0)
     await store.delete(tid)
@@ -95,11 +96,11 @@ _CLAIMER = textwrap.dedent(
     """
     import asyncio, json, sys, time
     from pathlib import Path
-    from postie.store.store import TransferStore
+    from postie.store import open_store
 
     async def main() -> None:
         claimed = []
-        async with TransferStore(Path(sys.argv[1]), busy_timeout=30) as store:
+        async with open_store(Path(sys.argv[1]), busy_timeout=30) as store:
             await asyncio.sleep(max(0.0, float(sys.argv[4]) - time.time()))  # start together
             while True:
                 batch = await store.claim_failures(owner=sys.argv[2], lease=3600, limit=7)
@@ -130,7 +131,7 @@ def _race(db: Path, outputs: list[Path]) -> list[set[int]]:
 
 async def test_two_processes_never_hold_the_same_row(tmp_path: Path) -> None:
     db = tmp_path / "shared.db"
-    async with TransferStore(db) as store:
+    async with open_store(db) as store:
         tid = await store.create(new_transfer(), owner="a", lease=60)
         await store.record_misses(
             tid, 1, [(part, f"{part}@x") for part in range(1, 601)], next_attempt_at=0

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from postie import errors
-from postie.store.store import TransferStore
+from postie.store import open_store
+from postie.store.api import JobState
 
 
 async def test_priority_then_fifo_and_one_lease_per_job(tmp_path: Path) -> None:
-    async with TransferStore(tmp_path / "db") as store:
+    async with open_store(tmp_path / "db") as store:
         a = await store.enqueue(Path("/w/a"), relative="a")
         b = await store.enqueue(Path("/w/b"), relative="b", priority=5)
         c = await store.enqueue(Path("/w/c"), relative="c")
@@ -30,14 +31,14 @@ async def test_priority_then_fifo_and_one_lease_per_job(tmp_path: Path) -> None:
 
 
 async def test_the_same_path_is_never_queued_twice(tmp_path: Path) -> None:
-    async with TransferStore(tmp_path / "db") as store:
+    async with open_store(tmp_path / "db") as store:
         job = await store.enqueue(Path("/w/a"), relative="a", size=10, files=1)
         assert job is not None
         assert await store.enqueue(Path("/w/a"), relative="a", size=10, files=1) is None
         claimed = await store.claim_job(owner="w", lease=60)
         assert claimed is not None
         assert await store.enqueue(Path("/w/a"), relative="a", size=99, files=1) is None
-        await store.end_job(claimed.id, owner="w", state="done")
+        await store.end_job(claimed.id, owner="w", state=JobState.DONE)
         # the same content again (a restarted watcher): not posted twice
         assert await store.enqueue(Path("/w/a"), relative="a", size=10, files=1) is None
         # changed content: a new job
@@ -50,14 +51,14 @@ async def test_the_same_path_is_never_queued_twice(tmp_path: Path) -> None:
 
 
 async def test_retries_wait_and_failures_can_be_retried(tmp_path: Path) -> None:
-    async with TransferStore(tmp_path / "db") as store:
+    async with open_store(tmp_path / "db") as store:
         job = await store.enqueue(Path("/w/a"), relative="a")
         assert job is not None
         claimed = await store.claim_job(owner="w", lease=60)
         assert claimed is not None
-        await store.end_job(job.id, owner="w", state="queued", error="boom", retry_at=2e10)
+        await store.end_job(job.id, owner="w", state=JobState.QUEUED, error="boom", retry_at=2e10)
         assert await store.claim_job(owner="w", lease=60) is None  # not due yet
-        await store.end_job(job.id, owner="w", state="failed", error="boom")  # not ours now
+        await store.end_job(job.id, owner="w", state=JobState.FAILED, error="boom")  # not ours now
         found = await store.job(job.id)
         assert found is not None
         assert (found.state, found.last_error, found.attempts) == ("queued", "boom", 1)
@@ -73,7 +74,7 @@ async def test_retries_wait_and_failures_can_be_retried(tmp_path: Path) -> None:
 
 
 async def test_pause_stops_claims_and_interrupted_jobs_come_back(tmp_path: Path) -> None:
-    async with TransferStore(tmp_path / "db") as store:
+    async with open_store(tmp_path / "db") as store:
         await store.enqueue(Path("/w/a"), relative="a")
         await store.set_paused(True)
         assert await store.paused()

@@ -1,4 +1,4 @@
-"""Tests for postie.store: the migrations, the schema they give, and TransferStore."""
+"""Tests for postie.store: the migrations, the schema they give, and SQLiteStore."""
 
 from __future__ import annotations
 
@@ -19,21 +19,24 @@ from typing import Any, cast
 import aiosqlite
 import pytest
 
-import postie.store.migrate as migrate_module
+import postie.store.sqlite.migrate as migrate_module
 from postie.errors import FileFailed, StoreError, StoreLocked, StoreTooNew, TransferBusy
+from postie.store import default_path
 from postie.store import lease as lease_module
-from postie.store.migrate import latest_version, migrate, migrations, schema_version
-from postie.store.sql import queries, values
-from postie.store.store import (
-    FILES_PER_INSERT,
+from postie.store.api import (
     FileProgress,
+    FileRole,
     NewFile,
     NewTransfer,
     Transfer,
     TransferFile,
-    TransferStore,
-    default_path,
+    TransferState,
+    UploadState,
 )
+from postie.store.sqlite import SQLiteStore
+from postie.store.sqlite.migrate import latest_version, migrate, migrations, schema_version
+from postie.store.sqlite.sql import queries, values
+from postie.store.sqlite.transfers import FILES_PER_INSERT
 
 REPO = Path(__file__).resolve().parents[2]
 ODD_PATH = Path(os.fsdecode(b"/tmp/\xff odd.bin"))  # not UTF-8: must round-trip as bytes
@@ -305,7 +308,7 @@ async def test_migrated_user_version_is_the_latest(migrated: Path) -> None:
 async def test_migrated_check_constraints(
     migrated: Path, table: str, column: str, bad: str
 ) -> None:
-    async with TransferStore(migrated) as store:
+    async with SQLiteStore(migrated) as store:
         tid = await store.create(new_transfer(), owner="a", lease=60)
         await store.record_misses(tid, 1, [(1, "m@x")], next_attempt_at=0)
         job = await store.enqueue(Path("/x"), relative="x")
@@ -348,11 +351,11 @@ async def test_migrate_returns_the_version_it_found_and_applies_nothing_twice(
 
 async def test_opening_a_store_twice_keeps_data_and_schema(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    async with TransferStore(path) as store:
+    async with SQLiteStore(path) as store:
         tid = await store.create(new_transfer(), owner="a", lease=60)
     with connect(path) as db:
         schema_cookie = db.execute("PRAGMA schema_version").fetchone()[0]
-    async with TransferStore(path) as store:
+    async with SQLiteStore(path) as store:
         got = await store.get(tid)
         assert got is not None
         assert got.name == "job"
@@ -366,7 +369,7 @@ async def test_store_written_by_a_newer_postie_is_refused(tmp_path: Path) -> Non
     newer = latest_version() + 5
     with connect(path) as db:
         db.execute(f"PRAGMA user_version = {newer}")
-    store = TransferStore(path)
+    store = SQLiteStore(path)
     async with closing(store):
         with pytest.raises(StoreTooNew) as info:
             await store.open()
@@ -383,7 +386,7 @@ async def test_store_written_by_a_newer_postie_is_refused(tmp_path: Path) -> Non
 
 
 @asynccontextmanager
-async def closing(store: TransferStore) -> AsyncIterator[TransferStore]:
+async def closing(store: SQLiteStore) -> AsyncIterator[SQLiteStore]:
     """Close the store however the test ends (an open one keeps pytest from exiting)."""
     try:
         yield store
@@ -392,7 +395,7 @@ async def closing(store: TransferStore) -> AsyncIterator[TransferStore]:
 
 
 async def open_and_close(path: Path) -> None:
-    async with closing(TransferStore(path)) as store:
+    async with closing(SQLiteStore(path)) as store:
         await store.open()
 
 
@@ -484,17 +487,17 @@ async def test_two_processes_opening_a_new_store_at_once_both_succeed(
         version = await real(db)
         if not raced:
             raced = True
-            async with TransferStore(path):  # "another process" opens the store meanwhile
+            async with SQLiteStore(path):  # "another process" opens the store meanwhile
                 pass
         return version
 
     monkeypatch.setattr(migrate_module, "schema_version", version_then_another_process_migrates)
-    async with TransferStore(path) as store:
+    async with SQLiteStore(path) as store:
         assert await store.last_unfinished() is None
     assert raced
 
 
-# --- TransferStore ------------------------------------------------------------------------------
+# --- SQLiteStore ------------------------------------------------------------------------------
 
 
 def new_transfer(
@@ -506,7 +509,7 @@ def new_transfer(
         files = (
             NewFile(1, Path("/data/a.bin"), "a.bin", 1000, 11, 2),
             NewFile(2, ODD_PATH, "\\xff odd.bin", 2500, 22, 3),
-            NewFile(3, Path("/data/a.par2"), "a.par2", 40, 33, 1, role="par2"),
+            NewFile(3, Path("/data/a.par2"), "a.par2", 40, 33, 1, role=FileRole.PAR2),
         )
     return NewTransfer(
         name=name,
@@ -521,18 +524,18 @@ def new_transfer(
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[TransferStore]:
-    async with TransferStore(tmp_path / "postie.db", busy_timeout=0.2) as opened:
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    async with SQLiteStore(tmp_path / "postie.db", busy_timeout=0.2) as opened:
         yield opened
 
 
-async def must_get(store: TransferStore, tid: int) -> Transfer:
+async def must_get(store: SQLiteStore, tid: int) -> Transfer:
     got = await store.get(tid)
     assert got is not None
     return got
 
 
-async def file_row(store: TransferStore, tid: int, file_id: int) -> TransferFile:
+async def file_row(store: SQLiteStore, tid: int, file_id: int) -> TransferFile:
     (row,) = [f for f in await store.files(tid) if f.file_id == file_id]
     return row
 
@@ -570,7 +573,7 @@ def test_default_path_is_under_xdg_data_home(
 
 async def test_open_makes_the_folder_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "postie.db"
-    async with TransferStore(path):
+    async with SQLiteStore(path):
         pass
     with connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -578,7 +581,7 @@ async def test_open_makes_the_folder_and_uses_wal(tmp_path: Path) -> None:
 
 
 async def test_closed_store_raises_store_error(tmp_path: Path) -> None:
-    store = TransferStore(tmp_path / "postie.db")
+    store = SQLiteStore(tmp_path / "postie.db")
     await store.open()
     await store.aclose()
     with pytest.raises(StoreError, match="not open"):
@@ -587,10 +590,10 @@ async def test_closed_store_raises_store_error(tmp_path: Path) -> None:
 
 async def test_never_opened_store_raises_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="not open"):
-        await TransferStore(tmp_path / "postie.db").get(1)
+        await SQLiteStore(tmp_path / "postie.db").get(1)
 
 
-async def test_create_records_transfer_and_files(store: TransferStore) -> None:
+async def test_create_records_transfer_and_files(store: SQLiteStore) -> None:
     before = time.time()
     tid = await store.create(new_transfer(), owner="me", lease=60)
     after = time.time()
@@ -641,7 +644,7 @@ async def test_create_records_transfer_and_files(store: TransferStore) -> None:
 
 
 async def test_source_path_is_stored_as_the_file_system_bytes(
-    store: TransferStore, tmp_path: Path
+    store: SQLiteStore, tmp_path: Path
 ) -> None:
     tid = await store.create(new_transfer(), owner="me", lease=60)
     with connect(tmp_path / "postie.db") as db:
@@ -651,7 +654,7 @@ async def test_source_path_is_stored_as_the_file_system_bytes(
     assert raw == b"/tmp/\xff odd.bin"
 
 
-async def test_create_is_one_transaction(store: TransferStore) -> None:
+async def test_create_is_one_transaction(store: SQLiteStore) -> None:
     files = (
         NewFile(1, Path("/a"), "a", 1, 1, 1),
         NewFile(1, Path("/b"), "b", 1, 1, 1),  # the same file id twice: the insert fails
@@ -666,12 +669,12 @@ async def test_create_is_one_transaction(store: TransferStore) -> None:
     assert len(await store.files(tid)) == 3
 
 
-async def test_get_missing_transfer_is_none(store: TransferStore) -> None:
+async def test_get_missing_transfer_is_none(store: SQLiteStore) -> None:
     assert await store.get(42) is None
     assert await store.files(42) == ()
 
 
-async def test_unfinished_and_last_unfinished(store: TransferStore) -> None:
+async def test_unfinished_and_last_unfinished(store: SQLiteStore) -> None:
     assert await store.last_unfinished() is None
     first = await store.create(new_transfer("one", roots_key="k1"), owner="me", lease=60)
     second = await store.create(new_transfer("two", roots_key="k1"), owner="me", lease=60)
@@ -684,20 +687,20 @@ async def test_unfinished_and_last_unfinished(store: TransferStore) -> None:
     assert last is not None
     assert last.id == other
 
-    await store.finish(other, state="uploaded")
-    await store.finish(second, state="incomplete", error="2 files failed")
+    await store.finish(other, state=TransferState.UPLOADED)
+    await store.finish(second, state=TransferState.INCOMPLETE, error="2 files failed")
     assert [t.id for t in await store.unfinished("k1")] == [second, first]  # incomplete counts
     assert await store.unfinished("k2") == ()
     last = await store.last_unfinished()
     assert last is not None
     assert last.id == second
-    await store.finish(second, state="uploaded")
-    await store.finish(first, state="uploaded")
+    await store.finish(second, state=TransferState.UPLOADED)
+    await store.finish(first, state=TransferState.UPLOADED)
     assert await store.last_unfinished() is None
     assert await store.unfinished("k1") == ()
 
 
-async def test_summaries(store: TransferStore) -> None:
+async def test_summaries(store: SQLiteStore) -> None:
     empty = await store.create(new_transfer("empty", files=()), owner="me", lease=60)
     full = await store.create(new_transfer("full"), owner="me", lease=60)
     await store.checkpoint(
@@ -705,7 +708,7 @@ async def test_summaries(store: TransferStore) -> None:
         owner="me",
         lease=60,
         manifest_bytes=0,
-        files=[FileProgress(1, 2, "uploaded"), FileProgress(3, 1, "uploaded")],
+        files=[FileProgress(1, 2, UploadState.UPLOADED), FileProgress(3, 1, UploadState.UPLOADED)],
     )
     summaries = await store.summaries()
     assert [s.transfer.id for s in summaries] == [full, empty]  # newest first
@@ -721,7 +724,7 @@ async def test_summaries(store: TransferStore) -> None:
     assert [s.transfer.id for s in await store.summaries(limit=1)] == [full]
 
 
-async def test_claim_while_the_lease_is_live_is_busy(store: TransferStore) -> None:
+async def test_claim_while_the_lease_is_live_is_busy(store: SQLiteStore) -> None:
     a = lease_module.new_owner()
     b = lease_module.new_owner()
     assert a != b
@@ -736,7 +739,7 @@ async def test_claim_while_the_lease_is_live_is_busy(store: TransferStore) -> No
     assert (await must_get(store, tid)).lease_owner == a
 
 
-async def test_claim_after_the_lease_expired(store: TransferStore) -> None:
+async def test_claim_after_the_lease_expired(store: SQLiteStore) -> None:
     a = lease_module.new_owner()
     b = lease_module.new_owner()
     tid = await store.create(new_transfer(), owner=a, lease=0.01)
@@ -752,7 +755,7 @@ async def test_claim_after_the_lease_expired(store: TransferStore) -> None:
 
 
 async def test_claim_takes_over_at_once_from_a_dead_process_of_this_host(
-    store: TransferStore,
+    store: SQLiteStore,
 ) -> None:
     gone = owner(dead_pid())
     assert lease_module.owner_is_gone(gone)
@@ -762,7 +765,7 @@ async def test_claim_takes_over_at_once_from_a_dead_process_of_this_host(
     assert (await must_get(store, tid)).lease_owner == me
 
 
-async def test_claim_takes_over_from_a_reused_pid(store: TransferStore, live_pid: int) -> None:
+async def test_claim_takes_over_from_a_reused_pid(store: SQLiteStore, live_pid: int) -> None:
     real_start = lease_module._start_time(live_pid)  # alive, but started at another time
     assert real_start != "?"
     reused = owner(live_pid, start=str(int(real_start) + 1))
@@ -781,7 +784,7 @@ async def test_claim_takes_over_from_a_reused_pid(store: TransferStore, live_pid
     ],
 )
 async def test_claim_does_not_take_a_live_or_unknown_lease(
-    store: TransferStore, live_pid: int, holder: str
+    store: SQLiteStore, live_pid: int, holder: str
 ) -> None:
     if holder == "live":
         holder = owner(live_pid, start=lease_module._start_time(live_pid))
@@ -792,12 +795,12 @@ async def test_claim_does_not_take_a_live_or_unknown_lease(
     assert (await must_get(store, tid)).lease_owner == holder
 
 
-async def test_claim_of_a_missing_transfer(store: TransferStore) -> None:
+async def test_claim_of_a_missing_transfer(store: SQLiteStore) -> None:
     with pytest.raises(StoreError, match="no transfer 7"):
         await store.claim(7, owner="me", lease=60)
 
 
-async def test_release(store: TransferStore) -> None:
+async def test_release(store: SQLiteStore) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=3600)
     await store.release(tid, owner="b")  # not the holder: nothing happens
     assert (await must_get(store, tid)).lease_owner == "a"
@@ -810,7 +813,7 @@ async def test_release(store: TransferStore) -> None:
     assert (await must_get(store, tid)).lease_owner == "b"
 
 
-async def test_checkpoint_advances_acked_only_forward(store: TransferStore) -> None:
+async def test_checkpoint_advances_acked_only_forward(store: SQLiteStore) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     await store.checkpoint(
         tid, owner="a", lease=60, manifest_bytes=100, files=[FileProgress(1, 1), FileProgress(2, 2)]
@@ -830,7 +833,7 @@ async def test_checkpoint_advances_acked_only_forward(store: TransferStore) -> N
     assert (await must_get(store, tid)).manifest_bytes == 300
 
 
-async def test_checkpoint_sets_state_and_error_and_renews(store: TransferStore) -> None:
+async def test_checkpoint_sets_state_and_error_and_renews(store: SQLiteStore) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=1)
     created = await must_get(store, tid)
     await store.checkpoint(
@@ -839,8 +842,10 @@ async def test_checkpoint_sets_state_and_error_and_renews(store: TransferStore) 
         lease=600,
         manifest_bytes=10,
         files=[
-            FileProgress(1, 2, state="uploaded"),
-            FileProgress(2, 1, state="source_changed", error="a.bin changed since planned"),
+            FileProgress(1, 2, state=UploadState.UPLOADED),
+            FileProgress(
+                2, 1, state=UploadState.SOURCE_CHANGED, error="a.bin changed since planned"
+            ),
             FileProgress(3, 0),  # no new state: untouched
         ],
     )
@@ -857,12 +862,16 @@ async def test_checkpoint_sets_state_and_error_and_renews(store: TransferStore) 
     assert renewed.updated_at >= created.updated_at
     # a state change back clears the error with it
     await store.checkpoint(
-        tid, owner="a", lease=600, manifest_bytes=10, files=[FileProgress(2, 1, state="pending")]
+        tid,
+        owner="a",
+        lease=600,
+        manifest_bytes=10,
+        files=[FileProgress(2, 1, state=UploadState.PENDING)],
     )
     assert (await file_row(store, tid, 2)).last_error is None
 
 
-async def test_checkpoint_records_accepted_ids(store: TransferStore) -> None:
+async def test_checkpoint_records_accepted_ids(store: SQLiteStore) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     await store.checkpoint(
         tid,
@@ -880,7 +889,7 @@ async def test_checkpoint_records_accepted_ids(store: TransferStore) -> None:
     assert await store.accepted_ids(other) == {}
 
 
-async def test_checkpoint_by_an_owner_that_lost_the_lease_is_busy(store: TransferStore) -> None:
+async def test_checkpoint_by_an_owner_that_lost_the_lease_is_busy(store: SQLiteStore) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=0.01)
     await asyncio.sleep(0.05)
     await store.claim(tid, owner="b", lease=60)
@@ -890,7 +899,7 @@ async def test_checkpoint_by_an_owner_that_lost_the_lease_is_busy(store: Transfe
             owner="a",
             lease=60,
             manifest_bytes=999,
-            files=[FileProgress(1, 2, "uploaded")],
+            files=[FileProgress(1, 2, UploadState.UPLOADED)],
             accepted=[(1, 1, "x@y")],
         )
     transfer = await must_get(store, tid)
@@ -900,7 +909,7 @@ async def test_checkpoint_by_an_owner_that_lost_the_lease_is_busy(store: Transfe
     assert await store.accepted_ids(tid) == {}
 
 
-async def checkpointed_state(store: TransferStore, tid: int) -> tuple[object, ...]:
+async def checkpointed_state(store: SQLiteStore, tid: int) -> tuple[object, ...]:
     t = await must_get(store, tid)
     return (
         t.manifest_bytes,
@@ -910,7 +919,7 @@ async def checkpointed_state(store: TransferStore, tid: int) -> tuple[object, ..
     )
 
 
-async def test_checkpoint_is_one_transaction_on_a_database_error(store: TransferStore) -> None:
+async def test_checkpoint_is_one_transaction_on_a_database_error(store: SQLiteStore) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     await store.checkpoint(tid, owner="a", lease=60, manifest_bytes=5, files=[FileProgress(1, 1)])
     before = await checkpointed_state(store, tid)
@@ -920,7 +929,10 @@ async def test_checkpoint_is_one_transaction_on_a_database_error(store: Transfer
             owner="a",
             lease=600,
             manifest_bytes=500,
-            files=[FileProgress(1, 2, "uploaded"), FileProgress(2, 3, "failed", "x")],
+            files=[
+                FileProgress(1, 2, UploadState.UPLOADED),
+                FileProgress(2, 3, UploadState.FAILED, "x"),
+            ],
             accepted=[(1, 2, "ok@server"), (99, 1, "no-such-file@server")],  # breaks the FK
         )
     assert not isinstance(info.value, (StoreLocked, TransferBusy))
@@ -930,7 +942,7 @@ async def test_checkpoint_is_one_transaction_on_a_database_error(store: Transfer
     assert (await file_row(store, tid, 1)).acked == 2
 
 
-async def test_checkpoint_is_one_transaction_on_any_error(store: TransferStore) -> None:
+async def test_checkpoint_is_one_transaction_on_any_error(store: SQLiteStore) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     before = await checkpointed_state(store, tid)
 
@@ -944,7 +956,7 @@ async def test_checkpoint_is_one_transaction_on_any_error(store: TransferStore) 
             owner="a",
             lease=600,
             manifest_bytes=500,
-            files=[FileProgress(1, 2, "uploaded")],
+            files=[FileProgress(1, 2, UploadState.UPLOADED)],
             accepted=accepted(),
         )
     assert await checkpointed_state(store, tid) == before
@@ -952,7 +964,7 @@ async def test_checkpoint_is_one_transaction_on_any_error(store: TransferStore) 
 
 @pytest.mark.parametrize("yields", [0, 1, 2, 3, 4, 5])
 async def test_a_cancelled_checkpoint_leaves_no_transaction_open(
-    store: TransferStore, yields: int
+    store: SQLiteStore, yields: int
 ) -> None:
     """Cancelled at any await (also while its BEGIN is still queued in aiosqlite's
     thread), a checkpoint leaves the connection ready for the next transaction."""
@@ -968,14 +980,14 @@ async def test_a_cancelled_checkpoint_leaves_no_transaction_open(
     with contextlib.suppress(asyncio.CancelledError):
         await task
     await store.checkpoint(
-        tid, owner="a", lease=60, manifest_bytes=2, files=[FileProgress(1, 2, "uploaded")]
+        tid, owner="a", lease=60, manifest_bytes=2, files=[FileProgress(1, 2, UploadState.UPLOADED)]
     )
     row = await file_row(store, tid, 1)
     assert (row.acked, row.upload_state) == (2, "uploaded")
 
 
 async def test_checkpoint_all_uploaded_marks_every_file_in_one_statement(
-    store: TransferStore,
+    store: SQLiteStore,
 ) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     await store.checkpoint(
@@ -987,7 +999,7 @@ async def test_checkpoint_all_uploaded_marks_every_file_in_one_statement(
 
 
 async def test_checkpoint_saves_uploaded_files_in_bulk_beside_partial_ones(
-    store: TransferStore,
+    store: SQLiteStore,
 ) -> None:
     files = tuple(
         NewFile(i, Path(f"/data/{i}.bin"), f"{i}.bin", 10, i, 1 + i % 3) for i in range(1, 8)
@@ -998,7 +1010,7 @@ async def test_checkpoint_saves_uploaded_files_in_bulk_beside_partial_ones(
         owner="a",
         lease=60,
         manifest_bytes=9,
-        files=[FileProgress(2, 1, "failed", "gone")],
+        files=[FileProgress(2, 1, UploadState.FAILED, "gone")],
     )
     await store.checkpoint(
         tid,
@@ -1006,11 +1018,11 @@ async def test_checkpoint_saves_uploaded_files_in_bulk_beside_partial_ones(
         lease=60,
         manifest_bytes=9,
         files=[
-            FileProgress(1, 2, "uploaded"),
-            FileProgress(2, 1, "uploaded"),  # a failure seen before: its error goes
+            FileProgress(1, 2, UploadState.UPLOADED),
+            FileProgress(2, 1, UploadState.UPLOADED),  # a failure seen before: its error goes
             FileProgress(3, 1),  # progress only
-            FileProgress(4, 0, "failed", "refused"),
-            FileProgress(6, 1, "uploaded"),
+            FileProgress(4, 0, UploadState.FAILED, "refused"),
+            FileProgress(6, 1, UploadState.UPLOADED),
         ],
     )
     rows = {r.file_id: r for r in await store.files(tid)}
@@ -1025,7 +1037,7 @@ async def test_checkpoint_saves_uploaded_files_in_bulk_beside_partial_ones(
     }
 
 
-async def test_create_records_more_files_than_one_insert_takes(store: TransferStore) -> None:
+async def test_create_records_more_files_than_one_insert_takes(store: SQLiteStore) -> None:
     count = 2 * FILES_PER_INSERT + 7
     files = tuple(
         NewFile(i, Path(f"/data/{i:05d}.bin"), f"{i:05d}.bin", i, 10 * i, 1 + i % 5)
@@ -1038,10 +1050,10 @@ async def test_create_records_more_files_than_one_insert_takes(store: TransferSt
     ] == [(f.file_id, f.source_path, f.name, f.size, f.mtime_ns, f.article_count) for f in files]
 
 
-async def test_finish_states(store: TransferStore) -> None:
+async def test_finish_states(store: SQLiteStore) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     before = time.time()
-    await store.finish(tid, state="incomplete", error="1 file failed")
+    await store.finish(tid, state=TransferState.INCOMPLETE, error="1 file failed")
     t = await must_get(store, tid)
     assert (t.state, t.last_error, t.finished_at, t.nzb_path) == (
         "incomplete",
@@ -1050,27 +1062,29 @@ async def test_finish_states(store: TransferStore) -> None:
         None,
     )
     assert t.unfinished
-    await store.finish(tid, state="uploaded", nzb_path="/out/job.nzb")
+    await store.finish(tid, state=TransferState.UPLOADED, nzb_path="/out/job.nzb")
     t = await must_get(store, tid)
     assert (t.state, t.last_error, t.nzb_path) == ("uploaded", None, "/out/job.nzb")
     assert t.finished_at is not None
     assert before <= t.finished_at <= time.time()
     assert not t.unfinished
-    await store.finish(tid, state="uploaded")  # no NZB path given: the recorded one stays
+    await store.finish(
+        tid, state=TransferState.UPLOADED
+    )  # no NZB path given: the recorded one stays
     assert (await must_get(store, tid)).nzb_path == "/out/job.nzb"
-    await store.finish(tid, state="uploading")
+    await store.finish(tid, state=TransferState.UPLOADING)
     t = await must_get(store, tid)
     assert (t.state, t.finished_at) == ("uploading", None)
 
 
-async def test_finish_with_an_unknown_state_is_refused(store: TransferStore) -> None:
+async def test_finish_with_an_unknown_state_is_refused(store: SQLiteStore) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     with pytest.raises(StoreError, match="CHECK constraint"):
-        await store.finish(tid, state="done")
+        await store.finish(tid, state=cast(Any, "done"))
     assert (await must_get(store, tid)).state == "uploading"
 
 
-async def test_delete_removes_files_and_accepted_ids(store: TransferStore, tmp_path: Path) -> None:
+async def test_delete_removes_files_and_accepted_ids(store: SQLiteStore, tmp_path: Path) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     keep = await store.create(new_transfer("keep"), owner="a", lease=60)
     await store.checkpoint(
@@ -1086,7 +1100,7 @@ async def test_delete_removes_files_and_accepted_ids(store: TransferStore, tmp_p
 
 
 async def test_write_while_another_process_holds_the_lock(
-    store: TransferStore, tmp_path: Path
+    store: SQLiteStore, tmp_path: Path
 ) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     with connect(tmp_path / "postie.db") as other:
@@ -1112,7 +1126,7 @@ async def test_write_while_another_process_holds_the_lock(
 # --- TransferRun.checkpoint: what a failed store write did not save is saved next time ------------
 
 
-def run_over(store: TransferStore, tid: int, tmp_path: Path, states: tuple[Any, ...]) -> Any:
+def run_over(store: SQLiteStore, tid: int, tmp_path: Path, states: tuple[Any, ...]) -> Any:
     """A TransferRun of transfer ``tid`` whose job is just these file states (one tally)."""
     from postie.manifest import ManifestWriter
     from postie.runtime.engine import PostingJob
@@ -1138,7 +1152,7 @@ def run_over(store: TransferStore, tid: int, tmp_path: Path, states: tuple[Any, 
 
 
 async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
-    store: TransferStore, tmp_path: Path
+    store: SQLiteStore, tmp_path: Path
 ) -> None:
     from postie.article.plan import FilePlan, Segment
     from postie.runtime.state import FileState
@@ -1172,7 +1186,7 @@ async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
 
 
 async def test_run_checkpoint_writes_only_the_files_that_changed(
-    store: TransferStore, tmp_path: Path
+    store: SQLiteStore, tmp_path: Path
 ) -> None:
 
     from postie.article.plan import FilePlan, Segment
@@ -1245,6 +1259,6 @@ def test_the_store_sql_files_are_package_data() -> None:
         if base is not None:
             for pattern in patterns:
                 shipped.update(p.resolve() for p in base.glob(pattern) if p.is_file())
-    needed = {(REPO / "postie" / "store" / "queries.sql").resolve()}
+    needed = {(REPO / "postie" / "store" / "sqlite" / "queries.sql").resolve()}
     needed |= {(REPO / "migrations" / m.name).resolve() for m in migrations()}
     assert needed <= shipped, sorted(str(p) for p in needed - shipped)

@@ -9,13 +9,13 @@ import pytest
 
 from postie import errors
 from postie.config import parse_config
-from postie.store.records import NewFile, NewTransfer
-from postie.store.store import TransferStore
+from postie.store import open_store
+from postie.store.api import NewFile, NewTransfer, Store, TransferState
 from postie.verify.finalize import hook_argv
 
 
 async def uploaded(
-    store: TransferStore, tmp_path: Path, files: int = 2, options: dict[str, object] | None = None
+    store: Store, tmp_path: Path, files: int = 2, options: dict[str, object] | None = None
 ) -> int:
     tid = await store.create(
         NewTransfer(
@@ -40,11 +40,11 @@ async def uploaded(
 
 
 async def test_a_scan_is_due_after_its_delay_and_leased_to_one_worker(tmp_path: Path) -> None:
-    async with TransferStore(tmp_path / "db") as store:
+    async with open_store(tmp_path / "db") as store:
         tid = await uploaded(store, tmp_path)
         now = time.time()
         assert await store.claim_check(owner="a", lease=60, now=now) is None  # not asked
-        await store.finish(tid, state="uploaded", check_at=now + 10)
+        await store.finish(tid, state=TransferState.UPLOADED, check_at=now + 10)
         assert await store.next_due() == pytest.approx(now + 10)
         assert await store.claim_check(owner="a", lease=60, now=now) is None  # not yet
         assert await store.claim_check(owner="a", lease=60, now=now + 11) == (tid, (1, 2))
@@ -54,9 +54,9 @@ async def test_a_scan_is_due_after_its_delay_and_leased_to_one_worker(tmp_path: 
 
 
 async def test_outcomes_follow_the_misses(tmp_path: Path) -> None:
-    async with TransferStore(tmp_path / "db") as store:
+    async with open_store(tmp_path / "db") as store:
         tid = await uploaded(store, tmp_path)
-        await store.finish(tid, state="uploaded", check_at=0.0)
+        await store.finish(tid, state=TransferState.UPLOADED, check_at=0.0)
         claim = await store.claim_check(owner="w", lease=60)
         assert claim == (tid, (1, 2))
         await store.finish_check(
@@ -94,7 +94,7 @@ async def test_outcomes_follow_the_misses(tmp_path: Path) -> None:
 
 
 async def test_a_file_never_scanned_is_never_verified(tmp_path: Path) -> None:
-    async with TransferStore(tmp_path / "db") as store:
+    async with open_store(tmp_path / "db") as store:
         tid = await uploaded(store, tmp_path)
         assert await store.settle(tid) == "pending"
         assert {f.verify_state for f in await store.files(tid)} == {"pending"}
@@ -103,9 +103,9 @@ async def test_a_file_never_scanned_is_never_verified(tmp_path: Path) -> None:
 async def test_a_scan_result_from_a_worker_that_lost_its_lease_is_ignored(
     tmp_path: Path,
 ) -> None:
-    async with TransferStore(tmp_path / "db") as store:
+    async with open_store(tmp_path / "db") as store:
         tid = await uploaded(store, tmp_path, files=1)
-        await store.finish(tid, state="uploaded", check_at=0.0)
+        await store.finish(tid, state=TransferState.UPLOADED, check_at=0.0)
         now = time.time()
         await store.claim_check(owner="slow", lease=1, now=now)
         await store.claim_check(owner="fast", lease=60, now=now + 2)
@@ -133,11 +133,11 @@ async def test_a_transfer_is_checked_only_against_the_server_it_was_posted_to(
 ) -> None:
     """A daemon configured for server B must not STAT (and then re-post everything of)
     a transfer a CLI run posted to server A on the same store."""
-    async with TransferStore(tmp_path / "db") as store:
+    async with open_store(tmp_path / "db") as store:
         posted_to_a = await uploaded(store, tmp_path, options={"servers": ["a.example:119"]})
         legacy = await uploaded(store, tmp_path / "old")  # recorded no server
         for tid in (posted_to_a, legacy):
-            await store.finish(tid, state="uploaded", check_at=0.0)
+            await store.finish(tid, state=TransferState.UPLOADED, check_at=0.0)
         await store.record_misses(posted_to_a, 1, [(1, "x@y")], next_attempt_at=0.0)
         only_b = ["b.example:563"]
         assert await store.claim_check(owner="w", lease=60, servers=only_b) == (legacy, (1, 2))

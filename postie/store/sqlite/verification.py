@@ -1,4 +1,4 @@
-"""The verification side of the transfer store: scans, misses and finalizing.
+"""The SQLite store's verification side: scans, misses, outcomes, finalizing, sweeping.
 
 Only what a STAT did *not* find is stored (``verification_failures``); an
 article that was there leaves no row. Work is leased: a worker claims due rows
@@ -14,25 +14,22 @@ import json
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from postie.store.base import StoreBase
-from postie.store.records import Failure, Transfer, failure_row, transfer_row
-from postie.store.sql import query
-
-
-@dataclass(frozen=True, slots=True)
-class SweepResult:
-    """What one sweep deleted and reclaimed."""
-
-    transfers: tuple[tuple[int, Path], ...]  # deleted rows and their manifest paths
-    failure_leases: int
-    check_leases: int
-    transfer_leases: int
+from postie.store.records import (
+    Failure,
+    FailureState,
+    FinalizeState,
+    SweepResult,
+    Transfer,
+    VerifyState,
+)
+from postie.store.sqlite.base import StoreBase, one, rows
+from postie.store.sqlite.rows import failure_row, transfer_row
+from postie.store.sqlite.sql import query
 
 
 class VerificationQueries(StoreBase):
@@ -67,14 +64,14 @@ class VerificationQueries(StoreBase):
             async with db.execute(
                 query("due_check_transfer"), {"now": now, "only": only, "servers": _json(servers)}
             ) as cur:
-                row = await cur.fetchone()
+                row = await one(cur)
             if row is None:
                 return None
             transfer_id = int(row["transfer_id"])
             async with db.execute(
                 query("due_check_files"), {"transfer_id": transfer_id, "now": now}
             ) as cur:
-                files = tuple(int(r["file_id"]) for r in await cur.fetchall())
+                files = tuple(int(r["file_id"]) for r in await rows(cur))
             await db.executemany(
                 query("lease_check"),
                 [
@@ -107,7 +104,7 @@ class VerificationQueries(StoreBase):
             async with db.execute(
                 query("held_checks"), {"transfer_id": transfer_id, "owner": owner}
             ) as cur:
-                held = {int(r["file_id"]) for r in await cur.fetchall()}
+                held = {int(r["file_id"]) for r in await rows(cur)}
             for file_id, parts in misses.items():
                 if file_id in held:
                     await db.executemany(
@@ -150,25 +147,24 @@ class VerificationQueries(StoreBase):
                 ],
             )
 
-    async def settle(self, transfer_id: int) -> str:
-        """Decide what can be decided; return the transfer's verify state."""
+    async def settle(self, transfer_id: int) -> VerifyState:
         async with self._transaction("settle a verification") as db:
             return await self._settle(db, transfer_id, time.time())
 
-    async def _settle(self, db: aiosqlite.Connection, transfer_id: int, now: float) -> str:
+    async def _settle(self, db: aiosqlite.Connection, transfer_id: int, now: float) -> VerifyState:
         await db.execute(query("settle_files"), {"id": transfer_id, "now": now})
         async with db.execute(query("file_verify_counts"), {"id": transfer_id}) as cur:
-            row = await cur.fetchone()
-        state = "pending"
+            row = await one(cur)
+        state = VerifyState.PENDING
         if row is not None and not row["pending"]:
-            state = "verification_failed" if row["failed"] else "verified"
-        if state != "pending":
+            state = VerifyState.VERIFICATION_FAILED if row["failed"] else VerifyState.VERIFIED
+        if state != VerifyState.PENDING:
             await db.execute(
                 query("settle_transfer"), {"id": transfer_id, "state": state, "now": now}
             )
         async with db.execute(query("transfer_verify_state"), {"id": transfer_id}) as cur:
-            current = await cur.fetchone()
-        return str(current["verify_state"]) if current is not None else state
+            current = await one(cur)
+        return VerifyState(current["verify_state"]) if current is not None else state
 
     async def record_misses(
         self,
@@ -207,7 +203,7 @@ class VerificationQueries(StoreBase):
                 query("due_failures"),
                 {"now": now, "limit": limit, "only": only, "servers": _json(servers)},
             ) as cur:
-                rows = [failure_row(row) for row in await cur.fetchall()]
+                due = [failure_row(row) for row in await rows(cur)]
             await db.executemany(
                 query("lease_failure"),
                 [
@@ -219,11 +215,11 @@ class VerificationQueries(StoreBase):
                         "expires": now + lease,
                         "now": now,
                     }
-                    for f in rows
+                    for f in due
                 ],
             )
         return tuple(
-            dataclasses.replace(f, lease_owner=owner, lease_expires=now + lease) for f in rows
+            dataclasses.replace(f, lease_owner=owner, lease_expires=now + lease) for f in due
         )
 
     async def resolve_failures(self, keys: Iterable[tuple[int, int, int]], *, owner: str) -> None:
@@ -260,7 +256,7 @@ class VerificationQueries(StoreBase):
                     "file_id": file_id,
                     "part": part,
                     "owner": owner,
-                    "state": "exhausted" if exhausted else "pending",
+                    "state": FailureState.EXHAUSTED if exhausted else FailureState.PENDING,
                     "repost_count": repost_count,
                     "check_count": check_count,
                     "next_attempt_at": next_attempt_at,
@@ -310,7 +306,7 @@ class VerificationQueries(StoreBase):
         counts: dict[str, int] = {}
         for r in rows:
             key = str(r["verify_state"])
-            if key == "verified" and r["finalize_state"] == "failed":
+            if key == VerifyState.VERIFIED and r["finalize_state"] == FinalizeState.FAILED:
                 key = "finalize_failed"
             counts[key] = counts.get(key, 0) + int(r["n"])
         return counts
@@ -338,7 +334,7 @@ class VerificationQueries(StoreBase):
         transfer_id: int,
         *,
         owner: str,
-        state: str,
+        state: FinalizeState,
         attempts: int,
         error: str | None = None,
         next_at: float | None = None,
@@ -367,7 +363,7 @@ class VerificationQueries(StoreBase):
             async with db.execute(
                 query("sweepable"), {"before": now - retention, "now": now, "limit": limit}
             ) as cur:
-                gone = tuple((int(r["id"]), Path(r["manifest_path"])) for r in await cur.fetchall())
+                gone = tuple((int(r["id"]), Path(r["manifest_path"])) for r in await rows(cur))
             await db.executemany(query("delete_transfer"), [{"id": t} for t, _ in gone])
             params = {"now": now}
             failures = (await db.execute(query("reclaim_expired_failures"), params)).rowcount

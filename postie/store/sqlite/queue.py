@@ -1,4 +1,4 @@
-"""The daemon's queue in the store: jobs, leased to the worker that runs them.
+"""The SQLite store's queue (the daemon's): jobs, leased to the worker that runs them.
 
 Priorities (higher first), FIFO within a priority, retries at ``next_attempt_at``.
 A path is never queued or running twice at once (a partial unique index), and a
@@ -9,66 +9,17 @@ setting every daemon on the store reads before it takes a job.
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
 
 from postie.errors import UsageError
-from postie.store.base import StoreBase
 from postie.store.lease import owner_is_gone
-from postie.store.sql import query
-
-ACTIVE = ("queued", "running")
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """A row of the daemon's queue (``jobs``)."""
-
-    id: int
-    path: Path
-    root: Path | None
-    relative: str
-    output: Path | None
-    priority: int
-    size: int
-    files: int
-    state: str
-    attempts: int
-    next_attempt_at: float
-    transfer_id: int | None
-    lease_owner: str | None
-    lease_expires: float | None
-    last_error: str | None
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-
-
-def job_row(row: sqlite3.Row) -> Job:
-    return Job(
-        id=int(row["id"]),
-        path=Path(row["path"]),
-        root=Path(row["root"]) if row["root"] is not None else None,
-        relative=str(row["relative"]),
-        output=Path(row["output"]) if row["output"] is not None else None,
-        priority=int(row["priority"]),
-        size=int(row["size"]),
-        files=int(row["files"]),
-        state=str(row["state"]),
-        attempts=int(row["attempts"]),
-        next_attempt_at=float(row["next_attempt_at"]),
-        transfer_id=row["transfer_id"],
-        lease_owner=row["lease_owner"],
-        lease_expires=row["lease_expires"],
-        last_error=row["last_error"],
-        created_at=float(row["created_at"]),
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-    )
+from postie.store.records import ACTIVE_JOBS, Job, JobState
+from postie.store.sqlite.base import StoreBase, one, rows
+from postie.store.sqlite.rows import job_row
+from postie.store.sqlite.sql import query
 
 
 class QueueQueries(StoreBase):
@@ -90,11 +41,12 @@ class QueueQueries(StoreBase):
         now = time.time()
         async with self._transaction("queue a job") as db:
             async with db.execute(query("last_job_for_path"), {"path": str(path)}) as cur:
-                last = await cur.fetchone()
+                last = await one(cur)
             if last is not None:
-                if last["state"] in ACTIVE:
+                if last["state"] in ACTIVE_JOBS:
                     return None
-                if last["state"] == "done" and (last["size"], last["files"]) == (size, files):
+                same = (last["size"], last["files"]) == (size, files)
+                if last["state"] == JobState.DONE and same:
                     return None
             cursor = await db.execute(
                 query("enqueue_job"),
@@ -112,7 +64,7 @@ class QueueQueries(StoreBase):
             if cursor.rowcount != 1:
                 return None
             async with db.execute(query("get_job"), {"id": cursor.lastrowid}) as cur:
-                row = await cur.fetchone()
+                row = await one(cur)
         return job_row(row) if row is not None else None
 
     async def claim_job(self, *, owner: str, lease: float) -> Job | None:
@@ -120,11 +72,11 @@ class QueueQueries(StoreBase):
         now = time.time()
         async with self._transaction("take a job") as db:
             async with db.execute(query("get_setting"), {"key": "paused"}) as cur:
-                paused = await cur.fetchone()
+                paused = await one(cur)
             if paused is not None and paused["value"] == "1":
                 return None
             async with db.execute(query("next_job"), {"now": now}) as cur:
-                row = await cur.fetchone()
+                row = await one(cur)
             if row is None:
                 return None
             await db.execute(
@@ -132,7 +84,7 @@ class QueueQueries(StoreBase):
                 {"id": row["id"], "owner": owner, "expires": now + lease, "now": now},
             )
             async with db.execute(query("get_job"), {"id": row["id"]}) as cur:
-                row = await cur.fetchone()
+                row = await one(cur)
         return job_row(row) if row is not None else None
 
     async def renew_job(self, job_id: int, *, owner: str, lease: float) -> bool:
@@ -156,7 +108,7 @@ class QueueQueries(StoreBase):
         job_id: int,
         *,
         owner: str,
-        state: str,
+        state: JobState,
         error: str | None = None,
         retry_at: float = 0.0,
         give_back: bool = False,
@@ -184,8 +136,8 @@ class QueueQueries(StoreBase):
         back: list[Job] = []
         async with self._transaction("queue interrupted jobs again") as db:
             async with db.execute(query("running_jobs"), {}) as cur:
-                rows = [job_row(r) for r in await cur.fetchall()]
-            for job in rows:
+                running = [job_row(r) for r in await rows(cur)]
+            for job in running:
                 holder = job.lease_owner
                 expired = job.lease_expires is not None and job.lease_expires < now
                 if holder == owner or not (owner_is_gone(holder) or expired):
@@ -246,5 +198,5 @@ class QueueQueries(StoreBase):
 
 async def _state(db: aiosqlite.Connection, job_id: int) -> str | None:
     async with db.execute(query("get_job"), {"id": job_id}) as cur:
-        row = await cur.fetchone()
+        row = await one(cur)
     return str(row["state"]) if row is not None else None

@@ -841,7 +841,7 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
             quiet = logging.getLogger("postie.verify.service")
             quiet.setLevel(logging.CRITICAL)  # the expected "finalizing failed" error
             try:
-                await store.schedule_checks(a_id, at=time.time(), again=True)
+                await store.schedule_checks(a_id, at=store.now(), again=True)
                 service = runtime.start_verification(store, owner=owner, only=a_id)
                 a = await service.wait(a_id)
             finally:
@@ -861,7 +861,7 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
                 service = runtime.start_verification(store, owner=owner, only=a_id)
                 for _ in range(3):
                     started = time.monotonic()
-                    await store.schedule_checks(a_id, at=time.time(), again=True)
+                    await store.schedule_checks(a_id, at=store.now(), again=True)
                     a = await service.wait(a_id)
                     if a.verify_state != VerifyState.VERIFIED:
                         raise RuntimeError(f"A ended {a.verify_state} in a re-verification")
@@ -954,7 +954,7 @@ async def _beside_once(
     async def reverify() -> None:
         while not done.is_set():
             started = time.monotonic()
-            await store.schedule_checks(a_id, at=time.time(), again=True)
+            await store.schedule_checks(a_id, at=store.now(), again=True)
             a = await service.wait(a_id)
             if a.verify_state != VerifyState.VERIFIED:
                 raise RuntimeError(f"A ended {a.verify_state} in a re-verification")

@@ -44,7 +44,8 @@ is sent no earlier than ``reply_delay`` seconds after the command it answers arr
 pipelined commands share one delay rather than each paying it in turn.
 
 :func:`make_tree` is a small companion helper that fills a directory with files of given sizes
-and deterministic content, for tests that need something to post.
+and deterministic content, for tests that need something to post; :class:`ManualClock` is a
+store's clock a test moves forward.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ import contextlib
 import hashlib
 import random
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -701,3 +703,18 @@ def make_tree(root: Path, spec: Mapping[str, int | bytes], *, seed: int = 0) -> 
         path.write_bytes(content)
         created[path] = content
     return created
+
+
+class ManualClock:
+    """A clock to give a store (``open_store(path, clock=clock)``): the real time plus
+    an offset a test moves with ``advance``, so leases and due times run out without
+    waiting for them."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,7 +171,7 @@ class TransferRun:
             if complete
             else "; ".join([*prepared.not_collected, *(str(f) for f in failures)][:3]) or None,
             nzb_path=os.fsdecode(written[0]) if len(written) == 1 else None,
-            check_at=time.time() + self.check_delay
+            check_at=self.store.now() + self.check_delay
             if complete and self.check_delay is not None
             else None,
         )

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import os
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -305,7 +304,7 @@ async def verify_uploaded(
         )
     due = [f.next_check_at for f in await store.files(found.id) if f.next_check_at is not None]
     if again or not due:
-        await store.schedule_checks(found.id, at=time.time() + cfg.verify.delay, again=again)
+        await store.schedule_checks(found.id, at=store.now() + cfg.verify.delay, again=again)
     if not wait:
         return common.EXIT_OK
     async with Runtime(cfg) as runtime:

@@ -6,7 +6,6 @@ segment of any NZB and report what is missing."""
 # compiled and evaluated each time (~3 ms over all commands).
 
 import asyncio
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,7 +100,7 @@ async def _verify_transfer(
                 f"transfer {transfer_id} was verified and finalized (its manifest is gone);"
                 f" check its NZB instead: postie verify {found.nzb_path or 'FILE.nzb'}"
             )
-        await store.schedule_checks(transfer_id, at=time.time(), again=True)
+        await store.schedule_checks(transfer_id, at=store.now(), again=True)
         async with Runtime(cfg) as runtime:
             return await await_verification(runtime, store, transfer_id, new_owner(), mode, console)
 

@@ -172,11 +172,11 @@ class Daemon:
                     exc,
                     delay,
                 )
-                await self._end(job, JobState.QUEUED, str(exc), retry_at=time.time() + delay)
+                await self._end(job, JobState.QUEUED, str(exc), retry_at=self.store.now() + delay)
         except Exception as exc:
             log.exception("job %d: unexpected error", job.id)
             await self._end(
-                job, JobState.QUEUED, f"internal error: {exc}", retry_at=time.time() + 60
+                job, JobState.QUEUED, f"internal error: {exc}", retry_at=self.store.now() + 60
             )
         finally:
             renew.cancel()

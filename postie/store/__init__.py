@@ -7,6 +7,8 @@ implementation for a location: today SQLite (``postie.store.sqlite``) for a path
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,10 +22,15 @@ def default_path() -> Path:
     return Path(base) / "postie" / "postie.db"
 
 
-def open_store(location: str | os.PathLike[str], *, busy_timeout: float = 10.0) -> Store:
+def open_store(
+    location: str | os.PathLike[str],
+    *,
+    busy_timeout: float = 10.0,
+    clock: Callable[[], float] = time.time,
+) -> Store:
     """The store at ``location``, to use as ``async with open_store(...) as store``
     (opening migrates it). A path is an SQLite file; ``busy_timeout``: seconds a write
-    waits for another process's."""
+    waits for another process's. ``clock``: the store's ``now()`` (tests move it)."""
     from postie.store.sqlite import SQLiteStore  # the implementation, only when used
 
-    return SQLiteStore(Path(location), busy_timeout=busy_timeout)
+    return SQLiteStore(Path(location), busy_timeout=busy_timeout, clock=clock)

@@ -170,7 +170,6 @@ class Verification(Protocol):
         *,
         owner: str,
         lease: float,
-        now: float | None = None,
         only: int | None = None,
         servers: Sequence[str] | None = None,
     ) -> tuple[int, tuple[int, ...]] | None:
@@ -221,7 +220,6 @@ class Verification(Protocol):
         owner: str,
         lease: float,
         limit: int,
-        now: float | None = None,
         only: int | None = None,
         servers: Sequence[str] | None = None,
     ) -> tuple[Failure, ...]:
@@ -246,8 +244,6 @@ class Verification(Protocol):
     ) -> bool:
         """Record an attempt and release the lease; False if ``owner`` no longer held it."""
         ...
-
-    async def reclaim_expired_failures(self, now: float | None = None) -> int: ...
 
     async def failures(self, transfer_id: int) -> tuple[Failure, ...]: ...
 
@@ -373,6 +369,12 @@ class Store(Transfers, Verification, Queue, Protocol):
     def path(self) -> Path | None:
         """The store's file when it is one: manifests and PAR2 work default to folders
         beside it. None for a store on a server."""
+        ...
+
+    def now(self) -> float:
+        """The store's clock (seconds since the epoch): every time the store records or
+        compares comes from it; a caller that computes a time to hand to the store
+        (``at``, ``next_attempt_at``, ``retry_at``) starts from it too."""
         ...
 
     async def __aenter__(self) -> Self: ...

@@ -223,7 +223,7 @@ class VerificationService:
             with contextlib.suppress(errors.StoreError):
                 due = await self.store.next_due(self.only, self.servers)
                 if due is not None:
-                    delay = min(delay, max(0.05, due - time.time()))
+                    delay = min(delay, max(0.05, due - self.store.now()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), delay)
             self._kick.clear()
@@ -300,7 +300,7 @@ class VerificationService:
                 transfer_id,
                 files,
                 owner=self.owner,
-                at=time.time() + ERROR_RETRY,
+                at=self.store.now() + ERROR_RETRY,
                 error=f"check postponed: {exc}",
             )
             if isinstance(exc, errors.GiveUp):
@@ -327,7 +327,7 @@ class VerificationService:
             owner=self.owner,
             files=files,
             misses=misses,
-            next_attempt_at=time.time(),
+            next_attempt_at=self.store.now(),
             error=NOT_FOUND,
         )
 
@@ -343,7 +343,9 @@ class VerificationService:
                 "STAT of %d missing articles failed (no attempt spent): %s", len(failures), exc
             )
             for f in failures:
-                await self._reschedule(f, next_at=time.time() + ERROR_RETRY, error=f"STAT: {exc}")
+                await self._reschedule(
+                    f, next_at=self.store.now() + ERROR_RETRY, error=f"STAT: {exc}"
+                )
             if isinstance(exc, errors.GiveUp):
                 self.refused = exc
             return
@@ -353,7 +355,7 @@ class VerificationService:
         if there:
             await self.store.resolve_failures(there, owner=self.owner)
         reposts: dict[int, list[Failure]] = {}
-        now = time.time()
+        now = self.store.now()
         for f, ok in zip(failures, found, strict=True):
             if ok:
                 continue
@@ -406,7 +408,7 @@ class VerificationService:
         self._reposted += sum(1 for o in outcomes.values() if o.kind == "posted")
         self._claimed += sum(1 for o in outcomes.values() if o.kind == "claimed")
         crashpoints.reached("reposted")
-        now = time.time()
+        now = self.store.now()
         for f in failures:
             outcome = outcomes.get(f.part_key, Reposted("failed", "re-post: not attempted"))
             reply = outcome.reply

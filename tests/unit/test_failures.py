@@ -14,14 +14,20 @@ import pytest
 
 from postie.store import open_store
 from postie.store.api import Store
+from postie.testing import ManualClock
 from tests.unit.test_store import new_transfer
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(tmp_path / "postie.db", busy_timeout=5) as opened:
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def store(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Store]:
+    async with open_store(tmp_path / "postie.db", busy_timeout=5, clock=clock) as opened:
         yield opened
 
 
@@ -36,28 +42,30 @@ async def test_a_miss_is_stored_once_and_counts_its_checks(store: Store) -> None
     assert rows[3].message_id == "three@x"
 
 
-async def test_claims_take_due_unleased_rows_only(store: Store) -> None:
+async def test_claims_take_due_unleased_rows_only(store: Store, clock: ManualClock) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
-    now = time.time()
+    now = store.now()
     await store.record_misses(tid, 1, [(1, "a@x"), (2, "b@x")], next_attempt_at=now - 1)
     await store.record_misses(tid, 2, [(1, "later@x")], next_attempt_at=now + 3600)
-    first = await store.claim_failures(owner="w1", lease=60, limit=10, now=now)
+    first = await store.claim_failures(owner="w1", lease=60, limit=10)
     assert sorted(f.message_id for f in first) == ["a@x", "b@x"]
     assert all(f.lease_owner == "w1" for f in first)
-    assert await store.claim_failures(owner="w2", lease=60, limit=10, now=now) == ()
+    assert await store.claim_failures(owner="w2", lease=60, limit=10) == ()
     # a lease that ran out makes the row due again, for anyone
-    later = await store.claim_failures(owner="w2", lease=60, limit=1, now=now + 61)
+    clock.advance(61)
+    later = await store.claim_failures(owner="w2", lease=60, limit=1)
     assert len(later) == 1
     assert later[0].lease_owner == "w2"
-    assert await store.reclaim_expired_failures(now=now + 200) == 2
+    clock.advance(200)
+    assert (await store.sweep(retention=1e9)).failure_leases == 2
     assert all(f.lease_owner is None for f in await store.failures(tid))
 
 
-async def test_resolve_and_reschedule_need_the_lease(store: Store) -> None:
+async def test_resolve_and_reschedule_need_the_lease(store: Store, clock: ManualClock) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
-    now = time.time()
+    now = store.now()
     await store.record_misses(tid, 1, [(1, "a@x"), (2, "b@x")], next_attempt_at=now - 1)
-    a, b = await store.claim_failures(owner="w1", lease=60, limit=10, now=now)
+    a, b = await store.claim_failures(owner="w1", lease=60, limit=10)
     await store.resolve_failures([a.key], owner="w2")  # not its lease: nothing happens
     assert len(await store.failures(tid)) == 2
     await store.resolve_failures([a.key], owner="w1")
@@ -82,7 +90,8 @@ async def test_resolve_and_reschedule_need_the_lease(store: Store) -> None:
         None,
     )
     assert row.last_error == "441 435 Duplicate"
-    assert await store.claim_failures(owner="w1", lease=60, limit=10, now=now + 60) == ()
+    clock.advance(60)
+    assert await store.claim_failures(owner="w1", lease=60, limit=10) == ()
 
 
 async def test_failures_go_with_their_transfer(store: Store) -> None:

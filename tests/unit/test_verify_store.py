@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from postie import errors
 from postie.config import parse_config
 from postie.store import open_store
 from postie.store.api import NewFile, NewTransfer, Store, TransferState
+from postie.testing import ManualClock
 from postie.verify.finalize import hook_argv
 
 
@@ -40,17 +40,21 @@ async def uploaded(
 
 
 async def test_a_scan_is_due_after_its_delay_and_leased_to_one_worker(tmp_path: Path) -> None:
-    async with open_store(tmp_path / "db") as store:
+    clock = ManualClock()
+    async with open_store(tmp_path / "db", clock=clock) as store:
         tid = await uploaded(store, tmp_path)
-        now = time.time()
-        assert await store.claim_check(owner="a", lease=60, now=now) is None  # not asked
+        now = store.now()
+        assert await store.claim_check(owner="a", lease=60) is None  # not asked
         await store.finish(tid, state=TransferState.UPLOADED, check_at=now + 10)
         assert await store.next_due() == pytest.approx(now + 10)
-        assert await store.claim_check(owner="a", lease=60, now=now) is None  # not yet
-        assert await store.claim_check(owner="a", lease=60, now=now + 11) == (tid, (1, 2))
-        assert await store.claim_check(owner="b", lease=60, now=now + 12) is None  # leased
+        assert await store.claim_check(owner="a", lease=60) is None  # not yet
+        clock.advance(11)
+        assert await store.claim_check(owner="a", lease=60) == (tid, (1, 2))
+        clock.advance(1)
+        assert await store.claim_check(owner="b", lease=60) is None  # leased
         # a worker that died: its lease runs out and the scan is due again
-        assert await store.claim_check(owner="b", lease=60, now=now + 72) == (tid, (1, 2))
+        clock.advance(60)
+        assert await store.claim_check(owner="b", lease=60) == (tid, (1, 2))
 
 
 async def test_outcomes_follow_the_misses(tmp_path: Path) -> None:
@@ -103,12 +107,13 @@ async def test_a_file_never_scanned_is_never_verified(tmp_path: Path) -> None:
 async def test_a_scan_result_from_a_worker_that_lost_its_lease_is_ignored(
     tmp_path: Path,
 ) -> None:
-    async with open_store(tmp_path / "db") as store:
+    clock = ManualClock()
+    async with open_store(tmp_path / "db", clock=clock) as store:
         tid = await uploaded(store, tmp_path, files=1)
         await store.finish(tid, state=TransferState.UPLOADED, check_at=0.0)
-        now = time.time()
-        await store.claim_check(owner="slow", lease=1, now=now)
-        await store.claim_check(owner="fast", lease=60, now=now + 2)
+        await store.claim_check(owner="slow", lease=1)
+        clock.advance(2)
+        await store.claim_check(owner="fast", lease=60)
         await store.finish_check(
             tid, owner="slow", files=(1,), misses={1: [(1, "a@b")]}, next_attempt_at=0.0
         )

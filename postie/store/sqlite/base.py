@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -26,10 +27,17 @@ from postie.store.sqlite.sql import query
 class StoreBase:
     """Opening, migrating, closing and the transaction plumbing of the store."""
 
-    def __init__(self, path: Path, *, busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        busy_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = path
         self.location = str(path)
         self.busy_timeout = busy_timeout
+        self._clock = clock
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
@@ -74,6 +82,10 @@ class StoreBase:
         db, self._db = self._db, None
         if db is not None:
             await asyncio.shield(db.close())
+
+    def now(self) -> float:
+        """The store's clock: ``time.time`` unless another was given (tests)."""
+        return self._clock()
 
     # --- plumbing -----------------------------------------------------------------------
 

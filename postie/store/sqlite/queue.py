@@ -9,7 +9,6 @@ setting every daemon on the store reads before it takes a job.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import aiosqlite
@@ -38,7 +37,7 @@ class QueueQueries(StoreBase):
     ) -> Job | None:
         """Queue ``path``; None when it is queued or running already, or its last job
         finished (done) with the same size and file count."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("queue a job") as db:
             async with db.execute(query("last_job_for_path"), {"path": str(path)}) as cur:
                 last = await one(cur)
@@ -69,7 +68,7 @@ class QueueQueries(StoreBase):
 
     async def claim_job(self, *, owner: str, lease: float) -> Job | None:
         """Lease the next job to ``owner`` (None: nothing due, or the queue is paused)."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("take a job") as db:
             async with db.execute(query("get_setting"), {"key": "paused"}) as cur:
                 paused = await one(cur)
@@ -88,7 +87,7 @@ class QueueQueries(StoreBase):
         return job_row(row) if row is not None else None
 
     async def renew_job(self, job_id: int, *, owner: str, lease: float) -> bool:
-        now = time.time()
+        now = self.now()
         async with self._transaction("renew a job") as db:
             cursor = await db.execute(
                 query("renew_job"),
@@ -100,7 +99,7 @@ class QueueQueries(StoreBase):
         async with self._transaction("record a job's transfer") as db:
             await db.execute(
                 query("set_job_transfer"),
-                {"id": job_id, "owner": owner, "transfer_id": transfer_id, "now": time.time()},
+                {"id": job_id, "owner": owner, "transfer_id": transfer_id, "now": self.now()},
             )
 
     async def end_job(
@@ -125,14 +124,14 @@ class QueueQueries(StoreBase):
                     "error": error,
                     "next_attempt_at": retry_at,
                     "give_back": 1 if give_back else 0,
-                    "now": time.time(),
+                    "now": self.now(),
                 },
             )
 
     async def requeue_interrupted(self, *, owner: str) -> list[Job]:
         """Running jobs whose worker is gone (a process of this host that ended, or a
         lease that ran out) go back to the queue; return them."""
-        now = time.time()
+        now = self.now()
         back: list[Job] = []
         async with self._transaction("queue interrupted jobs again") as db:
             async with db.execute(query("running_jobs"), {}) as cur:
@@ -161,7 +160,7 @@ class QueueQueries(StoreBase):
     async def remove_job(self, job_id: int) -> None:
         """Take a queued or failed job off the queue."""
         async with self._transaction("remove a job") as db:
-            cursor = await db.execute(query("remove_job"), {"id": job_id, "now": time.time()})
+            cursor = await db.execute(query("remove_job"), {"id": job_id, "now": self.now()})
             if cursor.rowcount == 1:
                 return
             state = await _state(db, job_id)
@@ -174,7 +173,7 @@ class QueueQueries(StoreBase):
     async def retry_job(self, job_id: int) -> None:
         """Queue a failed or removed job again, its attempts reset."""
         async with self._transaction("retry a job") as db:
-            cursor = await db.execute(query("retry_job"), {"id": job_id, "now": time.time()})
+            cursor = await db.execute(query("retry_job"), {"id": job_id, "now": self.now()})
             if cursor.rowcount == 1:
                 return
             state = await _state(db, job_id)

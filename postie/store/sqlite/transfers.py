@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import time
 from collections.abc import Iterable, Sequence
 
 from postie.errors import StoreError, TransferBusy
@@ -39,7 +38,7 @@ class TransferQueries(StoreBase):
     """Transfer state changes, each one transaction."""
 
     async def create(self, new: NewTransfer, *, owner: str, lease: float) -> int:
-        now = time.time()
+        now = self.now()
         async with self._transaction("record a new transfer") as db:
             cursor = await db.execute(
                 query("insert_transfer"),
@@ -139,7 +138,7 @@ class TransferQueries(StoreBase):
         if current is None:
             raise StoreError(f"no transfer {transfer_id} in {self.path}")
         gone = current.lease_owner if owner_is_gone(current.lease_owner) else None
-        now = time.time()
+        now = self.now()
         async with self._transaction("claim a transfer") as db:
             cursor = await db.execute(
                 query("claim"),
@@ -165,7 +164,7 @@ class TransferQueries(StoreBase):
     async def release(self, transfer_id: int, *, owner: str) -> None:
         async with self._transaction("release a transfer") as db:
             await db.execute(
-                query("release"), {"id": transfer_id, "owner": owner, "now": time.time()}
+                query("release"), {"id": transfer_id, "owner": owner, "now": self.now()}
             )
 
     async def checkpoint(
@@ -179,7 +178,7 @@ class TransferQueries(StoreBase):
         accepted: Iterable[tuple[int, int, str]] = (),
         all_uploaded: bool = False,
     ) -> None:
-        now = time.time()
+        now = self.now()
         async with self._transaction("save progress") as db:
             cursor = await db.execute(
                 query("renew"),
@@ -238,7 +237,7 @@ class TransferQueries(StoreBase):
         nzb_path: str | None = None,
         check_at: float | None = None,
     ) -> None:
-        now = time.time()
+        now = self.now()
         async with self._transaction("record the transfer's outcome") as db:
             if check_at is not None:
                 await db.execute(

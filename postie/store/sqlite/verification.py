@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ class VerificationQueries(StoreBase):
     async def schedule_checks(self, transfer_id: int, *, at: float, again: bool = False) -> None:
         """Ask for a STAT scan of the transfer's uploaded files at ``at``. ``again``:
         forget earlier outcomes and misses and check every file afresh."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("schedule a verification") as db:
             params = {"id": transfer_id, "at": at, "now": now}
             if again:
@@ -53,13 +52,12 @@ class VerificationQueries(StoreBase):
         *,
         owner: str,
         lease: float,
-        now: float | None = None,
         only: int | None = None,
         servers: Sequence[str] | None = None,
     ) -> tuple[int, tuple[int, ...]] | None:
         """Lease the due scans of one transfer: ``(transfer_id, file_ids)`` or None.
         ``servers``: only transfers posted to one of these (see ``due_check_transfer``)."""
-        now = time.time() if now is None else now
+        now = self.now()
         async with self._transaction("claim a verification") as db:
             async with db.execute(
                 query("due_check_transfer"), {"now": now, "only": only, "servers": _json(servers)}
@@ -99,7 +97,7 @@ class VerificationQueries(StoreBase):
     ) -> None:
         """A scan ended: store the misses (``file -> [(part, message_id)]``), mark the
         files without any verified. Only files ``owner`` still holds are changed."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("record a verification") as db:
             async with db.execute(
                 query("held_checks"), {"transfer_id": transfer_id, "owner": owner}
@@ -130,7 +128,7 @@ class VerificationQueries(StoreBase):
         self, transfer_id: int, files: Iterable[int], *, owner: str, at: float, error: str
     ) -> None:
         """A scan could not run (a STAT error): due again at ``at``, nothing spent."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("postpone a verification") as db:
             await db.executemany(
                 query("release_check"),
@@ -149,7 +147,7 @@ class VerificationQueries(StoreBase):
 
     async def settle(self, transfer_id: int) -> VerifyState:
         async with self._transaction("settle a verification") as db:
-            return await self._settle(db, transfer_id, time.time())
+            return await self._settle(db, transfer_id, self.now())
 
     async def _settle(self, db: aiosqlite.Connection, transfer_id: int, now: float) -> VerifyState:
         await db.execute(query("settle_files"), {"id": transfer_id, "now": now})
@@ -177,7 +175,7 @@ class VerificationQueries(StoreBase):
     ) -> None:
         """Store the parts a STAT did not find (``(part, message_id)``); a part already
         stored counts one more check. One transaction."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("record missing articles") as db:
             await db.executemany(
                 query("record_miss"),
@@ -190,14 +188,13 @@ class VerificationQueries(StoreBase):
         owner: str,
         lease: float,
         limit: int,
-        now: float | None = None,
         only: int | None = None,
         servers: Sequence[str] | None = None,
     ) -> tuple[Failure, ...]:
         """Lease up to ``limit`` due failures to ``owner``: one write transaction, so two
         workers (two processes on one store) never hold the same row. Rows whose lease
         ran out are due again."""
-        now = time.time() if now is None else now
+        now = self.now()
         async with self._transaction("claim missing articles") as db:
             async with db.execute(
                 query("due_failures"),
@@ -225,7 +222,7 @@ class VerificationQueries(StoreBase):
     async def resolve_failures(self, keys: Iterable[tuple[int, int, int]], *, owner: str) -> None:
         """The articles are on the server after all: forget them (only rows ``owner``
         holds)."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("forget found articles") as db:
             await db.executemany(
                 query("resolve_failure"),
@@ -261,18 +258,10 @@ class VerificationQueries(StoreBase):
                     "check_count": check_count,
                     "next_attempt_at": next_attempt_at,
                     "error": error,
-                    "now": time.time(),
+                    "now": self.now(),
                 },
             )
             return cursor.rowcount == 1
-
-    async def reclaim_expired_failures(self, now: float | None = None) -> int:
-        """Drop leases that ran out; return how many."""
-        async with self._transaction("reclaim expired leases") as db:
-            cursor = await db.execute(
-                query("reclaim_expired_failures"), {"now": time.time() if now is None else now}
-            )
-            return cursor.rowcount
 
     async def failures(self, transfer_id: int) -> tuple[Failure, ...]:
         rows = await self._fetch("transfer_failures", "read missing articles", id=transfer_id)
@@ -291,7 +280,7 @@ class VerificationQueries(StoreBase):
     async def release_owners(self, owners: Iterable[str]) -> int:
         """Drop every verification lease of ``owners`` (processes known to be gone): their
         work is due at once instead of when the leases run out. Returns rows released."""
-        now = time.time()
+        now = self.now()
         released = 0
         async with self._transaction("take over verification leases") as db:
             for owner in owners:
@@ -325,7 +314,7 @@ class VerificationQueries(StoreBase):
 
     async def finalizable(self, *, only: int | None = None) -> tuple[Transfer, ...]:
         rows = await self._fetch(
-            "finalizable", "look for verified transfers", now=time.time(), only=only
+            "finalizable", "look for verified transfers", now=self.now(), only=only
         )
         return tuple(transfer_row(r) for r in rows)
 
@@ -351,14 +340,14 @@ class VerificationQueries(StoreBase):
                     "attempts": attempts,
                     "error": error,
                     "next_at": next_at,
-                    "now": time.time(),
+                    "now": self.now(),
                 },
             )
 
     async def sweep(self, *, retention: float, limit: int = 500) -> SweepResult:
         """Delete finished transfers past ``retention`` (their rows; the caller deletes the
         manifests returned) and reclaim every expired lease: one transaction."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("sweep finished transfers") as db:
             async with db.execute(
                 query("sweepable"), {"before": now - retention, "now": now, "limit": limit}

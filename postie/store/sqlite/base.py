@@ -143,6 +143,12 @@ class StoreBase:
 
         await asyncio.shield(rollback())
 
+    async def _returning(self, name: str, doing: str, **params: Any) -> list[dict[str, Any]]:
+        """Run the changing statement ``name`` (``... RETURNING``) as a transaction of its
+        own; return the rows it changed."""
+        async with self._transaction(doing) as db, db.execute(query(name), params) as cursor:
+            return await rows(cursor)
+
     async def _fetch(self, name: str, doing: str, **params: Any) -> list[dict[str, Any]]:
         async with self._lock:
             try:

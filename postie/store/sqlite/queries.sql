@@ -1,4 +1,10 @@
--- Every statement the transfer store runs, by name (see postie/store/sql.py).
+-- Every statement the SQLite store runs, by name (see sql.py beside this file).
+--
+-- A claim is one statement: UPDATE the rows a subquery picks (free, or their lease ran
+-- out; in order; LIMIT n) and RETURN them, so what a claimer gets is exactly what it
+-- changed. SQLite runs one writer at a time; in PostgreSQL the same shape takes
+-- FOR UPDATE SKIP LOCKED in the subquery (marked where it goes), so concurrent claimers
+-- skip each other's rows instead of waiting for them.
 
 -- name: insert_transfer
 INSERT INTO transfers (name, roots, roots_key, files_key, options, nzb_path, manifest_path,
@@ -44,10 +50,13 @@ SELECT transfer_id, COUNT(*) AS files, SUM(size) AS bytes, SUM(article_count) AS
 FROM transfer_files GROUP BY transfer_id;
 
 -- name: claim
--- Take the transfer's lease unless another owner holds one that has not expired.
+-- Take the transfer's lease unless another owner holds one that has not expired; the
+-- holder itself renews it. One row by its key: PostgreSQL's row lock makes a second
+-- claimer wait, then see the new holder.
 UPDATE transfers SET lease_owner = :owner, lease_expires = :expires, updated_at = :now
 WHERE id = :id AND (lease_owner IS NULL OR lease_owner = :owner OR lease_owner = :gone
-                    OR lease_expires < :now);
+                    OR lease_expires < :now)
+RETURNING id;
 
 -- name: release
 UPDATE transfers SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
@@ -105,22 +114,24 @@ ON CONFLICT (transfer_id, file_id, part) DO UPDATE
 SET check_count = check_count + 1, next_attempt_at = excluded.next_attempt_at,
     last_error = excluded.last_error, updated_at = excluded.updated_at;
 
--- name: due_failures
-SELECT * FROM verification_failures
-WHERE state = 'pending' AND next_attempt_at <= :now
-  AND (lease_owner IS NULL OR lease_expires < :now)
-  AND (:only IS NULL OR transfer_id = :only)
-  AND transfer_id IN (
-      SELECT id FROM transfers
-      WHERE :servers IS NULL OR json_extract(options, '$.servers') IS NULL
-         OR EXISTS (SELECT 1 FROM json_each(transfers.options, '$.servers') AS s
-                    JOIN json_each(:servers) AS m ON s.value = m.value))
-ORDER BY next_attempt_at, transfer_id, file_id, part
-LIMIT :limit;
-
--- name: lease_failure
+-- name: claim_failures
+-- Lease up to :limit due missing articles, earliest due first.
 UPDATE verification_failures SET lease_owner = :owner, lease_expires = :expires, updated_at = :now
-WHERE transfer_id = :transfer_id AND file_id = :file_id AND part = :part;
+WHERE (transfer_id, file_id, part) IN (
+    SELECT transfer_id, file_id, part FROM verification_failures
+    WHERE state = 'pending' AND next_attempt_at <= :now
+      AND (lease_owner IS NULL OR lease_expires < :now)
+      AND (:only IS NULL OR transfer_id = :only)
+      AND transfer_id IN (
+          SELECT id FROM transfers
+          WHERE :servers IS NULL OR json_extract(options, '$.servers') IS NULL
+             OR EXISTS (SELECT 1 FROM json_each(transfers.options, '$.servers') AS s
+                        JOIN json_each(:servers) AS m ON s.value = m.value))
+    ORDER BY next_attempt_at, transfer_id, file_id, part
+    LIMIT :limit
+    -- PostgreSQL: FOR UPDATE SKIP LOCKED
+)
+RETURNING *;
 
 -- name: resolve_failure
 -- Found on the server: successful articles are not kept.
@@ -166,30 +177,30 @@ DELETE FROM verification_failures WHERE transfer_id = :id;
 UPDATE transfers SET verify_state = 'pending', verified_at = NULL, updated_at = :now
 WHERE id = :id;
 
--- name: due_check_transfer
--- The transfer with the file whose scan is due first (a scan lease that ran out is due).
--- :servers (a JSON list of server labels, or NULL for any): only transfers posted to
--- one of them (or that recorded none) are checked here; another server would miss them all.
-SELECT transfer_id FROM transfer_files
-WHERE next_check_at IS NOT NULL AND next_check_at <= :now
-  AND verify_state = 'pending' AND upload_state = 'uploaded'
-  AND (:only IS NULL OR transfer_id = :only)
-  AND transfer_id IN (
-      SELECT id FROM transfers
-      WHERE :servers IS NULL OR json_extract(options, '$.servers') IS NULL
-         OR EXISTS (SELECT 1 FROM json_each(transfers.options, '$.servers') AS s
-                    JOIN json_each(:servers) AS m ON s.value = m.value))
-ORDER BY next_check_at LIMIT 1;
-
--- name: due_check_files
-SELECT file_id FROM transfer_files
-WHERE transfer_id = :transfer_id AND next_check_at IS NOT NULL AND next_check_at <= :now
-  AND verify_state = 'pending' AND upload_state = 'uploaded'
-ORDER BY file_id;
-
--- name: lease_check
+-- name: claim_check
+-- Lease the due scans of one transfer: the one whose file is due first (a scan lease
+-- that ran out is due). :servers (a JSON list of server labels, or NULL for any): only
+-- transfers posted to one of them (or that recorded none) are checked here; another
+-- server would miss them all.
 UPDATE transfer_files SET check_owner = :owner, next_check_at = :expires, updated_at = :now
-WHERE transfer_id = :transfer_id AND file_id = :file_id;
+WHERE (transfer_id, file_id) IN (
+    SELECT transfer_id, file_id FROM transfer_files
+    WHERE next_check_at IS NOT NULL AND next_check_at <= :now
+      AND verify_state = 'pending' AND upload_state = 'uploaded'
+      AND transfer_id = (
+          SELECT transfer_id FROM transfer_files
+          WHERE next_check_at IS NOT NULL AND next_check_at <= :now
+            AND verify_state = 'pending' AND upload_state = 'uploaded'
+            AND (:only IS NULL OR transfer_id = :only)
+            AND transfer_id IN (
+                SELECT id FROM transfers
+                WHERE :servers IS NULL OR json_extract(options, '$.servers') IS NULL
+                   OR EXISTS (SELECT 1 FROM json_each(transfers.options, '$.servers') AS s
+                              JOIN json_each(:servers) AS m ON s.value = m.value))
+          ORDER BY next_check_at LIMIT 1)
+    -- PostgreSQL: FOR UPDATE SKIP LOCKED
+)
+RETURNING transfer_id, file_id;
 
 -- name: file_checked
 -- The scan ended: a file with nothing missing is verified; one with misses waits for them.
@@ -319,17 +330,21 @@ ON CONFLICT (path) WHERE state IN ('queued', 'running') DO NOTHING;
 -- name: last_job_for_path
 SELECT * FROM jobs WHERE path = :path ORDER BY id DESC LIMIT 1;
 
--- name: next_job
--- Highest priority first, FIFO within a priority; a retry waits for its time.
-SELECT * FROM jobs
-WHERE state = 'queued' AND next_attempt_at <= :now
-ORDER BY priority DESC, id LIMIT 1;
-
--- name: lease_job
+-- name: claim_job
+-- Lease the next job: highest priority first, FIFO within a priority, a retry only once
+-- its time came, none while the queue is paused.
 UPDATE jobs
 SET state = 'running', lease_owner = :owner, lease_expires = :expires,
     started_at = :now, attempts = attempts + 1, updated_at = :now
-WHERE id = :id AND state = 'queued';
+WHERE state = 'queued' AND id IN (
+    SELECT id FROM jobs
+    WHERE state = 'queued' AND next_attempt_at <= :now
+      AND NOT EXISTS (SELECT 1 FROM queue_settings WHERE key = 'paused' AND value = '1')
+    ORDER BY priority DESC, id
+    LIMIT 1
+    -- PostgreSQL: FOR UPDATE SKIP LOCKED
+)
+RETURNING *;
 
 -- name: renew_job
 UPDATE jobs SET lease_expires = :expires, updated_at = :now

@@ -69,22 +69,10 @@ class QueueQueries(StoreBase):
     async def claim_job(self, *, owner: str, lease: float) -> Job | None:
         """Lease the next job to ``owner`` (None: nothing due, or the queue is paused)."""
         now = self.now()
-        async with self._transaction("take a job") as db:
-            async with db.execute(query("get_setting"), {"key": "paused"}) as cur:
-                paused = await one(cur)
-            if paused is not None and paused["value"] == "1":
-                return None
-            async with db.execute(query("next_job"), {"now": now}) as cur:
-                row = await one(cur)
-            if row is None:
-                return None
-            await db.execute(
-                query("lease_job"),
-                {"id": row["id"], "owner": owner, "expires": now + lease, "now": now},
-            )
-            async with db.execute(query("get_job"), {"id": row["id"]}) as cur:
-                row = await one(cur)
-        return job_row(row) if row is not None else None
+        taken = await self._returning(
+            "claim_job", "take a job", owner=owner, expires=now + lease, now=now
+        )
+        return job_row(taken[0]) if taken else None
 
     async def renew_job(self, job_id: int, *, owner: str, lease: float) -> bool:
         now = self.now()

@@ -139,18 +139,15 @@ class TransferQueries(StoreBase):
             raise StoreError(f"no transfer {transfer_id} in {self.path}")
         gone = current.lease_owner if owner_is_gone(current.lease_owner) else None
         now = self.now()
-        async with self._transaction("claim a transfer") as db:
-            cursor = await db.execute(
-                query("claim"),
-                {
-                    "id": transfer_id,
-                    "owner": owner,
-                    "gone": gone,
-                    "expires": now + lease,
-                    "now": now,
-                },
-            )
-            taken = cursor.rowcount == 1
+        taken = await self._returning(
+            "claim",
+            "claim a transfer",
+            id=transfer_id,
+            owner=owner,
+            gone=gone,
+            expires=now + lease,
+            now=now,
+        )
         if not taken:
             current = await self.get(transfer_id)
             if current is None:

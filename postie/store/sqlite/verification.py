@@ -9,7 +9,6 @@ a lease that ran out is due again.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -55,35 +54,20 @@ class VerificationQueries(StoreBase):
         only: int | None = None,
         servers: Sequence[str] | None = None,
     ) -> tuple[int, tuple[int, ...]] | None:
-        """Lease the due scans of one transfer: ``(transfer_id, file_ids)`` or None.
-        ``servers``: only transfers posted to one of these (see ``due_check_transfer``)."""
         now = self.now()
-        async with self._transaction("claim a verification") as db:
-            async with db.execute(
-                query("due_check_transfer"), {"now": now, "only": only, "servers": _json(servers)}
-            ) as cur:
-                row = await one(cur)
-            if row is None:
-                return None
-            transfer_id = int(row["transfer_id"])
-            async with db.execute(
-                query("due_check_files"), {"transfer_id": transfer_id, "now": now}
-            ) as cur:
-                files = tuple(int(r["file_id"]) for r in await rows(cur))
-            await db.executemany(
-                query("lease_check"),
-                [
-                    {
-                        "transfer_id": transfer_id,
-                        "file_id": f,
-                        "owner": owner,
-                        "expires": now + lease,
-                        "now": now,
-                    }
-                    for f in files
-                ],
-            )
-        return transfer_id, files
+        taken = await self._returning(
+            "claim_check",
+            "claim a verification",
+            owner=owner,
+            expires=now + lease,
+            now=now,
+            only=only,
+            servers=_json(servers),
+        )
+        if not taken:
+            return None
+        (transfer_id,) = {int(r["transfer_id"]) for r in taken}
+        return transfer_id, tuple(sorted(int(r["file_id"]) for r in taken))
 
     async def finish_check(
         self,
@@ -191,33 +175,20 @@ class VerificationQueries(StoreBase):
         only: int | None = None,
         servers: Sequence[str] | None = None,
     ) -> tuple[Failure, ...]:
-        """Lease up to ``limit`` due failures to ``owner``: one write transaction, so two
-        workers (two processes on one store) never hold the same row. Rows whose lease
-        ran out are due again."""
         now = self.now()
-        async with self._transaction("claim missing articles") as db:
-            async with db.execute(
-                query("due_failures"),
-                {"now": now, "limit": limit, "only": only, "servers": _json(servers)},
-            ) as cur:
-                due = [failure_row(row) for row in await rows(cur)]
-            await db.executemany(
-                query("lease_failure"),
-                [
-                    {
-                        "transfer_id": f.transfer_id,
-                        "file_id": f.file_id,
-                        "part": f.part,
-                        "owner": owner,
-                        "expires": now + lease,
-                        "now": now,
-                    }
-                    for f in due
-                ],
-            )
-        return tuple(
-            dataclasses.replace(f, lease_owner=owner, lease_expires=now + lease) for f in due
+        taken = await self._returning(
+            "claim_failures",
+            "claim missing articles",
+            owner=owner,
+            expires=now + lease,
+            now=now,
+            limit=limit,
+            only=only,
+            servers=_json(servers),
         )
+        # RETURNING gives the rows in no particular order: earliest due first, as claimed
+        claimed = sorted((failure_row(r) for r in taken), key=lambda f: (f.next_attempt_at, f.key))
+        return tuple(claimed)
 
     async def resolve_failures(self, keys: Iterable[tuple[int, int, int]], *, owner: str) -> None:
         """The articles are on the server after all: forget them (only rows ``owner``

@@ -813,7 +813,7 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
 
     owner = new_owner()
     manifests = work / "manifests"
-    async with open_store(work / "postie.db") as store:
+    async with open_store(work / "postie.db") as store, store.worker(owner, name="bench"):
         # --- transfer A: posted once, verified once (its failing hook keeps it) --------
         failing_hook = {"command": [sys.executable, "-c", "raise SystemExit(1)"], "retries": 0}
         cfg_a = config(posting={"article_size": SMALL_ARTICLE}, finalize={"hook": failing_hook})

@@ -95,14 +95,23 @@ def store_path(cfg: Config, db: Path | None) -> Path:
 
 
 @asynccontextmanager
-async def open_store(cfg: Config, db: Path | None) -> AsyncIterator[tuple[Store, Path]]:
-    """The transfer store and the manifest folder for this config and ``--db``."""
+async def open_store(
+    cfg: Config, db: Path | None, *, owner: str | None = None, name: str = "postie"
+) -> AsyncIterator[tuple[Store, Path]]:
+    """The transfer store and the manifest folder for this config and ``--db``.
+
+    ``owner``: this process takes leases as ``owner``; it runs as a worker of the store
+    (named ``name``) until the store is closed: see ``Store.worker``."""
     from postie import store as stores
     from postie.transfer import manifest_dir
 
     path = store_path(cfg, db)
     async with stores.open_store(path, busy_timeout=cfg.store.busy_timeout) as store:
-        yield store, manifest_dir(cfg, path)
+        if owner is None:
+            yield store, manifest_dir(cfg, path)
+            return
+        async with store.worker(owner, name=name):
+            yield store, manifest_dir(cfg, path)
 
 
 @dataclass(frozen=True)

@@ -108,8 +108,9 @@ async def _main(cfg: Config, db: Path | None) -> int:
     from postie.daemon.daemon import Daemon
     from postie.store.lease import new_owner
 
-    async with common.open_store(cfg, db) as (store, manifests):
-        daemon = Daemon(cfg, store, manifests, owner=new_owner())
+    owner = new_owner()
+    async with common.open_store(cfg, db, owner=owner, name="daemon") as (store, manifests):
+        daemon = Daemon(cfg, store, manifests, owner=owner)
         loop = asyncio.get_running_loop()
         signals = 0
 

@@ -195,7 +195,7 @@ async def _post(
     if not collected.files:
         raise errors.InputError("nothing to post: " + ", ".join(os.fsdecode(p) for p in paths))
     owner = new_owner()
-    async with common.open_store(cfg, db) as (store, manifests):
+    async with common.open_store(cfg, db, owner=owner, name="post") as (store, manifests):
         uploaded = await transfer.uploaded_for_paths(store, paths, collected)
         if uploaded is not None and cfg.verify.enabled:
             return await verify_uploaded(cfg, store, uploaded, owner, mode, console, wait)

@@ -72,7 +72,7 @@ def resume_command(
 
     async def main() -> int:
         owner = new_owner()
-        async with common.open_store(cfg, db) as (store, _):
+        async with common.open_store(cfg, db, owner=owner, name="resume") as (store, _):
             prepared = await transfer.resume(store, cfg, transfer_id, owner=owner)
             for problem in prepared.lost.values():
                 common.error(str(problem))

@@ -86,7 +86,8 @@ async def _verify_transfer(
     from postie.store.lease import new_owner
 
     cfg.check_postable()  # missing articles are posted again
-    async with common.open_store(cfg, db) as (store, _):
+    owner = new_owner()
+    async with common.open_store(cfg, db, owner=owner, name="verify") as (store, _):
         found = await store.get(transfer_id)
         if found is None:
             raise errors.UsageError(f"no transfer {transfer_id} in {store.location}")
@@ -102,7 +103,7 @@ async def _verify_transfer(
             )
         await store.schedule_checks(transfer_id, at=store.now(), again=True)
         async with Runtime(cfg) as runtime:
-            return await await_verification(runtime, store, transfer_id, new_owner(), mode, console)
+            return await await_verification(runtime, store, transfer_id, owner, mode, console)
 
 
 async def _check(cfg: Config, document: nzb.Nzb) -> "SegmentCheck":

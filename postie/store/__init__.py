@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from postie.store.lease import WORKER_TTL
+
 if TYPE_CHECKING:
     from postie.store.api import Store
 
@@ -27,10 +29,14 @@ def open_store(
     *,
     busy_timeout: float = 10.0,
     clock: Callable[[], float] = time.time,
+    worker_ttl: float = WORKER_TTL,
 ) -> Store:
     """The store at ``location``, to use as ``async with open_store(...) as store``
     (opening migrates it). A path is an SQLite file; ``busy_timeout``: seconds a write
-    waits for another process's. ``clock``: the store's ``now()`` (tests move it)."""
+    waits for another process's. ``clock``: the store's ``now()`` (tests move it).
+    ``worker_ttl``: seconds without a heartbeat before a worker counts as dead."""
     from postie.store.sqlite import SQLiteStore  # the implementation, only when used
 
-    return SQLiteStore(Path(location), busy_timeout=busy_timeout, clock=clock)
+    return SQLiteStore(
+        Path(location), busy_timeout=busy_timeout, clock=clock, worker_ttl=worker_ttl
+    )

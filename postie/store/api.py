@@ -3,9 +3,10 @@ queue are recorded.
 
 Three sides, one ``Protocol`` each: ``Transfers`` (what was planned and how far
 posting got), ``Verification`` (scans, missing articles, outcomes, finalizing,
-sweeping) and ``Queue`` (the daemon's jobs). ``Store`` is all three with the
-lifecycle: an async context manager, ``location`` for messages and ``now()``,
-the one clock every time the store records or compares comes from.
+sweeping) and ``Queue`` (the daemon's jobs); and ``Workers``, the processes that
+hold the leases. ``Store`` is all of them with the lifecycle: an async context
+manager, ``location`` for messages and ``now()``, the one clock every time the
+store records or compares comes from.
 
 The conventions every implementation keeps:
 
@@ -14,6 +15,9 @@ The conventions every implementation keeps:
 - work is leased: a lease is ``(owner, expires_at)`` on the store's clock; a claim
   is one statement that takes rows that are free or whose lease ran out and
   returns what it took, so two claimers, in any processes, never hold the same row;
+- an owner that takes leases runs as a worker with a heartbeat; a dead worker's
+  leases are released by ``reap_workers`` (``postie.store.lease`` says who is dead),
+  which the claims of work a dead process may hold call first;
 - a call that changes leased work names its ``owner`` and changes only what that
   owner still holds.
 
@@ -23,10 +27,12 @@ The conventions every implementation keeps:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
+from postie.store.lease import Process
 from postie.store.records import (
     ACTIVE_JOBS,
     UNFINISHED,
@@ -40,6 +46,7 @@ from postie.store.records import (
     JobState,
     NewFile,
     NewTransfer,
+    Reaped,
     SweepResult,
     Transfer,
     TransferFile,
@@ -47,6 +54,7 @@ from postie.store.records import (
     TransferSummary,
     UploadState,
     VerifyState,
+    Worker,
 )
 
 __all__ = [
@@ -62,7 +70,9 @@ __all__ = [
     "JobState",
     "NewFile",
     "NewTransfer",
+    "Process",
     "Queue",
+    "Reaped",
     "Store",
     "SweepResult",
     "Transfer",
@@ -73,6 +83,8 @@ __all__ = [
     "UploadState",
     "Verification",
     "VerifyState",
+    "Worker",
+    "Workers",
 ]
 
 
@@ -108,7 +120,8 @@ class Transfers(Protocol):
         ...
 
     async def claim(self, transfer_id: int, *, owner: str, lease: float) -> None:
-        """Take the transfer's lease (or renew it when ``owner`` holds it already).
+        """Take the transfer's lease (or renew it when ``owner`` holds it already), once
+        dead workers are reaped (a killed process's transfer is taken over at once).
 
         Raises ``TransferBusy`` naming the holder while another owner's lease is live,
         ``StoreError`` for an unknown transfer."""
@@ -251,10 +264,6 @@ class Verification(Protocol):
         """The folders the recorded transfers' generated PAR2 files are in."""
         ...
 
-    async def lease_owners(self) -> set[str]: ...
-
-    async def release_owners(self, owners: Iterable[str]) -> int: ...
-
     async def verify_counts(self) -> dict[str, int]:
         """Uploaded transfers by what verification made of them (for status pages):
         pending, verified, verification_failed, finalize_failed."""
@@ -331,8 +340,8 @@ class Queue(Protocol):
         ...
 
     async def requeue_interrupted(self, *, owner: str) -> list[Job]:
-        """Running jobs whose worker is gone go back to the queue, their attempt given
-        back; return them."""
+        """Running jobs whose worker is gone (reaped here first) or whose lease ran out
+        go back to the queue, their attempt given back; return them. Never ``owner``'s."""
         ...
 
     async def jobs(self, limit: int = 100) -> tuple[Job, ...]: ...
@@ -357,7 +366,40 @@ class Queue(Protocol):
     async def paused(self) -> bool: ...
 
 
-class Store(Transfers, Verification, Queue, Protocol):
+class Workers(Protocol):
+    """The processes that take leases: each registers under its owner and beats a
+    heartbeat; the dead are reaped (see ``postie.store.lease``)."""
+
+    def worker(
+        self, owner: str, *, name: str, process: Process | None = None
+    ) -> AbstractAsyncContextManager[None]:
+        """``async with store.worker(owner, name="post")``: register ``owner`` (as this
+        process, or ``process``), beat its heartbeat in the background, and on the way
+        out release every lease it holds and deregister it."""
+        ...
+
+    async def register_worker(
+        self, owner: str, *, name: str, process: Process | None = None
+    ) -> None: ...
+
+    async def heartbeat(self, owner: str) -> bool:
+        """Record that ``owner`` is alive; False when its row is gone (it was reaped)."""
+        ...
+
+    async def deregister_worker(self, owner: str) -> int:
+        """Release every lease of ``owner`` and delete its row: one transaction. Returns
+        the leases released."""
+        ...
+
+    async def workers(self) -> tuple[Worker, ...]: ...
+
+    async def reap_workers(self) -> Reaped:
+        """Release every lease of the dead workers (``lease.dead_workers``) and delete
+        their rows: one transaction (none when no worker is dead)."""
+        ...
+
+
+class Store(Transfers, Verification, Queue, Workers, Protocol):
     """``async with open_store(location) as store``: opened (and migrated), closed."""
 
     @property

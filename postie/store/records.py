@@ -142,7 +142,8 @@ class TransferFile:
     next_check_at: float | None
     cleanup: Cleanup
     last_error: str | None
-    check_owner: str | None = None
+    check_owner: str | None = None  # the STAT scan's lease
+    check_expires: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,3 +252,24 @@ class Job:
     created_at: float
     started_at: float | None
     finished_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """A process that takes leases, with its heartbeat."""
+
+    owner: str  # the owner its leases carry
+    host: str
+    pid: int
+    process_start: int | None  # the process's start time (clock ticks after boot)
+    name: str  # what it is: post, resume, verify, daemon
+    started_at: float
+    heartbeat_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Reaped:
+    """What reaping dead workers did."""
+
+    owners: tuple[str, ...]  # the workers found dead: their rows are gone
+    leases: int  # leases of theirs released (transfers, scans, missing articles, jobs)

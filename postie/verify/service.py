@@ -37,7 +37,6 @@ from postie.config import FinalizeConfig, VerifyConfig
 from postie.manifest import ArticleRecord, ManifestReader
 from postie.par2.make import par2_workdir
 from postie.store.api import Failure, FinalizeState, Store, Transfer, VerifyState
-from postie.store.lease import owner_is_gone
 from postie.verify.finalize import FinalizeFailed, finalize
 from postie.verify.repost import Reposted, repost
 from postie.verify.stat import stat_all
@@ -254,12 +253,12 @@ class VerificationService:
             await self._finalize(transfer)
 
     async def _take_over(self) -> None:
-        """Release the leases of processes of this host that are gone (killed): their
-        work is due now, not when the leases run out (other hosts' leases must expire)."""
-        gone = [o for o in await self.store.lease_owners() if o != self.owner and owner_is_gone(o)]
-        if gone:
-            released = await self.store.release_owners(gone)
-            log.info("took over %d verification leases of %d ended processes", released, len(gone))
+        """Release the leases of workers that are dead (a killed process of this host, a
+        heartbeat that stopped anywhere): their work is due now, not when the leases run
+        out."""
+        reaped = await self.store.reap_workers()
+        if reaped.owners:
+            log.info("took over %d leases of %d ended processes", reaped.leases, len(reaped.owners))
 
     # --- scans --------------------------------------------------------------------------
 

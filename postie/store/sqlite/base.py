@@ -20,6 +20,7 @@ from typing import Any, Self
 import aiosqlite
 
 from postie.errors import StoreError, StoreLocked
+from postie.store.lease import WORKER_TTL
 from postie.store.sqlite.migrate import migrate
 from postie.store.sqlite.sql import query
 
@@ -33,10 +34,12 @@ class StoreBase:
         *,
         busy_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        worker_ttl: float = WORKER_TTL,
     ) -> None:
         self.path = path
         self.location = str(path)
         self.busy_timeout = busy_timeout
+        self.worker_ttl = worker_ttl
         self._clock = clock
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()

@@ -14,14 +14,14 @@ from pathlib import Path
 import aiosqlite
 
 from postie.errors import UsageError
-from postie.store.lease import owner_is_gone
 from postie.store.records import ACTIVE_JOBS, Job, JobState
-from postie.store.sqlite.base import StoreBase, one, rows
+from postie.store.sqlite.base import one
 from postie.store.sqlite.rows import job_row
 from postie.store.sqlite.sql import query
+from postie.store.sqlite.workers import WorkerQueries
 
 
-class QueueQueries(StoreBase):
+class QueueQueries(WorkerQueries):
     """Queue state changes, each one transaction."""
 
     async def enqueue(
@@ -117,21 +117,11 @@ class QueueQueries(StoreBase):
             )
 
     async def requeue_interrupted(self, *, owner: str) -> list[Job]:
-        """Running jobs whose worker is gone (a process of this host that ended, or a
-        lease that ran out) go back to the queue; return them."""
-        now = self.now()
-        back: list[Job] = []
-        async with self._transaction("queue interrupted jobs again") as db:
-            async with db.execute(query("running_jobs"), {}) as cur:
-                running = [job_row(r) for r in await rows(cur)]
-            for job in running:
-                holder = job.lease_owner
-                expired = job.lease_expires is not None and job.lease_expires < now
-                if holder == owner or not (owner_is_gone(holder) or expired):
-                    continue
-                await db.execute(query("requeue_job"), {"id": job.id, "owner": holder, "now": now})
-                back.append(job)
-        return back
+        await self.reap_workers()  # their running jobs are held by nobody now
+        back = await self._returning(
+            "requeue_interrupted", "queue interrupted jobs again", owner=owner, now=self.now()
+        )
+        return sorted((job_row(r) for r in back), key=lambda job: job.id)
 
     async def jobs(self, limit: int = 100) -> tuple[Job, ...]:
         rows = await self._fetch("list_jobs", "list jobs", limit=limit)

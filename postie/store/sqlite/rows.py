@@ -21,6 +21,7 @@ from postie.store.records import (
     TransferState,
     UploadState,
     VerifyState,
+    Worker,
 )
 
 Row = Mapping[str, Any]
@@ -70,6 +71,7 @@ def file_row(row: Row) -> TransferFile:
         cleanup=Cleanup(row["cleanup"]),
         last_error=row["last_error"],
         check_owner=row["check_owner"],
+        check_expires=row["check_expires"],
     )
 
 
@@ -109,4 +111,16 @@ def job_row(row: Row) -> Job:
         created_at=float(row["created_at"]),
         started_at=row["started_at"],
         finished_at=row["finished_at"],
+    )
+
+
+def worker_row(row: Row) -> Worker:
+    return Worker(
+        owner=str(row["owner"]),
+        host=str(row["host"]),
+        pid=int(row["pid"]),
+        process_start=row["process_start"],
+        name=str(row["name"]),
+        started_at=float(row["started_at"]),
+        heartbeat_at=float(row["heartbeat_at"]),
     )

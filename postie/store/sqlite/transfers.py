@@ -2,8 +2,8 @@
 
 A transfer's files carry a per-file acknowledged watermark, advanced in batched
 checkpoints. A transfer being worked on carries a lease ``(owner, expires)``;
-another process may take it over only once the lease expired, so two processes
-never post the same transfer at once.
+another process may take it over only once the lease expired or its worker was
+reaped as dead, so two processes never post the same transfer at once.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 
 from postie.errors import StoreError, TransferBusy
-from postie.store.lease import owner_is_gone
 from postie.store.records import (
     UNFINISHED,
     FileProgress,
@@ -25,16 +24,16 @@ from postie.store.records import (
     TransferSummary,
     UploadState,
 )
-from postie.store.sqlite.base import StoreBase
 from postie.store.sqlite.rows import file_row, transfer_row
 from postie.store.sqlite.sql import query, values
+from postie.store.sqlite.workers import WorkerQueries
 
 # files per INSERT statement, 11 parameters each: under SQLite's limit on parameters
 # (32,766 since 3.32; 999 before)
 FILES_PER_INSERT = 1000 if sqlite3.sqlite_version_info >= (3, 32) else 90
 
 
-class TransferQueries(StoreBase):
+class TransferQueries(WorkerQueries):
     """Transfer state changes, each one transaction."""
 
     async def create(self, new: NewTransfer, *, owner: str, lease: float) -> int:
@@ -133,20 +132,10 @@ class TransferQueries(StoreBase):
     # --- leases and progress ----------------------------------------------------------------
 
     async def claim(self, transfer_id: int, *, owner: str, lease: float) -> None:
-        # A lease held by a process of this host that is gone is taken over at once.
-        current = await self.get(transfer_id)
-        if current is None:
-            raise StoreError(f"no transfer {transfer_id} in {self.path}")
-        gone = current.lease_owner if owner_is_gone(current.lease_owner) else None
+        await self.reap_workers()  # a killed process's transfer is free at once
         now = self.now()
         taken = await self._returning(
-            "claim",
-            "claim a transfer",
-            id=transfer_id,
-            owner=owner,
-            gone=gone,
-            expires=now + lease,
-            now=now,
+            "claim", "claim a transfer", id=transfer_id, owner=owner, expires=now + lease, now=now
         )
         if not taken:
             current = await self.get(transfer_id)

@@ -2,9 +2,9 @@
 
 Only what a STAT did *not* find is stored (``verification_failures``); an
 article that was there leaves no row. Work is leased: a worker claims due rows
-(or a file's scan) by writing its owner and an expiry in one transaction, so two
-workers, also in two processes on one SQLite file, never hold the same piece;
-a lease that ran out is due again.
+(or a file's scan: ``check_owner``, ``check_expires``) by writing its owner and an
+expiry in one statement, so two workers, also in two processes on one SQLite
+file, never hold the same piece; a lease that ran out is due again.
 """
 
 from __future__ import annotations
@@ -242,23 +242,6 @@ class VerificationQueries(StoreBase):
         """The folders the recorded transfers' generated PAR2 files are in."""
         rows = await self._fetch("par2_paths", "read PAR2 files")
         return {Path(os.fsdecode(bytes(r["source_path"]))).parent for r in rows}
-
-    async def lease_owners(self) -> set[str]:
-        """Every owner holding a scan or a missing article now."""
-        rows = await self._fetch("lease_owners", "read verification leases")
-        return {str(r["owner"]) for r in rows}
-
-    async def release_owners(self, owners: Iterable[str]) -> int:
-        """Drop every verification lease of ``owners`` (processes known to be gone): their
-        work is due at once instead of when the leases run out. Returns rows released."""
-        now = self.now()
-        released = 0
-        async with self._transaction("take over verification leases") as db:
-            for owner in owners:
-                params = {"owner": owner, "now": now}
-                released += (await db.execute(query("release_owner_checks"), params)).rowcount
-                released += (await db.execute(query("release_owner_failures"), params)).rowcount
-        return released
 
     async def verify_counts(self) -> dict[str, int]:
         """Uploaded transfers by what verification made of them (for status pages)."""

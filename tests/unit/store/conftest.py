@@ -30,9 +30,11 @@ class Backend:
     location: str
     clock: ManualClock
 
-    def open(self, *, busy_timeout: float = 5.0) -> Store:
+    def open(self, *, busy_timeout: float = 5.0, worker_ttl: float = 60.0) -> Store:
         """Another store object on the test's database (``async with`` it)."""
-        return open_store(self.location, busy_timeout=busy_timeout, clock=self.clock)
+        return open_store(
+            self.location, busy_timeout=busy_timeout, clock=self.clock, worker_ttl=worker_ttl
+        )
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

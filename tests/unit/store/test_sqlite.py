@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[3]
 # Change a migration (or add one) and these must be updated with it: that is the point.
 
 
-EXPECTED_VERSION = 4
+EXPECTED_VERSION = 5
 
 
 # column: (type, NOT NULL, default as SQL text, position in the primary key (0: not in it))
@@ -89,6 +89,7 @@ EXPECTED_COLUMNS: dict[str, Columns] = {
         "updated_at": ("REAL", True, None, 0),
         "check_owner": ("TEXT", False, None, 0),
         "checked_at": ("REAL", False, None, 0),
+        "check_expires": ("REAL", False, None, 0),
     },
     "accepted_ids": {
         "transfer_id": ("INTEGER", True, None, 1),
@@ -121,6 +122,15 @@ EXPECTED_COLUMNS: dict[str, Columns] = {
         "key": ("TEXT", True, None, 1),
         "value": ("TEXT", True, None, 0),
     },
+    "workers": {
+        "owner": ("TEXT", True, None, 1),
+        "host": ("TEXT", True, None, 0),
+        "pid": ("INTEGER", True, None, 0),
+        "process_start": ("INTEGER", False, None, 0),
+        "name": ("TEXT", True, None, 0),
+        "started_at": ("REAL", True, None, 0),
+        "heartbeat_at": ("REAL", True, None, 0),
+    },
     "verification_failures": {
         "transfer_id": ("INTEGER", True, None, 1),
         "file_id": ("INTEGER", True, None, 2),
@@ -144,6 +154,7 @@ EXPECTED_FOREIGN_KEYS: dict[str, list[tuple[str, tuple[tuple[str, str], ...], st
     "transfers": [],
     "jobs": [("transfers", (("transfer_id", "id"),), "SET NULL")],
     "queue_settings": [],
+    "workers": [],
     "transfer_files": [("transfers", (("transfer_id", "id"),), "CASCADE")],
     "accepted_ids": [
         (
@@ -174,6 +185,8 @@ EXPECTED_INDEXES = {
     "transfers_to_finalize": ("transfers", ("verify_state", "finalize_state"), False),
     "jobs_active_path": ("jobs", ("path",), True),
     "jobs_next": ("jobs", ("state", "priority", "id"), False),
+    "transfer_files_by_check_owner": ("transfer_files", ("check_owner",), False),
+    "verification_failures_by_owner": ("verification_failures", ("lease_owner",), False),
 }
 
 
@@ -183,6 +196,7 @@ EXPECTED_WITHOUT_ROWID = {
     "accepted_ids",
     "verification_failures",
     "queue_settings",
+    "workers",
 }
 
 
@@ -471,6 +485,36 @@ async def test_incomplete_statement_at_the_end_of_a_migration_is_an_error(
     with pytest.raises(StoreError, match="incomplete SQL statement"):
         await open_and_close(path)
     assert user_version(path) == 0
+
+
+async def test_0005_gives_a_scan_leased_before_it_its_own_expiry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before 0005 a scan's lease ran out at next_check_at; after it, check_expires
+    holds that and next_check_at is when the scan is due (the same moment here)."""
+    before = write_migrations(
+        tmp_path / "m", {m.name: m.sql for m in migrations() if m.version <= 4}
+    )
+    path = tmp_path / "old.db"
+    with monkeypatch.context() as patch:
+        patch.setattr(migrate_module, "_folder", lambda: before)
+        async with SQLiteStore(path) as store:
+            tid = await store.create(new_transfer(), owner="a", lease=60)
+    with connect(path) as db:
+        db.execute(
+            "UPDATE transfer_files SET check_owner = 'w', next_check_at = 123.5"
+            " WHERE transfer_id = ? AND file_id = 1",
+            (tid,),
+        )
+    async with SQLiteStore(path) as store:
+        leased, *others = await store.files(tid)
+        assert (leased.check_owner, leased.check_expires, leased.next_check_at) == (
+            "w",
+            123.5,
+            123.5,
+        )
+        assert all(f.check_expires is None for f in others)
+    assert user_version(path) == EXPECTED_VERSION
 
 
 async def test_two_processes_opening_a_new_store_at_once_both_succeed(

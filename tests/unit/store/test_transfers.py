@@ -8,8 +8,6 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -30,28 +28,6 @@ from postie.store.api import (
 from postie.testing import ManualClock
 from tests.unit.store.conftest import Backend
 from tests.unit.store.helpers import ODD_PATH, file_row, must_get, new_transfer
-
-
-def dead_pid() -> int:
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
-
-
-@pytest.fixture
-def live_pid() -> Iterator[int]:
-    """The pid of a process of this host that runs for the whole test."""
-    proc = subprocess.Popen(["sleep", "60"])
-    try:
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-def owner(pid: int, start: str = "?") -> str:
-    """An owner string as lease.new_owner() builds it, for any pid."""
-    return f"{socket.gethostname()}/{pid}/{start}/0badc0de"
 
 
 async def test_closed_store_raises_store_error(backend: Backend) -> None:
@@ -215,47 +191,6 @@ async def test_claim_after_the_lease_expired(store: Store, clock: ManualClock) -
     assert transfer.lease_expires >= before + 60
     with pytest.raises(TransferBusy):
         await store.claim(tid, owner=a, lease=60)
-
-
-async def test_claim_takes_over_at_once_from_a_dead_process_of_this_host(
-    store: Store,
-) -> None:
-    gone = owner(dead_pid())
-    assert lease_module.owner_is_gone(gone)
-    tid = await store.create(new_transfer(), owner=gone, lease=3600)
-    me = lease_module.new_owner()
-    await store.claim(tid, owner=me, lease=60)
-    assert (await must_get(store, tid)).lease_owner == me
-
-
-async def test_claim_takes_over_from_a_reused_pid(store: Store, live_pid: int) -> None:
-    real_start = lease_module._start_time(live_pid)  # alive, but started at another time
-    assert real_start != "?"
-    reused = owner(live_pid, start=str(int(real_start) + 1))
-    assert lease_module.owner_is_gone(reused)
-    tid = await store.create(new_transfer(), owner=reused, lease=3600)
-    await store.claim(tid, owner="me", lease=60)
-    assert (await must_get(store, tid)).lease_owner == "me"
-
-
-@pytest.mark.parametrize(
-    "holder",
-    [
-        pytest.param(f"{socket.gethostname()}-elsewhere/1/1/abcd", id="other-host"),
-        pytest.param("live", id="live-process"),
-        pytest.param("not an owner string", id="unparsable"),
-    ],
-)
-async def test_claim_does_not_take_a_live_or_unknown_lease(
-    store: Store, live_pid: int, holder: str
-) -> None:
-    if holder == "live":
-        holder = owner(live_pid, start=lease_module._start_time(live_pid))
-    assert not lease_module.owner_is_gone(holder)
-    tid = await store.create(new_transfer(), owner=holder, lease=3600)
-    with pytest.raises(TransferBusy, match=r"lease runs out in 3[56]\d\d s"):
-        await store.claim(tid, owner="me", lease=60)
-    assert (await must_get(store, tid)).lease_owner == holder
 
 
 async def test_claim_of_a_missing_transfer(store: Store) -> None:

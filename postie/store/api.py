@@ -287,15 +287,15 @@ class Verification(Protocol):
         state: FinalizeState,
         attempts: int,
         error: str | None = None,
-        next_at: float | None = None,
     ) -> None:
-        """Record a finalize attempt (done, failed, or pending again at ``next_at``) and
-        release the transfer's lease."""
+        """Record a finalize attempt (``state`` done or failed) and release the
+        transfer's lease."""
         ...
 
-    async def sweep(self, *, retention: float, limit: int = 500) -> SweepResult:
-        """Delete finished transfers past ``retention`` (the caller deletes the manifests
-        returned) and reclaim every expired lease: one transaction."""
+    async def sweep(self, *, retention: float) -> SweepResult:
+        """Delete finished transfers past ``retention`` (some at a time; the caller
+        deletes the manifests returned) and reclaim every expired lease: one
+        transaction."""
         ...
 
 

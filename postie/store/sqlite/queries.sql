@@ -289,7 +289,7 @@ ORDER BY id LIMIT 10;
 -- name: set_finalized
 UPDATE transfers
 SET finalize_state = :state, finalize_attempts = finalize_attempts + :attempts,
-    next_finalize_at = :next_at, last_error = :error, lease_owner = NULL, lease_expires = NULL,
+    next_finalize_at = NULL, last_error = :error, lease_owner = NULL, lease_expires = NULL,
     updated_at = :now
 WHERE id = :id AND lease_owner = :owner;
 

@@ -29,6 +29,8 @@ from postie.store.sqlite.base import StoreBase, one, rows
 from postie.store.sqlite.rows import failure_row, transfer_row
 from postie.store.sqlite.sql import query
 
+SWEEP_BATCH = 500  # finished transfers deleted per sweep at most (the next sweep goes on)
+
 
 class VerificationQueries(StoreBase):
     """Verification state changes, each one transaction."""
@@ -280,10 +282,7 @@ class VerificationQueries(StoreBase):
         state: FinalizeState,
         attempts: int,
         error: str | None = None,
-        next_at: float | None = None,
     ) -> None:
-        """Record a finalize attempt (``state`` done, failed, or pending with ``next_at``)
-        and release the transfer's lease."""
         async with self._transaction("record finalizing") as db:
             await db.execute(
                 query("set_finalized"),
@@ -293,18 +292,17 @@ class VerificationQueries(StoreBase):
                     "state": state,
                     "attempts": attempts,
                     "error": error,
-                    "next_at": next_at,
                     "now": self.now(),
                 },
             )
 
-    async def sweep(self, *, retention: float, limit: int = 500) -> SweepResult:
+    async def sweep(self, *, retention: float) -> SweepResult:
         """Delete finished transfers past ``retention`` (their rows; the caller deletes the
         manifests returned) and reclaim every expired lease: one transaction."""
         now = self.now()
         async with self._transaction("sweep finished transfers") as db:
             async with db.execute(
-                query("sweepable"), {"before": now - retention, "now": now, "limit": limit}
+                query("sweepable"), {"before": now - retention, "now": now, "limit": SWEEP_BATCH}
             ) as cur:
                 gone = tuple((int(r["id"]), Path(r["manifest_path"])) for r in await rows(cur))
             await db.executemany(query("delete_transfer"), [{"id": t} for t, _ in gone])

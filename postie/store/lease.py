@@ -71,7 +71,7 @@ class Process:
         """True when this is a process of this host that no longer runs: no such pid,
         or the pid belongs to a process started at another time. (A process of another
         host is never known to be gone from here.)"""
-        if self.host != socket.gethostname() or self.pid == os.getpid():
+        if self.host != socket.gethostname():
             return False
         try:
             os.kill(self.pid, 0)

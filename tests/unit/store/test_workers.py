@@ -6,6 +6,7 @@ Behaviour every implementation keeps (see conftest.IMPLEMENTATIONS)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import subprocess
 from collections.abc import Awaitable, Callable, Iterator
@@ -95,8 +96,10 @@ def worker(n: int, process: Process, heartbeat_at: float) -> Worker:
 
 def test_who_is_dead_is_decided_from_the_worker_rows(live_pid: int) -> None:
     now = 1000.0
+    me = Process.current()
     start = lease_module._start_time(live_pid)
     assert start is not None
+    assert me.start is not None
     rows = [
         worker(0, Process.current(), heartbeat_at=0.0),  # this process: never dead
         worker(1, Process(HOST, dead_pid(), None), heartbeat_at=now),  # gone, fresh beat
@@ -107,6 +110,8 @@ def test_who_is_dead_is_decided_from_the_worker_rows(live_pid: int) -> None:
         worker(6, Process(ELSEWHERE, 2, 1), heartbeat_at=now - 61),  # stopped beating
         # a live process of this host that stopped beating is dead all the same (hung)
         worker(7, Process(HOST, live_pid, start), heartbeat_at=now - 61),
+        # an earlier process that had this process's pid
+        worker(8, dataclasses.replace(me, start=(me.start or 0) - 1), heartbeat_at=now),
     ]
     dead = dead_workers(rows, now=now, ttl=60.0)
     assert dead == {
@@ -114,6 +119,7 @@ def test_who_is_dead_is_decided_from_the_worker_rows(live_pid: int) -> None:
         rows[2].owner: True,
         rows[6].owner: False,
         rows[7].owner: False,
+        rows[8].owner: True,
     }
 
 

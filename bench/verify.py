@@ -784,8 +784,9 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
     from postie import transfer
     from postie.config import Config, parse_config
     from postie.runtime.runtime import Runtime
+    from postie.store import open_store
+    from postie.store.api import FinalizeState, VerifyState
     from postie.store.lease import new_owner
-    from postie.store.store import TransferStore
     from postie.transfer_run import TransferRun
     from postie.verify.service import verification
 
@@ -813,7 +814,7 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
 
     owner = new_owner()
     manifests = work / "manifests"
-    async with TransferStore(work / "postie.db") as store:
+    async with open_store(work / "postie.db") as store, store.worker(owner, name="bench"):
         # --- transfer A: posted once, verified once (its failing hook keeps it) --------
         failing_hook = {"command": [sys.executable, "-c", "raise SystemExit(1)"], "retries": 0}
         cfg_a = config(posting={"article_size": SMALL_ARTICLE}, finalize={"hook": failing_hook})
@@ -841,12 +842,12 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
             quiet = logging.getLogger("postie.verify.service")
             quiet.setLevel(logging.CRITICAL)  # the expected "finalizing failed" error
             try:
-                await store.schedule_checks(a_id, at=time.time(), again=True)
+                await store.schedule_checks(a_id, at=store.now(), again=True)
                 async with verification(runtime, store, owner=owner, only=a_id) as service:
                     a = await service.wait(a_id)
             finally:
                 quiet.setLevel(logging.NOTSET)
-        if a.verify_state != "verified" or a.finalize_state != "failed":
+        if a.verify_state != VerifyState.VERIFIED or a.finalize_state != FinalizeState.FAILED:
             raise RuntimeError(f"A is {a.verify_state}/{a.finalize_state}, not verified/failed")
         if not prepared_a.manifest_path.exists():
             raise RuntimeError("A's manifest is gone: it cannot be scanned again")
@@ -863,9 +864,9 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
             ):
                 for _ in range(3):
                     started = time.monotonic()
-                    await store.schedule_checks(a_id, at=time.time(), again=True)
+                    await store.schedule_checks(a_id, at=store.now(), again=True)
                     a = await service.wait(a_id)
-                    if a.verify_state != "verified":
+                    if a.verify_state != VerifyState.VERIFIED:
                         raise RuntimeError(f"A ended {a.verify_state} in a re-verification")
                     idle.setdefault(variant, []).append(time.monotonic() - started)
             say(f"A's scan alone, {variant}: " + ", ".join(f"{x:.2f} s" for x in idle[variant]))
@@ -948,6 +949,7 @@ async def _beside_once(
     *,
     once: bool = False,
 ) -> BesideRun:
+    from postie.store.api import VerifyState
     from postie.transfer_run import TransferRun
 
     run = TransferRun(runtime, store, prepared, owner=owner, check_delay=None)
@@ -957,9 +959,9 @@ async def _beside_once(
     async def reverify() -> None:
         while not done.is_set():
             started = time.monotonic()
-            await store.schedule_checks(a_id, at=time.time(), again=True)
+            await store.schedule_checks(a_id, at=store.now(), again=True)
             a = await service.wait(a_id)
-            if a.verify_state != "verified":
+            if a.verify_state != VerifyState.VERIFIED:
                 raise RuntimeError(f"A ended {a.verify_state} in a re-verification")
             scans.append((started, time.monotonic()))
             if once:

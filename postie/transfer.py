@@ -53,12 +53,15 @@ from postie.article.plan import (
 from postie.config import Config, NzbConfig, Obfuscation, PostingConfig
 from postie.manifest import ArticleRecord, FileRecord, Manifest, ManifestWriter
 from postie.par2.make import Par2Step, is_par2, make_par2
-from postie.store.store import (
+from postie.store.api import (
+    Cleanup,
+    FileRole,
     NewFile,
     NewTransfer,
+    Store,
     Transfer,
     TransferFile,
-    TransferStore,
+    UploadState,
 )
 
 log = logging.getLogger(__name__)
@@ -141,7 +144,7 @@ def nzb_targets(
 
 
 async def uploaded_for_paths(
-    store: TransferStore, paths: list[Path], collected: Collected
+    store: Store, paths: list[Path], collected: Collected
 ) -> Transfer | None:
     """The uploaded transfer of exactly these files still waiting for (or failed at) its
     verification: running the same command again verifies it, it does not post again."""
@@ -151,7 +154,7 @@ async def uploaded_for_paths(
 
 
 async def for_paths(
-    store: TransferStore,
+    store: Store,
     config: Config,
     paths: list[Path],
     *,
@@ -204,7 +207,7 @@ async def for_paths(
 
 
 async def _create(
-    store: TransferStore,
+    store: Store,
     config: Config,
     plan: JobPlan,
     roots: tuple[str, ...],
@@ -245,14 +248,14 @@ async def _create(
         "finalize": config.finalize.model_dump(mode="json"),
     }
 
-    def role(f: FilePlan) -> tuple[str, str]:
+    def role(f: FilePlan) -> tuple[FileRole, Cleanup]:
         """(role, cleanup) of a file: PAR2 made here goes once verified (unless kept);
         originals only if the policy says so, and never a user's own .par2."""
         if os.fspath(f.path) in made:
-            return "par2", "keep" if config.par2.keep_par2 else "delete"
+            return FileRole.PAR2, Cleanup.KEEP if config.par2.keep_par2 else Cleanup.DELETE
         remove = config.finalize.delete_originals or config.finalize.move_originals is not None
         delete = remove and not is_par2(f.name)
-        return "data", "delete" if delete else "keep"
+        return FileRole.DATA, Cleanup.DELETE if delete else Cleanup.KEEP
 
     try:
         transfer_id = await store.create(
@@ -302,7 +305,7 @@ async def _create(
 
 
 async def resume(
-    store: TransferStore,
+    store: Store,
     config: Config,
     transfer_id: int | None,
     *,
@@ -316,7 +319,7 @@ async def resume(
     if transfer is None:
         if transfer_id is None:
             raise errors.UsageError("no unfinished transfer to resume")
-        raise errors.UsageError(f"no transfer {transfer_id} in {store.path}")
+        raise errors.UsageError(f"no transfer {transfer_id} in {store.location}")
     if not transfer.unfinished:
         raise errors.UsageError(f"transfer {transfer.id} is already {transfer.state}")
     await store.claim(transfer.id, owner=owner, lease=LEASE_SECONDS)
@@ -328,7 +331,7 @@ async def resume(
 
 
 async def _load(
-    store: TransferStore, config: Config, transfer: Transfer, given: PostingConfig | None
+    store: Store, config: Config, transfer: Transfer, given: PostingConfig | None
 ) -> Prepared:
     found = await asyncio.to_thread(
         manifest.read, transfer.manifest_path, durable_bytes=transfer.manifest_bytes
@@ -358,7 +361,7 @@ async def _load(
     plan = plan_from_manifest(found, posting)
     lost: dict[int, errors.FileFailed] = {}
     for row in files:
-        if row.upload_state == "uploaded":
+        if row.upload_state == UploadState.UPLOADED:
             continue
         problem = await asyncio.to_thread(source_problem, row)
         if problem is not None:
@@ -377,7 +380,7 @@ async def _load(
         watermarks={row.file_id: row.acked for row in files},
         lost=lost,
         resumed=True,
-        finished_before={row.file_id for row in files if row.upload_state == "uploaded"},
+        finished_before={row.file_id for row in files if row.upload_state == UploadState.UPLOADED},
         accepted=await store.accepted_ids(transfer.id),
         not_collected=tuple(options.get("not_collected", ())),
     )

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from postie.nntp.stat import stat_all
 from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
 from postie.runtime.state import FileResume, FileState, JobResult
-from postie.store.store import FileProgress, TransferStore
+from postie.store.api import FileProgress, Store, TransferState, UploadState
 from postie.transfer import LEASE_SECONDS, RUN_KEY, Prepared
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ class TransferRun:
     def __init__(
         self,
         runtime: Runtime,
-        store: TransferStore,
+        store: Store,
         prepared: Prepared,
         *,
         owner: str,
@@ -76,7 +75,7 @@ class TransferRun:
         self.stat_checked = 0
         self.stat_missing = 0
         self.job: PostingJob | None = None
-        self._saved: dict[int, tuple[int, str | None]] = {}
+        self._saved: dict[int, tuple[int, UploadState | None]] = {}
         self._states: dict[int, FileState] = {}
         self._all_saved = False
         self._lost_saved: set[int] = set()
@@ -157,7 +156,9 @@ class TransferRun:
             await self.checkpoint()
         prepared.writer.close()
         if fatal is not None:
-            await self.store.finish(prepared.transfer_id, state="incomplete", error=str(fatal))
+            await self.store.finish(
+                prepared.transfer_id, state=TransferState.INCOMPLETE, error=str(fatal)
+            )
             await self.store.release(prepared.transfer_id, owner=self.owner)
             raise fatal
         assert result is not None
@@ -175,10 +176,10 @@ class TransferRun:
         )
         await self.store.finish(
             prepared.transfer_id,
-            state="uploaded" if complete else "incomplete",
+            state=TransferState.UPLOADED if complete else TransferState.INCOMPLETE,
             error=reason,
             nzb_path=os.fsdecode(written[0]) if len(written) == 1 else None,
-            check_at=time.time() + self.check_delay
+            check_at=self.store.now() + self.check_delay
             if complete and self.check_delay is not None
             else None,
         )
@@ -264,9 +265,9 @@ class TransferRun:
         for index, problem in lost.items():
             if index not in self._lost_saved:
                 kind = (
-                    "source_missing"
+                    UploadState.SOURCE_MISSING
                     if isinstance(problem, errors.SourceMissing)
-                    else ("source_changed")
+                    else UploadState.SOURCE_CHANGED
                 )
                 progress.append(FileProgress(index, 0, kind, str(problem)))
         await self.store.checkpoint(
@@ -280,7 +281,7 @@ class TransferRun:
         )
         if all_uploaded and not self._all_saved:
             self._all_saved = True
-            self._saved = {s.plan.index: (s.watermark, "uploaded") for s in job.states}
+            self._saved = {s.plan.index: (s.watermark, UploadState.UPLOADED) for s in job.states}
         for state, saved in unsaved:
             del state.unsaved_ids[:saved]
         crashpoints.reached("checkpoint")
@@ -320,11 +321,13 @@ class TransferRun:
         return ids
 
 
-def _upload_state(state: FileState) -> str | None:
+def _upload_state(state: FileState) -> UploadState | None:
     if state.error is not None:
-        return "source_changed" if isinstance(state.error, errors.SourceChanged) else "failed"
+        if isinstance(state.error, errors.SourceChanged):
+            return UploadState.SOURCE_CHANGED
+        return UploadState.FAILED
     if state.remaining == 0:
-        return "uploaded"
+        return UploadState.UPLOADED
     return None
 
 

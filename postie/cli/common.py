@@ -25,7 +25,7 @@ EXIT_INTERRUPTED = 130
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from postie.store.store import TransferStore
+    from postie.store.api import Store
 
 # Options several commands take, declared once (the same flags mean the same everywhere).
 CONFIG_OPTION: Any = typer.Option(None, "-c", "--config", help="YAML config file.")
@@ -89,20 +89,29 @@ def verify_overrides(verify: bool | None, delay: float | None) -> dict[str, Any]
 
 
 def store_path(cfg: Config, db: Path | None) -> Path:
-    from postie.store.store import default_path
+    from postie.store import default_path
 
     return db or cfg.store.path or default_path()
 
 
 @asynccontextmanager
-async def open_store(cfg: Config, db: Path | None) -> AsyncIterator[tuple[TransferStore, Path]]:
-    """The transfer store and the manifest folder for this config and ``--db``."""
-    from postie.store.store import TransferStore
+async def open_store(
+    cfg: Config, db: Path | None, *, owner: str | None = None, name: str = "postie"
+) -> AsyncIterator[tuple[Store, Path]]:
+    """The transfer store and the manifest folder for this config and ``--db``.
+
+    ``owner``: this process takes leases as ``owner``; it runs as a worker of the store
+    (named ``name``) until the store is closed: see ``Store.worker``."""
+    from postie import store as stores
     from postie.transfer import manifest_dir
 
     path = store_path(cfg, db)
-    async with TransferStore(path, busy_timeout=cfg.store.busy_timeout) as store:
-        yield store, manifest_dir(cfg, path)
+    async with stores.open_store(path, busy_timeout=cfg.store.busy_timeout) as store:
+        if owner is None:
+            yield store, manifest_dir(cfg, path)
+            return
+        async with store.worker(owner, name=name):
+            yield store, manifest_dir(cfg, path)
 
 
 @dataclass(frozen=True)

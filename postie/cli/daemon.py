@@ -16,6 +16,7 @@ import typer
 from postie import errors
 from postie.cli import common
 from postie.config import Config
+from postie.store.api import JobState
 
 queue_app = typer.Typer(help="The daemon's queue: list, add, remove, retry, pause, resume.")
 
@@ -107,8 +108,9 @@ async def _main(cfg: Config, db: Path | None) -> int:
     from postie.daemon.daemon import Daemon
     from postie.store.lease import new_owner
 
-    async with common.open_store(cfg, db) as (store, manifests):
-        daemon = Daemon(cfg, store, manifests, owner=new_owner())
+    owner = new_owner()
+    async with common.open_store(cfg, db, owner=owner, name="daemon") as (store, manifests):
+        daemon = Daemon(cfg, store, manifests, owner=owner)
         loop = asyncio.get_running_loop()
         signals = 0
 
@@ -162,7 +164,7 @@ def queue_list(
         for j in jobs:
             transfer = str(j.transfer_id) if j.transfer_id is not None else "-"
             typer.echo(f"{j.id:>5}  {j.state:<8} {j.attempts:>5} {transfer:>8}  {j.path}")
-            if j.last_error and j.state != "done":
+            if j.last_error and j.state != JobState.DONE:
                 typer.echo(f"{'':>16}error: {j.last_error}")
 
     _queue(config, db, action)

@@ -183,9 +183,10 @@ async def _post(
         rules=cfg.files.rules(),
         wait=wait,
     )
+    owner = new_owner()
     async with (
-        common.open_store(cfg, db) as (store, manifests),
-        TransferService(cfg, store, owner=new_owner(), manifests=manifests) as service,
+        common.open_store(cfg, db, owner=owner, name="post") as (store, manifests),
+        TransferService(cfg, store, owner=owner, manifests=manifests) as service,
     ):
         done = await service.post(request, CliReporter(mode, console))
     return render(done, mode, verify_delay=cfg.verify.delay if cfg.verify.enabled else None)

@@ -16,8 +16,18 @@ from postie import errors
 from postie.article.ids import bracketed
 from postie.cli import common
 from postie.cli.progress import choose_mode, make_console
+from postie.store.api import (
+    Failure,
+    FailureState,
+    FileRole,
+    FinalizeState,
+    Transfer,
+    TransferFile,
+    TransferState,
+    TransferSummary,
+    VerifyState,
+)
 from postie.store.lease import new_owner
-from postie.store.store import Failure, Transfer, TransferFile, TransferSummary
 
 transfers_app = typer.Typer(
     help="List recorded transfers, or show one in detail.",
@@ -63,9 +73,10 @@ def resume_command(
     common.setup_logging(verbose, rich_console=console)
 
     async def main() -> int:
+        owner = new_owner()
         async with (
-            common.open_store(cfg, db) as (store, manifests),
-            TransferService(cfg, store, owner=new_owner(), manifests=manifests) as service,
+            common.open_store(cfg, db, owner=owner, name="resume") as (store, manifests),
+            TransferService(cfg, store, owner=owner, manifests=manifests) as service,
         ):
             done = await service.resume(transfer_id, CliReporter(mode, console), wait=wait)
         return render(done, mode, verify_delay=cfg.verify.delay if cfg.verify.enabled else None)
@@ -91,15 +102,15 @@ SHOW_FAILURES = 50
 
 
 def _verify_line(t: Transfer, files: Sequence[TransferFile], failures: Sequence[Failure]) -> str:
-    if t.verify_state != "pending":
+    if t.verify_state != VerifyState.PENDING:
         text = t.verify_state + (f" at {_when(t.verified_at)}" if t.verified_at else "")
-        if t.verify_state == "verified":
+        if t.verify_state == VerifyState.VERIFIED:
             text += f"; finalize {t.finalize_state}"
         return text
-    if t.state != "uploaded":
+    if t.state != TransferState.UPLOADED:
         return "after the upload"
     due = [f.next_check_at for f in files if f.next_check_at is not None]
-    pending = sum(1 for f in failures if f.state == "pending")
+    pending = sum(1 for f in failures if f.state == FailureState.PENDING)
     if pending:
         return f"in progress: {pending} missing articles being re-posted or rechecked"
     if due:
@@ -174,7 +185,7 @@ def show_command(
         async with common.open_store(cfg, db) as (store, _):
             found = await store.get(transfer_id)
             if found is None:
-                raise errors.UsageError(f"no transfer {transfer_id} in {store.path}")
+                raise errors.UsageError(f"no transfer {transfer_id} in {store.location}")
             files = await store.files(transfer_id)
             failures = await store.failures(transfer_id)
         lines = [
@@ -188,7 +199,7 @@ def show_command(
             f"  paths:     {', '.join(found.roots)}",
             f"  nzb:       {found.nzb_path or '-'}",
             f"  manifest:  {found.manifest_path} ({found.manifest_bytes} bytes durable)"
-            if found.finalize_state != "done"
+            if found.finalize_state != FinalizeState.DONE
             else "  manifest:  dropped when the transfer was finalized",
         ]
         if found.lease_owner:
@@ -200,9 +211,9 @@ def show_command(
             lines.append(
                 f"    {f.file_id:>4}  {f.upload_state:<14} {f.verify_state:<19}"
                 f" {f.acked:>6}/{f.article_count:<6} {_size(f.size):>10}  {f.name}"
-                + ("  (PAR2 made by postie)" if f.role == "par2" else "")
+                + ("  (PAR2 made by postie)" if f.role == FileRole.PAR2 else "")
             )
-            if f.name != os.fsdecode(f.source_path.name) and f.role != "par2":
+            if f.name != os.fsdecode(f.source_path.name) and f.role != FileRole.PAR2:
                 lines.append(f"          source: {os.fsdecode(f.source_path)}")
             if f.last_error:
                 lines.append(f"          error: {f.last_error}")

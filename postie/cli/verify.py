@@ -85,9 +85,10 @@ async def _verify_transfer(
     from postie.transfers.service import TransferService
 
     cfg.check_postable()  # missing articles are posted again
+    owner = new_owner()
     async with (
-        common.open_store(cfg, db) as (store, manifests),
-        TransferService(cfg, store, owner=new_owner(), manifests=manifests) as service,
+        common.open_store(cfg, db, owner=owner, name="verify") as (store, manifests),
+        TransferService(cfg, store, owner=owner, manifests=manifests) as service,
     ):
         done = await service.verify(transfer_id, CliReporter(mode, console))
     return render(done, mode, verify_delay=None)

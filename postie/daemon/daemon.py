@@ -37,8 +37,7 @@ from postie.daemon.http import Metrics, StatusServer
 from postie.daemon.watcher import Watcher
 from postie.runtime.runtime import Runtime
 from postie.runtime.state import JobStatistics
-from postie.store.queue import Job
-from postie.store.store import TransferStore
+from postie.store.api import Job, JobState, Store
 from postie.transfers.queue import add_job, excluded_folders, job_rules, nzb_folders
 from postie.transfers.service import PostRequest, TransferService, job_name
 from postie.verify.service import VerifyStatistics, verification
@@ -96,9 +95,7 @@ class _JobReporter:
 
 
 class Daemon:
-    def __init__(
-        self, config: Config, store: TransferStore, manifests: Path, *, owner: str
-    ) -> None:
+    def __init__(self, config: Config, store: Store, manifests: Path, *, owner: str) -> None:
         self.config = config
         self.store = store
         self.manifests = manifests
@@ -200,14 +197,14 @@ class Daemon:
             await self._post(item)
         except errors.Stopped:
             log.info("job %d stopped; it resumes at the next start", job.id)
-            await self._end(job, "queued", "stopped by the daemon", give_back=True)
+            await self._end(job, JobState.QUEUED, "stopped by the daemon", give_back=True)
         except errors.PostieError as exc:
             if self._stopping.is_set() and isinstance(exc, errors.JobFailed):
-                await self._end(job, "queued", str(exc), give_back=True)
+                await self._end(job, JobState.QUEUED, str(exc), give_back=True)
             elif job.attempts >= cfg.daemon.max_attempts:
                 self._failed += 1
                 log.error("job %d failed for good after %d attempts: %s", job.id, job.attempts, exc)
-                await self._end(job, "failed", str(exc))
+                await self._end(job, JobState.FAILED, str(exc))
             else:
                 delay = min(
                     cfg.daemon.retry_delay_max, cfg.daemon.retry_delay * 2 ** (job.attempts - 1)
@@ -220,10 +217,12 @@ class Daemon:
                     exc,
                     delay,
                 )
-                await self._end(job, "queued", str(exc), retry_at=time.time() + delay)
+                await self._end(job, JobState.QUEUED, str(exc), retry_at=self.store.now() + delay)
         except Exception as exc:
             log.exception("job %d: unexpected error", job.id)
-            await self._end(job, "queued", f"internal error: {exc}", retry_at=time.time() + 60)
+            await self._end(
+                job, JobState.QUEUED, f"internal error: {exc}", retry_at=self.store.now() + 60
+            )
         finally:
             renew.cancel()
             self.running.pop(job.id, None)
@@ -261,7 +260,7 @@ class Daemon:
                 done.transfer_id,
             )
         self._done += 1
-        await self._end(job, "done")
+        await self._end(job, JobState.DONE)
 
     def _nzb_path(self, job: Job) -> tuple[Path, str]:
         """``output/relative.nzb`` (the NZB mirrors the job's place under its root), and
@@ -283,7 +282,7 @@ class Daemon:
     async def _end(
         self,
         job: Job,
-        state: str,
+        state: JobState,
         error: str | None = None,
         *,
         retry_at: float = 0.0,

@@ -41,9 +41,14 @@ class Par2Step:
     display: Display | None = None  # shows the phase (the CLI's spinner), if given
 
 
-def par2_workdir(config: Par2Config, db_path: Path) -> Path:
-    """Where PAR2 files are made: ``par2.workdir``, default ``par2/`` beside the store."""
-    return config.workdir or db_path.parent / "par2"
+def par2_workdir(config: Par2Config, db_path: Path | None) -> Path:
+    """Where PAR2 files are made: ``par2.workdir``, default ``par2/`` beside the store
+    (``db_path``: its file; None for a store on a server, which needs the setting)."""
+    if config.workdir is not None:
+        return config.workdir
+    if db_path is None:
+        raise errors.ConfigError("par2.workdir: no default for a store that is not a file")
+    return db_path.parent / "par2"
 
 
 def is_par2(name: str) -> bool:

@@ -1,30 +1,92 @@
-"""The rows of the transfer store, as frozen dataclasses."""
+"""What the store holds, as frozen dataclasses, and the states its rows go through.
+
+The states are ``StrEnum``s: a state compares equal to its text (``"uploaded"``),
+which is also what the store writes. Records are built by a store implementation
+from its rows; nothing here knows about a database.
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import sqlite3
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-UNFINISHED = ("uploading", "incomplete")
+
+class TransferState(StrEnum):
+    """A transfer's upload (``transfers.state``)."""
+
+    UPLOADING = "uploading"  # posting, or interrupted
+    INCOMPLETE = "incomplete"  # a run ended with files left over
+    UPLOADED = "uploaded"  # every article acknowledged and the NZB written
 
 
-def default_path() -> Path:
-    """``$XDG_DATA_HOME/postie/postie.db`` (``~/.local/share/postie/postie.db``)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "postie" / "postie.db"
+class UploadState(StrEnum):
+    """One file's upload (``transfer_files.upload_state``)."""
+
+    PENDING = "pending"
+    UPLOADED = "uploaded"
+    FAILED = "failed"
+    SOURCE_CHANGED = "source_changed"
+    SOURCE_MISSING = "source_missing"
+
+
+class VerifyState(StrEnum):
+    """What verification made of a transfer or a file."""
+
+    PENDING = "pending"  # not decided yet (or not asked for)
+    VERIFIED = "verified"  # every article was found
+    VERIFICATION_FAILED = "verification_failed"  # some article stayed missing
+
+
+class FinalizeState(StrEnum):
+    """A verified transfer's finalizing (hook, cleanup, manifest dropped)."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"  # the hook or a cleanup step failed for good; everything is kept
+
+
+class FailureState(StrEnum):
+    """A missing article's (``verification_failures.state``)."""
+
+    PENDING = "pending"  # to re-post or recheck when due
+    EXHAUSTED = "exhausted"  # re-posts and checks used up
+
+
+class JobState(StrEnum):
+    """A queued job's (``jobs.state``)."""
+
+    QUEUED = "queued"  # waiting, or retrying at next_attempt_at
+    RUNNING = "running"  # leased to a worker
+    DONE = "done"  # posted (verification goes on in the background)
+    FAILED = "failed"  # attempts used up
+    REMOVED = "removed"  # taken off the queue by a user
+
+
+class FileRole(StrEnum):
+    DATA = "data"
+    PAR2 = "par2"  # PAR2 made by postie for the transfer (never a user's own .par2)
+
+
+class Cleanup(StrEnum):
+    """What finalizing does with a file's source once the transfer is verified."""
+
+    KEEP = "keep"
+    DELETE = "delete"
+
+
+UNFINISHED = (TransferState.UPLOADING, TransferState.INCOMPLETE)
+ACTIVE_JOBS = (JobState.QUEUED, JobState.RUNNING)
 
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
-    """A row of ``transfers``: one run of posting files, and where it stands."""
+    """One run of posting files, and where it stands."""
 
     id: int
     name: str
-    state: str
+    state: TransferState
     roots: tuple[str, ...]
     roots_key: str
     files_key: str
@@ -38,9 +100,9 @@ class Transfer:
     created_at: float
     updated_at: float
     finished_at: float | None
-    verify_state: str = "pending"
+    verify_state: VerifyState = VerifyState.PENDING
     verified_at: float | None = None
-    finalize_state: str = "pending"
+    finalize_state: FinalizeState = FinalizeState.PENDING
     finalize_attempts: int = 0
     next_finalize_at: float | None = None
 
@@ -52,22 +114,22 @@ class Transfer:
     def display_state(self) -> str:
         """The state a user cares about: the upload state until the upload is done, then
         what verification and finalizing made of it."""
-        if self.state != "uploaded":
-            return self.state
-        if self.verify_state == "verified":
-            return "finalize_failed" if self.finalize_state == "failed" else "verified"
-        if self.verify_state == "verification_failed":
+        if self.state != TransferState.UPLOADED:
+            return str(self.state)
+        if self.verify_state == VerifyState.VERIFIED:
+            return "finalize_failed" if self.finalize_state == FinalizeState.FAILED else "verified"
+        if self.verify_state == VerifyState.VERIFICATION_FAILED:
             return "verification_failed"
         return "uploaded"
 
 
 @dataclass(frozen=True, slots=True)
 class TransferFile:
-    """A row of ``transfer_files``: one file of a transfer (data or PAR2)."""
+    """One file of a transfer (data or PAR2)."""
 
     transfer_id: int
     file_id: int
-    role: str
+    role: FileRole
     source_path: Path
     name: str
     size: int
@@ -75,12 +137,13 @@ class TransferFile:
     manifest_path: Path
     article_count: int
     acked: int
-    upload_state: str
-    verify_state: str
+    upload_state: UploadState
+    verify_state: VerifyState
     next_check_at: float | None
-    cleanup: str
+    cleanup: Cleanup
     last_error: str | None
-    check_owner: str | None = None
+    check_owner: str | None = None  # the STAT scan's lease
+    check_expires: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +156,8 @@ class NewFile:
     size: int
     mtime_ns: int
     article_count: int
-    role: str = "data"
-    cleanup: str = "keep"  # "delete": remove the file once the transfer is verified
+    role: FileRole = FileRole.DATA
+    cleanup: Cleanup = Cleanup.KEEP  # DELETE: remove the file once the transfer is verified
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,19 +180,19 @@ class FileProgress:
 
     file_id: int
     acked: int
-    state: str | None = None  # a new upload_state, if it changed
+    state: UploadState | None = None  # a new upload state, if it changed
     error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    """An article a STAT did not find (a ``verification_failures`` row)."""
+    """An article a STAT did not find."""
 
     transfer_id: int
     file_id: int
     part: int
     message_id: str
-    state: str
+    state: FailureState
     repost_count: int
     check_count: int
     next_attempt_at: float
@@ -157,64 +220,56 @@ class TransferSummary:
     uploaded_files: int
 
 
-def transfer_row(row: sqlite3.Row) -> Transfer:
-    return Transfer(
-        id=int(row["id"]),
-        name=str(row["name"]),
-        state=str(row["state"]),
-        roots=tuple(json.loads(row["roots"])),
-        roots_key=str(row["roots_key"]),
-        files_key=str(row["files_key"]),
-        options=json.loads(row["options"]),
-        nzb_path=row["nzb_path"],
-        manifest_path=Path(row["manifest_path"]),
-        manifest_bytes=int(row["manifest_bytes"]),
-        lease_owner=row["lease_owner"],
-        lease_expires=row["lease_expires"],
-        last_error=row["last_error"],
-        created_at=float(row["created_at"]),
-        updated_at=float(row["updated_at"]),
-        finished_at=row["finished_at"],
-        verify_state=str(row["verify_state"]),
-        verified_at=row["verified_at"],
-        finalize_state=str(row["finalize_state"]),
-        finalize_attempts=int(row["finalize_attempts"]),
-        next_finalize_at=row["next_finalize_at"],
-    )
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What one sweep deleted and reclaimed."""
+
+    transfers: tuple[tuple[int, Path], ...]  # deleted rows and their manifest paths
+    failure_leases: int
+    check_leases: int
+    transfer_leases: int
 
 
-def failure_row(row: sqlite3.Row) -> Failure:
-    return Failure(
-        transfer_id=int(row["transfer_id"]),
-        file_id=int(row["file_id"]),
-        part=int(row["part"]),
-        message_id=str(row["message_id"]),
-        state=str(row["state"]),
-        repost_count=int(row["repost_count"]),
-        check_count=int(row["check_count"]),
-        next_attempt_at=float(row["next_attempt_at"]),
-        lease_owner=row["lease_owner"],
-        lease_expires=row["lease_expires"],
-        last_error=row["last_error"],
-    )
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job of the daemon's queue: a folder or file to post."""
+
+    id: int
+    path: Path
+    root: Path | None
+    relative: str
+    output: Path | None
+    priority: int
+    size: int
+    files: int
+    state: JobState
+    attempts: int
+    next_attempt_at: float
+    transfer_id: int | None
+    lease_owner: str | None
+    lease_expires: float | None
+    last_error: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
 
 
-def file_row(row: sqlite3.Row) -> TransferFile:
-    return TransferFile(
-        transfer_id=int(row["transfer_id"]),
-        file_id=int(row["file_id"]),
-        role=str(row["role"]),
-        source_path=Path(os.fsdecode(bytes(row["source_path"]))),
-        name=str(row["name"]),
-        size=int(row["size"]),
-        mtime_ns=int(row["mtime_ns"]),
-        manifest_path=Path(row["manifest_path"]),
-        article_count=int(row["article_count"]),
-        acked=int(row["acked"]),
-        upload_state=str(row["upload_state"]),
-        verify_state=str(row["verify_state"]),
-        next_check_at=row["next_check_at"],
-        cleanup=str(row["cleanup"]),
-        last_error=row["last_error"],
-        check_owner=row["check_owner"],
-    )
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """A process that takes leases, with its heartbeat."""
+
+    owner: str  # the owner its leases carry
+    host: str
+    pid: int
+    process_start: int | None  # the process's start time (clock ticks after boot)
+    name: str  # what it is: post, resume, verify, daemon
+    started_at: float
+    heartbeat_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Reaped:
+    """What reaping dead workers did."""
+
+    owners: tuple[str, ...]  # the workers found dead: their rows are gone
+    leases: int  # leases of theirs released (transfers, scans, missing articles, jobs)

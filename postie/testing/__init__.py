@@ -44,11 +44,13 @@ is sent no earlier than ``reply_delay`` seconds after the command it answers arr
 pipelined commands share one delay rather than each paying it in turn.
 
 :func:`make_tree` is a small companion helper that fills a directory with files of given sizes
-and deterministic content, for tests that need something to post.
+and deterministic content, for tests that need something to post; :class:`ManualClock` is a
+store's clock a test moves forward.
 """
 
+from postie.testing.clock import ManualClock
 from postie.testing.faults import Faults, ServerStatistics
 from postie.testing.server import FaultyNNTPServer
 from postie.testing.tree import make_tree
 
-__all__ = ["Faults", "FaultyNNTPServer", "ServerStatistics", "make_tree"]
+__all__ = ["Faults", "FaultyNNTPServer", "ManualClock", "ServerStatistics", "make_tree"]

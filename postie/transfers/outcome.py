@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from postie.runtime.state import JobStatistics
-from postie.store.records import Failure, Transfer
+from postie.store.api import Failure, Transfer
 from postie.transfer_run import Outcome
 
 if TYPE_CHECKING:

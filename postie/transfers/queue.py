@@ -16,8 +16,7 @@ from pathlib import Path
 from postie import errors
 from postie.article.walk import Walker, WalkRules, inside
 from postie.config import Config
-from postie.store.queue import Job
-from postie.store.store import TransferStore
+from postie.store.api import Job, Store
 
 
 def excluded_folders(config: Config, manifests: Path) -> tuple[Path, ...]:
@@ -49,7 +48,7 @@ def job_rules(config: Config, root: Path, exclude: tuple[Path, ...]) -> tuple[Wa
 
 
 async def add_job(
-    store: TransferStore,
+    store: Store,
     config: Config,
     path: Path,
     *,

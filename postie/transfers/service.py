@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +36,15 @@ from postie.article.walk import WalkRules
 from postie.config import Config
 from postie.par2.make import Par2Step, par2_workdir
 from postie.runtime.runtime import Runtime
-from postie.store.records import Failure, Transfer
-from postie.store.store import TransferStore
+from postie.store.api import (
+    FailureState,
+    FinalizeState,
+    Store,
+    Transfer,
+    TransferState,
+    VerifyState,
+)
+from postie.store.records import Failure
 from postie.transfer_run import TransferRun
 from postie.transfers.outcome import Done, Ending, Quiet, Reporter
 
@@ -67,7 +73,7 @@ class TransferService:
     def __init__(
         self,
         config: Config,
-        store: TransferStore,
+        store: Store,
         *,
         owner: str,
         manifests: Path,
@@ -160,7 +166,7 @@ class TransferService:
                 f" them again (postie verify {found.id} checks them)"
             )
             return Done(Ending.ALREADY_UPLOADED, found)
-        again = found.verify_state == "verification_failed"
+        again = found.verify_state == VerifyState.VERIFICATION_FAILED
         reporter.note(
             f"transfer {found.id} ({found.name}) was uploaded already;"
             + (" verifying it again" if again else " verifying it")
@@ -168,7 +174,7 @@ class TransferService:
         due = [f.next_check_at for f in await self.store.files(found.id) if f.next_check_at]
         if again or not due:
             await self.store.schedule_checks(
-                found.id, at=time.time() + self.config.verify.delay, again=again
+                found.id, at=self.store.now() + self.config.verify.delay, again=again
             )
         if not wait:
             return Done(Ending.UPLOADED, found)
@@ -192,18 +198,18 @@ class TransferService:
         reporter = reporter or Quiet()
         found = await self.store.get(transfer_id)
         if found is None:
-            raise errors.UsageError(f"no transfer {transfer_id} in {self.store.path}")
-        if found.state != "uploaded":
+            raise errors.UsageError(f"no transfer {transfer_id} in {self.store.location}")
+        if found.state != TransferState.UPLOADED:
             raise errors.UsageError(
                 f"transfer {transfer_id} is {found.state}, not uploaded: finish it first"
                 f" (postie resume {transfer_id})"
             )
-        if found.finalize_state == "done":
+        if found.finalize_state == FinalizeState.DONE:
             raise errors.UsageError(
                 f"transfer {transfer_id} was verified and finalized (its manifest is gone);"
                 f" check its NZB instead: postie verify {found.nzb_path or 'FILE.nzb'}"
             )
-        await self.store.schedule_checks(transfer_id, at=time.time(), again=True)
+        await self.store.schedule_checks(transfer_id, at=self.store.now(), again=True)
         return await self._await_verification(transfer_id, reporter)
 
     # --- the run ----------------------------------------------------------------------
@@ -272,11 +278,11 @@ class TransferService:
                 found = await service.wait(transfer_id)
             stats = service.statistics()
         lost: tuple[Failure, ...] = ()
-        if found.verify_state == "verification_failed":
+        if found.verify_state == VerifyState.VERIFICATION_FAILED:
             ending = Ending.VERIFICATION_FAILED
             failures = await self.store.failures(transfer_id)
-            lost = tuple(f for f in failures if f.state == "exhausted")
-        elif found.finalize_state == "failed":
+            lost = tuple(f for f in failures if f.state == FailureState.EXHAUSTED)
+        elif found.finalize_state == FinalizeState.FAILED:
             ending = Ending.FINALIZE_FAILED
         else:
             ending = Ending.VERIFIED

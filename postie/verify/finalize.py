@@ -23,7 +23,7 @@ from pathlib import Path
 
 from postie import errors
 from postie.config import HookConfig
-from postie.store.records import Transfer, TransferFile
+from postie.store.api import Cleanup, FileRole, Transfer, TransferFile
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def _cleanup(
 ) -> tuple[int, int]:
     originals = par2 = 0
     for row in files:
-        if row.cleanup != "delete":
+        if row.cleanup != Cleanup.DELETE:
             continue
         path = row.source_path
         try:
@@ -145,7 +145,7 @@ def _cleanup(
         if st.st_size != row.size or st.st_mtime_ns != row.mtime_ns:
             log.warning("%s changed since it was posted; not deleting it", os.fsdecode(path))
             continue
-        if move_to is not None and row.role == "data":
+        if move_to is not None and row.role == FileRole.DATA:
             target = move_to / transfer.name / row.name
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +160,7 @@ def _cleanup(
             path.unlink()
         except OSError as exc:
             raise FinalizeFailed(f"cannot delete {os.fsdecode(path)}: {exc.strerror}") from None
-        if row.role == "par2":
+        if row.role == FileRole.PAR2:
             par2 += 1
             with contextlib.suppress(OSError):
                 path.parent.rmdir()  # the job's PAR2 folder, once empty

@@ -23,7 +23,7 @@ from postie.config import PostingConfig
 from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
 from postie.runtime.state import FileResume
-from postie.store.records import Failure, Transfer, TransferFile
+from postie.store.api import Failure, Transfer, TransferFile
 from postie.transfer import plan_from_manifest, source_problem
 
 log = logging.getLogger(__name__)

@@ -37,9 +37,7 @@ from postie.manifest import ArticleRecord, ManifestReader
 from postie.nntp.stat import stat_all
 from postie.par2.make import par2_workdir
 from postie.runtime.runtime import Runtime
-from postie.store.lease import owner_is_gone
-from postie.store.records import Failure, Transfer
-from postie.store.store import TransferStore
+from postie.store.api import Failure, FinalizeState, Store, Transfer, VerifyState
 from postie.verify.finalize import FinalizeFailed, finalize
 from postie.verify.repost import Reposted, repost
 from postie.verify.sweeper import Sweeper
@@ -74,7 +72,7 @@ class VerifyStatistics:
 
 def verification(
     runtime: Runtime,
-    store: TransferStore,
+    store: Store,
     *,
     owner: str,
     only: int | None = None,
@@ -107,7 +105,7 @@ class VerificationService:
     def __init__(
         self,
         runtime: Runtime,
-        store: TransferStore,
+        store: Store,
         *,
         owner: str,
         config: VerifyConfig,
@@ -212,9 +210,10 @@ class VerificationService:
             transfer = await self.store.get(transfer_id)
             if transfer is None:
                 raise errors.UsageError(f"transfer {transfer_id} is gone from the store")
-            if transfer.verify_state == "verification_failed":
+            if transfer.verify_state == VerifyState.VERIFICATION_FAILED:
                 return transfer
-            if transfer.verify_state == "verified" and transfer.finalize_state != "pending":
+            verified = transfer.verify_state == VerifyState.VERIFIED
+            if verified and transfer.finalize_state != FinalizeState.PENDING:
                 return transfer
 
     # --- the loop -----------------------------------------------------------------------
@@ -241,7 +240,7 @@ class VerificationService:
             with contextlib.suppress(errors.StoreError):
                 due = await self.store.next_due(self.only, self.servers)
                 if due is not None:
-                    delay = min(delay, max(0.05, due - time.time()))
+                    delay = min(delay, max(0.05, due - self.store.now()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), delay)
             self._kick.clear()
@@ -272,12 +271,12 @@ class VerificationService:
             await self._finalize(transfer)
 
     async def _take_over(self) -> None:
-        """Release the leases of processes of this host that are gone (killed): their
-        work is due now, not when the leases run out (other hosts' leases must expire)."""
-        gone = [o for o in await self.store.lease_owners() if o != self.owner and owner_is_gone(o)]
-        if gone:
-            released = await self.store.release_owners(gone)
-            log.info("took over %d verification leases of %d ended processes", released, len(gone))
+        """Release the leases of workers that are dead (a killed process of this host, a
+        heartbeat that stopped anywhere): their work is due now, not when the leases run
+        out."""
+        reaped = await self.store.reap_workers()
+        if reaped.owners:
+            log.info("took over %d leases of %d ended processes", reaped.leases, len(reaped.owners))
 
     # --- scans --------------------------------------------------------------------------
 
@@ -318,7 +317,7 @@ class VerificationService:
                 transfer_id,
                 files,
                 owner=self.owner,
-                at=time.time() + ERROR_RETRY,
+                at=self.store.now() + ERROR_RETRY,
                 error=f"check postponed: {exc}",
             )
             if isinstance(exc, errors.GiveUp):
@@ -345,7 +344,7 @@ class VerificationService:
             owner=self.owner,
             files=files,
             misses=misses,
-            next_attempt_at=time.time(),
+            next_attempt_at=self.store.now(),
             error=NOT_FOUND,
         )
 
@@ -361,7 +360,9 @@ class VerificationService:
                 "STAT of %d missing articles failed (no attempt spent): %s", len(failures), exc
             )
             for f in failures:
-                await self._reschedule(f, next_at=time.time() + ERROR_RETRY, error=f"STAT: {exc}")
+                await self._reschedule(
+                    f, next_at=self.store.now() + ERROR_RETRY, error=f"STAT: {exc}"
+                )
             if isinstance(exc, errors.GiveUp):
                 self.refused = exc
             return
@@ -371,7 +372,7 @@ class VerificationService:
         if there:
             await self.store.resolve_failures(there, owner=self.owner)
         reposts: dict[int, list[Failure]] = {}
-        now = time.time()
+        now = self.store.now()
         for f, ok in zip(failures, found, strict=True):
             if ok:
                 continue
@@ -424,7 +425,7 @@ class VerificationService:
         self._reposted += sum(1 for o in outcomes.values() if o.kind == "posted")
         self._claimed += sum(1 for o in outcomes.values() if o.kind == "claimed")
         crashpoints.reached("reposted")
-        now = time.time()
+        now = self.store.now()
         for f in failures:
             outcome = outcomes.get(f.part_key, Reposted("failed", "re-post: not attempted"))
             reply = outcome.reply
@@ -459,7 +460,11 @@ class VerificationService:
             self._finalize_failures += 1
             log.error("transfer %d: finalizing failed; everything is kept: %s", transfer.id, exc)
             await self.store.set_finalized(
-                transfer.id, owner=self.owner, state="failed", attempts=exc.attempts, error=str(exc)
+                transfer.id,
+                owner=self.owner,
+                state=FinalizeState.FAILED,
+                attempts=exc.attempts,
+                error=str(exc),
             )
             return
         except BaseException:
@@ -473,7 +478,7 @@ class VerificationService:
             done.deleted_originals,
         )
         await self.store.set_finalized(
-            transfer.id, owner=self.owner, state="done", attempts=done.hook_attempts
+            transfer.id, owner=self.owner, state=FinalizeState.DONE, attempts=done.hook_attempts
         )
 
     def _policy(self, transfer: Transfer) -> FinalizeConfig:

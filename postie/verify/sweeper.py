@@ -3,10 +3,11 @@
 Runs once at start and then every ``verify.sweep_interval``. Finished means
 finalized (verified, hook run, cleanup done), or uploaded by a run that asked
 for no verification. Their rows go (files, misses and rewritten IDs with them)
-and so do any manifests left. Leases whose time ran out (a worker that died)
-are cleared. A PAR2 work folder no transfer refers to (the run that made it was
-killed before its transfer was recorded) goes once it is a day old. A database
-error is logged and tried again next time, never fatal.
+and so do any manifests left. Dead workers are reaped (their leases released)
+and leases whose time ran out are cleared. A PAR2 work folder no transfer
+refers to (the run that made it was killed before its transfer was recorded)
+goes once it is a day old. A database error is logged and tried again next
+time, never fatal.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from postie import errors
 from postie.config import VerifyConfig
-from postie.store.store import TransferStore
+from postie.store.api import Store
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,7 @@ class SweepReport:
 
 
 class Sweeper:
-    def __init__(
-        self, store: TransferStore, config: VerifyConfig, *, par2_dir: Path | None = None
-    ) -> None:
+    def __init__(self, store: Store, config: VerifyConfig, *, par2_dir: Path | None = None) -> None:
         self.store = store
         self.config = config
         self.par2_dir = par2_dir
@@ -52,6 +51,7 @@ class Sweeper:
     async def sweep(self) -> SweepReport | None:
         """One sweep; None (and a warning) when the store could not be swept."""
         try:
+            reaped = await self.store.reap_workers()
             result = await self.store.sweep(retention=self.config.retention)
         except errors.StoreError as exc:
             self.errors += 1
@@ -66,7 +66,9 @@ class Sweeper:
                 pass
             except OSError as exc:
                 log.warning("sweep: cannot delete the manifest %s: %s", path, exc.strerror)
-        leases = result.failure_leases + result.check_leases + result.transfer_leases
+        leases = (
+            reaped.leases + result.failure_leases + result.check_leases + result.transfer_leases
+        )
         orphans = 0
         if self.par2_dir is not None:
             try:

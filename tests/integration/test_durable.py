@@ -25,8 +25,9 @@ from postie.config import Config, parse_config
 from postie.manifest import ArticleRecord, ManifestWriter
 from postie.nntp import stat
 from postie.runtime.runtime import Runtime
+from postie.store import open_store
+from postie.store.api import Store
 from postie.store.lease import new_owner
-from postie.store.store import TransferStore
 from postie.testing import Faults, FaultyNNTPServer, make_tree
 from postie.transfer_run import Outcome, TransferRun
 from tests.conftest import run_postie
@@ -92,10 +93,10 @@ async def post(
     budget: int | None = None,
     writer: Callable[[ManifestWriter], ManifestWriter] | None = None,
     before_post: Callable[[], object] | None = None,
-) -> tuple[Outcome, TransferStore]:
+) -> tuple[Outcome, Store]:
     cfg = config(server, article, budget)
     owner = new_owner()
-    async with TransferStore(tmp_path / "db" / "postie.db") as store:
+    async with open_store(tmp_path / "db" / "postie.db") as store:
         prepared = await transfer.for_paths(
             store,
             cfg,
@@ -158,7 +159,7 @@ async def test_a_manifest_that_cannot_be_written_stops_posting(tmp_path: Path) -
     assert server.articles.early == [], "posted an article whose line was not durable"
     assert 0 < len(server.articles) < 60
     assert not (tmp_path / "job.nzb").exists()
-    async with TransferStore(tmp_path / "db" / "postie.db") as store:
+    async with open_store(tmp_path / "db" / "postie.db") as store:
         found = await store.get(1)
     assert found is not None
     assert found.state == "incomplete"
@@ -211,7 +212,7 @@ async def test_a_rewritten_message_id_is_recorded_and_listed(tmp_path: Path) -> 
         listed = [s.message_id for f in nzb.read(tmp_path / "job.nzb").files for s in f.segments]
         assert all(f"<{mid}>" in server.articles for mid in listed)
     assert sum(mid.startswith("rewritten.") for mid in listed) == 2
-    async with TransferStore(tmp_path / "db" / "postie.db") as store:
+    async with open_store(tmp_path / "db" / "postie.db") as store:
         recorded = await store.accepted_ids(1)
     assert len(recorded) == 2
     assert all(mid.startswith("<rewritten.") for mid in recorded.values())
@@ -228,7 +229,7 @@ async def test_checkpoints_are_batched_not_per_article(tmp_path: Path) -> None:
     # one per interval plus the final one, however many articles were acknowledged
     assert len(calls) <= elapsed / 0.1 + 2
     assert len(calls) < 150 / 5
-    async with TransferStore(tmp_path / "db" / "postie.db") as store:
+    async with open_store(tmp_path / "db" / "postie.db") as store:
         (row,) = await store.files(1)
     assert row.acked == 150
     assert row.upload_state == "uploaded"
@@ -356,7 +357,7 @@ async def test_a_killed_run_resumed_posts_nothing_the_server_has(tmp_path: Path)
         assert killed.returncode == -signal.SIGKILL, killed.output
         arrived = set(server.articles)
         assert len(arrived) >= 8
-        async with TransferStore(db) as store:
+        async with open_store(db) as store:
             assert [f.acked for f in await store.files(1)] == [0, 0], "a checkpoint was saved"
         run = await asyncio.to_thread(run_postie, *args)
         assert run.returncode == 0, run.output
@@ -389,7 +390,7 @@ async def test_the_nzb_of_a_resumed_transfer_lists_a_file_uploaded_before(
         )
         assert not first.complete
         assert not (tmp_path / "job.nzb").exists()
-        async with TransferStore(tmp_path / "db" / "postie.db") as store:
+        async with open_store(tmp_path / "db" / "postie.db") as store:
             rows = await store.files(1)
         assert [(r.name, r.upload_state, r.acked) for r in rows] == [
             ("a.bin", "uploaded", 7),

@@ -15,8 +15,8 @@ from postie import manifest, transfer
 from postie.config import Config, parse_config
 from postie.par2.make import Par2Step
 from postie.runtime.runtime import Runtime
+from postie.store import open_store
 from postie.store.lease import new_owner
-from postie.store.store import TransferStore
 from postie.testing import FaultyNNTPServer
 from postie.transfer_run import TransferRun
 from postie.verify.service import verification
@@ -42,7 +42,7 @@ async def test_par2_is_posted_verified_reposted_and_cleaned_up(tmp_path: Path) -
     (src / "mine.par2").write_bytes(b"PAR2\x00PKT a user's own recovery file" * 50)
     work = tmp_path / "par2-work"
     owner = new_owner()
-    async with FaultyNNTPServer() as server, TransferStore(tmp_path / "postie.db") as store:
+    async with FaultyNNTPServer() as server, open_store(tmp_path / "postie.db") as store:
         cfg = config(server, finalize={"delete_originals": True}, par2={"redundancy": "20%"})
         async with Runtime(cfg) as runtime:
             prepared = await transfer.for_paths(
@@ -92,7 +92,7 @@ async def test_keep_par2_keeps_the_generated_files(tmp_path: Path) -> None:
     src.mkdir()
     (src / "a.bin").write_bytes(os.urandom(10 * ARTICLE))
     owner = new_owner()
-    async with FaultyNNTPServer() as server, TransferStore(tmp_path / "postie.db") as store:
+    async with FaultyNNTPServer() as server, open_store(tmp_path / "postie.db") as store:
         cfg = config(server, par2={"keep_par2": True, "redundancy": "3"})
         async with Runtime(cfg) as runtime:
             prepared = await transfer.for_paths(

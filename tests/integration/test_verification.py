@@ -21,9 +21,9 @@ import pytest
 from postie import manifest, transfer
 from postie.config import Config, parse_config
 from postie.runtime.runtime import Runtime
+from postie.store import open_store
+from postie.store.api import Transfer
 from postie.store.lease import new_owner
-from postie.store.records import Transfer
-from postie.store.store import TransferStore
 from postie.testing import Faults, FaultyNNTPServer, make_tree
 from postie.transfer_run import TransferRun
 from postie.verify import service as service_module
@@ -71,7 +71,7 @@ async def post_and_verify(
 ) -> Verified:
     owner = new_owner()
     db = tmp_path / "db" / "postie.db"
-    async with TransferStore(db) as store:
+    async with open_store(db) as store:
         prepared = await transfer.for_paths(
             store,
             cfg,
@@ -127,7 +127,7 @@ async def test_lost_articles_are_found_and_posted_again_with_the_same_ids(
             ), f"re-post of {mid} differs from the first post"
         assert {f"<{m}>" for m in result.ids.values()} == set(server.articles)
         assert not result.manifest_path.exists(), "a finalized transfer drops its manifest"
-        async with TransferStore(result.store_path) as store:
+        async with open_store(result.store_path) as store:
             assert await store.failures(result.transfer.id) == ()
             assert {f.verify_state for f in await store.files(result.transfer.id)} == {"verified"}
 
@@ -159,7 +159,7 @@ async def test_articles_lost_for_good_end_verification_failed_keeping_everything
     assert (src / "a.bin").exists()
     assert (src / "b.bin").exists()
     assert result.manifest_path.exists()
-    async with TransferStore(result.store_path) as store:
+    async with open_store(result.store_path) as store:
         failures = await store.failures(result.transfer.id)
         assert {f"<{f.message_id.strip('<>')}>" for f in failures} == doomed
         assert {f.state for f in failures} == {"exhausted"}
@@ -300,7 +300,7 @@ async def test_a_stat_error_on_a_recheck_leaves_the_counts_alone(
     owner = new_owner()
     async with (
         FaultyNNTPServer(faults=Faults(lose_articles=1)) as server,
-        TransferStore(tmp_path / "postie.db") as store,
+        open_store(tmp_path / "postie.db") as store,
     ):
         cfg = config(server)
         prepared = await transfer.for_paths(
@@ -415,7 +415,7 @@ async def test_a_repost_of_changed_bytes_with_the_same_size_and_mtime_fails_the_
             assert _without_date(article) == _without_date(first[mid]), f"{mid} changed"
         assert result.transfer.verify_state == "verification_failed"
         assert result.stats.reposted == 0
-        async with TransferStore(result.store_path) as store:
+        async with open_store(result.store_path) as store:
             (failure,) = await store.failures(result.transfer.id)
             assert f"<{failure.message_id.strip('<>')}>" in lost
             assert failure.state == "exhausted"
@@ -438,5 +438,5 @@ async def test_originals_are_kept_when_no_policy_says_otherwise(tmp_path: Path) 
     assert result.transfer.finalize_state == "done"
     assert not result.manifest_path.exists()
     assert {p: p.read_bytes() for p in files if p.exists()} == files, "an original is gone"
-    async with TransferStore(result.store_path) as store:
+    async with open_store(result.store_path) as store:
         assert {f.cleanup for f in await store.files(result.transfer.id)} == {"keep"}

@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+from postie.store import open_store
+from postie.store.api import NewFile, NewTransfer
 from postie.store.lease import new_owner
-from postie.store.records import NewFile, NewTransfer
-from postie.store.store import TransferStore
 from postie.testing import Faults, FaultyNNTPServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ ARTICLES = 200
 
 async def seeded_store(tmp_path: Path, server: FaultyNNTPServer) -> Path:
     db = tmp_path / "postie.db"
-    async with TransferStore(db) as store:
+    async with open_store(db) as store:
         tid = await store.create(
             NewTransfer(
                 name="job",
@@ -108,7 +108,7 @@ async def test_two_workers_never_process_the_same_row(tmp_path: Path) -> None:
     assert len(set(second)) == len(second)
     assert not set(first) & set(second), "an article was claimed by both workers"
     assert len(first) + len(second) == ARTICLES
-    async with TransferStore(db) as store:
+    async with open_store(db) as store:
         assert await store.failures(1) == ()
 
 
@@ -147,7 +147,7 @@ async def test_a_killed_workers_leases_are_taken_over_after_they_expire(
             # taken over only once the dead worker's lease ran out
             assert float(entry["t"]) >= float(held["t"]) + lease - 0.05  # type: ignore[arg-type]
     assert taken_at >= float(held["t"]) + lease  # type: ignore[arg-type]
-    async with TransferStore(db) as store:
+    async with open_store(db) as store:
         assert await store.failures(1) == ()
 
 

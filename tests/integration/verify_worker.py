@@ -4,14 +4,17 @@
 runs verification passes on the store at DB against the server on 127.0.0.1:PORT
 until no missing article is left, writing one JSON line per claim to LOG
 (``{"t": time, "keys": [[transfer, file, part], ...]}``). With ``hold`` it stops
-after its first claim without releasing it (to be killed while holding leases);
-with ``elsewhere`` its owner names another host (as a worker on another machine
-sharing the store would), so its leases cannot be taken over before they expire.
+after its first claim without releasing it (to be killed while holding leases).
+It runs as a worker of the store (a heartbeat row); with ``elsewhere`` its owner and
+its worker row name another host (as a worker on another machine sharing the store
+would), so its process cannot be checked from here and its leases are taken over
+only when they expire (or its heartbeat is older than the store's TTL, 60 s).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 import time
@@ -20,9 +23,9 @@ from typing import Any
 
 from postie.config import parse_config
 from postie.runtime.runtime import Runtime
-from postie.store.lease import new_owner
-from postie.store.records import Failure
-from postie.store.store import TransferStore
+from postie.store import open_store
+from postie.store.api import Failure
+from postie.store.lease import Process, new_owner
 from postie.verify.service import VerificationService
 
 
@@ -34,9 +37,15 @@ async def main(db: Path, port: int, log: Path, lease: float, hold: bool, elsewhe
         }
     )
     owner = new_owner()
+    process = Process.current()
     if elsewhere:
         owner = "elsewhere.invalid/" + owner.split("/", 1)[1]
-    async with TransferStore(db) as store, Runtime(cfg) as runtime:
+        process = dataclasses.replace(process, host="elsewhere.invalid")
+    async with (
+        open_store(db) as store,
+        store.worker(owner, name="verify", process=process),
+        Runtime(cfg) as runtime,
+    ):
         claim = store.claim_failures
 
         async def logged(**kwargs: Any) -> tuple[Failure, ...]:

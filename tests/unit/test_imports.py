@@ -15,7 +15,7 @@ import postie.cli
 # Not imported by ``import postie.cli`` (every command pays for what it imports): the
 # daemon and its HTTP endpoint, NZB reading, the PAR2 planner and runner (imported when
 # PAR2 is made), the verification service, rich (only for progress bars), YAML (only
-# with a config file).
+# with a config file), the store's implementation (when a command opens a store).
 NOT_AT_START = (
     "xml",
     "http",
@@ -30,6 +30,9 @@ NOT_AT_START = (
     "importlib.metadata",  # pydantic's plugin loader; see postie.cli._no_plugins
     "email",
     "zipfile",
+    "postie.store.sqlite",
+    "aiosqlite",
+    "sqlite3",
 )
 
 

@@ -9,15 +9,15 @@ import time
 from pathlib import Path
 
 from postie.config import VerifyConfig
+from postie.store import open_store
+from postie.store.api import FileRole, NewFile, NewTransfer, Store, TransferState
 from postie.store.lease import new_owner
-from postie.store.records import NewFile, NewTransfer
-from postie.store.store import TransferStore
 from postie.verify.sweeper import Sweeper
 
 DAY = 86400.0
 
 
-async def make(store: TransferStore, tmp_path: Path, name: str, **options: object) -> int:
+async def make(store: Store, tmp_path: Path, name: str, **options: object) -> int:
     manifest = tmp_path / f"{name}.manifest.zst"
     manifest.write_bytes(b"manifest")
     tid = await store.create(
@@ -34,7 +34,7 @@ async def make(store: TransferStore, tmp_path: Path, name: str, **options: objec
         owner="nobody",
         lease=0.0,
     )
-    await store.finish(tid, state="uploaded")
+    await store.finish(tid, state=TransferState.UPLOADED)
     return tid
 
 
@@ -57,7 +57,7 @@ def set_state(db: Path, tid: int, verify: str, finalize: str) -> None:
 
 async def test_finished_transfers_go_after_retention(tmp_path: Path) -> None:
     db = tmp_path / "postie.db"
-    async with TransferStore(db) as store:
+    async with open_store(db) as store:
         old_done = await make(store, tmp_path, "old-done")
         new_done = await make(store, tmp_path, "new-done")
         old_failed = await make(store, tmp_path, "old-failed")
@@ -87,7 +87,7 @@ async def test_finished_transfers_go_after_retention(tmp_path: Path) -> None:
 
 async def test_expired_leases_are_reclaimed_and_counted(tmp_path: Path) -> None:
     db = tmp_path / "postie.db"
-    async with TransferStore(db) as store:
+    async with open_store(db) as store:
         tid = await make(store, tmp_path, "job")
         await store.record_misses(tid, 1, [(1, "a@b"), (2, "c@d")], next_attempt_at=0.0)
         claimed = await store.claim_failures(owner=new_owner(), lease=0.01, limit=10)
@@ -103,7 +103,7 @@ async def test_a_locked_store_does_not_crash_the_sweeper(tmp_path: Path) -> None
     """Another process holds the write lock: the sweep is skipped with a warning and
     the sweeper keeps running; once the lock is gone the next sweep does its work."""
     db = tmp_path / "postie.db"
-    async with TransferStore(db, busy_timeout=0.2) as store:
+    async with open_store(db, busy_timeout=0.2) as store:
         tid = await make(store, tmp_path, "done")
         set_state(db, tid, "verified", "done")
         age(db, tid, 30)
@@ -140,7 +140,7 @@ async def test_abandoned_par2_folders_go_after_a_day(tmp_path: Path) -> None:
     two_days = time.time() - 2 * DAY
     for folder in (used, old):
         os.utime(folder, (two_days, two_days))
-    async with TransferStore(tmp_path / "postie.db") as store:
+    async with open_store(tmp_path / "postie.db") as store:
         await store.create(
             NewTransfer(
                 name="job",
@@ -150,7 +150,7 @@ async def test_abandoned_par2_folders_go_after_a_day(tmp_path: Path) -> None:
                 options={},
                 nzb_path=None,
                 manifest_path=tmp_path / "m.zst",
-                files=(NewFile(1, used / "x.par2", "job.par2", 4, 1, 1, role="par2"),),
+                files=(NewFile(1, used / "x.par2", "job.par2", 4, 1, 1, role=FileRole.PAR2),),
             ),
             owner="nobody",
             lease=0.0,

@@ -1,4 +1,4 @@
-"""The daemon's queue in the store: jobs, leased to the worker that runs them.
+"""The SQLite store's queue (the daemon's): jobs, leased to the worker that runs them.
 
 Priorities (higher first), FIFO within a priority, retries at ``next_attempt_at``.
 A path is never queued or running twice at once (a partial unique index), and a
@@ -9,69 +9,19 @@ setting every daemon on the store reads before it takes a job.
 
 from __future__ import annotations
 
-import sqlite3
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
 
 from postie.errors import UsageError
-from postie.store.base import StoreBase
-from postie.store.lease import owner_is_gone
-from postie.store.sql import query
-
-ACTIVE = ("queued", "running")
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """A row of the daemon's queue (``jobs``)."""
-
-    id: int
-    path: Path
-    root: Path | None
-    relative: str
-    output: Path | None
-    priority: int
-    size: int
-    files: int
-    state: str
-    attempts: int
-    next_attempt_at: float
-    transfer_id: int | None
-    lease_owner: str | None
-    lease_expires: float | None
-    last_error: str | None
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
+from postie.store.records import ACTIVE_JOBS, Job, JobState
+from postie.store.sqlite.base import one
+from postie.store.sqlite.rows import job_row
+from postie.store.sqlite.sql import query
+from postie.store.sqlite.workers import WorkerQueries
 
 
-def job_row(row: sqlite3.Row) -> Job:
-    return Job(
-        id=int(row["id"]),
-        path=Path(row["path"]),
-        root=Path(row["root"]) if row["root"] is not None else None,
-        relative=str(row["relative"]),
-        output=Path(row["output"]) if row["output"] is not None else None,
-        priority=int(row["priority"]),
-        size=int(row["size"]),
-        files=int(row["files"]),
-        state=str(row["state"]),
-        attempts=int(row["attempts"]),
-        next_attempt_at=float(row["next_attempt_at"]),
-        transfer_id=row["transfer_id"],
-        lease_owner=row["lease_owner"],
-        lease_expires=row["lease_expires"],
-        last_error=row["last_error"],
-        created_at=float(row["created_at"]),
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-    )
-
-
-class QueueQueries(StoreBase):
+class QueueQueries(WorkerQueries):
     """Queue state changes, each one transaction."""
 
     async def enqueue(
@@ -87,14 +37,15 @@ class QueueQueries(StoreBase):
     ) -> Job | None:
         """Queue ``path``; None when it is queued or running already, or its last job
         finished (done) with the same size and file count."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("queue a job") as db:
             async with db.execute(query("last_job_for_path"), {"path": str(path)}) as cur:
-                last = await cur.fetchone()
+                last = await one(cur)
             if last is not None:
-                if last["state"] in ACTIVE:
+                if last["state"] in ACTIVE_JOBS:
                     return None
-                if last["state"] == "done" and (last["size"], last["files"]) == (size, files):
+                same = (last["size"], last["files"]) == (size, files)
+                if last["state"] == JobState.DONE and same:
                     return None
             cursor = await db.execute(
                 query("enqueue_job"),
@@ -112,31 +63,19 @@ class QueueQueries(StoreBase):
             if cursor.rowcount != 1:
                 return None
             async with db.execute(query("get_job"), {"id": cursor.lastrowid}) as cur:
-                row = await cur.fetchone()
+                row = await one(cur)
         return job_row(row) if row is not None else None
 
     async def claim_job(self, *, owner: str, lease: float) -> Job | None:
         """Lease the next job to ``owner`` (None: nothing due, or the queue is paused)."""
-        now = time.time()
-        async with self._transaction("take a job") as db:
-            async with db.execute(query("get_setting"), {"key": "paused"}) as cur:
-                paused = await cur.fetchone()
-            if paused is not None and paused["value"] == "1":
-                return None
-            async with db.execute(query("next_job"), {"now": now}) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                return None
-            await db.execute(
-                query("lease_job"),
-                {"id": row["id"], "owner": owner, "expires": now + lease, "now": now},
-            )
-            async with db.execute(query("get_job"), {"id": row["id"]}) as cur:
-                row = await cur.fetchone()
-        return job_row(row) if row is not None else None
+        now = self.now()
+        taken = await self._returning(
+            "claim_job", "take a job", owner=owner, expires=now + lease, now=now
+        )
+        return job_row(taken[0]) if taken else None
 
     async def renew_job(self, job_id: int, *, owner: str, lease: float) -> bool:
-        now = time.time()
+        now = self.now()
         async with self._transaction("renew a job") as db:
             cursor = await db.execute(
                 query("renew_job"),
@@ -148,7 +87,7 @@ class QueueQueries(StoreBase):
         async with self._transaction("record a job's transfer") as db:
             await db.execute(
                 query("set_job_transfer"),
-                {"id": job_id, "owner": owner, "transfer_id": transfer_id, "now": time.time()},
+                {"id": job_id, "owner": owner, "transfer_id": transfer_id, "now": self.now()},
             )
 
     async def end_job(
@@ -156,7 +95,7 @@ class QueueQueries(StoreBase):
         job_id: int,
         *,
         owner: str,
-        state: str,
+        state: JobState,
         error: str | None = None,
         retry_at: float = 0.0,
         give_back: bool = False,
@@ -173,26 +112,16 @@ class QueueQueries(StoreBase):
                     "error": error,
                     "next_attempt_at": retry_at,
                     "give_back": 1 if give_back else 0,
-                    "now": time.time(),
+                    "now": self.now(),
                 },
             )
 
     async def requeue_interrupted(self, *, owner: str) -> list[Job]:
-        """Running jobs whose worker is gone (a process of this host that ended, or a
-        lease that ran out) go back to the queue; return them."""
-        now = time.time()
-        back: list[Job] = []
-        async with self._transaction("queue interrupted jobs again") as db:
-            async with db.execute(query("running_jobs"), {}) as cur:
-                rows = [job_row(r) for r in await cur.fetchall()]
-            for job in rows:
-                holder = job.lease_owner
-                expired = job.lease_expires is not None and job.lease_expires < now
-                if holder == owner or not (owner_is_gone(holder) or expired):
-                    continue
-                await db.execute(query("requeue_job"), {"id": job.id, "owner": holder, "now": now})
-                back.append(job)
-        return back
+        await self.reap_workers()  # their running jobs are held by nobody now
+        back = await self._returning(
+            "requeue_interrupted", "queue interrupted jobs again", owner=owner, now=self.now()
+        )
+        return sorted((job_row(r) for r in back), key=lambda job: job.id)
 
     async def jobs(self, limit: int = 100) -> tuple[Job, ...]:
         rows = await self._fetch("list_jobs", "list jobs", limit=limit)
@@ -209,7 +138,7 @@ class QueueQueries(StoreBase):
     async def remove_job(self, job_id: int) -> None:
         """Take a queued or failed job off the queue."""
         async with self._transaction("remove a job") as db:
-            cursor = await db.execute(query("remove_job"), {"id": job_id, "now": time.time()})
+            cursor = await db.execute(query("remove_job"), {"id": job_id, "now": self.now()})
             if cursor.rowcount == 1:
                 return
             state = await _state(db, job_id)
@@ -222,7 +151,7 @@ class QueueQueries(StoreBase):
     async def retry_job(self, job_id: int) -> None:
         """Queue a failed or removed job again, its attempts reset."""
         async with self._transaction("retry a job") as db:
-            cursor = await db.execute(query("retry_job"), {"id": job_id, "now": time.time()})
+            cursor = await db.execute(query("retry_job"), {"id": job_id, "now": self.now()})
             if cursor.rowcount == 1:
                 return
             state = await _state(db, job_id)
@@ -246,5 +175,5 @@ class QueueQueries(StoreBase):
 
 async def _state(db: aiosqlite.Connection, job_id: int) -> str | None:
     async with db.execute(query("get_job"), {"id": job_id}) as cur:
-        row = await cur.fetchone()
+        row = await one(cur)
     return str(row["state"]) if row is not None else None

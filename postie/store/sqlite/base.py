@@ -1,8 +1,8 @@
-"""The transfer store's connection: SQLite through aiosqlite (WAL, busy timeout).
+"""The SQLite store's connection: aiosqlite (WAL, busy timeout), transactions, errors.
 
 One connection per store object; every state change is one ``BEGIN IMMEDIATE``
 transaction, so a second process waits (up to the busy timeout) rather than
-seeing half a change.
+seeing half a change. Rows come back as plain dicts (``rows``, ``one``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -19,16 +20,27 @@ from typing import Any, Self
 import aiosqlite
 
 from postie.errors import StoreError, StoreLocked
-from postie.store.migrate import migrate
-from postie.store.sql import query
+from postie.store.lease import WORKER_TTL
+from postie.store.sqlite.migrate import migrate
+from postie.store.sqlite.sql import query
 
 
 class StoreBase:
     """Opening, migrating, closing and the transaction plumbing of the store."""
 
-    def __init__(self, path: Path, *, busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        busy_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        worker_ttl: float = WORKER_TTL,
+    ) -> None:
         self.path = path
+        self.location = str(path)
         self.busy_timeout = busy_timeout
+        self.worker_ttl = worker_ttl
+        self._clock = clock
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
@@ -73,6 +85,10 @@ class StoreBase:
         db, self._db = self._db, None
         if db is not None:
             await asyncio.shield(db.close())
+
+    def now(self) -> float:
+        """The store's clock: ``time.time`` unless another was given (tests)."""
+        return self._clock()
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -130,10 +146,26 @@ class StoreBase:
 
         await asyncio.shield(rollback())
 
-    async def _fetch(self, name: str, doing: str, **params: Any) -> list[sqlite3.Row]:
+    async def _returning(self, name: str, doing: str, **params: Any) -> list[dict[str, Any]]:
+        """Run the changing statement ``name`` (``... RETURNING``) as a transaction of its
+        own; return the rows it changed."""
+        async with self._transaction(doing) as db, db.execute(query(name), params) as cursor:
+            return await rows(cursor)
+
+    async def _fetch(self, name: str, doing: str, **params: Any) -> list[dict[str, Any]]:
         async with self._lock:
             try:
                 async with self.db.execute(query(name), params) as cursor:
-                    return list(await cursor.fetchall())
+                    return await rows(cursor)
             except sqlite3.Error as exc:
                 raise self._error(exc, doing) from None
+
+
+async def rows(cursor: aiosqlite.Cursor) -> list[dict[str, Any]]:
+    """The cursor's rows as plain dicts of column to value."""
+    return [dict(row) for row in await cursor.fetchall()]
+
+
+async def one(cursor: aiosqlite.Cursor) -> dict[str, Any] | None:
+    row = await cursor.fetchone()
+    return dict(row) if row is not None else None

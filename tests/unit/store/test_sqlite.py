@@ -1,15 +1,16 @@
-"""Tests for postie.store: the migrations, the schema they give, and TransferStore."""
+"""The SQLite store's own: its migrations, the schema they give, WAL and locking,
+file-system bytes, two processes on one file, packaging.
+
+(What every store does is tested against the interface beside this file.)"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import dataclasses
-import os
+import json
 import re
-import socket
 import sqlite3
 import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -19,32 +20,31 @@ from typing import Any, cast
 import aiosqlite
 import pytest
 
-import postie.store.migrate as migrate_module
-from postie.errors import FileFailed, StoreError, StoreLocked, StoreTooNew, TransferBusy
-from postie.store import lease as lease_module
-from postie.store.migrate import latest_version, migrate, migrations, schema_version
-from postie.store.sql import queries, values
-from postie.store.store import (
-    FILES_PER_INSERT,
+import postie.store.sqlite.migrate as migrate_module
+from postie.errors import FileFailed, StoreError, StoreLocked, StoreTooNew
+from postie.store import default_path, open_store
+from postie.store.api import (
     FileProgress,
     NewFile,
-    NewTransfer,
-    Transfer,
-    TransferFile,
-    TransferStore,
-    default_path,
 )
+from postie.store.sqlite import SQLiteStore
+from postie.store.sqlite.migrate import latest_version, migrate, migrations, schema_version
+from postie.store.sqlite.sql import queries, values
+from tests.unit.store.helpers import file_row, must_get, new_transfer
 
-REPO = Path(__file__).resolve().parents[2]
-ODD_PATH = Path(os.fsdecode(b"/tmp/\xff odd.bin"))  # not UTF-8: must round-trip as bytes
+REPO = Path(__file__).resolve().parents[3]
+
 
 # --- the schema, written out ------------------------------------------------------------------
 # Change a migration (or add one) and these must be updated with it: that is the point.
 
-EXPECTED_VERSION = 4
+
+EXPECTED_VERSION = 5
+
 
 # column: (type, NOT NULL, default as SQL text, position in the primary key (0: not in it))
 Columns = dict[str, tuple[str, bool, str | None, int]]
+
 
 EXPECTED_COLUMNS: dict[str, Columns] = {
     "transfers": {
@@ -89,6 +89,7 @@ EXPECTED_COLUMNS: dict[str, Columns] = {
         "updated_at": ("REAL", True, None, 0),
         "check_owner": ("TEXT", False, None, 0),
         "checked_at": ("REAL", False, None, 0),
+        "check_expires": ("REAL", False, None, 0),
     },
     "accepted_ids": {
         "transfer_id": ("INTEGER", True, None, 1),
@@ -121,6 +122,15 @@ EXPECTED_COLUMNS: dict[str, Columns] = {
         "key": ("TEXT", True, None, 1),
         "value": ("TEXT", True, None, 0),
     },
+    "workers": {
+        "owner": ("TEXT", True, None, 1),
+        "host": ("TEXT", True, None, 0),
+        "pid": ("INTEGER", True, None, 0),
+        "process_start": ("INTEGER", False, None, 0),
+        "name": ("TEXT", True, None, 0),
+        "started_at": ("REAL", True, None, 0),
+        "heartbeat_at": ("REAL", True, None, 0),
+    },
     "verification_failures": {
         "transfer_id": ("INTEGER", True, None, 1),
         "file_id": ("INTEGER", True, None, 2),
@@ -138,11 +148,13 @@ EXPECTED_COLUMNS: dict[str, Columns] = {
     },
 }
 
+
 # table -> (referenced table, ((from, to), ...), ON DELETE)
 EXPECTED_FOREIGN_KEYS: dict[str, list[tuple[str, tuple[tuple[str, str], ...], str]]] = {
     "transfers": [],
     "jobs": [("transfers", (("transfer_id", "id"),), "SET NULL")],
     "queue_settings": [],
+    "workers": [],
     "transfer_files": [("transfers", (("transfer_id", "id"),), "CASCADE")],
     "accepted_ids": [
         (
@@ -160,6 +172,7 @@ EXPECTED_FOREIGN_KEYS: dict[str, list[tuple[str, tuple[tuple[str, str], ...], st
     ],
 }
 
+
 # name -> (table, columns, unique)
 EXPECTED_INDEXES = {
     "transfers_by_roots": ("transfers", ("roots_key", "state"), False),
@@ -172,7 +185,10 @@ EXPECTED_INDEXES = {
     "transfers_to_finalize": ("transfers", ("verify_state", "finalize_state"), False),
     "jobs_active_path": ("jobs", ("path",), True),
     "jobs_next": ("jobs", ("state", "priority", "id"), False),
+    "transfer_files_by_check_owner": ("transfer_files", ("check_owner",), False),
+    "verification_failures_by_owner": ("verification_failures", ("lease_owner",), False),
 }
+
 
 # Tables whose primary key is the table itself.
 EXPECTED_WITHOUT_ROWID = {
@@ -180,7 +196,9 @@ EXPECTED_WITHOUT_ROWID = {
     "accepted_ids",
     "verification_failures",
     "queue_settings",
+    "workers",
 }
+
 
 # Values the CHECK constraints must refuse: (table, column, bad value).
 BAD_VALUES = [
@@ -226,9 +244,6 @@ async def migrated(tmp_path: Path) -> Path:
     path = tmp_path / "schema.db"
     assert await apply_migrations(path) == 0
     return path
-
-
-# --- migrations -------------------------------------------------------------------------------
 
 
 def test_migrations_are_every_numbered_file_of_the_folder_in_order() -> None:
@@ -305,7 +320,7 @@ async def test_migrated_user_version_is_the_latest(migrated: Path) -> None:
 async def test_migrated_check_constraints(
     migrated: Path, table: str, column: str, bad: str
 ) -> None:
-    async with TransferStore(migrated) as store:
+    async with SQLiteStore(migrated) as store:
         tid = await store.create(new_transfer(), owner="a", lease=60)
         await store.record_misses(tid, 1, [(1, "m@x")], next_attempt_at=0)
         job = await store.enqueue(Path("/x"), relative="x")
@@ -348,11 +363,11 @@ async def test_migrate_returns_the_version_it_found_and_applies_nothing_twice(
 
 async def test_opening_a_store_twice_keeps_data_and_schema(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    async with TransferStore(path) as store:
+    async with SQLiteStore(path) as store:
         tid = await store.create(new_transfer(), owner="a", lease=60)
     with connect(path) as db:
         schema_cookie = db.execute("PRAGMA schema_version").fetchone()[0]
-    async with TransferStore(path) as store:
+    async with SQLiteStore(path) as store:
         got = await store.get(tid)
         assert got is not None
         assert got.name == "job"
@@ -366,7 +381,7 @@ async def test_store_written_by_a_newer_postie_is_refused(tmp_path: Path) -> Non
     newer = latest_version() + 5
     with connect(path) as db:
         db.execute(f"PRAGMA user_version = {newer}")
-    store = TransferStore(path)
+    store = SQLiteStore(path)
     async with closing(store):
         with pytest.raises(StoreTooNew) as info:
             await store.open()
@@ -383,7 +398,7 @@ async def test_store_written_by_a_newer_postie_is_refused(tmp_path: Path) -> Non
 
 
 @asynccontextmanager
-async def closing(store: TransferStore) -> AsyncIterator[TransferStore]:
+async def closing(store: SQLiteStore) -> AsyncIterator[SQLiteStore]:
     """Close the store however the test ends (an open one keeps pytest from exiting)."""
     try:
         yield store
@@ -392,7 +407,7 @@ async def closing(store: TransferStore) -> AsyncIterator[TransferStore]:
 
 
 async def open_and_close(path: Path) -> None:
-    async with closing(TransferStore(path)) as store:
+    async with closing(SQLiteStore(path)) as store:
         await store.open()
 
 
@@ -472,6 +487,36 @@ async def test_incomplete_statement_at_the_end_of_a_migration_is_an_error(
     assert user_version(path) == 0
 
 
+async def test_0005_gives_a_scan_leased_before_it_its_own_expiry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before 0005 a scan's lease ran out at next_check_at; after it, check_expires
+    holds that and next_check_at is when the scan is due (the same moment here)."""
+    before = write_migrations(
+        tmp_path / "m", {m.name: m.sql for m in migrations() if m.version <= 4}
+    )
+    path = tmp_path / "old.db"
+    with monkeypatch.context() as patch:
+        patch.setattr(migrate_module, "_folder", lambda: before)
+        async with SQLiteStore(path) as store:
+            tid = await store.create(new_transfer(), owner="a", lease=60)
+    with connect(path) as db:
+        db.execute(
+            "UPDATE transfer_files SET check_owner = 'w', next_check_at = 123.5"
+            " WHERE transfer_id = ? AND file_id = 1",
+            (tid,),
+        )
+    async with SQLiteStore(path) as store:
+        leased, *others = await store.files(tid)
+        assert (leased.check_owner, leased.check_expires, leased.next_check_at) == (
+            "w",
+            123.5,
+            123.5,
+        )
+        assert all(f.check_expires is None for f in others)
+    assert user_version(path) == EXPECTED_VERSION
+
+
 async def test_two_processes_opening_a_new_store_at_once_both_succeed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -484,79 +529,23 @@ async def test_two_processes_opening_a_new_store_at_once_both_succeed(
         version = await real(db)
         if not raced:
             raced = True
-            async with TransferStore(path):  # "another process" opens the store meanwhile
+            async with SQLiteStore(path):  # "another process" opens the store meanwhile
                 pass
         return version
 
     monkeypatch.setattr(migrate_module, "schema_version", version_then_another_process_migrates)
-    async with TransferStore(path) as store:
+    async with SQLiteStore(path) as store:
         assert await store.last_unfinished() is None
     assert raced
 
 
-# --- TransferStore ------------------------------------------------------------------------------
+# --- the SQLite store ----------------------------------------------------------------------------
 
 
-def new_transfer(
-    name: str = "job",
-    roots_key: str = "roots-1",
-    files: tuple[NewFile, ...] | None = None,
-) -> NewTransfer:
-    if files is None:
-        files = (
-            NewFile(1, Path("/data/a.bin"), "a.bin", 1000, 11, 2),
-            NewFile(2, ODD_PATH, "\\xff odd.bin", 2500, 22, 3),
-            NewFile(3, Path("/data/a.par2"), "a.par2", 40, 33, 1, role="par2"),
-        )
-    return NewTransfer(
-        name=name,
-        roots=("/data", "/tmp/x"),
-        roots_key=roots_key,
-        files_key="files-1",
-        options={"groups": ["alt.binaries.test"], "article_size": 716800},
-        nzb_path=None,
-        manifest_path=Path("/state/job.manifest"),
-        files=files,
-    )
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[TransferStore]:
-    async with TransferStore(tmp_path / "postie.db", busy_timeout=0.2) as opened:
+@pytest.fixture  # the SQLite store alone (not the conftest's, over every implementation)
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    async with SQLiteStore(tmp_path / "postie.db", busy_timeout=0.2) as opened:
         yield opened
-
-
-async def must_get(store: TransferStore, tid: int) -> Transfer:
-    got = await store.get(tid)
-    assert got is not None
-    return got
-
-
-async def file_row(store: TransferStore, tid: int, file_id: int) -> TransferFile:
-    (row,) = [f for f in await store.files(tid) if f.file_id == file_id]
-    return row
-
-
-def dead_pid() -> int:
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
-
-
-@pytest.fixture
-def live_pid() -> Iterator[int]:
-    """The pid of a process of this host that runs for the whole test."""
-    proc = subprocess.Popen(["sleep", "60"])
-    try:
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-def owner(pid: int, start: str = "?") -> str:
-    """An owner string as lease.new_owner() builds it, for any pid."""
-    return f"{socket.gethostname()}/{pid}/{start}/0badc0de"
 
 
 def test_default_path_is_under_xdg_data_home(
@@ -570,78 +559,15 @@ def test_default_path_is_under_xdg_data_home(
 
 async def test_open_makes_the_folder_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "postie.db"
-    async with TransferStore(path):
+    async with SQLiteStore(path):
         pass
     with connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert user_version(path) == EXPECTED_VERSION
 
 
-async def test_closed_store_raises_store_error(tmp_path: Path) -> None:
-    store = TransferStore(tmp_path / "postie.db")
-    await store.open()
-    await store.aclose()
-    with pytest.raises(StoreError, match="not open"):
-        await store.get(1)
-
-
-async def test_never_opened_store_raises_store_error(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="not open"):
-        await TransferStore(tmp_path / "postie.db").get(1)
-
-
-async def test_create_records_transfer_and_files(store: TransferStore) -> None:
-    before = time.time()
-    tid = await store.create(new_transfer(), owner="me", lease=60)
-    after = time.time()
-
-    transfer = await must_get(store, tid)
-    assert isinstance(transfer, Transfer)
-    assert (transfer.id, transfer.name, transfer.state) == (tid, "job", "uploading")
-    assert transfer.roots == ("/data", "/tmp/x")
-    assert (transfer.roots_key, transfer.files_key) == ("roots-1", "files-1")
-    assert transfer.options == {"groups": ["alt.binaries.test"], "article_size": 716800}
-    assert transfer.nzb_path is None
-    assert transfer.manifest_path == Path("/state/job.manifest")
-    assert transfer.manifest_bytes == 0
-    assert transfer.lease_owner == "me"
-    assert transfer.lease_expires is not None
-    assert before + 60 <= transfer.lease_expires <= after + 60
-    assert before <= transfer.created_at == transfer.updated_at <= after
-    assert transfer.finished_at is None
-    assert transfer.last_error is None
-    assert transfer.unfinished
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        transfer.name = "other"  # type: ignore[misc]
-
-    files = await store.files(tid)
-    assert all(isinstance(f, TransferFile) for f in files)
-    assert [f.file_id for f in files] == [1, 2, 3]
-    assert [f.source_path for f in files] == [Path("/data/a.bin"), ODD_PATH, Path("/data/a.par2")]
-    assert os.fsencode(files[1].source_path) == b"/tmp/\xff odd.bin"
-    assert [f.name for f in files] == ["a.bin", "\\xff odd.bin", "a.par2"]
-    assert [f.role for f in files] == ["data", "data", "par2"]
-    assert [(f.size, f.mtime_ns, f.article_count) for f in files] == [
-        (1000, 11, 2),
-        (2500, 22, 3),
-        (40, 33, 1),
-    ]
-    for f in files:
-        assert f.transfer_id == tid
-        assert f.manifest_path == Path("/state/job.manifest")
-        assert (f.acked, f.upload_state, f.verify_state, f.cleanup) == (
-            0,
-            "pending",
-            "pending",
-            "keep",
-        )
-        assert f.next_check_at is None
-        assert f.last_error is None
-    assert await store.accepted_ids(tid) == {}
-
-
 async def test_source_path_is_stored_as_the_file_system_bytes(
-    store: TransferStore, tmp_path: Path
+    store: SQLiteStore, tmp_path: Path
 ) -> None:
     tid = await store.create(new_transfer(), owner="me", lease=60)
     with connect(tmp_path / "postie.db") as db:
@@ -651,442 +577,8 @@ async def test_source_path_is_stored_as_the_file_system_bytes(
     assert raw == b"/tmp/\xff odd.bin"
 
 
-async def test_create_is_one_transaction(store: TransferStore) -> None:
-    files = (
-        NewFile(1, Path("/a"), "a", 1, 1, 1),
-        NewFile(1, Path("/b"), "b", 1, 1, 1),  # the same file id twice: the insert fails
-    )
-    with pytest.raises(StoreError, match="record a new transfer failed") as info:
-        await store.create(new_transfer(files=files), owner="me", lease=60)
-    assert not isinstance(info.value, StoreLocked)
-    assert await store.summaries() == ()
-    assert await store.last_unfinished() is None
-    # and the store is still usable (the transaction was rolled back, not left open)
-    tid = await store.create(new_transfer(), owner="me", lease=60)
-    assert len(await store.files(tid)) == 3
-
-
-async def test_get_missing_transfer_is_none(store: TransferStore) -> None:
-    assert await store.get(42) is None
-    assert await store.files(42) == ()
-
-
-async def test_unfinished_and_last_unfinished(store: TransferStore) -> None:
-    assert await store.last_unfinished() is None
-    first = await store.create(new_transfer("one", roots_key="k1"), owner="me", lease=60)
-    second = await store.create(new_transfer("two", roots_key="k1"), owner="me", lease=60)
-    other = await store.create(new_transfer("three", roots_key="k2"), owner="me", lease=60)
-
-    assert [t.id for t in await store.unfinished("k1")] == [second, first]  # newest first
-    assert [t.id for t in await store.unfinished("k2")] == [other]
-    assert await store.unfinished("nope") == ()
-    last = await store.last_unfinished()
-    assert last is not None
-    assert last.id == other
-
-    await store.finish(other, state="uploaded")
-    await store.finish(second, state="incomplete", error="2 files failed")
-    assert [t.id for t in await store.unfinished("k1")] == [second, first]  # incomplete counts
-    assert await store.unfinished("k2") == ()
-    last = await store.last_unfinished()
-    assert last is not None
-    assert last.id == second
-    await store.finish(second, state="uploaded")
-    await store.finish(first, state="uploaded")
-    assert await store.last_unfinished() is None
-    assert await store.unfinished("k1") == ()
-
-
-async def test_summaries(store: TransferStore) -> None:
-    empty = await store.create(new_transfer("empty", files=()), owner="me", lease=60)
-    full = await store.create(new_transfer("full"), owner="me", lease=60)
-    await store.checkpoint(
-        full,
-        owner="me",
-        lease=60,
-        manifest_bytes=0,
-        files=[FileProgress(1, 2, "uploaded"), FileProgress(3, 1, "uploaded")],
-    )
-    summaries = await store.summaries()
-    assert [s.transfer.id for s in summaries] == [full, empty]  # newest first
-    s_full, s_empty = summaries
-    assert s_full.transfer.name == "full"
-    assert (s_full.files, s_full.bytes, s_full.articles, s_full.uploaded_files) == (
-        3,
-        1000 + 2500 + 40,
-        2 + 3 + 1,
-        2,
-    )
-    assert (s_empty.files, s_empty.bytes, s_empty.articles, s_empty.uploaded_files) == (0, 0, 0, 0)
-    assert [s.transfer.id for s in await store.summaries(limit=1)] == [full]
-
-
-async def test_claim_while_the_lease_is_live_is_busy(store: TransferStore) -> None:
-    a = lease_module.new_owner()
-    b = lease_module.new_owner()
-    assert a != b
-    tid = await store.create(new_transfer(), owner=a, lease=60)
-    with pytest.raises(TransferBusy) as info:
-        await store.claim(tid, owner=b, lease=60)
-    assert a in str(info.value)
-    assert f"transfer {tid}" in str(info.value)
-    assert (await must_get(store, tid)).lease_owner == a
-    # the holder itself may claim again (renewing)
-    await store.claim(tid, owner=a, lease=120)
-    assert (await must_get(store, tid)).lease_owner == a
-
-
-async def test_claim_after_the_lease_expired(store: TransferStore) -> None:
-    a = lease_module.new_owner()
-    b = lease_module.new_owner()
-    tid = await store.create(new_transfer(), owner=a, lease=0.01)
-    await asyncio.sleep(0.05)
-    before = time.time()
-    await store.claim(tid, owner=b, lease=60)
-    transfer = await must_get(store, tid)
-    assert transfer.lease_owner == b
-    assert transfer.lease_expires is not None
-    assert transfer.lease_expires >= before + 60
-    with pytest.raises(TransferBusy):
-        await store.claim(tid, owner=a, lease=60)
-
-
-async def test_claim_takes_over_at_once_from_a_dead_process_of_this_host(
-    store: TransferStore,
-) -> None:
-    gone = owner(dead_pid())
-    assert lease_module.owner_is_gone(gone)
-    tid = await store.create(new_transfer(), owner=gone, lease=3600)
-    me = lease_module.new_owner()
-    await store.claim(tid, owner=me, lease=60)
-    assert (await must_get(store, tid)).lease_owner == me
-
-
-async def test_claim_takes_over_from_a_reused_pid(store: TransferStore, live_pid: int) -> None:
-    real_start = lease_module._start_time(live_pid)  # alive, but started at another time
-    assert real_start != "?"
-    reused = owner(live_pid, start=str(int(real_start) + 1))
-    assert lease_module.owner_is_gone(reused)
-    tid = await store.create(new_transfer(), owner=reused, lease=3600)
-    await store.claim(tid, owner="me", lease=60)
-    assert (await must_get(store, tid)).lease_owner == "me"
-
-
-@pytest.mark.parametrize(
-    "holder",
-    [
-        pytest.param(f"{socket.gethostname()}-elsewhere/1/1/abcd", id="other-host"),
-        pytest.param("live", id="live-process"),
-        pytest.param("not an owner string", id="unparsable"),
-    ],
-)
-async def test_claim_does_not_take_a_live_or_unknown_lease(
-    store: TransferStore, live_pid: int, holder: str
-) -> None:
-    if holder == "live":
-        holder = owner(live_pid, start=lease_module._start_time(live_pid))
-    assert not lease_module.owner_is_gone(holder)
-    tid = await store.create(new_transfer(), owner=holder, lease=3600)
-    with pytest.raises(TransferBusy, match=r"lease runs out in 3[56]\d\d s"):
-        await store.claim(tid, owner="me", lease=60)
-    assert (await must_get(store, tid)).lease_owner == holder
-
-
-async def test_claim_of_a_missing_transfer(store: TransferStore) -> None:
-    with pytest.raises(StoreError, match="no transfer 7"):
-        await store.claim(7, owner="me", lease=60)
-
-
-async def test_release(store: TransferStore) -> None:
-    tid = await store.create(new_transfer(), owner="a", lease=3600)
-    await store.release(tid, owner="b")  # not the holder: nothing happens
-    assert (await must_get(store, tid)).lease_owner == "a"
-    with pytest.raises(TransferBusy):
-        await store.claim(tid, owner="b", lease=60)
-    await store.release(tid, owner="a")
-    transfer = await must_get(store, tid)
-    assert (transfer.lease_owner, transfer.lease_expires) == (None, None)
-    await store.claim(tid, owner="b", lease=60)
-    assert (await must_get(store, tid)).lease_owner == "b"
-
-
-async def test_checkpoint_advances_acked_only_forward(store: TransferStore) -> None:
-    tid = await store.create(new_transfer(), owner="a", lease=60)
-    await store.checkpoint(
-        tid, owner="a", lease=60, manifest_bytes=100, files=[FileProgress(1, 1), FileProgress(2, 2)]
-    )
-    assert [f.acked for f in await store.files(tid)] == [1, 2, 0]
-    await store.checkpoint(
-        tid,
-        owner="a",
-        lease=60,
-        manifest_bytes=50,  # lower than recorded: kept at 100
-        files=[FileProgress(1, 0), FileProgress(2, 1), FileProgress(3, 1)],
-    )
-    assert [f.acked for f in await store.files(tid)] == [1, 2, 1]
-    assert (await must_get(store, tid)).manifest_bytes == 100
-    await store.checkpoint(tid, owner="a", lease=60, manifest_bytes=300, files=[FileProgress(2, 3)])
-    assert [f.acked for f in await store.files(tid)] == [1, 3, 1]
-    assert (await must_get(store, tid)).manifest_bytes == 300
-
-
-async def test_checkpoint_sets_state_and_error_and_renews(store: TransferStore) -> None:
-    tid = await store.create(new_transfer(), owner="a", lease=1)
-    created = await must_get(store, tid)
-    await store.checkpoint(
-        tid,
-        owner="a",
-        lease=600,
-        manifest_bytes=10,
-        files=[
-            FileProgress(1, 2, state="uploaded"),
-            FileProgress(2, 1, state="source_changed", error="a.bin changed since planned"),
-            FileProgress(3, 0),  # no new state: untouched
-        ],
-    )
-    files = await store.files(tid)
-    assert [(f.upload_state, f.last_error) for f in files] == [
-        ("uploaded", None),
-        ("source_changed", "a.bin changed since planned"),
-        ("pending", None),
-    ]
-    renewed = await must_get(store, tid)
-    assert renewed.lease_expires is not None
-    assert created.lease_expires is not None
-    assert renewed.lease_expires >= created.lease_expires + 598
-    assert renewed.updated_at >= created.updated_at
-    # a state change back clears the error with it
-    await store.checkpoint(
-        tid, owner="a", lease=600, manifest_bytes=10, files=[FileProgress(2, 1, state="pending")]
-    )
-    assert (await file_row(store, tid, 2)).last_error is None
-
-
-async def test_checkpoint_records_accepted_ids(store: TransferStore) -> None:
-    tid = await store.create(new_transfer(), owner="a", lease=60)
-    await store.checkpoint(
-        tid,
-        owner="a",
-        lease=60,
-        manifest_bytes=0,
-        files=[],
-        accepted=[(1, 2, "x1@server"), (2, 1, "y@server")],
-    )
-    await store.checkpoint(
-        tid, owner="a", lease=60, manifest_bytes=0, files=[], accepted=iter([(1, 2, "x2@server")])
-    )
-    assert await store.accepted_ids(tid) == {(1, 2): "x2@server", (2, 1): "y@server"}
-    other = await store.create(new_transfer("other"), owner="a", lease=60)
-    assert await store.accepted_ids(other) == {}
-
-
-async def test_checkpoint_by_an_owner_that_lost_the_lease_is_busy(store: TransferStore) -> None:
-    tid = await store.create(new_transfer(), owner="a", lease=0.01)
-    await asyncio.sleep(0.05)
-    await store.claim(tid, owner="b", lease=60)
-    with pytest.raises(TransferBusy, match="taken over by another process"):
-        await store.checkpoint(
-            tid,
-            owner="a",
-            lease=60,
-            manifest_bytes=999,
-            files=[FileProgress(1, 2, "uploaded")],
-            accepted=[(1, 1, "x@y")],
-        )
-    transfer = await must_get(store, tid)
-    assert (transfer.lease_owner, transfer.manifest_bytes) == ("b", 0)
-    row = await file_row(store, tid, 1)
-    assert (row.acked, row.upload_state) == (0, "pending")
-    assert await store.accepted_ids(tid) == {}
-
-
-async def checkpointed_state(store: TransferStore, tid: int) -> tuple[object, ...]:
-    t = await must_get(store, tid)
-    return (
-        t.manifest_bytes,
-        t.lease_expires,
-        tuple((f.acked, f.upload_state, f.last_error) for f in await store.files(tid)),
-        await store.accepted_ids(tid),
-    )
-
-
-async def test_checkpoint_is_one_transaction_on_a_database_error(store: TransferStore) -> None:
-    tid = await store.create(new_transfer(), owner="a", lease=60)
-    await store.checkpoint(tid, owner="a", lease=60, manifest_bytes=5, files=[FileProgress(1, 1)])
-    before = await checkpointed_state(store, tid)
-    with pytest.raises(StoreError, match="FOREIGN KEY") as info:
-        await store.checkpoint(
-            tid,
-            owner="a",
-            lease=600,
-            manifest_bytes=500,
-            files=[FileProgress(1, 2, "uploaded"), FileProgress(2, 3, "failed", "x")],
-            accepted=[(1, 2, "ok@server"), (99, 1, "no-such-file@server")],  # breaks the FK
-        )
-    assert not isinstance(info.value, (StoreLocked, TransferBusy))
-    assert await checkpointed_state(store, tid) == before
-    # still usable afterwards
-    await store.checkpoint(tid, owner="a", lease=60, manifest_bytes=6, files=[FileProgress(1, 2)])
-    assert (await file_row(store, tid, 1)).acked == 2
-
-
-async def test_checkpoint_is_one_transaction_on_any_error(store: TransferStore) -> None:
-    tid = await store.create(new_transfer(), owner="a", lease=60)
-    before = await checkpointed_state(store, tid)
-
-    def accepted() -> Iterator[tuple[int, int, str]]:
-        yield (1, 1, "first@server")
-        raise KeyError("interrupted while listing the accepted IDs")
-
-    with pytest.raises(KeyError):
-        await store.checkpoint(
-            tid,
-            owner="a",
-            lease=600,
-            manifest_bytes=500,
-            files=[FileProgress(1, 2, "uploaded")],
-            accepted=accepted(),
-        )
-    assert await checkpointed_state(store, tid) == before
-
-
-@pytest.mark.parametrize("yields", [0, 1, 2, 3, 4, 5])
-async def test_a_cancelled_checkpoint_leaves_no_transaction_open(
-    store: TransferStore, yields: int
-) -> None:
-    """Cancelled at any await (also while its BEGIN is still queued in aiosqlite's
-    thread), a checkpoint leaves the connection ready for the next transaction."""
-    tid = await store.create(new_transfer(), owner="a", lease=60)
-    task = asyncio.create_task(
-        store.checkpoint(
-            tid, owner="a", lease=60, manifest_bytes=1, files=[FileProgress(1, 1, None)]
-        )
-    )
-    for _ in range(yields):
-        await asyncio.sleep(0)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await store.checkpoint(
-        tid, owner="a", lease=60, manifest_bytes=2, files=[FileProgress(1, 2, "uploaded")]
-    )
-    row = await file_row(store, tid, 1)
-    assert (row.acked, row.upload_state) == (2, "uploaded")
-
-
-async def test_checkpoint_all_uploaded_marks_every_file_in_one_statement(
-    store: TransferStore,
-) -> None:
-    tid = await store.create(new_transfer(), owner="a", lease=60)
-    await store.checkpoint(
-        tid, owner="a", lease=60, manifest_bytes=9, files=[], accepted=[], all_uploaded=True
-    )
-    rows = await store.files(tid)
-    assert rows
-    assert all(r.upload_state == "uploaded" and r.acked == r.article_count for r in rows)
-
-
-async def test_checkpoint_saves_uploaded_files_in_bulk_beside_partial_ones(
-    store: TransferStore,
-) -> None:
-    files = tuple(
-        NewFile(i, Path(f"/data/{i}.bin"), f"{i}.bin", 10, i, 1 + i % 3) for i in range(1, 8)
-    )
-    tid = await store.create(new_transfer(files=files), owner="a", lease=60)
-    await store.checkpoint(
-        tid,
-        owner="a",
-        lease=60,
-        manifest_bytes=9,
-        files=[FileProgress(2, 1, "failed", "gone")],
-    )
-    await store.checkpoint(
-        tid,
-        owner="a",
-        lease=60,
-        manifest_bytes=9,
-        files=[
-            FileProgress(1, 2, "uploaded"),
-            FileProgress(2, 1, "uploaded"),  # a failure seen before: its error goes
-            FileProgress(3, 1),  # progress only
-            FileProgress(4, 0, "failed", "refused"),
-            FileProgress(6, 1, "uploaded"),
-        ],
-    )
-    rows = {r.file_id: r for r in await store.files(tid)}
-    assert {i: (r.acked, r.upload_state, r.last_error) for i, r in rows.items()} == {
-        1: (2, "uploaded", None),
-        2: (3, "uploaded", None),
-        3: (1, "pending", None),
-        4: (0, "failed", "refused"),
-        5: (0, "pending", None),
-        6: (1, "uploaded", None),
-        7: (0, "pending", None),
-    }
-
-
-async def test_create_records_more_files_than_one_insert_takes(store: TransferStore) -> None:
-    count = 2 * FILES_PER_INSERT + 7
-    files = tuple(
-        NewFile(i, Path(f"/data/{i:05d}.bin"), f"{i:05d}.bin", i, 10 * i, 1 + i % 5)
-        for i in range(1, count + 1)
-    )
-    tid = await store.create(new_transfer(files=files), owner="a", lease=60)
-    rows = await store.files(tid)
-    assert [
-        (r.file_id, r.source_path, r.name, r.size, r.mtime_ns, r.article_count) for r in rows
-    ] == [(f.file_id, f.source_path, f.name, f.size, f.mtime_ns, f.article_count) for f in files]
-
-
-async def test_finish_states(store: TransferStore) -> None:
-    tid = await store.create(new_transfer(), owner="a", lease=60)
-    before = time.time()
-    await store.finish(tid, state="incomplete", error="1 file failed")
-    t = await must_get(store, tid)
-    assert (t.state, t.last_error, t.finished_at, t.nzb_path) == (
-        "incomplete",
-        "1 file failed",
-        None,
-        None,
-    )
-    assert t.unfinished
-    await store.finish(tid, state="uploaded", nzb_path="/out/job.nzb")
-    t = await must_get(store, tid)
-    assert (t.state, t.last_error, t.nzb_path) == ("uploaded", None, "/out/job.nzb")
-    assert t.finished_at is not None
-    assert before <= t.finished_at <= time.time()
-    assert not t.unfinished
-    await store.finish(tid, state="uploaded")  # no NZB path given: the recorded one stays
-    assert (await must_get(store, tid)).nzb_path == "/out/job.nzb"
-    await store.finish(tid, state="uploading")
-    t = await must_get(store, tid)
-    assert (t.state, t.finished_at) == ("uploading", None)
-
-
-async def test_finish_with_an_unknown_state_is_refused(store: TransferStore) -> None:
-    tid = await store.create(new_transfer(), owner="a", lease=60)
-    with pytest.raises(StoreError, match="CHECK constraint"):
-        await store.finish(tid, state="done")
-    assert (await must_get(store, tid)).state == "uploading"
-
-
-async def test_delete_removes_files_and_accepted_ids(store: TransferStore, tmp_path: Path) -> None:
-    tid = await store.create(new_transfer(), owner="a", lease=60)
-    keep = await store.create(new_transfer("keep"), owner="a", lease=60)
-    await store.checkpoint(
-        tid, owner="a", lease=60, manifest_bytes=0, files=[], accepted=[(1, 1, "x")]
-    )
-    await store.delete(tid)
-    assert await store.get(tid) is None
-    assert await store.files(tid) == ()
-    assert await store.accepted_ids(tid) == {}
-    assert len(await store.files(keep)) == 3
-    with connect(tmp_path / "postie.db") as db:
-        assert db.execute("SELECT COUNT(*) FROM accepted_ids").fetchone()[0] == 0
-
-
 async def test_write_while_another_process_holds_the_lock(
-    store: TransferStore, tmp_path: Path
+    store: SQLiteStore, tmp_path: Path
 ) -> None:
     tid = await store.create(new_transfer(), owner="a", lease=60)
     with connect(tmp_path / "postie.db") as other:
@@ -1109,10 +601,86 @@ async def test_write_while_another_process_holds_the_lock(
     assert (await file_row(store, tid, 1)).acked == 1
 
 
+async def test_deleting_a_transfer_leaves_no_rows_of_it(store: SQLiteStore, tmp_path: Path) -> None:
+    tid = await store.create(new_transfer(), owner="a", lease=60)
+    await store.checkpoint(
+        tid, owner="a", lease=60, manifest_bytes=0, files=[], accepted=[(1, 1, "x")]
+    )
+    await store.record_misses(tid, 1, [(1, "a@x")], next_attempt_at=0)
+    await store.delete(tid)
+    with connect(tmp_path / "postie.db") as db:
+        for table in ("transfer_files", "accepted_ids", "verification_failures"):
+            assert db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
+
+
+async def test_the_database_refuses_two_active_jobs_of_one_path(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    assert await store.enqueue(Path("/w/a"), relative="a") is not None
+    with connect(tmp_path / "postie.db") as db, pytest.raises(sqlite3.IntegrityError):
+        db.execute(
+            "INSERT INTO jobs (path, relative, created_at, updated_at) VALUES ('/w/a', 'a', 0, 0)"
+        )
+
+
+# --- two processes claiming from one file ---------------------------------------------------
+
+
+_CLAIMER = textwrap.dedent(
+    """
+    import asyncio, json, sys, time
+    from pathlib import Path
+    from postie.store import open_store
+
+    async def main() -> None:
+        claimed = []
+        async with open_store(Path(sys.argv[1]), busy_timeout=30) as store:
+            await asyncio.sleep(max(0.0, float(sys.argv[4]) - time.time()))  # start together
+            while True:
+                batch = await store.claim_failures(owner=sys.argv[2], lease=3600, limit=7)
+                if not batch:
+                    break
+                claimed.extend(f.part for f in batch)
+                await asyncio.sleep(0.003)  # work on the batch: the other one claims meanwhile
+        Path(sys.argv[3]).write_text(json.dumps(claimed))
+
+    asyncio.run(main())
+    """
+)
+
+
+def _race(db: Path, outputs: list[Path]) -> list[set[int]]:
+    """Two processes claim batches from the same store until nothing is left."""
+    start = str(time.time() + 2.0)  # both processes are up by then
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CLAIMER, str(db), f"worker{i}", str(out), start], cwd=REPO
+        )
+        for i, out in enumerate(outputs, start=1)
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    return [set(json.loads(out.read_text())) for out in outputs]
+
+
+async def test_two_processes_never_hold_the_same_row(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    async with open_store(db) as store:
+        tid = await store.create(new_transfer(), owner="a", lease=60)
+        await store.record_misses(
+            tid, 1, [(part, f"{part}@x") for part in range(1, 601)], next_attempt_at=0
+        )
+    first, second = _race(db, [tmp_path / "w1.json", tmp_path / "w2.json"])
+    assert not first & second, f"{len(first & second)} rows were claimed by both"
+    assert first | second == set(range(1, 601))
+    assert first
+    assert second, "one process claimed everything: the test did not race"
+
+
 # --- TransferRun.checkpoint: what a failed store write did not save is saved next time ------------
 
 
-def run_over(store: TransferStore, tid: int, tmp_path: Path, states: tuple[Any, ...]) -> Any:
+def run_over(store: SQLiteStore, tid: int, tmp_path: Path, states: tuple[Any, ...]) -> Any:
     """A TransferRun of transfer ``tid`` whose job is just these file states (one tally)."""
     from postie.manifest import ManifestWriter
     from postie.runtime.engine import PostingJob
@@ -1138,7 +706,7 @@ def run_over(store: TransferStore, tid: int, tmp_path: Path, states: tuple[Any, 
 
 
 async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
-    store: TransferStore, tmp_path: Path
+    store: SQLiteStore, tmp_path: Path
 ) -> None:
     from postie.article.plan import FilePlan, Segment
     from postie.runtime.state import FileState
@@ -1172,7 +740,7 @@ async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
 
 
 async def test_run_checkpoint_writes_only_the_files_that_changed(
-    store: TransferStore, tmp_path: Path
+    store: SQLiteStore, tmp_path: Path
 ) -> None:
 
     from postie.article.plan import FilePlan, Segment
@@ -1245,6 +813,6 @@ def test_the_store_sql_files_are_package_data() -> None:
         if base is not None:
             for pattern in patterns:
                 shipped.update(p.resolve() for p in base.glob(pattern) if p.is_file())
-    needed = {(REPO / "postie" / "store" / "queries.sql").resolve()}
+    needed = {(REPO / "postie" / "store" / "sqlite" / "queries.sql").resolve()}
     needed |= {(REPO / "migrations" / m.name).resolve() for m in migrations()}
     assert needed <= shipped, sorted(str(p) for p in needed - shipped)

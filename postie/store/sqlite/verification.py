@@ -1,38 +1,35 @@
-"""The verification side of the transfer store: scans, misses and finalizing.
+"""The SQLite store's verification side: scans, misses, outcomes, finalizing, sweeping.
 
 Only what a STAT did *not* find is stored (``verification_failures``); an
 article that was there leaves no row. Work is leased: a worker claims due rows
-(or a file's scan) by writing its owner and an expiry in one transaction, so two
-workers, also in two processes on one SQLite file, never hold the same piece;
-a lease that ran out is due again.
+(or a file's scan: ``check_owner``, ``check_expires``) by writing its owner and an
+expiry in one statement, so two workers, also in two processes on one SQLite
+file, never hold the same piece; a lease that ran out is due again.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from postie.store.base import StoreBase
-from postie.store.records import Failure, Transfer, failure_row, transfer_row
-from postie.store.sql import query
+from postie.store.records import (
+    Failure,
+    FailureState,
+    FinalizeState,
+    SweepResult,
+    Transfer,
+    VerifyState,
+)
+from postie.store.sqlite.base import StoreBase, one, rows
+from postie.store.sqlite.rows import failure_row, transfer_row
+from postie.store.sqlite.sql import query
 
-
-@dataclass(frozen=True, slots=True)
-class SweepResult:
-    """What one sweep deleted and reclaimed."""
-
-    transfers: tuple[tuple[int, Path], ...]  # deleted rows and their manifest paths
-    failure_leases: int
-    check_leases: int
-    transfer_leases: int
+SWEEP_BATCH = 500  # finished transfers deleted per sweep at most (the next sweep goes on)
 
 
 class VerificationQueries(StoreBase):
@@ -41,7 +38,7 @@ class VerificationQueries(StoreBase):
     async def schedule_checks(self, transfer_id: int, *, at: float, again: bool = False) -> None:
         """Ask for a STAT scan of the transfer's uploaded files at ``at``. ``again``:
         forget earlier outcomes and misses and check every file afresh."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("schedule a verification") as db:
             params = {"id": transfer_id, "at": at, "now": now}
             if again:
@@ -56,39 +53,23 @@ class VerificationQueries(StoreBase):
         *,
         owner: str,
         lease: float,
-        now: float | None = None,
         only: int | None = None,
         servers: Sequence[str] | None = None,
     ) -> tuple[int, tuple[int, ...]] | None:
-        """Lease the due scans of one transfer: ``(transfer_id, file_ids)`` or None.
-        ``servers``: only transfers posted to one of these (see ``due_check_transfer``)."""
-        now = time.time() if now is None else now
-        async with self._transaction("claim a verification") as db:
-            async with db.execute(
-                query("due_check_transfer"), {"now": now, "only": only, "servers": _json(servers)}
-            ) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                return None
-            transfer_id = int(row["transfer_id"])
-            async with db.execute(
-                query("due_check_files"), {"transfer_id": transfer_id, "now": now}
-            ) as cur:
-                files = tuple(int(r["file_id"]) for r in await cur.fetchall())
-            await db.executemany(
-                query("lease_check"),
-                [
-                    {
-                        "transfer_id": transfer_id,
-                        "file_id": f,
-                        "owner": owner,
-                        "expires": now + lease,
-                        "now": now,
-                    }
-                    for f in files
-                ],
-            )
-        return transfer_id, files
+        now = self.now()
+        taken = await self._returning(
+            "claim_check",
+            "claim a verification",
+            owner=owner,
+            expires=now + lease,
+            now=now,
+            only=only,
+            servers=_json(servers),
+        )
+        if not taken:
+            return None
+        (transfer_id,) = {int(r["transfer_id"]) for r in taken}
+        return transfer_id, tuple(sorted(int(r["file_id"]) for r in taken))
 
     async def finish_check(
         self,
@@ -102,12 +83,12 @@ class VerificationQueries(StoreBase):
     ) -> None:
         """A scan ended: store the misses (``file -> [(part, message_id)]``), mark the
         files without any verified. Only files ``owner`` still holds are changed."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("record a verification") as db:
             async with db.execute(
                 query("held_checks"), {"transfer_id": transfer_id, "owner": owner}
             ) as cur:
-                held = {int(r["file_id"]) for r in await cur.fetchall()}
+                held = {int(r["file_id"]) for r in await rows(cur)}
             for file_id, parts in misses.items():
                 if file_id in held:
                     await db.executemany(
@@ -133,7 +114,7 @@ class VerificationQueries(StoreBase):
         self, transfer_id: int, files: Iterable[int], *, owner: str, at: float, error: str
     ) -> None:
         """A scan could not run (a STAT error): due again at ``at``, nothing spent."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("postpone a verification") as db:
             await db.executemany(
                 query("release_check"),
@@ -150,25 +131,24 @@ class VerificationQueries(StoreBase):
                 ],
             )
 
-    async def settle(self, transfer_id: int) -> str:
-        """Decide what can be decided; return the transfer's verify state."""
+    async def settle(self, transfer_id: int) -> VerifyState:
         async with self._transaction("settle a verification") as db:
-            return await self._settle(db, transfer_id, time.time())
+            return await self._settle(db, transfer_id, self.now())
 
-    async def _settle(self, db: aiosqlite.Connection, transfer_id: int, now: float) -> str:
+    async def _settle(self, db: aiosqlite.Connection, transfer_id: int, now: float) -> VerifyState:
         await db.execute(query("settle_files"), {"id": transfer_id, "now": now})
         async with db.execute(query("file_verify_counts"), {"id": transfer_id}) as cur:
-            row = await cur.fetchone()
-        state = "pending"
+            row = await one(cur)
+        state = VerifyState.PENDING
         if row is not None and not row["pending"]:
-            state = "verification_failed" if row["failed"] else "verified"
-        if state != "pending":
+            state = VerifyState.VERIFICATION_FAILED if row["failed"] else VerifyState.VERIFIED
+        if state != VerifyState.PENDING:
             await db.execute(
                 query("settle_transfer"), {"id": transfer_id, "state": state, "now": now}
             )
         async with db.execute(query("transfer_verify_state"), {"id": transfer_id}) as cur:
-            current = await cur.fetchone()
-        return str(current["verify_state"]) if current is not None else state
+            current = await one(cur)
+        return VerifyState(current["verify_state"]) if current is not None else state
 
     async def record_misses(
         self,
@@ -181,7 +161,7 @@ class VerificationQueries(StoreBase):
     ) -> None:
         """Store the parts a STAT did not find (``(part, message_id)``); a part already
         stored counts one more check. One transaction."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("record missing articles") as db:
             await db.executemany(
                 query("record_miss"),
@@ -194,42 +174,28 @@ class VerificationQueries(StoreBase):
         owner: str,
         lease: float,
         limit: int,
-        now: float | None = None,
         only: int | None = None,
         servers: Sequence[str] | None = None,
     ) -> tuple[Failure, ...]:
-        """Lease up to ``limit`` due failures to ``owner``: one write transaction, so two
-        workers (two processes on one store) never hold the same row. Rows whose lease
-        ran out are due again."""
-        now = time.time() if now is None else now
-        async with self._transaction("claim missing articles") as db:
-            async with db.execute(
-                query("due_failures"),
-                {"now": now, "limit": limit, "only": only, "servers": _json(servers)},
-            ) as cur:
-                rows = [failure_row(row) for row in await cur.fetchall()]
-            await db.executemany(
-                query("lease_failure"),
-                [
-                    {
-                        "transfer_id": f.transfer_id,
-                        "file_id": f.file_id,
-                        "part": f.part,
-                        "owner": owner,
-                        "expires": now + lease,
-                        "now": now,
-                    }
-                    for f in rows
-                ],
-            )
-        return tuple(
-            dataclasses.replace(f, lease_owner=owner, lease_expires=now + lease) for f in rows
+        now = self.now()
+        taken = await self._returning(
+            "claim_failures",
+            "claim missing articles",
+            owner=owner,
+            expires=now + lease,
+            now=now,
+            limit=limit,
+            only=only,
+            servers=_json(servers),
         )
+        # RETURNING gives the rows in no particular order: earliest due first, as claimed
+        claimed = sorted((failure_row(r) for r in taken), key=lambda f: (f.next_attempt_at, f.key))
+        return tuple(claimed)
 
     async def resolve_failures(self, keys: Iterable[tuple[int, int, int]], *, owner: str) -> None:
         """The articles are on the server after all: forget them (only rows ``owner``
         holds)."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("forget found articles") as db:
             await db.executemany(
                 query("resolve_failure"),
@@ -260,23 +226,15 @@ class VerificationQueries(StoreBase):
                     "file_id": file_id,
                     "part": part,
                     "owner": owner,
-                    "state": "exhausted" if exhausted else "pending",
+                    "state": FailureState.EXHAUSTED if exhausted else FailureState.PENDING,
                     "repost_count": repost_count,
                     "check_count": check_count,
                     "next_attempt_at": next_attempt_at,
                     "error": error,
-                    "now": time.time(),
+                    "now": self.now(),
                 },
             )
             return cursor.rowcount == 1
-
-    async def reclaim_expired_failures(self, now: float | None = None) -> int:
-        """Drop leases that ran out; return how many."""
-        async with self._transaction("reclaim expired leases") as db:
-            cursor = await db.execute(
-                query("reclaim_expired_failures"), {"now": time.time() if now is None else now}
-            )
-            return cursor.rowcount
 
     async def failures(self, transfer_id: int) -> tuple[Failure, ...]:
         rows = await self._fetch("transfer_failures", "read missing articles", id=transfer_id)
@@ -287,30 +245,13 @@ class VerificationQueries(StoreBase):
         rows = await self._fetch("par2_paths", "read PAR2 files")
         return {Path(os.fsdecode(bytes(r["source_path"]))).parent for r in rows}
 
-    async def lease_owners(self) -> set[str]:
-        """Every owner holding a scan or a missing article now."""
-        rows = await self._fetch("lease_owners", "read verification leases")
-        return {str(r["owner"]) for r in rows}
-
-    async def release_owners(self, owners: Iterable[str]) -> int:
-        """Drop every verification lease of ``owners`` (processes known to be gone): their
-        work is due at once instead of when the leases run out. Returns rows released."""
-        now = time.time()
-        released = 0
-        async with self._transaction("take over verification leases") as db:
-            for owner in owners:
-                params = {"owner": owner, "now": now}
-                released += (await db.execute(query("release_owner_checks"), params)).rowcount
-                released += (await db.execute(query("release_owner_failures"), params)).rowcount
-        return released
-
     async def verify_counts(self) -> dict[str, int]:
         """Uploaded transfers by what verification made of them (for status pages)."""
         rows = await self._fetch("verify_counts", "count verifications")
         counts: dict[str, int] = {}
         for r in rows:
             key = str(r["verify_state"])
-            if key == "verified" and r["finalize_state"] == "failed":
+            if key == VerifyState.VERIFIED and r["finalize_state"] == FinalizeState.FAILED:
                 key = "finalize_failed"
             counts[key] = counts.get(key, 0) + int(r["n"])
         return counts
@@ -329,7 +270,7 @@ class VerificationQueries(StoreBase):
 
     async def finalizable(self, *, only: int | None = None) -> tuple[Transfer, ...]:
         rows = await self._fetch(
-            "finalizable", "look for verified transfers", now=time.time(), only=only
+            "finalizable", "look for verified transfers", now=self.now(), only=only
         )
         return tuple(transfer_row(r) for r in rows)
 
@@ -338,13 +279,10 @@ class VerificationQueries(StoreBase):
         transfer_id: int,
         *,
         owner: str,
-        state: str,
+        state: FinalizeState,
         attempts: int,
         error: str | None = None,
-        next_at: float | None = None,
     ) -> None:
-        """Record a finalize attempt (``state`` done, failed, or pending with ``next_at``)
-        and release the transfer's lease."""
         async with self._transaction("record finalizing") as db:
             await db.execute(
                 query("set_finalized"),
@@ -354,20 +292,19 @@ class VerificationQueries(StoreBase):
                     "state": state,
                     "attempts": attempts,
                     "error": error,
-                    "next_at": next_at,
-                    "now": time.time(),
+                    "now": self.now(),
                 },
             )
 
-    async def sweep(self, *, retention: float, limit: int = 500) -> SweepResult:
+    async def sweep(self, *, retention: float) -> SweepResult:
         """Delete finished transfers past ``retention`` (their rows; the caller deletes the
         manifests returned) and reclaim every expired lease: one transaction."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("sweep finished transfers") as db:
             async with db.execute(
-                query("sweepable"), {"before": now - retention, "now": now, "limit": limit}
+                query("sweepable"), {"before": now - retention, "now": now, "limit": SWEEP_BATCH}
             ) as cur:
-                gone = tuple((int(r["id"]), Path(r["manifest_path"])) for r in await cur.fetchall())
+                gone = tuple((int(r["id"]), Path(r["manifest_path"])) for r in await rows(cur))
             await db.executemany(query("delete_transfer"), [{"id": t} for t, _ in gone])
             params = {"now": now}
             failures = (await db.execute(query("reclaim_expired_failures"), params)).rowcount

@@ -1,4 +1,10 @@
--- Every statement the transfer store runs, by name (see postie/store/sql.py).
+-- Every statement the SQLite store runs, by name (see sql.py beside this file).
+--
+-- A claim is one statement: UPDATE the rows a subquery picks (free, or their lease ran
+-- out; in order; LIMIT n) and RETURN them, so what a claimer gets is exactly what it
+-- changed. SQLite runs one writer at a time; in PostgreSQL the same shape takes
+-- FOR UPDATE SKIP LOCKED in the subquery (marked where it goes), so concurrent claimers
+-- skip each other's rows instead of waiting for them.
 
 -- name: insert_transfer
 INSERT INTO transfers (name, roots, roots_key, files_key, options, nzb_path, manifest_path,
@@ -44,10 +50,12 @@ SELECT transfer_id, COUNT(*) AS files, SUM(size) AS bytes, SUM(article_count) AS
 FROM transfer_files GROUP BY transfer_id;
 
 -- name: claim
--- Take the transfer's lease unless another owner holds one that has not expired.
+-- Take the transfer's lease when it is free or expired; the holder itself renews it.
+-- One row by its key: PostgreSQL's row lock makes a second claimer wait, then see the
+-- new holder.
 UPDATE transfers SET lease_owner = :owner, lease_expires = :expires, updated_at = :now
-WHERE id = :id AND (lease_owner IS NULL OR lease_owner = :owner OR lease_owner = :gone
-                    OR lease_expires < :now);
+WHERE id = :id AND (lease_owner IS NULL OR lease_owner = :owner OR lease_expires < :now)
+RETURNING id;
 
 -- name: release
 UPDATE transfers SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
@@ -105,22 +113,24 @@ ON CONFLICT (transfer_id, file_id, part) DO UPDATE
 SET check_count = check_count + 1, next_attempt_at = excluded.next_attempt_at,
     last_error = excluded.last_error, updated_at = excluded.updated_at;
 
--- name: due_failures
-SELECT * FROM verification_failures
-WHERE state = 'pending' AND next_attempt_at <= :now
-  AND (lease_owner IS NULL OR lease_expires < :now)
-  AND (:only IS NULL OR transfer_id = :only)
-  AND transfer_id IN (
-      SELECT id FROM transfers
-      WHERE :servers IS NULL OR json_extract(options, '$.servers') IS NULL
-         OR EXISTS (SELECT 1 FROM json_each(transfers.options, '$.servers') AS s
-                    JOIN json_each(:servers) AS m ON s.value = m.value))
-ORDER BY next_attempt_at, transfer_id, file_id, part
-LIMIT :limit;
-
--- name: lease_failure
+-- name: claim_failures
+-- Lease up to :limit due missing articles, earliest due first.
 UPDATE verification_failures SET lease_owner = :owner, lease_expires = :expires, updated_at = :now
-WHERE transfer_id = :transfer_id AND file_id = :file_id AND part = :part;
+WHERE (transfer_id, file_id, part) IN (
+    SELECT transfer_id, file_id, part FROM verification_failures
+    WHERE state = 'pending' AND next_attempt_at <= :now
+      AND (lease_owner IS NULL OR lease_expires < :now)
+      AND (:only IS NULL OR transfer_id = :only)
+      AND transfer_id IN (
+          SELECT id FROM transfers
+          WHERE :servers IS NULL OR json_extract(options, '$.servers') IS NULL
+             OR EXISTS (SELECT 1 FROM json_each(transfers.options, '$.servers') AS s
+                        JOIN json_each(:servers) AS m ON s.value = m.value))
+    ORDER BY next_attempt_at, transfer_id, file_id, part
+    LIMIT :limit
+    -- PostgreSQL: FOR UPDATE SKIP LOCKED
+)
+RETURNING *;
 
 -- name: resolve_failure
 -- Found on the server: successful articles are not kept.
@@ -145,14 +155,15 @@ SELECT * FROM verification_failures WHERE transfer_id = :id ORDER BY file_id, pa
 
 -- name: schedule_checks
 -- Ask for a STAT scan of the transfer's uploaded files that are not decided yet.
-UPDATE transfer_files SET next_check_at = :at, check_owner = NULL, updated_at = :now
+UPDATE transfer_files
+SET next_check_at = :at, check_owner = NULL, check_expires = NULL, updated_at = :now
 WHERE transfer_id = :id AND upload_state = 'uploaded' AND verify_state = 'pending'
   AND check_owner IS NULL;
 
 -- name: reset_file_checks
 UPDATE transfer_files
 SET verify_state = 'pending', checked_at = NULL, next_check_at = :at, check_owner = NULL,
-    updated_at = :now
+    check_expires = NULL, updated_at = :now
 WHERE transfer_id = :id AND upload_state = 'uploaded';
 
 -- name: reset_failures
@@ -162,41 +173,45 @@ DELETE FROM verification_failures WHERE transfer_id = :id;
 UPDATE transfers SET verify_state = 'pending', verified_at = NULL, updated_at = :now
 WHERE id = :id;
 
--- name: due_check_transfer
--- The transfer with the file whose scan is due first (a scan lease that ran out is due).
--- :servers (a JSON list of server labels, or NULL for any): only transfers posted to
--- one of them (or that recorded none) are checked here; another server would miss them all.
-SELECT transfer_id FROM transfer_files
-WHERE next_check_at IS NOT NULL AND next_check_at <= :now
-  AND verify_state = 'pending' AND upload_state = 'uploaded'
-  AND (:only IS NULL OR transfer_id = :only)
-  AND transfer_id IN (
-      SELECT id FROM transfers
-      WHERE :servers IS NULL OR json_extract(options, '$.servers') IS NULL
-         OR EXISTS (SELECT 1 FROM json_each(transfers.options, '$.servers') AS s
-                    JOIN json_each(:servers) AS m ON s.value = m.value))
-ORDER BY next_check_at LIMIT 1;
-
--- name: due_check_files
-SELECT file_id FROM transfer_files
-WHERE transfer_id = :transfer_id AND next_check_at IS NOT NULL AND next_check_at <= :now
-  AND verify_state = 'pending' AND upload_state = 'uploaded'
-ORDER BY file_id;
-
--- name: lease_check
-UPDATE transfer_files SET check_owner = :owner, next_check_at = :expires, updated_at = :now
-WHERE transfer_id = :transfer_id AND file_id = :file_id;
+-- name: claim_check
+-- Lease the due scans of one transfer: the one whose file is due first (a scan whose
+-- lease ran out is due). :servers (a JSON list of server labels, or NULL for any): only
+-- transfers posted to one of them (or that recorded none) are checked here; another
+-- server would miss them all.
+UPDATE transfer_files SET check_owner = :owner, check_expires = :expires, updated_at = :now
+WHERE (transfer_id, file_id) IN (
+    SELECT transfer_id, file_id FROM transfer_files
+    WHERE next_check_at IS NOT NULL AND next_check_at <= :now
+      AND verify_state = 'pending' AND upload_state = 'uploaded'
+      AND (check_owner IS NULL OR check_expires < :now)
+      AND transfer_id = (
+          SELECT transfer_id FROM transfer_files
+          WHERE next_check_at IS NOT NULL AND next_check_at <= :now
+            AND verify_state = 'pending' AND upload_state = 'uploaded'
+            AND (check_owner IS NULL OR check_expires < :now)
+            AND (:only IS NULL OR transfer_id = :only)
+            AND transfer_id IN (
+                SELECT id FROM transfers
+                WHERE :servers IS NULL OR json_extract(options, '$.servers') IS NULL
+                   OR EXISTS (SELECT 1 FROM json_each(transfers.options, '$.servers') AS s
+                              JOIN json_each(:servers) AS m ON s.value = m.value))
+          ORDER BY next_check_at LIMIT 1)
+    -- PostgreSQL: FOR UPDATE SKIP LOCKED
+)
+RETURNING transfer_id, file_id;
 
 -- name: file_checked
 -- The scan ended: a file with nothing missing is verified; one with misses waits for them.
 UPDATE transfer_files
 SET verify_state = CASE WHEN :missing THEN verify_state ELSE 'verified' END,
-    checked_at = :now, next_check_at = NULL, check_owner = NULL, updated_at = :now
+    checked_at = :now, next_check_at = NULL, check_owner = NULL, check_expires = NULL,
+    updated_at = :now
 WHERE transfer_id = :transfer_id AND file_id = :file_id AND check_owner = :owner;
 
 -- name: release_check
 UPDATE transfer_files
-SET next_check_at = :at, check_owner = NULL, last_error = :error, updated_at = :now
+SET next_check_at = :at, check_owner = NULL, check_expires = NULL, last_error = :error,
+    updated_at = :now
 WHERE transfer_id = :transfer_id AND file_id = :file_id AND check_owner = :owner;
 
 -- name: settle_files
@@ -231,7 +246,9 @@ FROM transfer_files WHERE transfer_id = :id;
 -- name: next_due
 -- When the next piece of verification work is due (a leased piece: when its lease ends).
 SELECT MIN(t) AS due FROM (
-    SELECT MIN(next_check_at) AS t FROM transfer_files
+    SELECT MIN(CASE WHEN check_owner IS NOT NULL AND check_expires > next_check_at
+                    THEN check_expires ELSE next_check_at END) AS t
+    FROM transfer_files
     WHERE next_check_at IS NOT NULL AND verify_state = 'pending' AND upload_state = 'uploaded'
       AND (:only IS NULL OR transfer_id = :only)
       AND transfer_id IN (
@@ -268,7 +285,7 @@ ORDER BY id LIMIT 10;
 -- name: set_finalized
 UPDATE transfers
 SET finalize_state = :state, finalize_attempts = finalize_attempts + :attempts,
-    next_finalize_at = :next_at, last_error = :error, lease_owner = NULL, lease_expires = NULL,
+    next_finalize_at = NULL, last_error = :error, lease_owner = NULL, lease_expires = NULL,
     updated_at = :now
 WHERE id = :id AND lease_owner = :owner;
 
@@ -282,8 +299,8 @@ WHERE ((finalize_state = 'done' AND updated_at < :before)
 ORDER BY id LIMIT :limit;
 
 -- name: reclaim_expired_checks
-UPDATE transfer_files SET check_owner = NULL, updated_at = :now
-WHERE check_owner IS NOT NULL AND next_check_at < :now;
+UPDATE transfer_files SET check_owner = NULL, check_expires = NULL, updated_at = :now
+WHERE check_owner IS NOT NULL AND check_expires < :now;
 
 -- name: reclaim_expired_transfers
 UPDATE transfers SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
@@ -292,20 +309,6 @@ WHERE lease_owner IS NOT NULL AND lease_expires < :now;
 -- name: par2_paths
 SELECT source_path FROM transfer_files WHERE role = 'par2';
 
--- name: lease_owners
--- Who holds verification work now (to take over from a process that is gone).
-SELECT check_owner AS owner FROM transfer_files WHERE check_owner IS NOT NULL
-UNION
-SELECT lease_owner FROM verification_failures
-WHERE lease_owner IS NOT NULL AND state = 'pending';
-
--- name: release_owner_checks
-UPDATE transfer_files SET check_owner = NULL, next_check_at = :now, updated_at = :now
-WHERE check_owner = :owner;
-
--- name: release_owner_failures
-UPDATE verification_failures SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
-WHERE lease_owner = :owner;
 
 -- name: enqueue_job
 INSERT INTO jobs (path, root, relative, output, priority, size, files, created_at, updated_at)
@@ -315,17 +318,21 @@ ON CONFLICT (path) WHERE state IN ('queued', 'running') DO NOTHING;
 -- name: last_job_for_path
 SELECT * FROM jobs WHERE path = :path ORDER BY id DESC LIMIT 1;
 
--- name: next_job
--- Highest priority first, FIFO within a priority; a retry waits for its time.
-SELECT * FROM jobs
-WHERE state = 'queued' AND next_attempt_at <= :now
-ORDER BY priority DESC, id LIMIT 1;
-
--- name: lease_job
+-- name: claim_job
+-- Lease the next job: highest priority first, FIFO within a priority, a retry only once
+-- its time came, none while the queue is paused.
 UPDATE jobs
 SET state = 'running', lease_owner = :owner, lease_expires = :expires,
     started_at = :now, attempts = attempts + 1, updated_at = :now
-WHERE id = :id AND state = 'queued';
+WHERE state = 'queued' AND id IN (
+    SELECT id FROM jobs
+    WHERE state = 'queued' AND next_attempt_at <= :now
+      AND NOT EXISTS (SELECT 1 FROM queue_settings WHERE key = 'paused' AND value = '1')
+    ORDER BY priority DESC, id
+    LIMIT 1
+    -- PostgreSQL: FOR UPDATE SKIP LOCKED
+)
+RETURNING *;
 
 -- name: renew_job
 UPDATE jobs SET lease_expires = :expires, updated_at = :now
@@ -345,15 +352,15 @@ SET state = :state, last_error = :error, next_attempt_at = :next_attempt_at,
     updated_at = :now
 WHERE id = :id AND lease_owner = :owner;
 
--- name: running_jobs
-SELECT * FROM jobs WHERE state = 'running' ORDER BY id;
-
--- name: requeue_job
--- A running job whose worker is gone: back to the queue, its attempt given back.
+-- name: requeue_interrupted
+-- Running jobs that nobody holds (their worker was reaped) or whose lease ran out go back
+-- to the queue, their attempt given back; never the caller's own.
 UPDATE jobs
 SET state = 'queued', attempts = MAX(0, attempts - 1), lease_owner = NULL,
     lease_expires = NULL, updated_at = :now
-WHERE id = :id AND state = 'running' AND lease_owner = :owner;
+WHERE state = 'running'
+  AND (lease_owner IS NULL OR (lease_owner != :owner AND lease_expires < :now))
+RETURNING *;
 
 -- name: list_jobs
 SELECT * FROM jobs ORDER BY id DESC LIMIT :limit;
@@ -391,3 +398,39 @@ SELECT file_id FROM transfer_files WHERE transfer_id = :transfer_id AND check_ow
 
 -- name: transfer_verify_state
 SELECT verify_state FROM transfers WHERE id = :id;
+
+-- name: register_worker
+INSERT INTO workers (owner, host, pid, process_start, name, started_at, heartbeat_at)
+VALUES (:owner, :host, :pid, :process_start, :name, :now, :now)
+ON CONFLICT (owner) DO UPDATE SET heartbeat_at = excluded.heartbeat_at;
+
+-- name: heartbeat
+UPDATE workers SET heartbeat_at = :now WHERE owner = :owner;
+
+-- name: list_workers
+SELECT * FROM workers ORDER BY started_at, owner;
+
+-- name: delete_worker
+-- A worker that ended, or was found dead: its row goes. :gone is false when it was found
+-- dead by its heartbeat alone; then the row stays if the worker beat it meanwhile.
+DELETE FROM workers WHERE owner = :owner AND (:gone OR heartbeat_at < :stale_before)
+RETURNING owner;
+
+-- name: release_owner_transfers
+-- Every lease of one owner, released (the owner ended, or was reaped as dead): these four.
+UPDATE transfers SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
+WHERE lease_owner = :owner;
+
+-- name: release_owner_checks
+UPDATE transfer_files SET check_owner = NULL, check_expires = NULL, updated_at = :now
+WHERE check_owner = :owner;
+
+-- name: release_owner_failures
+UPDATE verification_failures SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
+WHERE lease_owner = :owner;
+
+-- name: release_owner_jobs
+-- A running job stays running, held by nobody: requeue_interrupted puts it back in the
+-- queue (its attempt given back) and says so.
+UPDATE jobs SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
+WHERE lease_owner = :owner AND state = 'running';

@@ -1,14 +1,9 @@
-"""The transfer store: SQLite through aiosqlite (WAL, busy timeout, one writer).
+"""The SQLite store's transfers: what was planned and how far posting got.
 
-It records what was planned (transfers and their files), where each file's
-articles are described (the manifest) and how far posting got (a per-file
-acknowledged watermark, advanced in batched checkpoints). Every state change is
-one transaction. A transfer being worked on carries a lease ``(owner,
-expires)``; another process may take it over only once the lease expired, so
-two processes never post the same transfer at once.
-
-Rows come back as frozen dataclasses (``records``); verification's side is in
-``verifying``; the SQL lives in ``queries.sql``.
+A transfer's files carry a per-file acknowledged watermark, advanced in batched
+checkpoints. A transfer being worked on carries a lease ``(owner, expires)``;
+another process may take it over only once the lease expired or its worker was
+reaped as dead, so two processes never post the same transfer at once.
 """
 
 from __future__ import annotations
@@ -16,55 +11,33 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import time
 from collections.abc import Iterable, Sequence
 
 from postie.errors import StoreError, TransferBusy
-from postie.store.lease import owner_is_gone
-from postie.store.queue import Job, QueueQueries
 from postie.store.records import (
     UNFINISHED,
-    Failure,
     FileProgress,
-    NewFile,
     NewTransfer,
     Transfer,
     TransferFile,
+    TransferState,
     TransferSummary,
-    default_path,
-    file_row,
-    transfer_row,
+    UploadState,
 )
-from postie.store.sql import query, values
-from postie.store.verifying import SweepResult, VerificationQueries
-
-__all__ = [
-    "FILES_PER_INSERT",
-    "UNFINISHED",
-    "Failure",
-    "FileProgress",
-    "Job",
-    "NewFile",
-    "NewTransfer",
-    "SweepResult",
-    "Transfer",
-    "TransferFile",
-    "TransferStore",
-    "TransferSummary",
-    "default_path",
-]
+from postie.store.sqlite.rows import file_row, transfer_row
+from postie.store.sqlite.sql import query, values
+from postie.store.sqlite.workers import WorkerQueries
 
 # files per INSERT statement, 11 parameters each: under SQLite's limit on parameters
 # (32,766 since 3.32; 999 before)
 FILES_PER_INSERT = 1000 if sqlite3.sqlite_version_info >= (3, 32) else 90
 
 
-class TransferStore(VerificationQueries, QueueQueries):
-    """``async with TransferStore(path) as store``: opens, migrates, closes."""
+class TransferQueries(WorkerQueries):
+    """Transfer state changes, each one transaction."""
 
     async def create(self, new: NewTransfer, *, owner: str, lease: float) -> int:
-        """Record a transfer and its files in one transaction, leased to ``owner``."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("record a new transfer") as db:
             cursor = await db.execute(
                 query("insert_transfer"),
@@ -121,7 +94,6 @@ class TransferStore(VerificationQueries, QueueQueries):
         return tuple(transfer_row(row) for row in rows)
 
     async def awaiting_verification(self, roots_key: str, files_key: str) -> Transfer | None:
-        """The uploaded transfer of exactly these files whose verification is not done."""
         rows = await self._fetch(
             "awaiting_verification",
             "look for a transfer",
@@ -160,27 +132,11 @@ class TransferStore(VerificationQueries, QueueQueries):
     # --- leases and progress ----------------------------------------------------------------
 
     async def claim(self, transfer_id: int, *, owner: str, lease: float) -> None:
-        """Take the transfer's lease, or raise TransferBusy naming the holder.
-
-        A lease held by a process of this host that is gone is taken over at once.
-        """
-        current = await self.get(transfer_id)
-        if current is None:
-            raise StoreError(f"no transfer {transfer_id} in {self.path}")
-        gone = current.lease_owner if owner_is_gone(current.lease_owner) else None
-        now = time.time()
-        async with self._transaction("claim a transfer") as db:
-            cursor = await db.execute(
-                query("claim"),
-                {
-                    "id": transfer_id,
-                    "owner": owner,
-                    "gone": gone,
-                    "expires": now + lease,
-                    "now": now,
-                },
-            )
-            taken = cursor.rowcount == 1
+        await self.reap_workers()  # a killed process's transfer is free at once
+        now = self.now()
+        taken = await self._returning(
+            "claim", "claim a transfer", id=transfer_id, owner=owner, expires=now + lease, now=now
+        )
         if not taken:
             current = await self.get(transfer_id)
             if current is None:
@@ -194,7 +150,7 @@ class TransferStore(VerificationQueries, QueueQueries):
     async def release(self, transfer_id: int, *, owner: str) -> None:
         async with self._transaction("release a transfer") as db:
             await db.execute(
-                query("release"), {"id": transfer_id, "owner": owner, "now": time.time()}
+                query("release"), {"id": transfer_id, "owner": owner, "now": self.now()}
             )
 
     async def checkpoint(
@@ -208,11 +164,7 @@ class TransferStore(VerificationQueries, QueueQueries):
         accepted: Iterable[tuple[int, int, str]] = (),
         all_uploaded: bool = False,
     ) -> None:
-        """Advance watermarks, record rewritten IDs and renew the lease: one transaction.
-
-        ``all_uploaded``: every file has all its articles acknowledged; one statement
-        says so for all of them (``files`` may then be empty)."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("save progress") as db:
             cursor = await db.execute(
                 query("renew"),
@@ -233,7 +185,7 @@ class TransferStore(VerificationQueries, QueueQueries):
                 await db.execute(
                     query("set_all_uploaded"), {"transfer_id": transfer_id, "now": now}
                 )
-            uploaded = [f.file_id for f in files if f.state == "uploaded"]
+            uploaded = [f.file_id for f in files if f.state == UploadState.UPLOADED]
             if uploaded:
                 await db.execute(
                     query("set_uploaded"),
@@ -251,7 +203,7 @@ class TransferStore(VerificationQueries, QueueQueries):
                         "now": now,
                     }
                     for f in files
-                    if f.state != "uploaded"
+                    if f.state != UploadState.UPLOADED
                 ],
             )
             await db.executemany(
@@ -266,14 +218,12 @@ class TransferStore(VerificationQueries, QueueQueries):
         self,
         transfer_id: int,
         *,
-        state: str,
+        state: TransferState,
         error: str | None = None,
         nzb_path: str | None = None,
         check_at: float | None = None,
     ) -> None:
-        """Record how a run ended; ``check_at``: when to STAT the uploaded files (the
-        verification's propagation delay), in the same transaction."""
-        now = time.time()
+        now = self.now()
         async with self._transaction("record the transfer's outcome") as db:
             if check_at is not None:
                 await db.execute(

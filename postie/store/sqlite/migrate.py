@@ -31,11 +31,13 @@ class Migration:
 
 
 def _folder() -> Traversable:
-    # A source checkout has migrations/ at the repository root; postie/store/migrations
-    # links to it and is what an installed package carries.
-    root = Path(__file__).resolve().parents[2] / "migrations"
-    if root.is_dir():
-        return root
+    # postie/store/migrations: in a source checkout a link to migrations/ at the
+    # repository root, in an installed package a copy of it. (Not "the folder three
+    # levels up": installed, that is site-packages, where another package's
+    # migrations/ may be.)
+    here = Path(__file__).resolve().parents[1] / "migrations"
+    if here.is_dir():
+        return here
     return resources.files("postie.store").joinpath("migrations")
 
 

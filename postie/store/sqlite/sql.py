@@ -18,7 +18,7 @@ def _text() -> str:
     except OSError:
         from importlib import resources
 
-        return resources.files("postie.store").joinpath("queries.sql").read_text("utf-8")
+        return resources.files("postie.store.sqlite").joinpath("queries.sql").read_text("utf-8")
 
 
 @cache

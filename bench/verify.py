@@ -781,13 +781,13 @@ class BesideRun:
 async def _child(spec: dict[str, Any]) -> dict[str, Any]:
     import logging
 
-    from postie import transfer
     from postie.config import Config, parse_config
     from postie.runtime.runtime import Runtime
     from postie.store import open_store
     from postie.store.api import FinalizeState, VerifyState
     from postie.store.lease import new_owner
-    from postie.transfer_run import TransferRun
+    from postie.transfers.create import for_paths
+    from postie.transfers.run import TransferRun
     from postie.verify.service import verification
 
     work = Path(spec["work"])
@@ -818,7 +818,7 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
         # --- transfer A: posted once, verified once (its failing hook keeps it) --------
         failing_hook = {"command": [sys.executable, "-c", "raise SystemExit(1)"], "retries": 0}
         cfg_a = config(posting={"article_size": SMALL_ARTICLE}, finalize={"hook": failing_hook})
-        prepared_a = await transfer.for_paths(
+        prepared_a = await for_paths(
             store,
             cfg_a,
             [small],
@@ -889,7 +889,7 @@ async def _child(spec: dict[str, Any]) -> dict[str, Any]:
                     )
                     fewer = int(variant[5:]) if variant.startswith("fewer") else 0
                     cfg_b = config(vc or 2, fewer)
-                    prepared = await transfer.for_paths(
+                    prepared = await for_paths(
                         store,
                         cfg_b,
                         [big],
@@ -950,7 +950,7 @@ async def _beside_once(
     once: bool = False,
 ) -> BesideRun:
     from postie.store.api import VerifyState
-    from postie.transfer_run import TransferRun
+    from postie.transfers.run import TransferRun
 
     run = TransferRun(runtime, store, prepared, owner=owner, check_delay=None)
     done = asyncio.Event()

@@ -1,6 +1,6 @@
 """NZBs from an engine result held in memory, for tests of the engine alone.
 
-postie itself writes NZBs from the manifest (``postie.transfer``); tests that
+postie itself writes NZBs from the manifest (``postie.transfers.nzbs``); tests that
 drive :class:`PostingJob` without a transfer use this to read their articles
 back.
 """

@@ -199,29 +199,40 @@ def obfuscated_fields(full: bool) -> tuple[str | None, str | None, str | None]:
     return _random_name(), _random_poster(), _random_name()
 
 
+def part_count(file_size: int, article_size: int) -> int:
+    """How many articles a file of ``file_size`` bytes is cut into."""
+    return -(-file_size // article_size)
+
+
+def new_segment(
+    number: int, file_size: int, article_size: int, domain: str, *, obfuscated: bool
+) -> Segment:
+    """Part ``number`` (1-based) of a file cut into ``article_size`` pieces, with a new
+    Message-ID (and, under full obfuscation, its random subject, From and yEnc name)."""
+    offset = (number - 1) * article_size
+    return Segment(
+        number,
+        offset,
+        min(article_size, file_size - offset),
+        new_message_id(domain),
+        *obfuscated_fields(obfuscated),
+    )
+
+
 def plan_job(
     collected: Collected, posting: PostingConfig, *, name: str, now: float | None = None
 ) -> JobPlan:
     """Split files into segments and fix every Message-ID (and obfuscated header)."""
     size = posting.article_size
     full = posting.obfuscation is Obfuscation.FULL
+    domain = posting.message_id_domain
     plans: list[FilePlan] = []
     total = 0
     for index, source in enumerate(collected.files, start=1):
-        segments = []
-        count = -(-source.size // size)
-        for number in range(1, count + 1):
-            offset = (number - 1) * size
-            length = min(size, source.size - offset)
-            segments.append(
-                Segment(
-                    number,
-                    offset,
-                    length,
-                    new_message_id(posting.message_id_domain),
-                    *obfuscated_fields(full),
-                )
-            )
+        segments = [
+            new_segment(number, source.size, size, domain, obfuscated=full)
+            for number in range(1, part_count(source.size, size) + 1)
+        ]
         plans.append(
             FilePlan(index, source.path, source.name, source.size, source.mtime_ns, tuple(segments))
         )

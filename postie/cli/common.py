@@ -103,7 +103,7 @@ async def open_store(
     ``owner``: this process takes leases as ``owner``; it runs as a worker of the store
     (named ``name``) until the store is closed: see ``Store.worker``."""
     from postie import store as stores
-    from postie.transfer import manifest_dir
+    from postie.transfers.prepared import manifest_dir
 
     path = store_path(cfg, db)
     async with stores.open_store(path, busy_timeout=cfg.store.busy_timeout) as store:

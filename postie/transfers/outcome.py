@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from postie.runtime.state import JobStatistics
 from postie.store.api import Failure, Transfer
-from postie.transfer_run import Outcome
+from postie.transfers.run import Outcome
 
 if TYPE_CHECKING:
     from postie.verify.service import VerifyStatistics

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from postie import errors, transfer
+from postie import errors
 from postie.article.plan import Collected, collect
 from postie.article.walk import WalkRules
 from postie.config import Config
@@ -45,8 +45,11 @@ from postie.store.api import (
     VerifyState,
 )
 from postie.store.records import Failure
-from postie.transfer_run import TransferRun
+from postie.transfers.create import for_paths, uploaded_for_paths
 from postie.transfers.outcome import Done, Ending, Quiet, Reporter
+from postie.transfers.prepared import Prepared
+from postie.transfers.resume import resume
+from postie.transfers.run import TransferRun
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +122,7 @@ class TransferService:
         run stops taking articles and ``errors.Stopped`` is raised (it resumes later)."""
         reporter = reporter or Quiet()
         collected = await self.collect(request, reporter)
-        uploaded = await transfer.uploaded_for_paths(self.store, list(request.paths), collected)
+        uploaded = await uploaded_for_paths(self.store, list(request.paths), collected)
         if uploaded is not None:
             return await self._uploaded_before(uploaded, request.wait, reporter)
         runtime = await self.runtime()
@@ -129,7 +132,7 @@ class TransferService:
             par2_workdir(self.config.par2, self.store.path),
             display=reporter.phase,
         )
-        prepared = await transfer.for_paths(
+        prepared = await for_paths(
             self.store,
             self.config,
             list(request.paths),
@@ -187,7 +190,7 @@ class TransferService:
     ) -> Done:
         """Finish an unfinished transfer (the newest one when ``transfer_id`` is None)."""
         reporter = reporter or Quiet()
-        prepared = await transfer.resume(self.store, self.config, transfer_id, owner=self.owner)
+        prepared = await resume(self.store, self.config, transfer_id, owner=self.owner)
         for problem in prepared.lost.values():
             reporter.error(str(problem))
         return await self._run(prepared, wait, reporter, None)
@@ -216,7 +219,7 @@ class TransferService:
 
     async def _run(
         self,
-        prepared: transfer.Prepared,
+        prepared: Prepared,
         wait: bool,
         reporter: Reporter,
         stopping: asyncio.Event | None,

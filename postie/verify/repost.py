@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from postie import errors, manifest
-from postie.config import PostingConfig
+from postie.article.source import source_problem
+from postie.manifest.plan import plan_from_manifest, planned_posting
 from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
 from postie.runtime.state import FileResume
 from postie.store.api import Failure, Transfer, TransferFile
-from postie.transfer import plan_from_manifest, source_problem
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,15 @@ async def repost(
         )
     except errors.ManifestError as exc:
         return {f.part_key: Reposted("failed", f"re-post impossible: {exc}") for f in failures}
-    posting = PostingConfig.model_validate(transfer.options["posting"])
+    posting = planned_posting(found.header, runtime.config.posting)
     plan = plan_from_manifest(found, posting)
     rows = {row.file_id: row for row in files}
     lost: dict[int, errors.FileFailed] = {}
     for file_id in wanted:
         if file_id not in rows:
             continue
-        problem = await asyncio.to_thread(source_problem, rows[file_id])
+        row = rows[file_id]
+        problem = await asyncio.to_thread(source_problem, row.source_path, row.size, row.mtime_ns)
         if problem is not None:
             lost[file_id] = problem
     resume = {

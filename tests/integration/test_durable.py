@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from postie import errors, manifest, nzb, transfer
+from postie import errors, manifest, nzb
 from postie.config import Config, parse_config
 from postie.manifest import ArticleRecord, ManifestWriter
 from postie.nntp import stat
@@ -29,7 +29,8 @@ from postie.store import open_store
 from postie.store.api import Store
 from postie.store.lease import new_owner
 from postie.testing import Faults, FaultyNNTPServer, make_tree
-from postie.transfer_run import Outcome, TransferRun
+from postie.transfers.create import for_paths
+from postie.transfers.run import Outcome, TransferRun
 from tests.conftest import run_postie
 from tests.integration.readback import rebuild_from_nzb
 
@@ -97,7 +98,7 @@ async def post(
     cfg = config(server, article, budget)
     owner = new_owner()
     async with open_store(tmp_path / "db" / "postie.db") as store:
-        prepared = await transfer.for_paths(
+        prepared = await for_paths(
             store,
             cfg,
             [root],

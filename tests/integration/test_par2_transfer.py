@@ -11,14 +11,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from postie import manifest, transfer
+from postie import manifest
 from postie.config import Config, parse_config
 from postie.par2.make import Par2Step
 from postie.runtime.runtime import Runtime
 from postie.store import open_store
 from postie.store.lease import new_owner
 from postie.testing import FaultyNNTPServer
-from postie.transfer_run import TransferRun
+from postie.transfers.create import for_paths
+from postie.transfers.run import TransferRun
 from postie.verify.service import verification
 
 ARTICLE = 16_384
@@ -45,7 +46,7 @@ async def test_par2_is_posted_verified_reposted_and_cleaned_up(tmp_path: Path) -
     async with FaultyNNTPServer() as server, open_store(tmp_path / "postie.db") as store:
         cfg = config(server, finalize={"delete_originals": True}, par2={"redundancy": "20%"})
         async with Runtime(cfg) as runtime:
-            prepared = await transfer.for_paths(
+            prepared = await for_paths(
                 store,
                 cfg,
                 [src],
@@ -95,7 +96,7 @@ async def test_keep_par2_keeps_the_generated_files(tmp_path: Path) -> None:
     async with FaultyNNTPServer() as server, open_store(tmp_path / "postie.db") as store:
         cfg = config(server, par2={"keep_par2": True, "redundancy": "3"})
         async with Runtime(cfg) as runtime:
-            prepared = await transfer.for_paths(
+            prepared = await for_paths(
                 store,
                 cfg,
                 [src],

@@ -18,14 +18,15 @@ from typing import Any
 
 import pytest
 
-from postie import manifest, transfer
+from postie import manifest
 from postie.config import Config, parse_config
 from postie.runtime.runtime import Runtime
 from postie.store import open_store
 from postie.store.api import Transfer
 from postie.store.lease import new_owner
 from postie.testing import Faults, FaultyNNTPServer, make_tree
-from postie.transfer_run import TransferRun
+from postie.transfers.create import for_paths
+from postie.transfers.run import TransferRun
 from postie.verify import service as service_module
 from postie.verify.service import VerifyStatistics, verification
 
@@ -72,7 +73,7 @@ async def post_and_verify(
     owner = new_owner()
     db = tmp_path / "db" / "postie.db"
     async with open_store(db) as store:
-        prepared = await transfer.for_paths(
+        prepared = await for_paths(
             store,
             cfg,
             [root],
@@ -303,7 +304,7 @@ async def test_a_stat_error_on_a_recheck_leaves_the_counts_alone(
         open_store(tmp_path / "postie.db") as store,
     ):
         cfg = config(server)
-        prepared = await transfer.for_paths(
+        prepared = await for_paths(
             store,
             cfg,
             [tmp_path / "src"],

@@ -118,15 +118,12 @@ NNTP_MUST_NOT_IMPORT = (
     "postie.verify",
     "postie.daemon",
     "postie.cli",
-    "postie.transfer",  # and postie.transfer_run
+    "postie.transfers",
 )
 
 
 def _forbidden_for_nntp(name: str) -> bool:
-    return any(
-        name == n or name.startswith(n + ".") or (n == "postie.transfer" and name.startswith(n))
-        for n in NNTP_MUST_NOT_IMPORT
-    )
+    return any(name == n or name.startswith(n + ".") for n in NNTP_MUST_NOT_IMPORT)
 
 
 def _imports_of(path: Path, package: str) -> set[str]:

@@ -44,7 +44,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # verification)
     ("postie.runtime", "postie.par2"),
     # services: transfers and their verification
-    ("postie.transfers", "postie.verify", "postie.transfer", "postie.transfer_run"),
+    ("postie.transfers", "postie.verify"),
     # the edges: thin
     ("postie.cli", "postie.daemon", "postie.__main__"),
 )

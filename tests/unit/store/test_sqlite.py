@@ -684,8 +684,8 @@ def run_over(store: SQLiteStore, tid: int, tmp_path: Path, states: tuple[Any, ..
     """A TransferRun of transfer ``tid`` whose job is just these file states (one tally)."""
     from postie.manifest import ManifestWriter
     from postie.runtime.engine import PostingJob
-    from postie.transfer import Prepared
-    from postie.transfer_run import TransferRun
+    from postie.transfers.prepared import Prepared
+    from postie.transfers.run import TransferRun
 
     prepared = cast(Any, Prepared)(
         transfer_id=tid,

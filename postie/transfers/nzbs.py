@@ -1,0 +1,106 @@
+"""A transfer's NZBs, from its manifest's lines.
+
+Every part of a finished file has a durable manifest line (a line is synced before its
+article is posted): its Message-ID is the plan's (on resume, built from those lines)
+or the one the server gave it; its size is the line's. So the NZB of a resumed
+transfer lists the parts posted before the crash too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from postie import errors, nzb
+from postie.article.build import ArticleBuilder
+from postie.article.ids import bare
+from postie.article.plan import FilePlan
+from postie.transfers.prepared import RUN_KEY, Prepared
+
+
+def nzb_file(
+    prepared: Prepared,
+    builder: ArticleBuilder,
+    file: FilePlan,
+    accepted: dict[tuple[int, int], str],
+    sizes: list[int],
+) -> nzb.NzbFile:
+    missing = [s.number for s in file.segments if not sizes[s.number - 1]]
+    if missing:
+        raise errors.ManifestError(
+            f"the manifest {prepared.manifest_path} lacks the lines of {len(missing)} of"
+            f" {len(file.segments)} parts of {file.name}, which was posted whole"
+        )
+    segments = tuple(
+        nzb.NzbSegment(
+            s.number,
+            sizes[s.number - 1],
+            bare(accepted.get((file.index, s.number), s.message_id)),
+        )
+        for s in file.segments
+    )
+    return nzb.NzbFile(
+        poster=builder.plan.poster,
+        date=builder.plan.date,
+        subject=builder.nzb_subject(file),
+        groups=builder.plan.groups,
+        segments=segments,
+    )
+
+
+def check_manifest(prepared: Prepared) -> None:
+    """The manifest still holds every byte this run knows durable."""
+    path = prepared.manifest_path
+    try:
+        length = os.stat(path).st_size
+    except OSError as exc:
+        raise errors.ManifestError(f"cannot read the manifest {path}: {exc}") from None
+    if length < prepared.writer.size:
+        raise errors.ManifestError(
+            f"the manifest {path} is {length} bytes, shorter than the {prepared.writer.size}"
+            " this run wrote and synced; no NZB is written from it"
+        )
+
+
+def write_nzbs(
+    prepared: Prepared,
+    done: set[int],
+    accepted: dict[tuple[int, int], str],
+    sizes: dict[int, list[int]],
+) -> list[Path]:
+    """Write the NZBs the finished files allow; return the paths written.
+
+    Every part of a finished file has a durable manifest line (a line is synced before
+    its article is posted): its Message-ID is the plan's (on resume, built from those
+    lines), or the one the server gave it; its bytes are the line's, from ``sizes``."""
+    plan = prepared.plan
+    builder = ArticleBuilder(plan, prepared.posting)
+    meta = prepared.nzb.meta.model_dump()
+
+    def entry(file: FilePlan) -> nzb.NzbFile:
+        return nzb_file(prepared, builder, file, accepted, sizes[file.index])
+
+    written: list[Path] = []
+    targets = prepared.targets
+    if RUN_KEY in targets:
+        if len(done) == len(plan.files) and not prepared.lost and not prepared.not_collected:
+            path = targets[RUN_KEY]
+            nzb.write(path, [entry(f) for f in plan.files], meta)
+            written.append(path)
+        return written
+    for file in plan.files:
+        if file.name not in targets:
+            continue  # a PAR2 file: it goes in the NZB of the file it protects
+        members = [
+            file,
+            *(
+                f
+                for f in plan.files
+                if f.name.startswith(file.name + ".") and f.name.lower().endswith(".par2")
+            ),
+        ]
+        if all(f.index in done for f in members):
+            path = targets[file.name]
+            nzb.write(path, [entry(f) for f in members], meta)
+            written.append(path)
+    return written

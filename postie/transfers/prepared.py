@@ -1,0 +1,80 @@
+"""A transfer ready to post, and what identifies one: the keys a transfer is found
+again by, where its NZBs and manifest go."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from postie import errors
+from postie.article.plan import JobPlan
+from postie.config import Config, NzbConfig, PostingConfig
+from postie.manifest import ArticleRecord, ManifestWriter
+
+LEASE_SECONDS = 60.0
+RUN_KEY = ""  # the targets key of a one-NZB-per-run transfer
+
+
+@dataclass
+class Prepared:
+    """A transfer ready to post: created just now, or found again."""
+
+    transfer_id: int
+    name: str
+    plan: JobPlan
+    posting: PostingConfig
+    nzb: NzbConfig
+    targets: dict[str, Path]
+    manifest_path: Path
+    writer: ManifestWriter
+    recorded: dict[int, dict[int, ArticleRecord]]
+    watermarks: dict[int, int]
+    lost: dict[int, errors.FileFailed] = field(default_factory=dict)
+    resumed: bool = False
+    finished_before: set[int] = field(default_factory=set)  # files uploaded in an earlier run
+    accepted: dict[tuple[int, int], str] = field(default_factory=dict)  # rewritten IDs so far
+    not_collected: tuple[str, ...] = ()  # given files that could not be read when planned
+
+
+# --- identity ----------------------------------------------------------------------------
+
+
+def digest(value: Any) -> str:
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def roots_of(paths: Iterable[Path]) -> tuple[str, ...]:
+    return tuple(os.fsdecode(Path(os.path.abspath(p)).resolve()) for p in paths)
+
+
+def files_key(files: Iterable[tuple[Path, int, int]]) -> str:
+    return digest([[os.fsdecode(p), size, mtime] for p, size, mtime in files])
+
+
+def manifest_dir(config: Config, db_path: Path) -> Path:
+    return config.store.manifests or db_path.parent / "manifests"
+
+
+def nzb_targets(
+    name: str, names: Iterable[str], config: NzbConfig, output: Path | None
+) -> dict[str, Path]:
+    """Where each NZB goes: ``{"": path}`` for one per run, else file name -> path."""
+    out = output if output is not None else config.output
+    if out is not None:
+        out = Path(os.path.abspath(out))
+    if not config.per_file:
+        if out is None:
+            return {RUN_KEY: Path.cwd() / f"{name}.nzb"}
+        if out.is_dir():
+            return {RUN_KEY: out / f"{name}.nzb"}
+        return {RUN_KEY: out}
+    folder = out if out is not None else Path.cwd()
+    if folder.exists() and not folder.is_dir():
+        raise errors.UsageError(f"--nzb-per-file needs a folder for -o, not a file: {folder}")
+    return {n: folder / f"{n}.nzb" for n in names}

@@ -1,0 +1,117 @@
+"""Resuming a transfer: the plan its manifest describes, its sources checked.
+
+Resuming rebuilds the plan from the manifest, so every part keeps the Message-ID it
+was first given:
+
+- parts at or below a file's watermark are taken as posted;
+- parts with a manifest line above it may or may not have arrived before the crash:
+  they are STATed (pipelined) and only the missing ones are posted, the body re-read
+  from the source and its CRC32 checked against the line;
+- parts without a line were never posted (a line is durable before its article goes
+  out): they are planned afresh.
+
+A source file that is gone or whose size or mtime changed is marked
+``source_missing`` / ``source_changed``; nothing is posted for it. The NZB is always
+written from the manifest, so it lists parts posted before the crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from postie import errors, manifest
+from postie.article.source import source_problem
+from postie.config import Config, NzbConfig, PostingConfig
+from postie.manifest.plan import PLANNING_KEYS, plan_from_manifest, planned_posting
+from postie.store.api import Store, Transfer, UploadState
+from postie.transfers.prepared import LEASE_SECONDS, Prepared
+
+log = logging.getLogger(__name__)
+
+
+async def resume(
+    store: Store,
+    config: Config,
+    transfer_id: int | None,
+    *,
+    owner: str,
+    given: PostingConfig | None = None,
+) -> Prepared:
+    """Take over an unfinished transfer: claim it, read its manifest, check its sources."""
+    transfer = (
+        await store.get(transfer_id) if transfer_id is not None else await store.last_unfinished()
+    )
+    if transfer is None:
+        if transfer_id is None:
+            raise errors.UsageError("no unfinished transfer to resume")
+        raise errors.UsageError(f"no transfer {transfer_id} in {store.location}")
+    if not transfer.unfinished:
+        raise errors.UsageError(f"transfer {transfer.id} is already {transfer.state}")
+    await store.claim(transfer.id, owner=owner, lease=LEASE_SECONDS)
+    try:
+        return await _load(store, config, transfer, given)
+    except BaseException:
+        await store.release(transfer.id, owner=owner)
+        raise
+
+
+async def _load(
+    store: Store, config: Config, transfer: Transfer, given: PostingConfig | None
+) -> Prepared:
+    found = await asyncio.to_thread(
+        manifest.read, transfer.manifest_path, durable_bytes=transfer.manifest_bytes
+    )
+    options = transfer.options
+    posting = planned_posting(found.header, config.posting)
+    if given is not None and _planning_fields(given) != _planning_fields(posting):
+        log.warning(
+            "transfer %d keeps the settings it was planned with (groups %s, article size %d);"
+            " other posting options given now are not used",
+            transfer.id,
+            ",".join(posting.groups),
+            posting.article_size,
+        )
+    nzb_config = NzbConfig.model_validate(options["nzb"])
+    targets = {k: Path(v) for k, v in options["targets"].items()}
+    files = await store.files(transfer.id)
+    for row in files:
+        lines = found.articles.get(row.file_id, {})
+        lacking = [n for n in range(1, row.acked + 1) if n not in lines]
+        if lacking:
+            raise errors.ManifestError(
+                f"the manifest {found.path} is truncated: it lacks the lines of {len(lacking)}"
+                f" parts of {row.name} that the store records as posted; the transfer is kept"
+                " as it is"
+            )
+    plan = plan_from_manifest(found, posting)
+    lost: dict[int, errors.FileFailed] = {}
+    for row in files:
+        if row.upload_state == UploadState.UPLOADED:
+            continue
+        problem = await asyncio.to_thread(source_problem, row.source_path, row.size, row.mtime_ns)
+        if problem is not None:
+            lost[row.file_id] = problem
+    writer = await asyncio.to_thread(manifest.reopen, found)
+    return Prepared(
+        transfer_id=transfer.id,
+        name=transfer.name,
+        plan=plan,
+        posting=posting,
+        nzb=nzb_config,
+        targets=targets,
+        manifest_path=transfer.manifest_path,
+        writer=writer,
+        recorded=found.articles,
+        watermarks={row.file_id: row.acked for row in files},
+        lost=lost,
+        resumed=True,
+        finished_before={row.file_id for row in files if row.upload_state == UploadState.UPLOADED},
+        accepted=await store.accepted_ids(transfer.id),
+        not_collected=tuple(options.get("not_collected", ())),
+    )
+
+
+def _planning_fields(posting: PostingConfig) -> dict[str, object]:
+    return posting.model_dump(mode="json", include=set(PLANNING_KEYS))

@@ -1,0 +1,76 @@
+"""The manifest's header is the one record of what a transfer was planned with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from postie import manifest
+from postie.article.plan import Collected, SourceFile, part_count, plan_job
+from postie.config import Obfuscation, PostingConfig
+from postie.manifest import ArticleRecord, FileRecord
+from postie.manifest.plan import plan_from_manifest, planned_header, planned_posting
+
+PLANNED = PostingConfig.model_validate(
+    {
+        "groups": ["alt.binaries.a", "alt.binaries.b"],
+        "article_size": 4096,
+        "poster": "me <me@example.com>",
+        "subject": "{name} ({part}/{parts})",
+        "message_id_domain": "planned.example",
+        "obfuscation": "full",
+        "max_retries": 2,
+    }
+)
+
+
+def test_planned_posting_comes_from_the_header_and_retries_from_now() -> None:
+    """A resume today posts with the planned groups, size, subject, From, obfuscation and
+    domain, whatever today's config says; only retries follow today's config."""
+    today = PostingConfig.model_validate(
+        {"article_size": 8192, "groups": ["alt.other"], "max_retries": 9, "retry_delay": 0.5}
+    )
+    header = {"name": "job", "date": 1, **planned_header(PLANNED)}
+    found = planned_posting(header, today)
+    assert found.model_dump(exclude={"max_retries", "retry_delay"}) == PLANNED.model_dump(
+        exclude={"max_retries", "retry_delay"}
+    )
+    assert (found.max_retries, found.retry_delay) == (9, 0.5)
+
+
+def test_plan_from_manifest_keeps_recorded_parts_and_plans_the_rest_alike(
+    tmp_path: Path,
+) -> None:
+    """Parts with a line keep their identity; parts without one are cut like the first
+    planning cut them (same offsets and lengths), with new IDs in the planned domain."""
+    size = 3 * 4096 + 100
+    plan = plan_job(
+        Collected((SourceFile(tmp_path / "a.bin", "a.bin", size, 7),)), PLANNED, name="job"
+    )
+    (first,) = plan.files
+    assert len(first.segments) == part_count(size, 4096) == 4
+    header = {"name": "job", "date": plan.date, **planned_header(PLANNED)}
+    writer = manifest.create(
+        tmp_path / "m.zst", header, [FileRecord(1, first.path, "a.bin", size, 7, 4)]
+    )
+    s = first.segments[1]
+    line = ArticleRecord(
+        1, 2, s.offset, s.length, s.message_id, 0, 99, s.subject, s.poster, s.wire_name
+    )
+    writer.append([line])
+    writer.close()
+    again = plan_from_manifest(manifest.read(tmp_path / "m.zst"), planned_posting(header, PLANNED))
+    (file,) = again.files
+    assert [(x.number, x.offset, x.length) for x in file.segments] == [
+        (x.number, x.offset, x.length) for x in first.segments
+    ]
+    assert file.segments[1] == s
+    others = [x for x in file.segments if x.number != 2]
+    assert all(x.message_id.endswith("@planned.example") for x in others)
+    assert not {x.message_id for x in others} & {x.message_id for x in first.segments}
+    assert all(x.subject and x.poster and x.wire_name for x in others)  # still obfuscated
+    assert (again.groups, again.poster, again.obfuscation, again.date) == (
+        PLANNED.groups,
+        PLANNED.poster,
+        Obfuscation.FULL,
+        plan.date,
+    )

@@ -205,7 +205,7 @@ class TransferRun:
                 await self.checkpoint()
             except errors.TransferBusy as exc:
                 if self.job is not None:
-                    self.job._stop(exc)
+                    self.job.stop(exc)
                 return
             except errors.StoreError as exc:
                 log.warning("checkpoint not saved (will try again): %s", exc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,13 +197,20 @@ def _unknown_key(model: type[pydantic.BaseModel]) -> str:
 
 
 def test_every_model_of_the_config_is_reached() -> None:
-    """The walk finds every model defined in postie.config, lists and nested ones included."""
+    """The walk finds every model defined in postie.config (any module of the package),
+    lists and nested ones included."""
+    package = postie.config
+    modules = [package] + [
+        importlib.import_module(f"{package.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(package.__path__)
+    ]
     defined = {
         value
-        for value in vars(postie.config).values()
+        for module in modules
+        for value in vars(module).values()
         if isinstance(value, type)
         and issubclass(value, pydantic.BaseModel)
-        and value.__module__ == "postie.config"
+        and value.__module__ == module.__name__
         and value.model_fields
     }
     assert {model for _, model in MODELS} == defined

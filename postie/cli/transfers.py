@@ -5,9 +5,10 @@
 # compiled and evaluated each time (~3 ms over all commands).
 
 import asyncio
+import contextlib
 import datetime
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import typer
@@ -16,6 +17,7 @@ from postie import errors
 from postie.article.ids import bracketed
 from postie.cli import common
 from postie.cli.progress import choose_mode, make_console
+from postie.config import Config
 from postie.store.api import (
     Failure,
     FailureState,
@@ -28,6 +30,7 @@ from postie.store.api import (
     VerifyState,
 )
 from postie.store.lease import new_owner
+from postie.transfers.service import TransferService
 
 transfers_app = typer.Typer(
     help="List recorded transfers, or show one in detail.",
@@ -66,7 +69,6 @@ def resume_command(
     Posting settings are the transfer's own; server options come from this command.
     """
     from postie.cli.report import CliReporter, render
-    from postie.transfers.service import TransferService
 
     mode = choose_mode(quiet, plain)
     console = make_console() if mode == "bar" else None
@@ -134,6 +136,16 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
+@contextlib.asynccontextmanager
+async def _service(cfg: Config, db: Path | None) -> AsyncIterator[TransferService]:
+    """The transfer service over the store, to read what it recorded."""
+    async with (
+        common.open_store(cfg, db) as (store, manifests),
+        TransferService(cfg, store, owner=new_owner(), manifests=manifests) as service,
+    ):
+        yield service
+
+
 @transfers_app.callback()
 def transfers_command(
     ctx: typer.Context,
@@ -147,8 +159,8 @@ def transfers_command(
         return
 
     async def main() -> tuple[TransferSummary, ...]:
-        async with common.open_store(cfg, db) as (store, _):
-            return await store.summaries(limit)
+        async with _service(cfg, db) as service:
+            return await service.summaries(limit)
 
     try:
         cfg = common.build_config(config, common.ServerFlags())
@@ -182,12 +194,9 @@ def show_command(
     db = db or group_db
 
     async def main() -> list[str]:
-        async with common.open_store(cfg, db) as (store, _):
-            found = await store.get(transfer_id)
-            if found is None:
-                raise errors.UsageError(f"no transfer {transfer_id} in {store.location}")
-            files = await store.files(transfer_id)
-            failures = await store.failures(transfer_id)
+        async with _service(cfg, db) as service:
+            shown = await service.details(transfer_id)
+        found, files, failures = shown.transfer, shown.files, shown.failures
         lines = [
             f"transfer {found.id}: {found.name}",
             f"  state:     {found.display_state}",

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from postie.runtime.state import JobStatistics
-from postie.store.api import Failure, Transfer
+from postie.store.api import Failure, Transfer, TransferFile
 from postie.transfers.run import Outcome
 
 if TYPE_CHECKING:
@@ -62,6 +62,15 @@ class Done:
         if self.ending is Ending.INCOMPLETE:
             return (self.outcome.reason if self.outcome else None) or self.transfer.last_error
         return None
+
+
+@dataclass(frozen=True)
+class Details:
+    """One transfer as ``postie transfers show`` shows it."""
+
+    transfer: Transfer
+    files: tuple[TransferFile, ...]
+    failures: tuple[Failure, ...]
 
 
 class Reporter(Protocol):

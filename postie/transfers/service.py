@@ -42,11 +42,12 @@ from postie.store.api import (
     Store,
     Transfer,
     TransferState,
+    TransferSummary,
     VerifyState,
 )
 from postie.store.records import Failure
 from postie.transfers.create import for_paths, uploaded_for_paths
-from postie.transfers.outcome import Done, Ending, Quiet, Reporter
+from postie.transfers.outcome import Details, Done, Ending, Quiet, Reporter
 from postie.transfers.prepared import Prepared
 from postie.transfers.resume import resume
 from postie.transfers.run import TransferRun
@@ -214,6 +215,20 @@ class TransferService:
             )
         await self.store.schedule_checks(transfer_id, at=self.store.now(), again=True)
         return await self._await_verification(transfer_id, reporter)
+
+    # --- what is recorded -------------------------------------------------------------
+
+    async def summaries(self, limit: int = 50) -> tuple[TransferSummary, ...]:
+        """The newest recorded transfers with their totals (``postie transfers``)."""
+        return await self.store.summaries(limit)
+
+    async def details(self, transfer_id: int) -> Details:
+        """One transfer, its files and its missing articles (``postie transfers show``)."""
+        found = await self.store.get(transfer_id)
+        if found is None:
+            raise errors.UsageError(f"no transfer {transfer_id} in {self.store.location}")
+        files = await self.store.files(transfer_id)
+        return Details(found, files, await self.store.failures(transfer_id))
 
     # --- the run ----------------------------------------------------------------------
 

@@ -87,9 +87,9 @@ class NzbConfig(Section):
     meta: NzbMeta = NzbMeta()
 
 
-class FilesConfig(Section):
-    """Which files ``postie post`` takes from the folders it is given (each watch root of
-    the daemon has the same three keys of its own)."""
+class Walked(Section):
+    """The three keys of the walk rules (``files`` for ``postie post``, each watch root
+    for the daemon): see ``postie.article.walk``."""
 
     ignore: tuple[str, ...] = Field((), description="name globs left out at every depth")
     min_size: int = Field(1, ge=0, description="smaller files are left out")
@@ -100,7 +100,7 @@ class FilesConfig(Section):
     def rules(
         self, *, exclude: tuple[Path, ...] = (), nzb_folders: tuple[Path, ...] = ()
     ) -> WalkRules:
-        """What ``postie post`` (or a job of an allowed path) takes."""
+        """What a walk under these keys takes."""
         return WalkRules(
             ignore=self.ignore,
             min_size=max(self.min_size, 1),
@@ -108,6 +108,11 @@ class FilesConfig(Section):
             exclude=exclude,
             nzb_folders=nzb_folders,
         )
+
+
+class FilesConfig(Walked):
+    """Which files ``postie post`` takes from the folders it is given (each watch root of
+    the daemon has the same three keys of its own)."""
 
 
 class LimitsConfig(Section):

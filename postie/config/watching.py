@@ -9,11 +9,11 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from postie.article.walk import WalkRules
+from postie.config.posting import Walked
 from postie.config.section import Section
 
 
-class WatchRoot(Section):
+class WatchRoot(Walked):
     """A folder the daemon watches; what lands in it is posted."""
 
     path: Path
@@ -29,18 +29,6 @@ class WatchRoot(Section):
         None, description="'HH:MM-HH:MM' (local time, may wrap past midnight): take jobs only then"
     )
     priority: int = Field(0, ge=-100, le=100, description="higher runs first")
-
-    def rules(
-        self, *, exclude: tuple[Path, ...] = (), nzb_folders: tuple[Path, ...] = ()
-    ) -> WalkRules:
-        """What the root's candidates, and the jobs made of them, take."""
-        return WalkRules(
-            ignore=self.ignore,
-            min_size=max(self.min_size, 1),
-            follow_symlinks=self.follow_symlinks,
-            exclude=exclude,
-            nzb_folders=nzb_folders,
-        )
 
     @field_validator("schedule")
     @classmethod

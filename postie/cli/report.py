@@ -51,6 +51,9 @@ class CliReporter:
     ) -> AbstractAsyncContextManager[None]:
         return show_progress(self.mode, statistics, self.console)
 
+    def posted(self, done: Done) -> None:
+        _run_report(done, self.mode != "quiet")
+
     def verifying(
         self, statistics: Callable[[], VerifyStatistics]
     ) -> AbstractAsyncContextManager[None]:
@@ -58,12 +61,12 @@ class CliReporter:
 
 
 def render(done: Done, mode: str, *, verify_delay: float | None) -> int:
-    """Print what ``done`` came to; return the exit status. ``verify_delay``: the
-    propagation delay when verification is on but was not waited for."""
+    """Print what ``done`` came to after the upload (which ``CliReporter.posted`` showed
+    when it ended); return the exit status. ``verify_delay``: the propagation delay when
+    verification is on but was not waited for."""
     say = mode != "quiet"
-    code = _run_report(done, say) if done.outcome is not None else common.EXIT_OK
-    if code != common.EXIT_OK:
-        return code
+    if done.ending is Ending.INCOMPLETE:
+        return common.EXIT_PARTIAL
     tid = done.transfer_id
     if done.ending is Ending.UPLOADED:
         if done.outcome is not None and verify_delay is not None and say:
@@ -100,7 +103,7 @@ def render(done: Done, mode: str, *, verify_delay: float | None) -> int:
     return common.EXIT_OK
 
 
-def _run_report(done: Done, say: bool) -> int:
+def _run_report(done: Done, say: bool) -> None:
     """The upload's part: failures, NZBs written, the totals."""
     outcome = done.outcome
     assert outcome is not None
@@ -118,7 +121,7 @@ def _run_report(done: Done, say: bool) -> int:
             + (" no complete NZB was written" if not outcome.written else "")
             + f" (transfer {tid}: postie transfers show {tid})"
         )
-        return common.EXIT_PARTIAL
+        return
     if say:
         result = outcome.result
         plan = result.plan
@@ -130,5 +133,5 @@ def _run_report(done: Done, say: bool) -> int:
             f" {mb:.1f} MB in {result.elapsed:.1f}s ({speed:.1f} MB/s){extra}"
             f" [transfer {tid}]",
             file=sys.stdout,
+            flush=True,
         )
-    return common.EXIT_OK

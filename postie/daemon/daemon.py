@@ -38,6 +38,7 @@ from postie.daemon.watcher import Watcher
 from postie.runtime.runtime import Runtime
 from postie.runtime.state import JobStatistics
 from postie.store.api import Job, JobState, Store
+from postie.transfers.outcome import Done
 from postie.transfers.queue import add_job, excluded_folders, job_rules, nzb_folders
 from postie.transfers.service import PostRequest, TransferService, job_name
 from postie.verify.service import VerifyStatistics, verification
@@ -88,6 +89,24 @@ class _JobReporter:
         await self.daemon.store.set_job_transfer(job.id, transfer_id, owner=self.daemon.owner)
         yield
 
+    def posted(self, done: Done) -> None:
+        outcome = done.outcome
+        assert outcome is not None
+        posted = sum(s.posted_bytes for s in outcome.result.files)
+        self.daemon.count_posted(posted, outcome.result.plan.article_count)
+        if not done.uploaded:
+            return  # the job fails with the reason
+        log.info(
+            "job %d posted: %d files, %.1f MB in %.1f s; NZB %s (transfer %d, verification"
+            " follows)",
+            self.item.job.id,
+            done.files,
+            posted / 1e6,
+            outcome.result.elapsed,
+            ", ".join(str(p) for p in outcome.written) or "-",
+            done.transfer_id,
+        )
+
     def verifying(
         self, statistics: Callable[[], VerifyStatistics]
     ) -> AbstractAsyncContextManager[None]:
@@ -113,6 +132,11 @@ class Daemon:
         self._runtime: Runtime | None = None
         self._transfers: TransferService | None = None
         self._exclude = excluded_folders(config, manifests)
+
+    def count_posted(self, posted_bytes: int, articles: int) -> None:
+        """What a job's run posted, for /metrics."""
+        self._posted_bytes += posted_bytes
+        self._posted_articles += articles
 
     def stop(self) -> None:
         """Stop taking jobs; ask running ones to stop (see the module documentation)."""
@@ -239,26 +263,11 @@ class Daemon:
         done = await self._transfers.post(
             request, _JobReporter(self, item), stopping=self._stopping
         )
-        outcome = done.outcome
-        if outcome is None:  # uploaded by an earlier transfer: verification goes on
+        if done.outcome is None:  # uploaded by an earlier transfer: verification goes on
             log.info("job %d: transfer %d uploaded it already", job.id, done.transfer_id)
             await self.store.set_job_transfer(job.id, done.transfer_id, owner=self.owner)
         elif not done.uploaded:
             raise errors.JobFailed(done.reason or "the transfer is incomplete")
-        else:
-            posted = sum(s.posted_bytes for s in outcome.result.files)
-            self._posted_bytes += posted
-            self._posted_articles += outcome.result.plan.article_count
-            log.info(
-                "job %d posted: %d files, %.1f MB in %.1f s; NZB %s (transfer %d, verification"
-                " follows)",
-                job.id,
-                done.files,
-                posted / 1e6,
-                outcome.result.elapsed,
-                ", ".join(str(p) for p in outcome.written) or "-",
-                done.transfer_id,
-            )
         self._done += 1
         await self._end(job, JobState.DONE)
 

@@ -94,6 +94,9 @@ class Reporter(Protocol):
     ) -> AbstractAsyncContextManager[None]:
         """The upload of transfer ``transfer_id`` runs inside this."""
 
+    def posted(self, done: Done) -> None:
+        """The upload ended (uploaded or incomplete); verification may follow."""
+
     def verifying(
         self, statistics: Callable[[], VerifyStatistics]
     ) -> AbstractAsyncContextManager[None]:
@@ -119,6 +122,9 @@ class Quiet:
         self, transfer_id: int, statistics: Callable[[], JobStatistics]
     ) -> AbstractAsyncContextManager[None]:
         return contextlib.nullcontext()
+
+    def posted(self, done: Done) -> None:
+        log.info("transfer %d: %s", done.transfer_id, done.ending)
 
     def verifying(
         self, statistics: Callable[[], VerifyStatistics]

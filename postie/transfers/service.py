@@ -279,6 +279,7 @@ class TransferService:
             resumed=prepared.resumed,
             posted_before=plan.total_bytes - sum(s.posted_bytes for s in outcome.result.files),
         )
+        reporter.posted(done)
         if not outcome.uploaded or not config.verify.enabled or not wait:
             return done
         verified = await self._await_verification(prepared.transfer_id, reporter)

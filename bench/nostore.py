@@ -53,8 +53,10 @@ async def post_without_store(
     console: Console | None,
     db: Path | None,
     wait: bool,
+    again: bool = False,
 ) -> int:
-    """What `postie post` does from the collected files to the NZB, minus the store."""
+    """What `postie post` does from the collected files to the NZB, minus the store
+    (``db``, ``wait`` and ``again`` mean nothing without one)."""
     if cfg.verify.enabled or cfg.par2.enabled:
         raise errors.UsageError("bench/nostore.py posts with --no-verify --no-par2 only")
     collected = collect(paths, cfg.files.rules())

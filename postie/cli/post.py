@@ -63,6 +63,12 @@ def post_command(
         False, "--nzb-per-file", help="One NZB per file instead of one per run."
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing NZB."),
+    again: bool = typer.Option(
+        False,
+        "--again",
+        help="Post the files as a new transfer (new Message-IDs) even if an earlier run"
+        " posted and verified them.",
+    ),
     obfuscate: Obfuscation | None = typer.Option(
         None, "--obfuscate", help="none, or full: random subject, yEnc name and From per article."
     ),
@@ -154,7 +160,7 @@ def post_command(
             overrides,
         )
         cfg.check_postable()
-        code = asyncio.run(_post(cfg, paths, output, overwrite, mode, console, db, wait))
+        code = asyncio.run(_post(cfg, paths, output, overwrite, mode, console, db, wait, again))
     except KeyboardInterrupt:
         common.error("interrupted")
         raise typer.Exit(common.EXIT_INTERRUPTED) from None
@@ -173,6 +179,7 @@ async def _post(
     console: "Console | None",
     db: Path | None,
     wait: bool,
+    again: bool = False,
 ) -> int:
     """Post ``paths`` through the transfer service; render what it came to."""
     request = PostRequest(
@@ -182,6 +189,7 @@ async def _post(
         overwrite=overwrite,
         rules=cfg.files.rules(),
         wait=wait,
+        again=again,
     )
     owner = new_owner()
     async with (

@@ -105,8 +105,9 @@ class Transfers(Protocol):
         """Unfinished transfers (uploading or incomplete) of these roots, newest first."""
         ...
 
-    async def awaiting_verification(self, roots_key: str, files_key: str) -> Transfer | None:
-        """The uploaded transfer of exactly these files whose verification is not done."""
+    async def uploaded_of(self, roots_key: str, files_key: str) -> Transfer | None:
+        """The newest uploaded transfer of exactly these files (whatever its verification
+        and finalizing came to)."""
         ...
 
     async def last_unfinished(self) -> Transfer | None: ...

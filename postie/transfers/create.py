@@ -52,11 +52,11 @@ def _absolute(collected: Collected) -> Collected:
 async def uploaded_for_paths(
     store: Store, paths: list[Path], collected: Collected
 ) -> Transfer | None:
-    """The uploaded transfer of exactly these files still waiting for (or failed at) its
-    verification: running the same command again verifies it, it does not post again."""
+    """The newest uploaded transfer of exactly these files: running the same command again
+    verifies it (if that is not done), it does not post again."""
     collected = _absolute(collected)
     key = files_key((f.path, f.size, f.mtime_ns) for f in collected.files)
-    return await store.awaiting_verification(digest(list(roots_of(paths))), key)
+    return await store.uploaded_of(digest(list(roots_of(paths))), key)
 
 
 async def for_paths(

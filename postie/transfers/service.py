@@ -66,6 +66,7 @@ class PostRequest:
     rules: WalkRules = field(default_factory=WalkRules)
     root: Path | None = None  # a daemon job: the watch root its links are confined to
     wait: bool = True  # wait for the verification (when it is on)
+    again: bool = False  # post as a new transfer even if an earlier one posted these files
 
 
 class TransferService:
@@ -123,7 +124,9 @@ class TransferService:
         run stops taking articles and ``errors.Stopped`` is raised (it resumes later)."""
         reporter = reporter or Quiet()
         collected = await self.collect(request, reporter)
-        uploaded = await uploaded_for_paths(self.store, list(request.paths), collected)
+        uploaded = None
+        if not request.again:
+            uploaded = await uploaded_for_paths(self.store, list(request.paths), collected)
         if uploaded is not None:
             return await self._uploaded_before(uploaded, request.wait, reporter)
         runtime = await self.runtime()
@@ -164,6 +167,14 @@ class TransferService:
     async def _uploaded_before(self, found: Transfer, wait: bool, reporter: Reporter) -> Done:
         """The same files were uploaded by an earlier run: verify them (again, if that
         failed), post nothing."""
+        if found.verify_state == VerifyState.VERIFIED and found.finalize_state != (
+            FinalizeState.PENDING
+        ):
+            reporter.note(
+                f"transfer {found.id} ({found.name}) posted these files and verified them"
+                f" (NZB: {found.nzb_path or '-'}); nothing to post (--again posts them anew)"
+            )
+            return Done(Ending.ALREADY_UPLOADED, found)
         if not self.config.verify.enabled:
             reporter.note(
                 f"transfer {found.id} ({found.name}) uploaded these files already; not posting"

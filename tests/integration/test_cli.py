@@ -196,6 +196,32 @@ def test_existing_nzb_is_not_overwritten(inn: Inn, tmp_path: Path) -> None:
     assert (tmp_path / "x.nzb").read_text() == "mine"
 
 
+def test_the_same_command_after_success_says_so_and_posts_nothing(inn: Inn, tmp_path: Path) -> None:
+    """A post that ended verified, run again as it was (a script, a cron retry): it names
+    the transfer and its NZB, posts nothing and exits 0; --again posts them anew."""
+    source = tmp_path / "set"
+    source.mkdir()
+    (source / "a.bin").write_bytes(os.urandom(5000))
+    args = ["post", source, "--host", inn.host, "--port", inn.port, "-o", tmp_path]
+    first = run_postie(*args)
+    assert first.returncode == 0, first.output
+    nzb_path = tmp_path / "set.nzb"
+    before = nzb_path.read_bytes()
+    again = run_postie(*args)
+    assert again.returncode == 0, again.output
+    assert (
+        f"postie: transfer 1 (set) posted these files and verified them (NZB: {nzb_path});"
+        " nothing to post (--again posts them anew)"
+    ) in again.stdout
+    assert "wrote" not in again.stdout
+    assert nzb_path.read_bytes() == before
+    anew = run_postie(*args, "--again", "--overwrite")
+    assert anew.returncode == 0, anew.output
+    assert "[transfer 2]" in anew.stdout
+    ids = {s.message_id for f in nzb.read(nzb_path).files for s in f.segments}
+    assert ids.isdisjoint({s.message_id for f in nzb.parse(before).files for s in f.segments})
+
+
 def test_bad_config_names_the_key(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("servers:\n  - host: h\n    prot: 119\n")

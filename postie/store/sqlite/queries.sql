@@ -31,11 +31,10 @@ SELECT * FROM transfers
 WHERE roots_key = :roots_key AND state IN ('uploading', 'incomplete')
 ORDER BY id DESC;
 
--- name: awaiting_verification
--- Uploaded, not verified yet (or verification failed) and not finalized.
+-- name: uploaded_of
+-- The newest uploaded transfer of these files, whatever its verification came to.
 SELECT * FROM transfers
 WHERE roots_key = :roots_key AND files_key = :files_key AND state = 'uploaded'
-  AND verify_state IN ('pending', 'verification_failed') AND finalize_state = 'pending'
 ORDER BY id DESC LIMIT 1;
 
 -- name: last_unfinished

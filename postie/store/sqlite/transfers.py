@@ -93,9 +93,9 @@ class TransferQueries(WorkerQueries):
         rows = await self._fetch("unfinished_by_roots", "look for a transfer", roots_key=roots_key)
         return tuple(transfer_row(row) for row in rows)
 
-    async def awaiting_verification(self, roots_key: str, files_key: str) -> Transfer | None:
+    async def uploaded_of(self, roots_key: str, files_key: str) -> Transfer | None:
         rows = await self._fetch(
-            "awaiting_verification",
+            "uploaded_of",
             "look for a transfer",
             roots_key=roots_key,
             files_key=files_key,

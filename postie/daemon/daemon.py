@@ -2,10 +2,10 @@
 
 Start order: the store is opened (migrated) by the caller; then expired leases are
 reclaimed, jobs interrupted by a crash go back to the queue (their transfers are
-resumed from their manifests when the jobs run again), and only then do the
-workers, the verification service (with its sweeper), the status endpoint and
-the watcher start. The queue's unique index on active paths closes the race
-between that recovery and the watcher's first scan.
+resumed from their manifests when the jobs run again), and only then do the workers,
+the verification service (with its sweeper), the status endpoint (``status``) and
+the watcher start. The queue's unique index on active paths closes the race between
+that recovery and the watcher's first scan.
 
 ``max_concurrent_jobs`` workers take jobs continuously (a new job starts as soon
 as a worker is free; no batch barrier). A job is done when its articles are
@@ -29,17 +29,16 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from postie import errors
 from postie.config import Config
-from postie.daemon.http import Metrics, StatusServer
+from postie.daemon.status import Endpoint
 from postie.daemon.watcher import Watcher
 from postie.runtime.runtime import Runtime
 from postie.runtime.state import JobStatistics
 from postie.store.api import Job, JobState, Store
 from postie.transfers.outcome import Done
-from postie.transfers.queue import add_job, excluded_folders, job_rules, nzb_folders
+from postie.transfers.queue import excluded_folders, job_rules, nzb_folders
 from postie.transfers.service import PostRequest, TransferService, job_name
 from postie.verify.service import VerifyStatistics, verification
 from postie.verify.sweeper import Sweeper
@@ -49,6 +48,16 @@ log = logging.getLogger("postie.daemon")
 JOB_LEASE = 120.0
 IDLE_POLL = 1.0
 PROBLEM_EVERY = 300.0  # seconds between repeats of the same watch problem in the log
+
+
+@dataclass
+class JobCounts:
+    """The jobs this daemon ended since it started, and what they posted."""
+
+    done: int = 0
+    failed: int = 0
+    posted_bytes: int = 0
+    posted_articles: int = 0
 
 
 @dataclass
@@ -93,7 +102,8 @@ class _JobReporter:
         outcome = done.outcome
         assert outcome is not None
         posted = sum(s.posted_bytes for s in outcome.result.files)
-        self.daemon.count_posted(posted, outcome.result.plan.article_count)
+        self.daemon.counts.posted_bytes += posted
+        self.daemon.counts.posted_articles += outcome.result.plan.article_count
         if not done.uploaded:
             return  # the job fails with the reason
         log.info(
@@ -122,21 +132,13 @@ class Daemon:
         self.started = time.time()
         self.running: dict[int, Running] = {}
         self.port: int | None = None  # the status endpoint's, once listening
+        self.counts = JobCounts()
+        self.runtime: Runtime | None = None  # once running
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
-        self._done = 0
-        self._failed = 0
-        self._posted_bytes = 0
-        self._posted_articles = 0
         self._problems: dict[str, float] = {}
-        self._runtime: Runtime | None = None
         self._transfers: TransferService | None = None
         self._exclude = excluded_folders(config, manifests)
-
-    def count_posted(self, posted_bytes: int, articles: int) -> None:
-        """What a job's run posted, for /metrics."""
-        self._posted_bytes += posted_bytes
-        self._posted_articles += articles
 
     def stop(self) -> None:
         """Stop taking jobs; ask running ones to stop (see the module documentation)."""
@@ -144,6 +146,14 @@ class Daemon:
             return
         self._stopping.set()  # running jobs stop taking articles (TransferService.post)
         log.info("stopping: no new jobs; %d running job(s) stop", len(self.running))
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def wake(self) -> None:
+        """Let an idle worker look for a job now rather than at its next poll."""
+        self._wake.set()
 
     async def run(self) -> None:
         cfg = self.config
@@ -160,22 +170,10 @@ class Daemon:
             ) as transfers,
             contextlib.AsyncExitStack() as stack,
         ):
-            self._runtime = runtime
+            self.runtime = runtime
             self._transfers = transfers
             if cfg.daemon.http.enabled:
-                server = StatusServer(
-                    cfg.daemon.http,
-                    status=self.status,
-                    metrics=self.metrics,
-                    actions={
-                        "pause": self._pause,
-                        "resume": self._resume,
-                        "retry": self._retry,
-                        "remove": self._remove,
-                        "add": self._add,
-                    },
-                )
-                await stack.enter_async_context(server)
+                server = await stack.enter_async_context(Endpoint(self).server())
                 self.port = server.port
                 log.info("status on http://%s:%d/status", cfg.daemon.http.host, server.port)
             workers = [
@@ -226,7 +224,7 @@ class Daemon:
             if self._stopping.is_set() and isinstance(exc, errors.JobFailed):
                 await self._end(job, JobState.QUEUED, str(exc), give_back=True)
             elif job.attempts >= cfg.daemon.max_attempts:
-                self._failed += 1
+                self.counts.failed += 1
                 log.error("job %d failed for good after %d attempts: %s", job.id, job.attempts, exc)
                 await self._end(job, JobState.FAILED, str(exc))
             else:
@@ -268,7 +266,7 @@ class Daemon:
             await self.store.set_job_transfer(job.id, done.transfer_id, owner=self.owner)
         elif not done.uploaded:
             raise errors.JobFailed(done.reason or "the transfer is incomplete")
-        self._done += 1
+        self.counts.done += 1
         await self._end(job, JobState.DONE)
 
     def _nzb_path(self, job: Job) -> tuple[Path, str]:
@@ -345,116 +343,5 @@ class Daemon:
                     continue
                 if job is not None:
                     log.info("job %d queued: %s (%.1f MB)", job.id, job.path, job.size / 1e6)
-                    self._wake.set()
+                    self.wake()
             await asyncio.sleep(cfg.scan_interval)
-
-    # --- status, metrics, actions -----------------------------------------------------------
-
-    async def status(self) -> dict[str, Any]:
-        runtime = self._runtime
-        jobs = await self.store.jobs(50)
-        running = []
-        for item in list(self.running.values()):
-            entry: dict[str, Any] = {"id": item.job.id, "path": str(item.job.path)}
-            if item.statistics is not None:
-                progress = item.statistics()
-                entry.update(
-                    transfer=item.transfer_id,
-                    posted_bytes=progress.posted_bytes,
-                    total_bytes=progress.total_bytes,
-                    articles=f"{progress.posted_articles}/{progress.total_articles}",
-                    elapsed=round(progress.elapsed, 1),
-                )
-            running.append(entry)
-        stats = runtime.statistics() if runtime is not None else None
-        return {
-            "uptime": round(time.time() - self.started, 1),
-            "stopping": self._stopping.is_set(),
-            "paused": await self.store.paused(),
-            "queue": await self.store.job_counts(),
-            "jobs": [
-                {
-                    "id": j.id,
-                    "path": str(j.path),
-                    "state": j.state,
-                    "attempts": j.attempts,
-                    "transfer": j.transfer_id,
-                    "error": j.last_error,
-                }
-                for j in jobs
-            ],
-            "running": running,
-            "verification": await self.store.verify_counts(),
-            "connections": [
-                {"server": p.server, "open": p.open, "in_use": p.in_use, "max": p.max_connections}
-                for p in (stats.pools if stats is not None else ())
-            ],
-            "buffer": {
-                "in_use": stats.budget.in_use if stats is not None else 0,
-                "capacity": stats.budget.capacity if stats is not None else 0,
-            },
-        }
-
-    async def metrics(self) -> Metrics:
-        runtime = self._runtime
-        counts = await self.store.job_counts()
-        verify = await self.store.verify_counts()
-        stats = runtime.statistics() if runtime is not None else None
-        pools = stats.pools if stats is not None else ()
-        return Metrics(
-            jobs_queued=counts.get("queued", 0),
-            jobs_running=counts.get("running", 0),
-            jobs_done_total=self._done,
-            jobs_failed_total=self._failed,
-            bytes_posted_total=self._posted_bytes,
-            articles_posted_total=self._posted_articles,
-            verify_pending_transfers=verify.get("pending", 0),
-            verify_failed_transfers=verify.get("verification_failed", 0),
-            connections_open={p.server: p.open for p in pools},
-            connections_max={p.server: p.max_connections for p in pools},
-            buffer_bytes_in_use=stats.budget.in_use if stats is not None else 0,
-            buffer_bytes_capacity=stats.budget.capacity if stats is not None else 0,
-            worker_slots_in_use=stats.slots.in_use if stats is not None else 0,
-            worker_slots_total=stats.slots.total if stats is not None else 0,
-            par2_jobs_running=stats.par2.running if stats is not None else 0,
-            uptime_seconds=time.time() - self.started,
-        )
-
-    async def _pause(self, body: dict[str, Any]) -> dict[str, Any]:
-        await self.store.set_paused(True)
-        log.info("queue paused")
-        return {"paused": True}
-
-    async def _resume(self, body: dict[str, Any]) -> dict[str, Any]:
-        await self.store.set_paused(False)
-        self._wake.set()
-        log.info("queue resumed")
-        return {"paused": False}
-
-    async def _retry(self, body: dict[str, Any]) -> dict[str, Any]:
-        job_id = _job_id(body)
-        await self.store.retry_job(job_id)
-        self._wake.set()
-        return {"retried": job_id}
-
-    async def _remove(self, body: dict[str, Any]) -> dict[str, Any]:
-        job_id = _job_id(body)
-        await self.store.remove_job(job_id)
-        return {"removed": job_id}
-
-    async def _add(self, body: dict[str, Any]) -> dict[str, Any]:
-        raw = body.get("path")
-        if not isinstance(raw, str) or not raw:
-            raise errors.UsageError("add needs a path")
-        job = await add_job(
-            self.store, self.config, Path(raw), priority=int(body.get("priority", 0))
-        )
-        self._wake.set()
-        return {"queued": job.id}
-
-
-def _job_id(body: dict[str, Any]) -> int:
-    value = body.get("id")
-    if not isinstance(value, int):
-        raise errors.UsageError('give the job\'s id, e.g. {"id": 3}')
-    return value

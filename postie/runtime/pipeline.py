@@ -193,9 +193,9 @@ class Pipeline:
 
         Not merely because the producer waits for the ByteBudget: on a slow link it
         always does (every byte of the budget is in flight), and frames of one line
-        each cost ~10% more CPU per article at 20 ms (284 frames for 375 articles;
-        36 without this rule). The articles the batch holds are released by the
-        low-water rule before the workers run dry."""
+        each would pay that cost for every article (measured in docs/performance.md,
+        e03fd9e). The articles the batch holds are released by the low-water rule
+        before the workers run dry."""
         if not self._batch:
             return False
         return (

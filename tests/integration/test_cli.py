@@ -118,7 +118,7 @@ def test_links_out_of_the_folders_given_are_never_followed(inn: Inn, tmp_path: P
     (folder / "dir-link").symlink_to(outside)
     (folder / "file-link.bin").symlink_to(outside / "secret.bin")
     (folder / "other-link").symlink_to(other)
-    for extra in ((), ("--follow-symlinks",)):
+    for extra in ((), ("--follow-symlinks", "--again")):
         out = tmp_path / f"set{len(extra)}.nzb"
         run = run_postie(*post_args(inn, folder, "-o", out, *extra))
         assert run.returncode == 0, run.output
@@ -131,7 +131,7 @@ def test_links_out_of_the_folders_given_are_never_followed(inn: Inn, tmp_path: P
         assert {n: r.data for n, r in rebuilt.items()} == {"data.bin": data}
     # a link into another folder the user named is followed with --follow-symlinks
     out = tmp_path / "both.nzb"
-    run = run_postie(*post_args(inn, folder, other, "-o", out, "--follow-symlinks"))
+    run = run_postie(*post_args(inn, folder, other, "-o", out, "--follow-symlinks", "--again"))
     assert run.returncode == 0, run.output
     rebuilt = rebuild_from_nzb(out, inn.host, inn.port)
     assert {n: r.data for n, r in rebuilt.items()} == {
@@ -202,7 +202,16 @@ def test_the_same_command_after_success_says_so_and_posts_nothing(inn: Inn, tmp_
     source = tmp_path / "set"
     source.mkdir()
     (source / "a.bin").write_bytes(os.urandom(5000))
-    args = ["post", source, "--host", inn.host, "--port", inn.port, "-o", tmp_path]
+    args: list[str | int | Path] = [
+        "post",
+        source,
+        "--host",
+        inn.host,
+        "--port",
+        inn.port,
+        "-o",
+        tmp_path,
+    ]
     first = run_postie(*args)
     assert first.returncode == 0, first.output
     nzb_path = tmp_path / "set.nzb"

@@ -27,7 +27,7 @@ from postie.store.lease import new_owner
 from postie.testing import Faults, FaultyNNTPServer, make_tree
 from postie.transfers.create import for_paths
 from postie.transfers.run import TransferRun
-from postie.verify import service as service_module
+from postie.verify import work as work_module
 from postie.verify.service import VerifyStatistics, verification
 
 ARTICLE = 4096
@@ -189,7 +189,7 @@ async def test_a_stat_error_spends_no_budget(
             server.faults.stat_errors = 1_000_000
             asyncio.get_running_loop().call_later(2.0, setattr, server.faults, "stat_errors", 0)
 
-        monkeypatch.setattr(service_module, "ERROR_RETRY", 0.1)
+        monkeypatch.setattr(work_module, "ERROR_RETRY", 0.1)
         result = await post_and_verify(
             server, tmp_path, tmp_path / "src", config(server), before_verify=break_stat
         )
@@ -296,7 +296,7 @@ async def test_a_stat_error_on_a_recheck_leaves_the_counts_alone(
     from postie.verify.service import VerificationService
 
     monkeypatch.setattr(stat, "BACKOFF", 0.0)
-    monkeypatch.setattr(service_module, "ERROR_RETRY", 0.1)
+    monkeypatch.setattr(work_module, "ERROR_RETRY", 0.1)
     make_tree(tmp_path / "src", {"a.bin": 4 * ARTICLE})
     owner = new_owner()
     async with (

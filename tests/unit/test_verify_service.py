@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from postie.store.api import Failure, FailureState
-from postie.verify.service import _not_found
+from postie.verify.misses import _not_found
 
 
 def test_a_not_found_note_keeps_the_last_re_post_reply_once() -> None:

@@ -1,4 +1,4 @@
-"""Tests for FileState's acknowledged watermark (postie.runtime.engine).
+"""Tests for FileState's acknowledged watermark (postie.runtime.state).
 
 The watermark is the largest k such that parts 1..k all have their 240; it is
 what a checkpoint saves, so it must never pass a part that was not acknowledged

@@ -121,8 +121,22 @@ class StoreTooNew(StoreError):
     """The transfer store was written by a newer postie."""
 
 
+class StoreFull(StoreError):
+    """The device under the transfer store is full; nothing recorded is lost."""
+
+
 class TransferBusy(StoreError):
     """Another process is working on this transfer."""
+
+
+class NoSpace(PostieError):
+    """A device postie writes to (the PAR2 work folder, ...) is full: nothing recorded is
+    lost; the same command finishes once there is room."""
+
+
+class NzbNotWritten(PostieError):
+    """Every article is posted, but the NZB could not be written (its folder is read-only
+    or full): the same command, or ``postie resume ID -o FOLDER``, writes it."""
 
 
 class ManifestError(PostieError):

@@ -12,7 +12,9 @@ OS errors are raised as they come: each caller says what failed in its own terms
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -74,3 +76,38 @@ def pwrite_all(fd: int, data: bytes, offset: int) -> None:
         written = os.pwrite(fd, view, offset)
         view = view[written:]
         offset += written
+
+
+def is_full(exc: OSError) -> bool:
+    """The device (or the user's quota) has no room left."""
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def free_bytes(path: str | os.PathLike[str]) -> int | None:
+    """Bytes free for this user on the file system holding ``path`` (or the nearest
+    folder above it that exists), None if that cannot be told."""
+    here = Path(os.path.abspath(path))
+    for folder in (here, *here.parents):
+        try:
+            return shutil.disk_usage(folder).free
+        except OSError:
+            continue
+    return None
+
+
+def size_text(n: int) -> str:
+    """``n`` bytes for a message: 512 B, 3.4 MB, 12.0 GB."""
+    if n < 1000:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 1000 or unit == "TB":
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def free_text(path: str | os.PathLike[str]) -> str:
+    """What is free under ``path``, for a message ("120.5 MB", or "unknown")."""
+    free = free_bytes(path)
+    return "unknown" if free is None else size_text(free)

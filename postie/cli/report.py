@@ -60,13 +60,22 @@ class CliReporter:
         return show_verifying(self.mode, statistics, self.console)
 
 
+SHOW_NAMES = 5  # missing files named in the summary line
+
+
+def _names(names: tuple[str, ...]) -> str:
+    shown = ", ".join(names[:SHOW_NAMES])
+    return shown + (f" and {len(names) - SHOW_NAMES} more" if len(names) > SHOW_NAMES else "")
+
+
 def render(done: Done, mode: str, *, verify_delay: float | None) -> int:
     """Print what ``done`` came to after the upload (which ``CliReporter.posted`` showed
     when it ended); return the exit status. ``verify_delay``: the propagation delay when
     verification is on but was not waited for."""
     say = mode != "quiet"
     if done.ending is Ending.INCOMPLETE:
-        return common.EXIT_PARTIAL
+        nzb_error = done.outcome is not None and done.outcome.nzb_error is not None
+        return common.EXIT_FAILURE if nzb_error else common.EXIT_PARTIAL
     tid = done.transfer_id
     if done.ending is Ending.UPLOADED:
         if done.outcome is not None and verify_delay is not None and say:
@@ -113,13 +122,20 @@ def _run_report(done: Done, say: bool) -> None:
         if say:
             print(f"postie: wrote {path}", file=sys.stdout)
     tid = done.transfer_id
-    failed = len(outcome.failures) + done.not_collected
-    if failed or done.ending is Ending.INCOMPLETE:
+    if outcome.nzb_error is not None:
+        common.error(outcome.nzb_error)
+        return
+    if done.ending is Ending.INCOMPLETE:
         total = done.files + done.not_collected
+        missing = outcome.missing
+        listed = (
+            f"; {', '.join(map(str, outcome.written))} lists the {total - len(missing)} complete"
+            if outcome.written
+            else "; no NZB was written"
+        )
         common.error(
-            f"{failed} of {total} files could not be posted;"
-            + (" no complete NZB was written" if not outcome.written else "")
-            + f" (transfer {tid}: postie transfers show {tid})"
+            f"{len(missing)} of {total} files could not be posted{listed}"
+            f" (missing: {_names(missing)}); transfer {tid}: postie transfers show {tid}"
         )
         return
     if say:

@@ -52,6 +52,14 @@ def resume_command(
     user: str | None = common.USER_OPTION,
     password: str | None = common.PASSWORD_OPTION,
     connections: int | None = common.CONNECTIONS_OPTION,
+    output: Path | None = typer.Option(
+        None,
+        "-o",
+        "--output",
+        help="Write the NZB here from now on (a path, or an existing folder): e.g. when the"
+        " first one could not be written.",
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing NZB."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress output; errors only."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
@@ -80,7 +88,13 @@ def resume_command(
             common.open_store(cfg, db, owner=owner, name="resume") as (store, manifests),
             TransferService(cfg, store, owner=owner, manifests=manifests) as service,
         ):
-            done = await service.resume(transfer_id, CliReporter(mode, console), wait=wait)
+            done = await service.resume(
+                transfer_id,
+                CliReporter(mode, console),
+                wait=wait,
+                output=output,
+                overwrite=overwrite,
+            )
         return render(done, mode, verify_delay=cfg.verify.delay if cfg.verify.enabled else None)
 
     try:

@@ -256,7 +256,14 @@ class Daemon:
         rules, root = job_rules(cfg, job.root or job.path, self._exclude)
         nzb, name = await asyncio.to_thread(self._nzb_path, job)
         request = PostRequest(
-            (job.path,), name, output=nzb, overwrite=True, rules=rules, root=root, wait=False
+            (job.path,),
+            name,
+            output=nzb,
+            overwrite=True,
+            rules=rules,
+            root=root,
+            wait=False,
+            partial_nzb=False,  # the NZB folder is watched: only finished jobs land there
         )
         done = await self._transfers.post(
             request, _JobReporter(self, item), stopping=self._stopping

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import json
 import os
 import queue
@@ -15,6 +14,7 @@ from typing import Any
 
 import zstandard
 
+from postie import fsutil
 from postie.errors import ManifestError
 from postie.fsutil import atomic_write, pwrite_all
 from postie.manifest.records import VERSION, ArticleRecord, FileRecord, Manifest
@@ -28,9 +28,12 @@ def _compressor() -> zstandard.ZstdCompressor:
 
 def _failure(path: Path, doing: str, exc: OSError) -> ManifestError:
     reason = exc.strerror or str(exc)
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        reason = "no space left on the device"
-    return ManifestError(f"cannot {doing} the manifest {path}: {reason}; nothing of it was posted")
+    if fsutil.is_full(exc):
+        reason = f"no space left on the device ({fsutil.free_text(path.parent)} free)"
+    return ManifestError(
+        f"cannot {doing} the manifest {path}: {reason}; nothing of it was posted: free some"
+        " space and run the same command again"
+    )
 
 
 def create(path: Path, header: dict[str, Any], files: Sequence[FileRecord]) -> ManifestWriter:

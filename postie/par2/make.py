@@ -20,11 +20,15 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from postie import errors
+from postie import errors, fsutil
 from postie.article.plan import SourceFile
 from postie.config import Par2Config
 from postie.par2.scheduler import Par2Scheduler
+
+if TYPE_CHECKING:
+    from postie.par2.plan import Par2Set
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,18 @@ def par2_workdir(config: Par2Config, db_path: Path | None) -> Path:
     if db_path is None:
         raise errors.ConfigError("par2.workdir: no default for a store that is not a file")
     return db_path.parent / "par2"
+
+
+def _check_room(workdir: Path, sets: Sequence[Par2Set]) -> None:
+    """Fail before the tool runs when its files cannot fit (it would fail at the end)."""
+    needed = sum(s.recovery_blocks * s.slice_size for s in sets)
+    free = fsutil.free_bytes(workdir)
+    if free is not None and free < needed:
+        raise errors.NoSpace(
+            f"not enough space for the PAR2 files in {workdir}: about"
+            f" {fsutil.size_text(needed)} needed, {fsutil.size_text(free)} free; free some"
+            " space (or set par2.workdir elsewhere) and run the same command again"
+        )
 
 
 def is_par2(name: str) -> bool:
@@ -87,6 +103,7 @@ async def make_par2(
         log.info("%s: too small for a PAR2 set of its own (par2.min_size)", left.name)
     if not plan.sets:
         return ()
+    _check_room(step.workdir, plan.sets)
     folder = step.workdir / secrets.token_hex(8)
     share = 0.0
 

@@ -83,7 +83,15 @@ async def for_paths(
     for transfer in await store.unfinished(roots_key):
         if transfer.files_key == key:
             log.info("resuming transfer %d (%s)", transfer.id, transfer.name)
-            return await resume(store, config, transfer.id, owner=owner, given=config.posting)
+            return await resume(
+                store,
+                config,
+                transfer.id,
+                owner=owner,
+                given=config.posting,
+                output=output,
+                overwrite=overwrite,
+            )
         log.warning(
             "transfer %d was for the same paths but the files changed since; starting a new"
             " transfer (finish the old one with: postie resume %d)",

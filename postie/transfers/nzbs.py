@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from postie import errors, nzb
+from postie import errors, fsutil, nzb
 from postie.article.build import ArticleBuilder
 from postie.article.ids import bare
 from postie.article.plan import FilePlan
@@ -67,8 +67,13 @@ def write_nzbs(
     done: set[int],
     accepted: dict[tuple[int, int], str],
     sizes: dict[int, list[int]],
+    *,
+    partial: bool = True,
 ) -> list[Path]:
-    """Write the NZBs the finished files allow; return the paths written.
+    """Write the NZBs the finished files allow; return the paths written. One NZB per
+    run lists the finished files (all of them, or with ``partial`` those that are: a file
+    that failed is left out and named by the caller); one per file needs the file and its
+    PAR2 files.
 
     Every part of a finished file has a durable manifest line (a line is synced before
     its article is posted): its Message-ID is the plan's (on resume, built from those
@@ -80,12 +85,22 @@ def write_nzbs(
     def entry(file: FilePlan) -> nzb.NzbFile:
         return nzb_file(prepared, builder, file, accepted, sizes[file.index])
 
+    def write(path: Path, files: list[nzb.NzbFile]) -> None:
+        try:
+            nzb.write(path, files, meta)
+        except OSError as exc:
+            raise errors.NzbNotWritten(_not_written(path, exc, prepared.transfer_id)) from exc
+
     written: list[Path] = []
     targets = prepared.targets
     if RUN_KEY in targets:
-        if len(done) == len(plan.files) and not prepared.lost and not prepared.not_collected:
+        # every complete file, also when some are missing (the run says which): what was
+        # posted is never left without an NZB
+        complete = [f for f in plan.files if f.index in done]
+        whole = len(complete) == len(plan.files) and not prepared.not_collected
+        if complete and (whole or partial):
             path = targets[RUN_KEY]
-            nzb.write(path, [entry(f) for f in plan.files], meta)
+            write(path, [entry(f) for f in complete])
             written.append(path)
         return written
     for file in plan.files:
@@ -101,6 +116,18 @@ def write_nzbs(
         ]
         if all(f.index in done for f in members):
             path = targets[file.name]
-            nzb.write(path, [entry(f) for f in members], meta)
+            write(path, [entry(f) for f in members])
             written.append(path)
     return written
+
+
+def _not_written(path: Path, exc: OSError, transfer_id: int) -> str:
+    """The one line for an NZB that could not be written (the articles are posted)."""
+    reason = exc.strerror or str(exc)
+    if fsutil.is_full(exc):
+        reason = f"no space left on the device ({fsutil.free_text(path.parent)} free)"
+    return (
+        f"the NZB could not be written to {path}: {reason}; every article is posted: run"
+        " the same command again once it can be written, or write it elsewhere with:"
+        f" postie resume {transfer_id} -o FOLDER"
+    )

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 from postie import errors, manifest
 from postie.article.source import source_problem
 from postie.config import Config, NzbConfig, PostingConfig
 from postie.manifest.plan import PLANNING_KEYS, plan_from_manifest, planned_posting
-from postie.store.api import Store, Transfer, UploadState
-from postie.transfers.prepared import LEASE_SECONDS, Prepared
+from postie.store.api import FileRole, Store, Transfer, UploadState
+from postie.transfers.prepared import LEASE_SECONDS, RUN_KEY, Prepared, nzb_targets
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,12 @@ async def resume(
     *,
     owner: str,
     given: PostingConfig | None = None,
+    output: Path | None = None,
+    overwrite: bool = False,
 ) -> Prepared:
-    """Take over an unfinished transfer: claim it, read its manifest, check its sources."""
+    """Take over an unfinished transfer: claim it, read its manifest, check its sources.
+    ``output``: write its NZB there from now on (``-o`` given again, e.g. after the first
+    folder could not be written); ``overwrite``: even over an existing file."""
     transfer = (
         await store.get(transfer_id) if transfer_id is not None else await store.last_unfinished()
     )
@@ -51,10 +56,33 @@ async def resume(
         raise errors.UsageError(f"transfer {transfer.id} is already {transfer.state}")
     await store.claim(transfer.id, owner=owner, lease=LEASE_SECONDS)
     try:
+        if output is not None:
+            transfer = await _retarget(store, transfer, output, overwrite)
         return await _load(store, config, transfer, given)
     except BaseException:
         await store.release(transfer.id, owner=owner)
         raise
+
+
+async def _retarget(store: Store, transfer: Transfer, output: Path, overwrite: bool) -> Transfer:
+    """Point the transfer's NZBs at ``output`` (as ``-o`` does for a new transfer)."""
+    nzb_config = NzbConfig.model_validate(transfer.options["nzb"])
+    names = [f.name for f in await store.files(transfer.id) if f.role == FileRole.DATA]
+    targets = await asyncio.to_thread(nzb_targets, transfer.name, names, nzb_config, output)
+    recorded = {k: Path(v) for k, v in transfer.options["targets"].items()}
+    if targets == recorded:
+        return transfer
+    if not overwrite:
+        for target in targets.values():
+            if await asyncio.to_thread(target.exists):
+                raise errors.UsageError(f"NZB already exists: {target} (use --overwrite)")
+    nzb_path = os.fsdecode(targets.get(RUN_KEY) or next(iter(targets.values())).parent)
+    texts = {k: os.fsdecode(v) for k, v in targets.items()}
+    await store.set_targets(transfer.id, texts, nzb_path=nzb_path)
+    log.info("transfer %d: its NZB goes to %s from now on", transfer.id, nzb_path)
+    found = await store.get(transfer.id)
+    assert found is not None
+    return found
 
 
 async def _load(

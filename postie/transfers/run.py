@@ -45,6 +45,8 @@ class Outcome:
     stat_missing: int
     uploaded: bool = False  # every file posted and the NZB written: the transfer is done
     reason: str | None = None  # why it is not (the first few failures)
+    missing: tuple[str, ...] = ()  # files not posted whole (names, or paths never planned)
+    nzb_error: str | None = None  # every file posted, but the NZB could not be written
 
     @property
     def complete(self) -> bool:
@@ -63,9 +65,11 @@ class TransferRun:
         owner: str,
         checkpoint_interval: float = 1.0,
         check_delay: float | None = None,
+        partial_nzb: bool = True,
     ) -> None:
         self.runtime = runtime
         self.check_delay = check_delay  # verification: STAT this long after the upload
+        self.partial_nzb = partial_nzb  # an NZB of the finished files when some failed
         self.store = store
         self.prepared = prepared
         self.owner = owner
@@ -162,14 +166,21 @@ class TransferRun:
         assert result is not None
         failures: list[errors.PostieError] = [s.error for s in result.files if s.error is not None]
         done = {s.plan.index for s in result.files if s.done} | prepared.finished_before
-        written = await asyncio.to_thread(self._write_nzbs, done)
-        complete = (
-            not failures and not prepared.not_collected and len(done) == len(prepared.plan.files)
+        missing = (
+            *(f.name for f in prepared.plan.files if f.index not in done),
+            *(p.partition(": ")[0] for p in prepared.not_collected),
         )
+        nzb_error: str | None = None
+        try:
+            written = await asyncio.to_thread(self._write_nzbs, done)
+        except errors.NzbNotWritten as exc:
+            written, nzb_error = [], str(exc)
+        complete = not failures and not missing and nzb_error is None
         reason = (
             None
             if complete
-            else "; ".join([*prepared.not_collected, *(str(f) for f in failures)][:3])
+            else nzb_error
+            or "; ".join([*prepared.not_collected, *(str(f) for f in failures)][:3])
             or "not every file was posted"
         )
         await self.store.finish(
@@ -193,6 +204,8 @@ class TransferRun:
             self.stat_missing,
             uploaded=complete,
             reason=reason,
+            missing=missing,
+            nzb_error=nzb_error,
         )
 
     async def _checkpoints(self, stop: asyncio.Event) -> None:
@@ -292,7 +305,7 @@ class TransferRun:
     def _write_nzbs(self, done: set[int]) -> list[Path]:
         prepared = self.prepared
         check_manifest(prepared)
-        return write_nzbs(prepared, done, self._accepted(), self._sizes())
+        return write_nzbs(prepared, done, self._accepted(), self._sizes(), partial=self.partial_nzb)
 
     def _sizes(self) -> dict[int, list[int]]:
         """Each file's article sizes from its manifest lines: those read back when the

@@ -67,6 +67,9 @@ class PostRequest:
     root: Path | None = None  # a daemon job: the watch root its links are confined to
     wait: bool = True  # wait for the verification (when it is on)
     again: bool = False  # post as a new transfer even if an earlier one posted these files
+    # when some files fail, an NZB of the others; the daemon says no: programs that watch
+    # its NZB folder would take a partial NZB for a finished job
+    partial_nzb: bool = True
 
 
 class TransferService:
@@ -148,7 +151,9 @@ class TransferService:
             collected=collected,
             par2=par2,
         )
-        return await self._run(prepared, request.wait, reporter, stopping)
+        return await self._run(
+            prepared, request.wait, reporter, stopping, partial_nzb=request.partial_nzb
+        )
 
     async def collect(self, request: PostRequest, reporter: Reporter) -> Collected:
         """The files of ``request`` by its rules; what is left out goes to ``reporter``."""
@@ -198,11 +203,25 @@ class TransferService:
     # --- resume and verify ------------------------------------------------------------
 
     async def resume(
-        self, transfer_id: int | None, reporter: Reporter | None = None, *, wait: bool = True
+        self,
+        transfer_id: int | None,
+        reporter: Reporter | None = None,
+        *,
+        wait: bool = True,
+        output: Path | None = None,
+        overwrite: bool = False,
     ) -> Done:
-        """Finish an unfinished transfer (the newest one when ``transfer_id`` is None)."""
+        """Finish an unfinished transfer (the newest one when ``transfer_id`` is None);
+        ``output``: write its NZB there from now on."""
         reporter = reporter or Quiet()
-        prepared = await resume(self.store, self.config, transfer_id, owner=self.owner)
+        prepared = await resume(
+            self.store,
+            self.config,
+            transfer_id,
+            owner=self.owner,
+            output=output,
+            overwrite=overwrite,
+        )
         for problem in prepared.lost.values():
             reporter.error(str(problem))
         return await self._run(prepared, wait, reporter, None)
@@ -249,6 +268,8 @@ class TransferService:
         wait: bool,
         reporter: Reporter,
         stopping: asyncio.Event | None,
+        *,
+        partial_nzb: bool = True,
     ) -> Done:
         if prepared.resumed:
             reporter.note(f"resuming transfer {prepared.transfer_id} ({prepared.name})")
@@ -261,6 +282,7 @@ class TransferService:
             owner=self.owner,
             checkpoint_interval=config.store.checkpoint_interval,
             check_delay=config.verify.delay if config.verify.enabled else None,
+            partial_nzb=partial_nzb,
         )
         job = await run.check_server()
         if run.stat_checked:

@@ -182,8 +182,14 @@ def test_unreadable_file_fails_that_file_and_names_it(inn: Inn, tmp_path: Path) 
     )
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert f"{secret}: permission denied" in proc.stderr
-    assert "1 of 2 files could not be posted" in proc.stderr
-    assert not (tmp_path / "set.nzb").exists()
+    assert (
+        f"1 of 2 files could not be posted; {tmp_path / 'set.nzb'} lists the 1 complete"
+        f" (missing: {secret}); transfer 1: postie transfers show 1"
+    ) in proc.stderr
+    # the files that were posted are in an NZB (the run says which one is missing)
+    assert [f.subject for f in nzb.read(tmp_path / "set.nzb").files] == [
+        '[1/1] - "ok.bin" yEnc (1/1)'
+    ]
 
 
 def test_existing_nzb_is_not_overwritten(inn: Inn, tmp_path: Path) -> None:

@@ -390,7 +390,9 @@ async def test_the_nzb_of_a_resumed_transfer_lists_a_file_uploaded_before(
             server, tmp_path, tmp_path / "src", before_post=lambda: b.rename(away)
         )
         assert not first.complete
-        assert not (tmp_path / "job.nzb").exists()
+        assert first.missing == ("b.bin",)
+        # the NZB of the run lists the complete file (the run names the missing one)
+        assert [len(f.segments) for f in nzb.read(tmp_path / "job.nzb").files] == [7]
         async with open_store(tmp_path / "db" / "postie.db") as store:
             rows = await store.files(1)
         assert [(r.name, r.upload_state, r.acked) for r in rows] == [

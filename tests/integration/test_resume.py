@@ -15,6 +15,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -200,7 +201,10 @@ def test_source_changed_in_size_posts_nothing_more_of_it(inn: Inn, tmp_path: Pat
     assert run.returncode == 4, run.output
     assert f"{s.files[0]}: the file changed since it was planned" in run.stderr
     assert len(s.log.accepted_since_last()) == s.articles(2), "only f2 may be posted"
-    assert not s.out.exists()
+    assert "1 of 2 files could not be posted" in run.stderr
+    assert "(missing: f1.bin)" in run.stderr
+    # the complete file is in the NZB; the changed one is not
+    assert [len(f.segments) for f in nzb.read(s.out).files] == [s.articles(2)]
     shown = s.show()
     assert "source_changed" in shown
     assert "changed since it was planned" in shown
@@ -315,7 +319,8 @@ def test_disk_full_while_writing_the_manifest(inn: Inn, tmp_path: Path) -> None:
                 pass
         run = s.post()
         assert run.returncode == 1, run.output
-        assert "no space left on the device" in run.stderr
+        assert "no space left on the device (" in run.stderr  # and how much is free
+        assert "free some space and run the same command again" in run.stderr
         found = list((mount / "manifests").glob("*.manifest.zst"))
         assert len(found) == 1
         accepted = s.log.accepted_since_last()
@@ -330,3 +335,144 @@ def test_disk_full_while_writing_the_manifest(inn: Inn, tmp_path: Path) -> None:
     finally:
         subprocess.run(["umount", "-l", mount], check=False)
         shutil.rmtree(mount, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a read-only tmpfs (needs root)")
+def test_an_nzb_that_cannot_be_written_is_one_line_and_resume_writes_it_elsewhere(
+    inn: Inn, tmp_path: Path
+) -> None:
+    """The NZB folder is read-only: every article is posted, the run ends with one line
+    (no traceback) and exit 1, the transfer is kept unfinished, and `postie resume ID -o
+    NEWPATH` writes the NZB there without posting anything again; so does the same
+    command with a new -o."""
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", readonly]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        for how in ("resume", "post"):
+            (tmp_path / how).mkdir()
+            s = Setup(inn, tmp_path / how)
+            s.out = readonly / "set.nzb"
+            run = s.post()
+            assert run.returncode == 1, run.output
+            errors = [line for line in run.stderr.splitlines() if line.startswith("postie: ")]
+            assert errors == [
+                f"postie: error: the NZB could not be written to {readonly}/set.nzb: Read-only"
+                " file system; every article is posted: run the same command again once it"
+                " can be written, or write it elsewhere with: postie resume 1 -o FOLDER"
+            ], run.stderr
+            assert "Traceback" not in run.stderr
+            posted = s.log.settle()
+            assert len(posted) == s.articles(1) + s.articles(2)
+            assert "incomplete" in s.show(), "the transfer is kept to be finished"
+            s.out = tmp_path / how / "elsewhere.nzb"
+            if how == "resume":
+                again = run_postie("resume", "1", "-o", s.out, "-c", s.config, "--plain", "-v")
+            else:
+                again = s.post()  # the same command with a new -o
+            assert again.returncode == 0, again.output
+            assert f"wrote {s.out}" in again.stdout
+            assert not s.log.accepted_since_last(), "an article was posted again"
+            s.check_nzb_complete()
+            assert "verified" in run_postie("transfers", "-c", s.config).stdout
+    finally:
+        subprocess.run(["umount", "-l", readonly], check=False)
+
+
+def _fill(folder: Path) -> Path:
+    """Fill the file system of ``folder`` with one file; return it."""
+    filler = folder / "filler"
+    with filler.open("wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(bytes(4096))
+        except OSError:
+            pass
+    return filler
+
+
+def _postie_lines(run: Run) -> list[str]:
+    """What postie told the user on stderr (not its -v log lines)."""
+    return [
+        line
+        for line in run.stderr.splitlines()
+        if line.startswith("postie: ") and not line.startswith(("postie: INFO:", "postie: DEBUG:"))
+    ]
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs (root only)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounts a small tmpfs (needs root)")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", mount], check=False)
+
+
+def test_a_full_disk_under_the_store_is_one_line_and_loses_nothing(
+    inn: Inn, tmp_path: Path, small_tmpfs: Path
+) -> None:
+    """The store's device is full when a new transfer is to be recorded: one line naming
+    the store and what is free, exit 1, nothing posted; once there is room the same
+    command posts it."""
+    s = Setup(inn, tmp_path)
+    s.db = small_tmpfs / "postie.db"
+    text = s.config.read_text().replace(
+        f"path: {tmp_path / 'state' / 'postie.db'}", f"path: {s.db}"
+    )
+    s.config.write_text(text + f"  manifests: {tmp_path / 'manifests'}\n")
+    assert s.post().returncode == 0  # the store exists, with a transfer in it
+    s.log.settle()
+    extra = s.source / "f3.bin"
+    extra.write_bytes(os.urandom(300_000))
+    s.files.append(extra)
+    s.sizes = (*s.sizes, 300_000)
+    filler = _fill(small_tmpfs)
+    run = s.post("", "--overwrite")
+    assert run.returncode == 1, run.output
+    (line,) = _postie_lines(run)
+    assert line.startswith(
+        f"postie: error: no space left on the device for the transfer store {s.db} ("
+    ), line
+    assert line.endswith(
+        "; nothing recorded is lost: free some space and run the same command again"
+    ), line
+    assert not s.log.accepted_since_last(), "something was posted without a record"
+    assert not list((tmp_path / "manifests").glob("*.tmp")), "a half-made manifest was left"
+    filler.unlink()
+    again = s.post("", "--overwrite")
+    assert again.returncode == 0, again.output
+    s.check_nzb_complete()
+
+
+def test_a_par2_folder_without_room_fails_before_the_tool_runs(
+    inn: Inn, tmp_path: Path, small_tmpfs: Path
+) -> None:
+    """PAR2 of 10% for 3 MB needs more than the 1 MiB work folder: one line with what is
+    needed and what is free, exit 1, before anything is made or posted; with another
+    work folder the same command finishes."""
+    s = Setup(inn, tmp_path, (1_500_000, 1_500_000, 1_500_000))
+    base = s.config.read_text()
+    s.config.write_text(base + f"par2:\n  workdir: {small_tmpfs}\n  redundancy: '40%'\n")
+    run = s.post(None, "--par2")
+    assert run.returncode == 1, run.output
+    (line,) = _postie_lines(run)
+    assert line.startswith(
+        f"postie: error: not enough space for the PAR2 files in {small_tmpfs}: about "
+    ), line
+    assert " needed, " in line
+    assert line.endswith(
+        " free; free some space (or set par2.workdir elsewhere) and run the same command again"
+    ), line
+    assert not s.log.accepted_since_last()
+    assert list(small_tmpfs.iterdir()) == [], "PAR2 files were made"
+    s.config.write_text(base + f"par2:\n  workdir: {tmp_path / 'par2'}\n  redundancy: '40%'\n")
+    again = s.post(None, "--par2")
+    assert again.returncode == 0, again.output

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from postie.store.records import (
@@ -89,6 +89,12 @@ class Transfers(Protocol):
     ) -> None:
         """Record how a run ended; ``check_at``: when to STAT the uploaded files (the
         verification's propagation delay), in the same transaction."""
+        ...
+
+    async def set_targets(
+        self, transfer_id: int, targets: Mapping[str, str], *, nzb_path: str
+    ) -> None:
+        """Where the transfer's NZBs go from now on (``postie resume ID -o PATH``)."""
         ...
 
     async def delete(self, transfer_id: int) -> None:

@@ -19,7 +19,8 @@ from typing import Any, Self
 
 import aiosqlite
 
-from postie.errors import StoreError, StoreLocked
+from postie import fsutil
+from postie.errors import StoreError, StoreFull, StoreLocked
 from postie.store.lease import WORKER_TTL
 from postie.store.sqlite.migrate import migrate
 from postie.store.sqlite.sql import query
@@ -100,7 +101,19 @@ class StoreBase:
                 f" (waited {self.busy_timeout:g} s to {doing}); try again when it is done,"
                 " or use another --db"
             )
+        if "full" in text or ("disk I/O error" in text and self._no_room()):
+            # SQLITE_FULL ("database or disk is full"), or an I/O error (opening the WAL's
+            # files on a full disk) where nothing is free
+            return StoreFull(
+                f"no space left on the device for the transfer store {self.path}"
+                f" ({fsutil.free_text(self.path.parent)} free) to {doing}; nothing recorded is"
+                " lost: free some space and run the same command again"
+            )
         return StoreError(f"transfer store {self.path}: {doing} failed: {text}")
+
+    def _no_room(self) -> bool:
+        free = fsutil.free_bytes(self.path.parent)
+        return free is not None and free < 64 * 1024
 
     @property
     def db(self) -> aiosqlite.Connection:

@@ -100,6 +100,12 @@ SET state = :state, last_error = :error, nzb_path = COALESCE(:nzb_path, nzb_path
     finished_at = :finished_at, updated_at = :now
 WHERE id = :id;
 
+-- name: set_targets
+UPDATE transfers
+SET options = json_set(options, '$.targets', json(:targets)), nzb_path = :nzb_path,
+    updated_at = :now
+WHERE id = :id;
+
 -- name: delete_transfer
 DELETE FROM transfers WHERE id = :id;
 

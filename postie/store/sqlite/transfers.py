@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from postie.errors import StoreError, TransferBusy
 from postie.store.records import (
@@ -238,6 +238,20 @@ class TransferQueries(WorkerQueries):
                     "nzb_path": nzb_path,
                     "finished_at": now if state not in UNFINISHED else None,
                     "now": now,
+                },
+            )
+
+    async def set_targets(
+        self, transfer_id: int, targets: Mapping[str, str], *, nzb_path: str
+    ) -> None:
+        async with self._transaction("record where the NZBs go") as db:
+            await db.execute(
+                query("set_targets"),
+                {
+                    "id": transfer_id,
+                    "targets": json.dumps(dict(targets)),
+                    "nzb_path": nzb_path,
+                    "now": self.now(),
                 },
             )
 

@@ -60,6 +60,12 @@ def resume_command(
         " first one could not be written.",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing NZB."),
+    salvage: bool = typer.Option(
+        False,
+        "--salvage",
+        help="The manifest is damaged: keep what it still holds (STATed as usual) and post"
+        " the parts whose lines are lost again, under new Message-IDs.",
+    ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress output; errors only."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
@@ -94,6 +100,7 @@ def resume_command(
                 wait=wait,
                 output=output,
                 overwrite=overwrite,
+                salvage=salvage,
             )
         return render(done, mode, verify_delay=cfg.verify.delay if cfg.verify.enabled else None)
 
@@ -260,3 +267,39 @@ def show_command(
     except errors.PostieError as exc:
         common.error(str(exc))
         raise typer.Exit(common.exit_code_for(exc)) from None
+
+
+@transfers_app.command("abandon")
+def abandon_command(
+    ctx: typer.Context,
+    transfer_id: int = typer.Argument(..., help="Transfer ID (see `postie transfers`)."),
+    config: Path | None = common.CONFIG_OPTION,
+    db: Path | None = common.DB_OPTION,
+) -> None:
+    """Give an unfinished transfer up: keep its record and manifest, never resume it.
+
+    The next post of its files starts a new transfer (new Message-IDs). The way out of a
+    transfer that cannot be finished, e.g. when its manifest is gone.
+    """
+    group_config, group_db = ctx.obj
+    config = config or group_config
+    db = db or group_db
+
+    async def main() -> Transfer:
+        owner = new_owner()
+        async with (
+            common.open_store(cfg, db, owner=owner, name="abandon") as (store, manifests),
+            TransferService(cfg, store, owner=owner, manifests=manifests) as service,
+        ):
+            return await service.abandon(transfer_id)
+
+    try:
+        cfg = common.build_config(config, common.ServerFlags())
+        found = asyncio.run(main())
+    except errors.PostieError as exc:
+        common.error(str(exc))
+        raise typer.Exit(common.exit_code_for(exc)) from None
+    typer.echo(
+        f"postie: transfer {found.id} ({found.name}) abandoned: its record and manifest are"
+        " kept; the next post of its files starts a new transfer"
+    )

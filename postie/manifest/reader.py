@@ -61,12 +61,15 @@ class ManifestReader:
     ``end`` is then the byte offset after the last complete frame.
 
     Damage at or before ``durable_bytes`` is an error; a broken frame after it is
-    a torn tail (its articles were never posted) and ends the iteration.
+    a torn tail (its articles were never posted) and ends the iteration. ``salvage``:
+    damage anywhere after frame 0 (a broken frame, a bad line) ends the iteration like
+    a torn tail: what comes before it is what can be saved of a damaged manifest.
     """
 
-    def __init__(self, path: Path, *, durable_bytes: int = 0) -> None:
+    def __init__(self, path: Path, *, durable_bytes: int = 0, salvage: bool = False) -> None:
         self.path = path
-        self.durable_bytes = durable_bytes
+        self.salvage = salvage
+        self.durable_bytes = 0 if salvage else durable_bytes
         try:
             size = path.stat().st_size
         except FileNotFoundError:
@@ -104,7 +107,13 @@ class ManifestReader:
                             f" (durable up to {self.durable_bytes})"
                         )
                     break  # torn tail
-                yield from _articles(self, data.decode("utf-8", "surrogateescape"))
+                try:
+                    records = _articles(self, data.decode("utf-8", "surrogateescape"))
+                except ManifestError:
+                    if not self.salvage:
+                        raise
+                    break  # the frames before it are what can be saved
+                yield from records
                 self.end = end
         except OSError as exc:
             raise ManifestError(f"cannot read the manifest {path}: {exc.strerror}") from None
@@ -115,9 +124,9 @@ class ManifestReader:
             )
 
 
-def read(path: Path, *, durable_bytes: int = 0) -> Manifest:
+def read(path: Path, *, durable_bytes: int = 0, salvage: bool = False) -> Manifest:
     """Read a whole manifest into memory (see :class:`ManifestReader` to stream one)."""
-    reader = ManifestReader(path, durable_bytes=durable_bytes)
+    reader = ManifestReader(path, durable_bytes=durable_bytes, salvage=salvage)
     found = Manifest(path, reader.header, reader.files, {f: {} for f in reader.files})
     articles = found.articles
     for record in reader:

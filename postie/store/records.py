@@ -105,15 +105,19 @@ class Transfer:
     finalize_state: FinalizeState = FinalizeState.PENDING
     finalize_attempts: int = 0
     next_finalize_at: float | None = None
+    abandoned_at: float | None = None  # given up on: never resumed
 
     @property
     def unfinished(self) -> bool:
-        return self.state in UNFINISHED
+        """Unfinished and not abandoned: a run may take it up."""
+        return self.state in UNFINISHED and self.abandoned_at is None
 
     @property
     def display_state(self) -> str:
         """The state a user cares about: the upload state until the upload is done, then
         what verification and finalizing made of it."""
+        if self.abandoned_at is not None:
+            return "abandoned"
         if self.state != TransferState.UPLOADED:
             return str(self.state)
         if self.verify_state == VerifyState.VERIFIED:

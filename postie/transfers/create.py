@@ -81,6 +81,14 @@ async def for_paths(
     roots_key = digest(list(roots))
     key = files_key((f.path, f.size, f.mtime_ns) for f in collected.files)
     for transfer in await store.unfinished(roots_key):
+        if transfer.abandoned_at is not None:
+            if transfer.files_key == key:
+                log.warning(
+                    "transfer %d of these files was abandoned; starting a new transfer",
+                    transfer.id,
+                )
+                break
+            continue
         if transfer.files_key == key:
             log.info("resuming transfer %d (%s)", transfer.id, transfer.name)
             return await resume(

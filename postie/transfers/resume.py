@@ -41,10 +41,12 @@ async def resume(
     given: PostingConfig | None = None,
     output: Path | None = None,
     overwrite: bool = False,
+    salvage: bool = False,
 ) -> Prepared:
     """Take over an unfinished transfer: claim it, read its manifest, check its sources.
     ``output``: write its NZB there from now on (``-o`` given again, e.g. after the first
-    folder could not be written); ``overwrite``: even over an existing file."""
+    folder could not be written); ``overwrite``: even over an existing file.
+    ``salvage``: the manifest is damaged; keep what it still holds (see ``_salvage``)."""
     transfer = (
         await store.get(transfer_id) if transfer_id is not None else await store.last_unfinished()
     )
@@ -53,15 +55,59 @@ async def resume(
             raise errors.UsageError("no unfinished transfer to resume")
         raise errors.UsageError(f"no transfer {transfer_id} in {store.location}")
     if not transfer.unfinished:
-        raise errors.UsageError(f"transfer {transfer.id} is already {transfer.state}")
+        raise errors.UsageError(f"transfer {transfer.id} is already {transfer.display_state}")
     await store.claim(transfer.id, owner=owner, lease=LEASE_SECONDS)
     try:
         if output is not None:
             transfer = await _retarget(store, transfer, output, overwrite)
+        if salvage:
+            transfer = await _salvage(store, transfer, owner)
         return await _load(store, config, transfer, given)
+    except errors.ManifestError as exc:
+        await store.release(transfer.id, owner=owner)
+        tid = transfer.id
+        raise errors.ManifestError(
+            f"{exc}; to go on: postie resume {tid} --salvage (keeps what the manifest still"
+            f" holds) or postie transfers abandon {tid} (the next post starts afresh)"
+        ) from None
     except BaseException:
         await store.release(transfer.id, owner=owner)
         raise
+
+
+async def _salvage(store: Store, transfer: Transfer, owner: str) -> Transfer:
+    """Keep what a damaged manifest still holds: the frames before the damage.
+
+    A part acknowledged before but whose line is lost has lost its Message-ID too (the
+    line is its only record): it is planned afresh and posted again (its first copy
+    stays on the server, in no NZB). Parts with a line are STATed by the resume as usual,
+    so what arrived is not posted twice. The manifest is cut after the last good frame
+    and the store's watermarks go back to what the lines cover, in one transaction."""
+    found = await asyncio.to_thread(manifest.read, transfer.manifest_path, salvage=True)
+    marks: dict[int, int] = {}
+    lost_parts = 0
+    for row in await store.files(transfer.id):
+        lines = found.articles.get(row.file_id, {})
+        covered = 0
+        while covered < row.acked and covered + 1 in lines:
+            covered += 1
+        if covered < row.acked:
+            marks[row.file_id] = covered
+            lost_parts += sum(1 for n in range(covered + 1, row.acked + 1) if n not in lines)
+    await asyncio.to_thread(manifest.reopen(found).close)  # cut the damage off
+    await store.rewind(transfer.id, marks, owner=owner, manifest_bytes=found.end)
+    kept = sum(len(lines) for lines in found.articles.values())
+    log.warning(
+        "transfer %d: salvaged %d article lines from %s; %d posted parts lost theirs and are"
+        " posted again under new Message-IDs",
+        transfer.id,
+        kept,
+        transfer.manifest_path,
+        lost_parts,
+    )
+    again = await store.get(transfer.id)
+    assert again is not None
+    return again
 
 
 async def _retarget(store: Store, transfer: Transfer, output: Path, overwrite: bool) -> Transfer:

@@ -210,9 +210,11 @@ class TransferService:
         wait: bool = True,
         output: Path | None = None,
         overwrite: bool = False,
+        salvage: bool = False,
     ) -> Done:
         """Finish an unfinished transfer (the newest one when ``transfer_id`` is None);
-        ``output``: write its NZB there from now on."""
+        ``output``: write its NZB there from now on; ``salvage``: its manifest is damaged,
+        keep what it still holds."""
         reporter = reporter or Quiet()
         prepared = await resume(
             self.store,
@@ -221,6 +223,7 @@ class TransferService:
             owner=self.owner,
             output=output,
             overwrite=overwrite,
+            salvage=salvage,
         )
         for problem in prepared.lost.values():
             reporter.error(str(problem))
@@ -245,6 +248,17 @@ class TransferService:
             )
         await self.store.schedule_checks(transfer_id, at=self.store.now(), again=True)
         return await self._await_verification(transfer_id, reporter)
+
+    async def abandon(self, transfer_id: int) -> Transfer:
+        """Give an unfinished transfer up (``postie transfers abandon ID``): its record and
+        manifest are kept, it is never resumed, and the next post of its files starts a
+        new transfer."""
+        await self.store.abandon(
+            transfer_id, owner=self.owner, reason="abandoned (postie transfers abandon)"
+        )
+        found = await self.store.get(transfer_id)
+        assert found is not None
+        return found
 
     # --- what is recorded -------------------------------------------------------------
 

@@ -189,7 +189,7 @@ def test_resume_command_finishes_the_newest_unfinished_transfer(inn: Inn, tmp_pa
     s.check_nzb_complete()
     again = s.resume("1")
     assert again.returncode == 2
-    assert "already uploaded" in again.stderr
+    assert "transfer 1 is already verified" in again.stderr
 
 
 def test_source_changed_in_size_posts_nothing_more_of_it(inn: Inn, tmp_path: Path) -> None:
@@ -277,9 +277,14 @@ def test_store_from_a_newer_postie_is_refused(inn: Inn, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "truncated"])
-def test_damaged_manifest_stops_the_resume_and_keeps_everything(
-    inn: Inn, tmp_path: Path, damage: str
+@pytest.mark.parametrize("way_out", ["salvage", "abandon"])
+def test_damaged_manifest_stops_the_resume_keeps_everything_and_names_the_way_out(
+    inn: Inn, tmp_path: Path, damage: str, way_out: str
 ) -> None:
+    """A damaged manifest: nothing is posted from it, the transfer is kept, and the line
+    names both ways out. `resume ID --salvage` keeps what the manifest still holds (what
+    arrived is STATed, not posted again) and finishes with a complete NZB; `transfers
+    abandon ID` keeps the record and the same command then starts afresh, saying so."""
     s = Setup(inn, tmp_path)
     s.interrupted("checkpoint:1")  # the store knows how much of the manifest is durable
     path = s.manifest_path()
@@ -293,10 +298,32 @@ def test_damaged_manifest_stops_the_resume_and_keeps_everything(
     run = s.resume()
     assert run.returncode == 1, run.output
     assert f"the manifest {path} is {damage}" in run.stderr
+    assert (
+        "; to go on: postie resume 1 --salvage (keeps what the manifest still holds) or"
+        " postie transfers abandon 1 (the next post starts afresh)"
+    ) in run.stderr
     assert not s.log.accepted_since_last(), "nothing may be posted from a damaged manifest"
     shown = s.show()
     assert "state:     uploading" in shown, "the transfer is kept for recovery"
     assert path.exists()
+    if way_out == "salvage":
+        again = s.resume("1", "--salvage")
+        assert again.returncode == 0, again.output
+        assert "salvaged" in again.stderr
+    else:
+        gave_up = run_postie("transfers", "abandon", "1", "-c", s.config)
+        assert gave_up.returncode == 0, gave_up.output
+        assert "transfer 1 (set) abandoned" in gave_up.stdout
+        assert "abandoned" in run_postie("transfers", "-c", s.config).stdout
+        refused = s.resume("1")
+        assert refused.returncode == 2
+        assert "transfer 1 is already abandoned" in refused.stderr
+        again = s.post()
+        assert again.returncode == 0, again.output
+        assert "transfer 1 of these files was abandoned; starting a new transfer" in (again.stderr)
+    after = s.log.accepted_since_last()
+    assert not set(after) & set(s.before), "an article was posted twice under one ID"
+    s.check_nzb_complete()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs (needs root)")

@@ -56,6 +56,13 @@ class Transfers(Protocol):
         ``StoreError`` for an unknown transfer."""
         ...
 
+    async def abandon(self, transfer_id: int, *, owner: str, reason: str | None = None) -> None:
+        """Give an unfinished transfer up for good: kept as a record, never resumed (the
+        next run of its files starts afresh). ``reason`` replaces its last error. Raises
+        ``TransferBusy`` while another owner's lease is live, ``UsageError`` for an
+        unknown or finished transfer."""
+        ...
+
     async def release(self, transfer_id: int, *, owner: str) -> None:
         """Give the lease up (nothing happens unless ``owner`` holds it)."""
         ...
@@ -89,6 +96,20 @@ class Transfers(Protocol):
     ) -> None:
         """Record how a run ended; ``check_at``: when to STAT the uploaded files (the
         verification's propagation delay), in the same transaction."""
+        ...
+
+    async def rewind(
+        self,
+        transfer_id: int,
+        marks: Mapping[int, int],
+        *,
+        owner: str,
+        manifest_bytes: int,
+    ) -> None:
+        """After a damaged manifest was salvaged: each file's watermark back to
+        ``marks[file]`` (parts above it lost their lines and are posted again), and what
+        of the manifest is durable now. Only by the lease holder (else ``TransferBusy``);
+        one transaction."""
         ...
 
     async def set_targets(

@@ -27,6 +27,7 @@ SELECT * FROM transfers WHERE id = :id;
 SELECT * FROM transfers ORDER BY id DESC LIMIT :limit;
 
 -- name: unfinished_by_roots
+-- Abandoned ones too (the caller says it starts afresh), newest first.
 SELECT * FROM transfers
 WHERE roots_key = :roots_key AND state IN ('uploading', 'incomplete')
 ORDER BY id DESC;
@@ -38,7 +39,18 @@ WHERE roots_key = :roots_key AND files_key = :files_key AND state = 'uploaded'
 ORDER BY id DESC LIMIT 1;
 
 -- name: last_unfinished
-SELECT * FROM transfers WHERE state IN ('uploading', 'incomplete') ORDER BY id DESC LIMIT 1;
+SELECT * FROM transfers
+WHERE state IN ('uploading', 'incomplete') AND abandoned_at IS NULL
+ORDER BY id DESC LIMIT 1;
+
+-- name: abandon
+-- Unless another process holds it (a live lease): RETURNING says whether it changed.
+UPDATE transfers
+SET abandoned_at = :now, last_error = COALESCE(:reason, last_error), lease_owner = NULL,
+    lease_expires = NULL, updated_at = :now
+WHERE id = :id AND state IN ('uploading', 'incomplete') AND abandoned_at IS NULL
+  AND (lease_owner IS NULL OR lease_owner = :owner OR lease_expires < :now)
+RETURNING id;
 
 -- name: transfer_files
 SELECT * FROM transfer_files WHERE transfer_id = :id ORDER BY file_id;
@@ -99,6 +111,19 @@ UPDATE transfers
 SET state = :state, last_error = :error, nzb_path = COALESCE(:nzb_path, nzb_path),
     finished_at = :finished_at, updated_at = :now
 WHERE id = :id;
+
+-- name: rewind_manifest
+-- A salvaged manifest: what is durable now (only the lease holder may say so).
+UPDATE transfers SET manifest_bytes = :manifest_bytes, updated_at = :now
+WHERE id = :id AND lease_owner = :owner;
+
+-- name: rewind_file
+-- Its parts above :acked lost their manifest lines: they are posted again.
+UPDATE transfer_files
+SET acked = :acked,
+    upload_state = CASE WHEN upload_state = 'uploaded' THEN 'pending' ELSE upload_state END,
+    updated_at = :now
+WHERE transfer_id = :transfer_id AND file_id = :file_id AND acked > :acked;
 
 -- name: set_targets
 UPDATE transfers
@@ -295,9 +320,10 @@ SET finalize_state = :state, finalize_attempts = finalize_attempts + :attempts,
 WHERE id = :id AND lease_owner = :owner;
 
 -- name: sweepable
--- Finished and past retention: finalized, or uploaded without verification asked for.
+-- Finished and past retention: finalized, abandoned, or uploaded without verification asked for.
 SELECT id, manifest_path FROM transfers
 WHERE ((finalize_state = 'done' AND updated_at < :before)
+       OR (abandoned_at IS NOT NULL AND abandoned_at < :before)
        OR (state = 'uploaded' AND verify_state = 'pending' AND finished_at < :before
            AND json_extract(options, '$.verify') = 0))
   AND (lease_owner IS NULL OR lease_expires < :now)

@@ -50,6 +50,7 @@ def transfer_row(row: Row) -> Transfer:
         finalize_state=FinalizeState(row["finalize_state"]),
         finalize_attempts=int(row["finalize_attempts"]),
         next_finalize_at=row["next_finalize_at"],
+        abandoned_at=row["abandoned_at"],
     )
 
 

@@ -13,7 +13,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 
-from postie.errors import StoreError, TransferBusy
+from postie.errors import StoreError, TransferBusy, UsageError
 from postie.store.records import (
     UNFINISHED,
     FileProgress,
@@ -147,6 +147,33 @@ class TransferQueries(WorkerQueries):
                 f" ({current.lease_owner}); its lease runs out in {max(0.0, left):.0f} s"
             )
 
+    async def abandon(self, transfer_id: int, *, owner: str, reason: str | None = None) -> None:
+        await self.reap_workers()
+        now = self.now()
+        done = await self._returning(
+            "abandon",
+            "abandon a transfer",
+            id=transfer_id,
+            owner=owner,
+            reason=reason,
+            now=now,
+        )
+        if done:
+            return
+        current = await self.get(transfer_id)
+        if current is None:
+            raise UsageError(f"no transfer {transfer_id} in {self.path}")
+        if not current.unfinished:
+            state = current.display_state
+            raise UsageError(
+                f"transfer {transfer_id} is {state}: only an unfinished one is abandoned"
+            )
+        left = (current.lease_expires or now) - now
+        raise TransferBusy(
+            f"transfer {transfer_id} is being posted by another process"
+            f" ({current.lease_owner}); its lease runs out in {max(0.0, left):.0f} s"
+        )
+
     async def release(self, transfer_id: int, *, owner: str) -> None:
         async with self._transaction("release a transfer") as db:
             await db.execute(
@@ -239,6 +266,30 @@ class TransferQueries(WorkerQueries):
                     "finished_at": now if state not in UNFINISHED else None,
                     "now": now,
                 },
+            )
+
+    async def rewind(
+        self,
+        transfer_id: int,
+        marks: Mapping[int, int],
+        *,
+        owner: str,
+        manifest_bytes: int,
+    ) -> None:
+        now = self.now()
+        async with self._transaction("rewind a salvaged transfer") as db:
+            cursor = await db.execute(
+                query("rewind_manifest"),
+                {"id": transfer_id, "owner": owner, "manifest_bytes": manifest_bytes, "now": now},
+            )
+            if cursor.rowcount != 1:
+                raise TransferBusy(f"transfer {transfer_id} is not held by this process")
+            await db.executemany(
+                query("rewind_file"),
+                [
+                    {"transfer_id": transfer_id, "file_id": f, "acked": acked, "now": now}
+                    for f, acked in marks.items()
+                ],
             )
 
     async def set_targets(

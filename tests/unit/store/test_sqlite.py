@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[3]
 # Change a migration (or add one) and these must be updated with it: that is the point.
 
 
-EXPECTED_VERSION = 5
+EXPECTED_VERSION = 6
 
 
 # column: (type, NOT NULL, default as SQL text, position in the primary key (0: not in it))
@@ -69,6 +69,7 @@ EXPECTED_COLUMNS: dict[str, Columns] = {
         "finalize_state": ("TEXT", True, "'pending'", 0),
         "finalize_attempts": ("INTEGER", True, "0", 0),
         "next_finalize_at": ("REAL", False, None, 0),
+        "abandoned_at": ("REAL", False, None, 0),
     },
     "transfer_files": {
         "transfer_id": ("INTEGER", True, None, 1),

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import pytest
 
-from postie.errors import StoreError, StoreLocked, TransferBusy
+from postie.errors import StoreError, StoreLocked, TransferBusy, UsageError
 from postie.store import lease as lease_module
 from postie.store.api import (
     FileProgress,
@@ -493,3 +493,43 @@ async def test_delete_removes_files_and_accepted_ids(store: Store) -> None:
     assert await store.files(tid) == ()
     assert await store.accepted_ids(tid) == {}
     assert len(await store.files(keep)) == 3
+
+
+async def test_abandon_keeps_the_record_and_refuses_a_live_lease(store: Store) -> None:
+    """An abandoned transfer is kept (and says so) but never offered to resume again; a
+    transfer another owner holds, or one that finished, is not abandoned."""
+    tid = await store.create(new_transfer(), owner="other", lease=600)
+    with pytest.raises(TransferBusy, match="being posted by another process"):
+        await store.abandon(tid, owner="me")
+    await store.release(tid, owner="other")
+    await store.abandon(tid, owner="me", reason="given up")
+    found = await must_get(store, tid)
+    assert found.abandoned_at is not None
+    assert (found.display_state, found.last_error, found.unfinished) == (
+        "abandoned",
+        "given up",
+        False,
+    )
+    assert await store.last_unfinished() is None
+    assert [t.id for t in await store.unfinished(found.roots_key)] == [tid]  # the caller says so
+    with pytest.raises(UsageError, match="only an unfinished one is abandoned"):
+        await store.abandon(tid, owner="me")
+
+
+async def test_rewind_lowers_watermarks_for_the_lease_holder_only(store: Store) -> None:
+    """A salvaged manifest: watermarks go back (a finished file is pending again) and the
+    durable length is what is left; another owner cannot do it."""
+    tid = await store.create(new_transfer(), owner="me", lease=600)
+    await store.checkpoint(
+        tid,
+        owner="me",
+        lease=600,
+        manifest_bytes=5000,
+        files=[FileProgress(1, 2, UploadState.UPLOADED)],
+    )
+    with pytest.raises(TransferBusy):
+        await store.rewind(tid, {1: 1}, owner="other", manifest_bytes=100)
+    await store.rewind(tid, {1: 1}, owner="me", manifest_bytes=100)
+    row = await file_row(store, tid, 1)
+    assert (row.acked, row.upload_state) == (1, UploadState.PENDING)
+    assert (await must_get(store, tid)).manifest_bytes == 100

@@ -96,17 +96,31 @@ def store_path(cfg: Config, db: Path | None) -> Path:
 
 @asynccontextmanager
 async def open_store(
-    cfg: Config, db: Path | None, *, owner: str | None = None, name: str = "postie"
+    cfg: Config,
+    db: Path | None,
+    *,
+    owner: str | None = None,
+    name: str = "postie",
+    create: bool = True,
 ) -> AsyncIterator[tuple[Store, Path]]:
     """The transfer store and the manifest folder for this config and ``--db``.
 
     ``owner``: this process takes leases as ``owner``; it runs as a worker of the store
-    (named ``name``) until the store is closed: see ``Store.worker``."""
+    (named ``name``) until the store is closed: see ``Store.worker``.
+
+    ``create``: make the store if there is none (the commands that post). The commands
+    that only read one (or act on what it recorded) pass False: a store named by
+    ``--db``, ``POSTIE_DB`` or ``store.path`` that does not exist is an error
+    (``StoreMissing``, naming the path), and nothing is created; the default store, when
+    nothing was recorded yet, reads as an empty one (in memory, nothing is created)."""
     from postie import store as stores
     from postie.transfers.prepared import manifest_dir
 
     path = store_path(cfg, db)
-    async with stores.open_store(path, busy_timeout=cfg.store.busy_timeout) as store:
+    empty = not create and db is None and cfg.store.path is None and not path.exists()
+    async with stores.open_store(
+        path, busy_timeout=cfg.store.busy_timeout, create=create, in_memory=empty
+    ) as store:
         if owner is None:
             yield store, manifest_dir(cfg, path)
             return

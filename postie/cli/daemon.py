@@ -131,9 +131,12 @@ async def _main(cfg: Config, db: Path | None) -> int:
 # --- postie queue ------------------------------------------------------------------------------
 
 
-def _queue(config: Path | None, db: Path | None, action: Any) -> None:
+def _queue(config: Path | None, db: Path | None, action: Any, *, create: bool = False) -> None:
+    """Run ``action`` on the store; ``create``: make the store if there is none (only the
+    commands that leave something for the daemon to do; see ``common.open_store``)."""
+
     async def main() -> None:
-        async with common.open_store(cfg, db) as (store, _):
+        async with common.open_store(cfg, db, create=create) as (store, _):
             await action(store, cfg)
 
     try:
@@ -189,7 +192,7 @@ def queue_add(
         job = await add_job(store, cfg, path, priority=priority, output=output)
         typer.echo(f"job {job.id} queued: {job.path}")
 
-    _queue(config, db, action)
+    _queue(config, db, action, create=True)
 
 
 @queue_app.command("remove")
@@ -232,7 +235,7 @@ def queue_pause(
         await store.set_paused(True)
         typer.echo("queue paused")
 
-    _queue(config, db, action)
+    _queue(config, db, action, create=True)
 
 
 @queue_app.command("resume")
@@ -245,4 +248,4 @@ def queue_resume(
         await store.set_paused(False)
         typer.echo("queue resumed")
 
-    _queue(config, db, action)
+    _queue(config, db, action, create=True)

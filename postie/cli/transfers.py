@@ -138,9 +138,10 @@ def _size(n: int) -> str:
 
 @contextlib.asynccontextmanager
 async def _service(cfg: Config, db: Path | None) -> AsyncIterator[TransferService]:
-    """The transfer service over the store, to read what it recorded."""
+    """The transfer service over the store, to read what it recorded (a store that does
+    not exist is not created)."""
     async with (
-        common.open_store(cfg, db) as (store, manifests),
+        common.open_store(cfg, db, create=False) as (store, manifests),
         TransferService(cfg, store, owner=new_owner(), manifests=manifests) as service,
     ):
         yield service

@@ -87,7 +87,10 @@ async def _verify_transfer(
     cfg.check_postable()  # missing articles are posted again
     owner = new_owner()
     async with (
-        common.open_store(cfg, db, owner=owner, name="verify") as (store, manifests),
+        common.open_store(cfg, db, owner=owner, name="verify", create=False) as (
+            store,
+            manifests,
+        ),
         TransferService(cfg, store, owner=owner, manifests=manifests) as service,
     ):
         done = await service.verify(transfer_id, CliReporter(mode, console))

@@ -50,6 +50,26 @@ CONNECTIONS_OPTION: Any = typer.Option(
     None, "--connections", "-n", help="Connections per server.", min=1
 )
 
+# -v is a flag that counts (-vv, or -v -v): never followed by a number, which would be
+# read as the next argument. The daemon logs at info level unless told otherwise: one -v
+# is its default, -vv adds debug.
+VERBOSE_OPTION: Any = typer.Option(
+    0,
+    "-v",
+    "--verbose",
+    count=True,
+    show_default=False,
+    help="More log output: -v info, -vv debug (a flag; repeat it, not a number).",
+)
+DAEMON_VERBOSE_OPTION: Any = typer.Option(
+    1,
+    "-v",
+    "--verbose",
+    count=True,
+    show_default=False,
+    help="Log output: info by default, -vv adds debug (a flag; repeat it, not a number).",
+)
+
 DB_OPTION: Any = typer.Option(
     None,
     "--db",

@@ -24,7 +24,7 @@ queue_app = typer.Typer(help="The daemon's queue: list, add, remove, retry, paus
 def daemon_command(
     config: Path = typer.Option(..., "-c", "--config", help="YAML config with a daemon: section."),
     db: Path | None = common.DB_OPTION,
-    verbose: int = typer.Option(1, "-v", "--verbose", count=True, help="More log output."),
+    verbose: int = common.DAEMON_VERBOSE_OPTION,
 ) -> None:
     """Watch the config's folders and post what lands in them, until SIGTERM or SIGINT.
 
@@ -53,7 +53,7 @@ def watch_command(
     ),
     min_file_age: float = typer.Option(60.0, "--min-file-age", help="Seconds unchanged first."),
     db: Path | None = common.DB_OPTION,
-    verbose: int = typer.Option(1, "-v", "--verbose", count=True, help="More log output."),
+    verbose: int = common.DAEMON_VERBOSE_OPTION,
 ) -> None:
     """The short form of `postie daemon`: watch one folder, NZBs to --output."""
     try:

@@ -91,7 +91,7 @@ def post_command(
     ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress output; errors only."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
-    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
+    verbose: int = common.VERBOSE_OPTION,
     db: Path | None = common.DB_OPTION,
     par2: bool | None = typer.Option(
         None,

@@ -54,7 +54,7 @@ def resume_command(
     connections: int | None = common.CONNECTIONS_OPTION,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress output; errors only."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
-    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
+    verbose: int = common.VERBOSE_OPTION,
     db: Path | None = common.DB_OPTION,
     verify: bool | None = common.VERIFY_OPTION,
     wait: bool = common.WAIT_OPTION,

@@ -3,11 +3,61 @@ why, the right exit status, and nothing left behind."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_postie
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["post"], "missing argument 'paths' (see postie post --help)"),
+        (
+            ["post", "x.bin", "--hots", "h"],
+            "no such option: --hots; did you mean --host or --port? (see postie post --help)",
+        ),
+        (
+            ["post", "x.bin", "--port", "abc"],
+            "invalid value for '--port': Input should be a valid integer, unable to parse"
+            " string as an integer (see postie post --help)",
+        ),
+        (["queue"], "missing command (see postie queue --help)"),
+        (["pots"], "no such command 'pots'; did you mean 'post'? (see postie --help)"),
+        (
+            ["transfers", "show"],
+            "missing argument 'transfer_id' (see postie transfers show --help)",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line_like_every_other_error(args: list[str], line: str) -> None:
+    """Not a usage block and a boxed panel: the line every other error is, exit 2."""
+    run = run_postie(*args)
+    assert run.returncode == 2, run.output
+    assert run.stdout == ""
+    assert one_error_line(run.stderr) == f"postie: error: {line}"
+
+
+@pytest.mark.parametrize("command", ["post", "watch", "daemon", "resume", "verify", "queue"])
+def test_help_shows_flags_as_flags(command: str) -> None:
+    """A flag, or the counter -v, takes no value: --help shows no type beside it (it said
+    <bool>, and <int> for -v, which counts: -v 3 reads 3 as a path)."""
+    run = run_postie(command, "--help", COLUMNS="200")
+    assert run.returncode == 0, run.output
+    lines = {
+        re.split(r"\s+", line.strip("│ "))[0]: line
+        for line in run.stdout.splitlines()
+        if line.lstrip("│ ").startswith("-")
+    }
+    assert "<bool>" not in run.stdout
+    assert "<int>" not in lines["--help"]
+    if command != "queue":
+        assert "-vv" in lines["--verbose"]
+        assert not re.search(r"<\w+>", lines["--verbose"]), lines["--verbose"]
+    if command in ("post",):
+        assert re.search(r"--par2\s+--no-par2\s+Create PAR2", lines["--par2"]), lines["--par2"]
 
 
 def one_error_line(stderr: str) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from postie import errors
-from postie.config import Config, load_config, merge, parse_config
+from postie.config import Config, Obfuscation, load_config, merge, parse_config
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -48,6 +48,38 @@ PASSWORD_OPTION: Any = typer.Option(
 )
 CONNECTIONS_OPTION: Any = typer.Option(
     None, "--connections", "-n", help="Connections per server.", min=1
+)
+
+# How articles are posted: `post` and `watch` (`resume` keeps the transfer's own).
+PIPELINING_OPTION: Any = typer.Option(
+    None,
+    "--pipelining/--no-pipelining",
+    help="Send the next POST behind each article (default on; one round trip per article).",
+)
+GROUP_OPTION: Any = typer.Option([], "--group", "-g", help="Newsgroup (repeatable).")
+ARTICLE_SIZE_OPTION: Any = typer.Option(
+    None, "--article-size", help="Bytes of file data per article (default 716800)."
+)
+OBFUSCATE_OPTION: Any = typer.Option(
+    None, "--obfuscate", help="none, or full: random subject, yEnc name and From per article."
+)
+FROM_OPTION: Any = typer.Option(None, "--from", help="From header, e.g. 'name <user@example.com>'.")
+SUBJECT_OPTION: Any = typer.Option(
+    None,
+    "--subject",
+    help="Subject template; fields: {index} {count} {name} {part} {parts} {size}.",
+)
+PAR2_OPTION: Any = typer.Option(
+    None,
+    "--par2/--no-par2",
+    envvar="POSTIE_PAR2",
+    show_envvar=True,
+    help="Create PAR2 recovery files and post them with the data (default on).",
+)
+REDUNDANCY_OPTION: Any = typer.Option(
+    None,
+    "--redundancy",
+    help="PAR2 recovery data: a percentage ('10%', the default) or a block count.",
 )
 
 # -v is a flag that counts (-vv, or -v -v): never followed by a number, which would be
@@ -97,6 +129,33 @@ VERIFY_DELAY_OPTION: Any = typer.Option(
     min=0.0,
     help="Seconds between the upload and the check (propagation delay; default 10).",
 )
+
+
+def posting_overrides(
+    *,
+    groups: list[str],
+    article_size: int | None,
+    obfuscate: Obfuscation | None,
+    poster: str | None,
+    subject: str | None,
+    par2: bool | None,
+    redundancy: str | None,
+) -> dict[str, Any]:
+    """The config keys the posting options above set (those given)."""
+    overrides: dict[str, Any] = {}
+    if groups:
+        overrides["posting.groups"] = list(groups)
+    for key, value in (
+        ("posting.article_size", article_size),
+        ("posting.obfuscation", obfuscate.value if obfuscate else None),
+        ("posting.poster", poster),
+        ("posting.subject", subject),
+        ("par2.enabled", par2),
+        ("par2.redundancy", redundancy),
+    ):
+        if value is not None:
+            overrides[key] = value
+    return overrides
 
 
 def verify_overrides(verify: bool | None, delay: float | None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import typer
 
 from postie import errors
 from postie.cli import common
-from postie.config import Config
+from postie.config import Config, Obfuscation
 from postie.store.api import JobState
 
 queue_app = typer.Typer(help="The daemon's queue: list, add, remove, retry, pause, resume.")
@@ -48,6 +48,16 @@ def watch_command(
     user: str | None = common.USER_OPTION,
     password: str | None = common.PASSWORD_OPTION,
     connections: int | None = common.CONNECTIONS_OPTION,
+    pipelining: bool | None = common.PIPELINING_OPTION,
+    group: list[str] = common.GROUP_OPTION,
+    article_size: int | None = common.ARTICLE_SIZE_OPTION,
+    obfuscate: Obfuscation | None = common.OBFUSCATE_OPTION,
+    poster: str | None = common.FROM_OPTION,
+    subject: str | None = common.SUBJECT_OPTION,
+    par2: bool | None = common.PAR2_OPTION,
+    redundancy: str | None = common.REDUNDANCY_OPTION,
+    verify: bool | None = common.VERIFY_OPTION,
+    verify_delay: float | None = common.VERIFY_DELAY_OPTION,
     mode: str = typer.Option(
         "folder", "--mode", help="folder: each entry one job; file: each file."
     ),
@@ -55,15 +65,30 @@ def watch_command(
     db: Path | None = common.DB_OPTION,
     verbose: int = common.DAEMON_VERBOSE_OPTION,
 ) -> None:
-    """The short form of `postie daemon`: watch one folder, NZBs to --output."""
+    """The short form of `postie daemon`: watch one folder, NZBs to --output.
+
+    The posting options are `postie post`'s and hold for every job; the rest comes
+    from -c (the daemon: section's other keys too).
+    """
+    overrides = common.posting_overrides(
+        groups=group,
+        article_size=article_size,
+        obfuscate=obfuscate,
+        poster=poster,
+        subject=subject,
+        par2=par2,
+        redundancy=redundancy,
+    )
+    overrides.update(common.verify_overrides(verify, verify_delay))
+    overrides["daemon.watch"] = [{"path": str(folder), "mode": mode, "min_file_age": min_file_age}]
+    overrides["daemon.output"] = str(output)
     try:
         cfg = common.build_config(
             config,
-            common.ServerFlags(host, port, ssl, starttls, insecure, user, password, connections),
-            {
-                "daemon.watch": [{"path": str(folder), "mode": mode, "min_file_age": min_file_age}],
-                "daemon.output": str(output),
-            },
+            common.ServerFlags(
+                host, port, ssl, starttls, insecure, user, password, connections, pipelining
+            ),
+            overrides,
         )
     except errors.PostieError as exc:
         common.error(str(exc))

@@ -56,7 +56,7 @@ def test_help_shows_flags_as_flags(command: str) -> None:
     if command != "queue":
         assert "-vv" in lines["--verbose"]
         assert not re.search(r"<\w+>", lines["--verbose"]), lines["--verbose"]
-    if command in ("post",):
+    if command in ("post", "watch"):
         assert re.search(r"--par2\s+--no-par2\s+Create PAR2", lines["--par2"]), lines["--par2"]
 
 

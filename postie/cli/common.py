@@ -107,7 +107,8 @@ DB_OPTION: Any = typer.Option(
     "--db",
     envvar="POSTIE_DB",
     show_envvar=True,
-    help="Transfer store (SQLite file); default ~/.local/share/postie/postie.db.",
+    help="Transfer store (SQLite file); default ~/.local/share/postie/postie.db. Only the"
+    " commands that post create it.",
 )
 
 

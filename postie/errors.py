@@ -113,6 +113,10 @@ class StoreError(PostieError):
     """The transfer store cannot be used."""
 
 
+class StoreMissing(StoreError):
+    """There is no transfer store where a command that only reads one was pointed."""
+
+
 class StoreLocked(StoreError):
     """Another process holds the transfer store's write lock."""
 

@@ -47,10 +47,14 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 if os.environ["PYDANTIC_DISABLE_PLUGINS"] in ("__all__", "1", "true"):
     _no_plugins()
 
+from collections.abc import Sequence  # noqa: E402
+from typing import Any, Protocol, cast  # noqa: E402
+
 import typer  # noqa: E402 (after the loader stand-in)
+import typer.main  # noqa: E402
 
 from postie import __version__  # noqa: E402
-from postie.cli import check, daemon, post, transfers, verify  # noqa: E402
+from postie.cli import check, common, daemon, post, transfers, verify  # noqa: E402
 
 app = typer.Typer(
     name="postie",
@@ -97,11 +101,9 @@ def main() -> None:
     50-80 ms of wall and CPU time. atexit handlers (logging's flush among them) still run,
     other non-daemon threads are waited for, and the standard streams are flushed."""
     if sys.getprofile() is not None or sys.gettrace() is not None:
-        app()  # profiled or traced (python -m cProfile, a debugger): let it finish its way
-        return
+        sys.exit(run())  # profiled or traced (python -m cProfile, a debugger): its way out
     try:
-        app()
-        code = 0
+        code = run()
     except SystemExit as exc:
         code = _exit_status(exc.code)
     for thread in threading.enumerate():
@@ -114,6 +116,92 @@ def main() -> None:
         except (OSError, ValueError):  # a closed pipe or stream: nothing more to say
             code = code or 1
     os._exit(code)
+
+
+def run(args: Sequence[str] | None = None) -> int:
+    """Run the command line on ``args`` (default: the process's); return the exit status.
+
+    A usage error (a missing argument, an unknown option, a bad value) is one line in
+    postie's own form, ``postie: error: ...``, with the command's ``--help`` to read,
+    and exit status 2, like every other error a command reports: click's standalone mode
+    would print a usage block and a boxed panel instead. Flags and counters show no
+    value type in ``--help`` (see ``_flags_take_no_value``)."""
+    command = typer.main.get_command(app)
+    _flags_take_no_value(command)
+    try:
+        result = command.main(args, prog_name="postie", standalone_mode=False)
+    except _parser_errors() as caught:
+        exc = cast(_ParserError, caught)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help, already shown or in it
+            text = exc.format_message()
+            if text:
+                print(text, file=sys.stderr)
+        else:
+            common.error(_usage_line(exc))
+        return int(exc.exit_code)
+    except typer.Abort:
+        common.error("aborted")
+        return common.EXIT_FAILURE
+    return result if isinstance(result, int) else 0
+
+
+class _ParserError(Protocol):
+    """What click's exceptions (ClickException and below) carry."""
+
+    exit_code: int
+
+    def format_message(self) -> str: ...
+
+
+def _parser_errors() -> tuple[type[Exception], ...]:
+    """The roots of the errors the command line's parser raises: ``typer.TyperException``,
+    the root of typer's own copy of click's since typer vendors click (``typer._click``),
+    and click's ClickException when typer runs the click package (imported by then)."""
+    roots: list[type[Exception]] = []
+    root = getattr(typer, "TyperException", None)
+    if isinstance(root, type) and issubclass(root, Exception):
+        roots.append(root)
+    click = sys.modules.get("click")
+    if click is not None:
+        roots.append(click.ClickException)
+    return tuple(roots)
+
+
+def _usage_line(exc: _ParserError) -> str:
+    """click's message in postie's form: lower case, no full stop, the help to read."""
+    possibilities = getattr(exc, "possibilities", None)  # an unknown option: its neighbours
+    if possibilities is not None:
+        message = str(getattr(exc, "message", exc))
+        if possibilities:
+            message += f"; did you mean {' or '.join(sorted(possibilities))}?"
+    else:
+        message = exc.format_message().strip()
+    if message[:1].isupper() and message[1:2].islower():
+        message = message[0].lower() + message[1:]
+    message = message.removesuffix(".").replace(". Did you mean", "; did you mean")
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and ctx.command.get_help_option(ctx) is not None:
+        message += f" (see {ctx.command_path} --help)"
+    return message
+
+
+def _flags_take_no_value(command: Any, parent: Any = None, name: str = "postie") -> None:
+    """typer's help shows a value type beside every option, also beside flags that take
+    none (``--quiet <bool>``, ``--help <bool>``) and counters (``-v <int>``, so that
+    ``-v 3`` looks right when it counts one -v and reads 3 as a path): an empty metavar
+    shows none. The plain (non-rich) help already shows none for them.
+
+    ``--help`` is made on demand, under the names the context gives (``-h``): a context
+    like the one the command runs in makes it now, and the command keeps it."""
+    ctx = command.context_class(command, parent=parent, info_name=name, **command.context_settings)
+    params = [*command.params, command.get_help_option(ctx)]
+    for param in params:
+        if param is None or param.metavar is not None:
+            continue
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+    for sub_name, sub in getattr(command, "commands", {}).items():
+        _flags_take_no_value(sub, ctx, sub_name)
 
 
 def _exit_status(code: object) -> int:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from postie import errors
-from postie.config import Config, load_config, merge, parse_config
+from postie.config import Config, Obfuscation, load_config, merge, parse_config
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -50,12 +50,65 @@ CONNECTIONS_OPTION: Any = typer.Option(
     None, "--connections", "-n", help="Connections per server.", min=1
 )
 
+# How articles are posted: `post` and `watch` (`resume` keeps the transfer's own).
+PIPELINING_OPTION: Any = typer.Option(
+    None,
+    "--pipelining/--no-pipelining",
+    help="Send the next POST behind each article (default on; one round trip per article).",
+)
+GROUP_OPTION: Any = typer.Option([], "--group", "-g", help="Newsgroup (repeatable).")
+ARTICLE_SIZE_OPTION: Any = typer.Option(
+    None, "--article-size", help="Bytes of file data per article (default 716800)."
+)
+OBFUSCATE_OPTION: Any = typer.Option(
+    None, "--obfuscate", help="none, or full: random subject, yEnc name and From per article."
+)
+FROM_OPTION: Any = typer.Option(None, "--from", help="From header, e.g. 'name <user@example.com>'.")
+SUBJECT_OPTION: Any = typer.Option(
+    None,
+    "--subject",
+    help="Subject template; fields: {index} {count} {name} {part} {parts} {size}.",
+)
+PAR2_OPTION: Any = typer.Option(
+    None,
+    "--par2/--no-par2",
+    envvar="POSTIE_PAR2",
+    show_envvar=True,
+    help="Create PAR2 recovery files and post them with the data (default on).",
+)
+REDUNDANCY_OPTION: Any = typer.Option(
+    None,
+    "--redundancy",
+    help="PAR2 recovery data: a percentage ('10%', the default) or a block count.",
+)
+
+# -v is a flag that counts (-vv, or -v -v): never followed by a number, which would be
+# read as the next argument. The daemon logs at info level unless told otherwise: one -v
+# is its default, -vv adds debug.
+VERBOSE_OPTION: Any = typer.Option(
+    0,
+    "-v",
+    "--verbose",
+    count=True,
+    show_default=False,
+    help="More log output: -v info, -vv debug (a flag; repeat it, not a number).",
+)
+DAEMON_VERBOSE_OPTION: Any = typer.Option(
+    1,
+    "-v",
+    "--verbose",
+    count=True,
+    show_default=False,
+    help="Log output: info by default, -vv adds debug (a flag; repeat it, not a number).",
+)
+
 DB_OPTION: Any = typer.Option(
     None,
     "--db",
     envvar="POSTIE_DB",
     show_envvar=True,
-    help="Transfer store (SQLite file); default ~/.local/share/postie/postie.db.",
+    help="Transfer store (SQLite file); default ~/.local/share/postie/postie.db. Only the"
+    " commands that post create it.",
 )
 
 
@@ -79,6 +132,33 @@ VERIFY_DELAY_OPTION: Any = typer.Option(
 )
 
 
+def posting_overrides(
+    *,
+    groups: list[str],
+    article_size: int | None,
+    obfuscate: Obfuscation | None,
+    poster: str | None,
+    subject: str | None,
+    par2: bool | None,
+    redundancy: str | None,
+) -> dict[str, Any]:
+    """The config keys the posting options above set (those given)."""
+    overrides: dict[str, Any] = {}
+    if groups:
+        overrides["posting.groups"] = list(groups)
+    for key, value in (
+        ("posting.article_size", article_size),
+        ("posting.obfuscation", obfuscate.value if obfuscate else None),
+        ("posting.poster", poster),
+        ("posting.subject", subject),
+        ("par2.enabled", par2),
+        ("par2.redundancy", redundancy),
+    ):
+        if value is not None:
+            overrides[key] = value
+    return overrides
+
+
 def verify_overrides(verify: bool | None, delay: float | None) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     if verify is not None:
@@ -96,17 +176,31 @@ def store_path(cfg: Config, db: Path | None) -> Path:
 
 @asynccontextmanager
 async def open_store(
-    cfg: Config, db: Path | None, *, owner: str | None = None, name: str = "postie"
+    cfg: Config,
+    db: Path | None,
+    *,
+    owner: str | None = None,
+    name: str = "postie",
+    create: bool = True,
 ) -> AsyncIterator[tuple[Store, Path]]:
     """The transfer store and the manifest folder for this config and ``--db``.
 
     ``owner``: this process takes leases as ``owner``; it runs as a worker of the store
-    (named ``name``) until the store is closed: see ``Store.worker``."""
+    (named ``name``) until the store is closed: see ``Store.worker``.
+
+    ``create``: make the store if there is none (the commands that post). The commands
+    that only read one (or act on what it recorded) pass False: a store named by
+    ``--db``, ``POSTIE_DB`` or ``store.path`` that does not exist is an error
+    (``StoreMissing``, naming the path), and nothing is created; the default store, when
+    nothing was recorded yet, reads as an empty one (in memory, nothing is created)."""
     from postie import store as stores
     from postie.transfers.prepared import manifest_dir
 
     path = store_path(cfg, db)
-    async with stores.open_store(path, busy_timeout=cfg.store.busy_timeout) as store:
+    empty = not create and db is None and cfg.store.path is None and not path.exists()
+    async with stores.open_store(
+        path, busy_timeout=cfg.store.busy_timeout, create=create, in_memory=empty
+    ) as store:
         if owner is None:
             yield store, manifest_dir(cfg, path)
             return

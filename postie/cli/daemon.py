@@ -15,7 +15,7 @@ import typer
 
 from postie import errors
 from postie.cli import common
-from postie.config import Config
+from postie.config import Config, Obfuscation
 from postie.store.api import JobState
 
 queue_app = typer.Typer(help="The daemon's queue: list, add, remove, retry, pause, resume.")
@@ -24,7 +24,7 @@ queue_app = typer.Typer(help="The daemon's queue: list, add, remove, retry, paus
 def daemon_command(
     config: Path = typer.Option(..., "-c", "--config", help="YAML config with a daemon: section."),
     db: Path | None = common.DB_OPTION,
-    verbose: int = typer.Option(1, "-v", "--verbose", count=True, help="More log output."),
+    verbose: int = common.DAEMON_VERBOSE_OPTION,
 ) -> None:
     """Watch the config's folders and post what lands in them, until SIGTERM or SIGINT.
 
@@ -48,22 +48,47 @@ def watch_command(
     user: str | None = common.USER_OPTION,
     password: str | None = common.PASSWORD_OPTION,
     connections: int | None = common.CONNECTIONS_OPTION,
+    pipelining: bool | None = common.PIPELINING_OPTION,
+    group: list[str] = common.GROUP_OPTION,
+    article_size: int | None = common.ARTICLE_SIZE_OPTION,
+    obfuscate: Obfuscation | None = common.OBFUSCATE_OPTION,
+    poster: str | None = common.FROM_OPTION,
+    subject: str | None = common.SUBJECT_OPTION,
+    par2: bool | None = common.PAR2_OPTION,
+    redundancy: str | None = common.REDUNDANCY_OPTION,
+    verify: bool | None = common.VERIFY_OPTION,
+    verify_delay: float | None = common.VERIFY_DELAY_OPTION,
     mode: str = typer.Option(
         "folder", "--mode", help="folder: each entry one job; file: each file."
     ),
     min_file_age: float = typer.Option(60.0, "--min-file-age", help="Seconds unchanged first."),
     db: Path | None = common.DB_OPTION,
-    verbose: int = typer.Option(1, "-v", "--verbose", count=True, help="More log output."),
+    verbose: int = common.DAEMON_VERBOSE_OPTION,
 ) -> None:
-    """The short form of `postie daemon`: watch one folder, NZBs to --output."""
+    """The short form of `postie daemon`: watch one folder, NZBs to --output.
+
+    The posting options are `postie post`'s and hold for every job; the rest comes
+    from -c (the daemon: section's other keys too).
+    """
+    overrides = common.posting_overrides(
+        groups=group,
+        article_size=article_size,
+        obfuscate=obfuscate,
+        poster=poster,
+        subject=subject,
+        par2=par2,
+        redundancy=redundancy,
+    )
+    overrides.update(common.verify_overrides(verify, verify_delay))
+    overrides["daemon.watch"] = [{"path": str(folder), "mode": mode, "min_file_age": min_file_age}]
+    overrides["daemon.output"] = str(output)
     try:
         cfg = common.build_config(
             config,
-            common.ServerFlags(host, port, ssl, starttls, insecure, user, password, connections),
-            {
-                "daemon.watch": [{"path": str(folder), "mode": mode, "min_file_age": min_file_age}],
-                "daemon.output": str(output),
-            },
+            common.ServerFlags(
+                host, port, ssl, starttls, insecure, user, password, connections, pipelining
+            ),
+            overrides,
         )
     except errors.PostieError as exc:
         common.error(str(exc))
@@ -131,9 +156,12 @@ async def _main(cfg: Config, db: Path | None) -> int:
 # --- postie queue ------------------------------------------------------------------------------
 
 
-def _queue(config: Path | None, db: Path | None, action: Any) -> None:
+def _queue(config: Path | None, db: Path | None, action: Any, *, create: bool = False) -> None:
+    """Run ``action`` on the store; ``create``: make the store if there is none (only the
+    commands that leave something for the daemon to do; see ``common.open_store``)."""
+
     async def main() -> None:
-        async with common.open_store(cfg, db) as (store, _):
+        async with common.open_store(cfg, db, create=create) as (store, _):
             await action(store, cfg)
 
     try:
@@ -189,7 +217,7 @@ def queue_add(
         job = await add_job(store, cfg, path, priority=priority, output=output)
         typer.echo(f"job {job.id} queued: {job.path}")
 
-    _queue(config, db, action)
+    _queue(config, db, action, create=True)
 
 
 @queue_app.command("remove")
@@ -232,7 +260,7 @@ def queue_pause(
         await store.set_paused(True)
         typer.echo("queue paused")
 
-    _queue(config, db, action)
+    _queue(config, db, action, create=True)
 
 
 @queue_app.command("resume")
@@ -245,4 +273,4 @@ def queue_resume(
         await store.set_paused(False)
         typer.echo("queue resumed")
 
-    _queue(config, db, action)
+    _queue(config, db, action, create=True)

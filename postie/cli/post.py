@@ -6,7 +6,7 @@
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -47,15 +47,9 @@ def post_command(
     connections: int | None = typer.Option(
         None, "--connections", "-n", help="Connections per server.", min=1
     ),
-    pipelining: bool | None = typer.Option(
-        None,
-        "--pipelining/--no-pipelining",
-        help="Send the next POST behind each article (default on; one round trip per article).",
-    ),
-    group: list[str] = typer.Option([], "--group", "-g", help="Newsgroup (repeatable)."),
-    article_size: int | None = typer.Option(
-        None, "--article-size", help="Bytes of file data per article (default 716800)."
-    ),
+    pipelining: bool | None = common.PIPELINING_OPTION,
+    group: list[str] = common.GROUP_OPTION,
+    article_size: int | None = common.ARTICLE_SIZE_OPTION,
     output: Path | None = typer.Option(
         None, "-o", "--output", help="NZB path, or an existing folder to write it in."
     ),
@@ -69,17 +63,9 @@ def post_command(
         help="Post the files as a new transfer (new Message-IDs) even if an earlier run"
         " posted and verified them.",
     ),
-    obfuscate: Obfuscation | None = typer.Option(
-        None, "--obfuscate", help="none, or full: random subject, yEnc name and From per article."
-    ),
-    poster: str | None = typer.Option(
-        None, "--from", help="From header, e.g. 'name <user@example.com>'."
-    ),
-    subject: str | None = typer.Option(
-        None,
-        "--subject",
-        help="Subject template; fields: {index} {count} {name} {part} {parts} {size}.",
-    ),
+    obfuscate: Obfuscation | None = common.OBFUSCATE_OPTION,
+    poster: str | None = common.FROM_OPTION,
+    subject: str | None = common.SUBJECT_OPTION,
     title: str | None = typer.Option(None, "--title", help="NZB meta title."),
     nzb_password: str | None = typer.Option(None, "--nzb-password", help="NZB meta password."),
     tag: str | None = typer.Option(None, "--tag", help="NZB meta tag."),
@@ -97,20 +83,10 @@ def post_command(
     ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress output; errors only."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
-    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
+    verbose: int = common.VERBOSE_OPTION,
     db: Path | None = common.DB_OPTION,
-    par2: bool | None = typer.Option(
-        None,
-        "--par2/--no-par2",
-        envvar="POSTIE_PAR2",
-        show_envvar=True,
-        help="Create PAR2 recovery files and post them with the data (default on).",
-    ),
-    redundancy: str | None = typer.Option(
-        None,
-        "--redundancy",
-        help="PAR2 recovery data: a percentage ('10%', the default) or a block count.",
-    ),
+    par2: bool | None = common.PAR2_OPTION,
+    redundancy: str | None = common.REDUNDANCY_OPTION,
     verify: bool | None = common.VERIFY_OPTION,
     wait: bool = common.WAIT_OPTION,
     verify_delay: float | None = common.VERIFY_DELAY_OPTION,
@@ -122,14 +98,16 @@ def post_command(
 
     Interrupted? Run the same command again (or `postie resume`) to finish it.
     """
-    overrides: dict[str, Any] = {}
-    if group:
-        overrides["posting.groups"] = list(group)
+    overrides = common.posting_overrides(
+        groups=group,
+        article_size=article_size,
+        obfuscate=obfuscate,
+        poster=poster,
+        subject=subject,
+        par2=par2,
+        redundancy=redundancy,
+    )
     for key, value in (
-        ("posting.article_size", article_size),
-        ("posting.obfuscation", obfuscate.value if obfuscate else None),
-        ("posting.poster", poster),
-        ("posting.subject", subject),
         ("nzb.meta.title", title),
         ("nzb.meta.password", nzb_password),
         ("nzb.meta.tag", tag),
@@ -144,10 +122,6 @@ def post_command(
     if ignore:
         overrides["files.ignore"] = list(ignore)
     overrides.update(common.verify_overrides(verify, verify_delay))
-    if par2 is not None:
-        overrides["par2.enabled"] = par2
-    if redundancy is not None:
-        overrides["par2.redundancy"] = redundancy
     mode = choose_mode(quiet, plain)
     console = make_console() if mode == "bar" else None
     common.setup_logging(verbose, rich_console=console)

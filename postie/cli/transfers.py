@@ -68,7 +68,7 @@ def resume_command(
     ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress output; errors only."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
-    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
+    verbose: int = common.VERBOSE_OPTION,
     db: Path | None = common.DB_OPTION,
     verify: bool | None = common.VERIFY_OPTION,
     wait: bool = common.WAIT_OPTION,
@@ -159,9 +159,10 @@ def _size(n: int) -> str:
 
 @contextlib.asynccontextmanager
 async def _service(cfg: Config, db: Path | None) -> AsyncIterator[TransferService]:
-    """The transfer service over the store, to read what it recorded."""
+    """The transfer service over the store, to read what it recorded (a store that does
+    not exist is not created)."""
     async with (
-        common.open_store(cfg, db) as (store, manifests),
+        common.open_store(cfg, db, create=False) as (store, manifests),
         TransferService(cfg, store, owner=new_owner(), manifests=manifests) as service,
     ):
         yield service

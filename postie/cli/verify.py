@@ -43,7 +43,7 @@ def verify_command(
     connections: int | None = common.CONNECTIONS_OPTION,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only the missing segments."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of a spinner."),
-    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output."),
+    verbose: int = common.VERBOSE_OPTION,
     db: Path | None = common.DB_OPTION,
 ) -> None:
     """Verify a transfer now, or report the segments of an NZB a server does not have.
@@ -87,7 +87,10 @@ async def _verify_transfer(
     cfg.check_postable()  # missing articles are posted again
     owner = new_owner()
     async with (
-        common.open_store(cfg, db, owner=owner, name="verify") as (store, manifests),
+        common.open_store(cfg, db, owner=owner, name="verify", create=False) as (
+            store,
+            manifests,
+        ),
         TransferService(cfg, store, owner=owner, manifests=manifests) as service,
     ):
         done = await service.verify(transfer_id, CliReporter(mode, console))

@@ -15,8 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -26,6 +25,7 @@ from postie import errors, fsutil
 from postie.article.plan import SourceFile
 from postie.config import Par2Config
 from postie.par2.scheduler import Par2Scheduler
+from postie.par2.workdir import job_folder, remove_abandoned
 
 if TYPE_CHECKING:
     from postie.par2.plan import Par2Set
@@ -43,6 +43,9 @@ class Par2Step:
     config: Par2Config
     workdir: Path  # each job makes its files in a folder of its own under it
     display: Display | None = None  # shows the phase (the CLI's spinner), if given
+    # the folders recorded transfers use (Store.par2_folders): given, the folders other
+    # jobs abandoned under workdir go before this one makes its own (par2.workdir)
+    recorded: Callable[[], Awaitable[set[Path]]] | None = None
 
 
 def par2_workdir(config: Par2Config, db_path: Path | None) -> Path:
@@ -103,8 +106,10 @@ async def make_par2(
         log.info("%s: too small for a PAR2 set of its own (par2.min_size)", left.name)
     if not plan.sets:
         return ()
+    if step.recorded is not None:
+        await _remove_abandoned(step)  # first: what it frees counts
     _check_room(step.workdir, plan.sets)
-    folder = step.workdir / secrets.token_hex(8)
+    folder = job_folder(step.workdir)
     share = 0.0
 
     def progress(value: float) -> None:
@@ -136,3 +141,16 @@ async def make_par2(
         "PAR2: %d files, %.1f MB, in %.1f s", len(made), sum(f.size for f in made) / 1e6, seconds
     )
     return tuple(made)
+
+
+async def _remove_abandoned(step: Par2Step) -> None:
+    """The folders of PAR2 runs killed before their transfers were recorded go now (the
+    sweeper would take them only during a verification)."""
+    assert step.recorded is not None
+    try:
+        removed = await remove_abandoned(step.workdir, step.recorded)
+    except errors.StoreError as exc:
+        log.warning("PAR2: abandoned work folders not checked: %s", exc)
+        return
+    if removed:
+        log.info("PAR2: %d abandoned work folder(s) removed from %s", removed, step.workdir)

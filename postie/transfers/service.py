@@ -138,6 +138,7 @@ class TransferService:
             self.config.par2,
             par2_workdir(self.config.par2, self.store.path),
             display=reporter.phase,
+            recorded=self.store.par2_folders,
         )
         prepared = await for_paths(
             self.store,

@@ -6,7 +6,8 @@ for no verification. Their rows go (files, misses and rewritten IDs with them)
 and so do any manifests left. Dead workers are reaped (their leases released)
 and leases whose time ran out are cleared. A PAR2 work folder no transfer
 refers to (the run that made it was killed before its transfer was recorded)
-goes once it is a day old. A database error is logged and tried again next
+goes at once if the process that made it is gone, otherwise once it is a day
+old (``postie.par2.workdir``). A database error is logged and tried again next
 time, never fatal.
 """
 
@@ -14,19 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from postie import errors
 from postie.config import VerifyConfig
+from postie.par2.workdir import remove_abandoned
 from postie.store.api import Store
 
 log = logging.getLogger(__name__)
-
-
-ORPHAN_AGE = 86400.0  # seconds: no PAR2 run takes a day, so its folder is abandoned
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +69,9 @@ class Sweeper:
         orphans = 0
         if self.par2_dir is not None:
             try:
-                used = await self.store.par2_folders()
+                orphans = await remove_abandoned(self.par2_dir, self.store.par2_folders)
             except errors.StoreError as exc:
                 log.warning("sweep: PAR2 folders not checked: %s", exc)
-            else:
-                orphans = await asyncio.to_thread(_remove_orphans, self.par2_dir, used)
         report = SweepReport(len(result.transfers), manifests, leases, orphans)
         self.sweeps += 1
         self.last = report
@@ -96,23 +91,3 @@ class Sweeper:
         while True:
             await self.sweep()
             await asyncio.sleep(self.config.sweep_interval)
-
-
-def _remove_orphans(folder: Path, used: set[Path], now: float | None = None) -> int:
-    """Remove the PAR2 job folders under ``folder`` that no transfer refers to and that
-    are older than ORPHAN_AGE; return how many."""
-    now = time.time() if now is None else now
-    removed = 0
-    try:
-        children = list(folder.iterdir())
-    except OSError:
-        return 0
-    for child in children:
-        try:
-            if not child.is_dir() or child in used or now - child.stat().st_mtime < ORPHAN_AGE:
-                continue
-            shutil.rmtree(child)
-            removed += 1
-        except OSError as exc:
-            log.warning("sweep: cannot remove the PAR2 folder %s: %s", child, exc.strerror)
-    return removed

@@ -33,10 +33,10 @@ def test_block_buffered_output_and_exit_status_survive_the_fast_exit() -> None:
     (postie's own commands all flush as they write), to a pipe, block-buffered."""
     code = (
         "import postie.cli as cli\n"
-        "def app():\n"
+        "def run():\n"
         "    print('still buffered', end='')\n"
         "    raise SystemExit(3)\n"
-        "cli.app = app\n"
+        "cli.run = run\n"
         "cli.main()\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
@@ -46,7 +46,7 @@ def test_block_buffered_output_and_exit_status_survive_the_fast_exit() -> None:
     assert (proc.returncode, proc.stdout) == (3, "still buffered"), proc.stderr
     usage = run_postie("post")
     assert usage.returncode == 2
-    assert "Missing argument" in usage.stderr
+    assert usage.stderr == "postie: error: missing argument 'paths' (see postie post --help)\n"
 
 
 def test_help_lists_the_commands() -> None:

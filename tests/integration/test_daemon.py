@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from postie import nzb
 from tests.conftest import REPO, Inn, run_postie
 from tests.integration.innlog import NEWS_LOG, InnLog
 from tests.integration.readback import rebuild_from_nzb
@@ -68,11 +69,12 @@ class Daemon:
         self.log = tmp_path / "daemon.log"
         self.port: int | None = None
 
-    def start(self, *prefix: str, **env: str) -> None:
-        """Start the daemon (``prefix``: a command it runs under, e.g. setpriv)."""
+    def start(self, *prefix: str, command: tuple[str, ...] = ("daemon",), **env: str) -> None:
+        """Start the daemon (``prefix``: a command it runs under, e.g. setpriv;
+        ``command``: postie's arguments before ``-c CONFIG``)."""
         with self.log.open("ab") as err:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(
-                [*prefix, sys.executable, "-m", "postie", "daemon", "-c", str(self.config)],
+                [*prefix, sys.executable, "-m", "postie", *command, "-c", str(self.config)],
                 cwd=REPO,
                 env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
                 stdout=subprocess.DEVNULL,
@@ -422,4 +424,29 @@ def test_only_paths_inside_a_watch_root_or_allowed_path_can_be_queued(
     assert d.request("/actions/add", {"path": str(allowed / "Set")}, key=KEY) == {"queued": 1}
     d.wait_for(lambda: (d.output / "Set.nzb").exists(), 60, "the allowed job's NZB")
     assert [Path(j["path"]) for j in d.jobs()] == [allowed / "Set"]
+    assert d.stop() == 0
+
+
+def test_watch_takes_the_posting_options_of_post(
+    inn: Inn, make_daemon: Any, tmp_path: Path
+) -> None:
+    """`postie watch` with --group, --no-par2 and --verify-delay (over the config's and
+    the environment's settings): the job's articles go to that group, with no PAR2, and
+    its check waits for the delay."""
+    d: Daemon = make_daemon()
+    d.start(
+        command=(
+            "watch", str(d.watch), "-o", str(d.output), "--min-file-age", "0.5",
+            "--group", "alt.test.postie", "--no-par2", "--verify-delay", "3600",
+        ),
+        POSTIE_PAR2="1",
+    )  # fmt: skip
+    (d.watch / "movie.bin").write_bytes(os.urandom(200_000))
+    nzb_path = d.output / "movie.bin.nzb"
+    d.wait_for(nzb_path.exists, 60, "the job's NZB")
+    document = nzb.read(nzb_path)
+    assert [f.groups for f in document.files] == [("alt.test.postie",)]
+    assert not any(".par2" in f.subject for f in document.files)
+    shown = run_postie("transfers", "show", "1", "--db", d.db)
+    assert "verify:    check due at" in shown.stdout, shown.output
     assert d.stop() == 0

@@ -246,7 +246,9 @@ def test_missing_source_on_resume(inn: Inn, tmp_path: Path) -> None:
 
 def test_locked_store_is_a_clear_error_and_posts_nothing(inn: Inn, tmp_path: Path) -> None:
     s = Setup(inn, tmp_path, busy_timeout=0.5)
-    assert run_postie("transfers", "-c", s.config).returncode == 0  # creates the store
+    # the store exists (`postie transfers` creates none); then another process locks it
+    assert run_postie("queue", "resume", "-c", s.config).returncode == 0
+    assert s.db.exists()
     holder = sqlite3.connect(s.db, isolation_level=None)
     try:
         holder.execute("BEGIN EXCLUSIVE")

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
+import stat
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,7 +23,7 @@ from typing import Any, Self
 import aiosqlite
 
 from postie import fsutil
-from postie.errors import StoreError, StoreFull, StoreLocked
+from postie.errors import StoreError, StoreFull, StoreLocked, StoreMissing
 from postie.store.lease import WORKER_TTL
 from postie.store.sqlite.migrate import migrate
 from postie.store.sqlite.sql import query
@@ -36,10 +39,14 @@ class StoreBase:
         busy_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
         worker_ttl: float = WORKER_TTL,
+        create: bool = True,
+        in_memory: bool = False,
     ) -> None:
         self.path = path
         self.location = str(path)
         self.busy_timeout = busy_timeout
+        self._create_missing = create and not in_memory
+        self._in_memory = in_memory
         self.worker_ttl = worker_ttl
         self._clock = clock
         self._db: aiosqlite.Connection | None = None
@@ -58,14 +65,16 @@ class StoreBase:
         await self.aclose()
 
     async def open(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the folder for the store {self.path}: {exc}") from None
-        try:
-            db = await aiosqlite.connect(self.path, isolation_level=None, timeout=self.busy_timeout)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the transfer store {self.path}: {exc}") from None
+        if not self._in_memory:
+            self._check_path()
+        if self._create_missing:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the folder for the store {self.path}: {exc}"
+                ) from None
+        db = await self._connect()
         self._db = db
         db.row_factory = sqlite3.Row
         try:
@@ -81,6 +90,57 @@ class StoreBase:
         except BaseException:
             await self.aclose()
             raise
+
+    def _check_path(self) -> None:
+        """What SQLite would only call "unable to open database file", said plainly."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            if self._create_missing:
+                return
+            raise StoreMissing(
+                f"no transfer store at {self.path} (nothing was recorded there; check --db,"
+                " POSTIE_DB or store.path)"
+            ) from None
+        except OSError as exc:
+            raise StoreError(
+                f"cannot open the transfer store {self.path}: {exc.strerror or exc}"
+            ) from None
+        if stat.S_ISDIR(st.st_mode):
+            raise StoreError(
+                f"the transfer store {self.path} is a folder: --db (POSTIE_DB, store.path) names"
+                f" the store's file, such as {self.path / 'postie.db'}"
+            )
+
+    async def _connect(self) -> aiosqlite.Connection:
+        """The connection. Without ``create`` SQLite itself refuses to make the file
+        (``mode=rw``): a store that vanished since ``open`` looked is not made either;
+        ``in_memory``: a database in memory, the file is never touched (``mode=memory``)."""
+        if self._create_missing:
+            connection = aiosqlite.connect(
+                self.path, isolation_level=None, timeout=self.busy_timeout
+            )
+        else:
+            import urllib.parse  # only for the commands that read a store
+
+            mode = "memory" if self._in_memory else "rw"
+            uri = f"file:{urllib.parse.quote(os.fspath(self.path.absolute()))}?mode={mode}"
+            connection = aiosqlite.connect(
+                uri, uri=True, isolation_level=None, timeout=self.busy_timeout
+            )
+        try:
+            return await connection
+        except sqlite3.Error as exc:
+            # aiosqlite stops its worker thread when the connect fails, and the thread then
+            # hands the stop's result to this event loop: wait for it, or it finds the loop
+            # closed (asyncio.run returned) and prints "RuntimeError: Event loop is closed"
+            # tracebacks under the error (omnilib/aiosqlite#241)
+            thread = getattr(connection, "_thread", None)
+            if isinstance(thread, threading.Thread) and thread.is_alive():
+                await asyncio.to_thread(thread.join, 5.0)
+            if not self._create_missing and not self._in_memory and not self.path.exists():
+                raise StoreMissing(f"no transfer store at {self.path}") from None
+            raise StoreError(f"cannot open the transfer store {self.path}: {exc}") from None
 
     async def aclose(self) -> None:
         db, self._db = self._db, None

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -21,7 +22,7 @@ import aiosqlite
 import pytest
 
 import postie.store.sqlite.migrate as migrate_module
-from postie.errors import FileFailed, StoreError, StoreLocked, StoreTooNew
+from postie.errors import FileFailed, StoreError, StoreLocked, StoreMissing, StoreTooNew
 from postie.store import default_path, open_store
 from postie.store.api import (
     FileProgress,
@@ -565,6 +566,43 @@ async def test_open_makes_the_folder_and_uses_wal(tmp_path: Path) -> None:
     with connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert user_version(path) == EXPECTED_VERSION
+
+
+def exists(path: Path) -> bool:
+    return path.exists()
+
+
+async def test_without_create_a_missing_store_is_named_and_not_made(tmp_path: Path) -> None:
+    path = tmp_path / "typo" / "postie.db"
+    with pytest.raises(StoreMissing, match=f"no transfer store at {path}"):
+        async with open_store(path, create=False):
+            pass
+    async with open_store(path, in_memory=True) as store:
+        assert await store.jobs() == ()
+        assert store.location == str(path)
+    assert not exists(path.parent)
+    async with open_store(path):
+        pass
+    async with open_store(path, create=False) as store:  # there now: opened as usual
+        assert await store.jobs() == ()
+
+
+async def test_a_store_that_cannot_be_opened_leaves_no_thread_running(tmp_path: Path) -> None:
+    """aiosqlite stops its thread when a connect fails; the error comes once it stopped
+    (otherwise the thread may find the event loop closed)."""
+    path = tmp_path / "postie.db"
+    path.symlink_to(tmp_path / "gone" / "postie.db")
+    before = set(threading.enumerate())
+    with pytest.raises(StoreError, match="unable to open database file"):
+        async with open_store(path):
+            pass
+    left = set(threading.enumerate()) - before
+    assert [t for t in left if not t.name.startswith("asyncio_")] == []  # the executor's stay
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    with pytest.raises(StoreError, match=f"the transfer store {folder} is a folder"):
+        async with open_store(folder):
+            pass
 
 
 async def test_source_path_is_stored_as_the_file_system_bytes(

@@ -136,6 +136,27 @@ def test_collect_directory_symlink_loop_is_reported_and_does_not_hang(tmp_path: 
     assert "loop" in collected.failed[0].reason
 
 
+@pytest.mark.timeout(10)  # without the ancestor check the walk never ends: fail, not hang
+def test_collect_loop_through_a_non_root_ancestor_is_reported_and_the_walk_ends(
+    tmp_path: Path,
+) -> None:
+    """Two links inside sub/ both point back to sub/ (not to the root), so only the check
+    against the folders above stops them; without it each level of the walk doubles."""
+    root = tmp_path / "root"
+    write(root / "a.bin", 1)
+    write(root / "sub" / "b.bin", 1)
+    os.symlink("../sub", root / "sub" / "loop")  # sub/loop -> sub
+    os.symlink("../sub", root / "sub" / "loop2")  # a sibling link to the same place
+    collected = collect([root])
+    assert names(collected) == ["a.bin", "sub/b.bin"]
+    assert [p.path for p in collected.failed] == [
+        str(root / "sub" / "loop"),
+        str(root / "sub" / "loop2"),
+    ]
+    assert all(p.reason == "symlink loop (points to a parent)" for p in collected.failed)
+    assert (collected.skipped, collected.warnings) == ((), ())
+
+
 def test_collect_symlink_to_itself_folder_is_reported(tmp_path: Path) -> None:
     root = tmp_path / "root"
     write(root / "a.bin", 1)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pydantic
 import pytest
 
+import postie.config
 from postie.config import (
     DEFAULT_ARTICLE_SIZE,
     DEFAULT_SUBJECT,
@@ -15,6 +18,7 @@ from postie.config import (
     Obfuscation,
     Role,
     ServerConfig,
+    WatchRoot,
     load_config,
     merge,
     parse_config,
@@ -103,6 +107,119 @@ def test_config_is_frozen() -> None:
 def test_unknown_key_is_rejected_with_its_path(data: dict[str, Any], expected: str) -> None:
     message = config_error(data)
     assert f"  {expected}" in message.splitlines(), message
+
+
+# Every model reachable from Config, found by walking the fields, so that a new section (or
+# one that slips off the strict base model) cannot be forgotten here.
+
+# Values for the fields a model requires, so a minimal instance of it is valid.
+REQUIRED: dict[tuple[type[pydantic.BaseModel], str], Any] = {
+    (ServerConfig, "host"): "news.example.com",
+    (WatchRoot, "path"): "/srv/watch",
+}
+
+Where = tuple[str | int, ...]  # a key path: field names, and 0 for the first item of a list
+
+
+def _models_in(annotation: Any) -> Iterator[tuple[type[pydantic.BaseModel], Where]]:
+    """The models an annotation holds, each with the steps into it (0 for a list item)."""
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        yield annotation, ()
+        return
+    args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+    if typing.get_origin(annotation) in (tuple, list, set, frozenset):
+        for arg in args:
+            for model, where in _models_in(arg):
+                yield model, (0, *where)
+        return
+    for arg in args:  # unions, Optional, Annotated, dict values
+        yield from _models_in(arg)
+
+
+def _reachable(
+    model: type[pydantic.BaseModel], where: Where = ()
+) -> Iterator[tuple[Where, type[pydantic.BaseModel]]]:
+    yield where, model
+    for name, field in model.model_fields.items():
+        for sub, steps in _models_in(field.annotation):
+            yield from _reachable(sub, (*where, name, *steps))
+
+
+MODELS = list(_reachable(Config))
+
+
+def _dotted(where: Where) -> str:
+    return ".".join(str(step) for step in where)
+
+
+def _minimal(model: type[pydantic.BaseModel]) -> dict[str, Any]:
+    data = {}
+    for name, field in model.model_fields.items():
+        if field.is_required():
+            assert (model, name) in REQUIRED, f"add a value for {model.__name__}.{name}"
+            data[name] = REQUIRED[model, name]
+    return data
+
+
+def _config_with(where: Where, extra: dict[str, Any]) -> dict[str, Any]:
+    """A minimal valid config with ``extra`` merged into the model at ``where``."""
+    top: dict[str, Any] = {}
+    node: Any = top
+    model: type[pydantic.BaseModel] = Config
+    steps = list(where)
+    while steps:
+        name = steps.pop(0)
+        assert isinstance(name, str)
+        annotation = model.model_fields[name].annotation
+        sub, index = next(_models_in(annotation))
+        child = _minimal(sub)
+        value: Any = child
+        for _ in index:  # a list item: the first (and only) one
+            value = [value]
+        node[name] = value
+        del steps[: len(index)]
+        node, model = child, sub
+    node.update(extra)
+    return top
+
+
+def _unknown_key(model: type[pydantic.BaseModel]) -> str:
+    """A near miss of one of the model's keys (delete_originals -> delete_originalz)."""
+    for name in model.model_fields:
+        typo = name[:-1] + "z"
+        if typo not in model.model_fields:
+            return typo
+    return "bogus"
+
+
+def test_every_model_of_the_config_is_reached() -> None:
+    """The walk finds every model defined in postie.config, lists and nested ones included."""
+    defined = {
+        value
+        for value in vars(postie.config).values()
+        if isinstance(value, type)
+        and issubclass(value, pydantic.BaseModel)
+        and value.__module__ == "postie.config"
+        and value.model_fields
+    }
+    assert {model for _, model in MODELS} == defined
+    paths = {_dotted(where) for where, _ in MODELS}
+    assert {"servers.0.timeouts", "daemon.watch.0", "finalize.hook", "nzb.meta"} <= paths
+
+
+@pytest.mark.parametrize(("where", "model"), MODELS, ids=[_dotted(w) or "(top)" for w, _ in MODELS])
+def test_every_section_rejects_an_unknown_key_with_its_full_path(
+    where: Where, model: type[pydantic.BaseModel]
+) -> None:
+    """A misspelt key is an error naming its whole path in every section, list items too
+    (``finalize: {delete_originalz: true}`` must not be silently ignored)."""
+    parse_config(_config_with(where, {}))  # the minimal config itself is valid
+    key = _unknown_key(model)
+    message = config_error(_config_with(where, {key: True}))
+    assert message.splitlines() == [
+        "invalid configuration in configuration:",
+        f"  {_dotted((*where, key))}: unknown key",
+    ]
 
 
 @pytest.mark.parametrize(

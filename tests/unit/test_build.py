@@ -1,14 +1,24 @@
-"""Tests for postie.article.build beyond the subject (see test_yenc.py): the Date header."""
+"""Tests for postie.article.build beyond the subject (see test_yenc.py): the Date header,
+and the yEnc framing of every article of a tiny file, by hand."""
 
 from __future__ import annotations
 
 import email.utils
 import time
+import zlib
+from pathlib import Path
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from postie.article.build import rfc5322_date
+from postie.article import yenc
+from postie.article.build import ArticleBuilder, rfc5322_date
+from postie.article.plan import FilePlan, JobPlan, Segment
+from postie.config import Obfuscation, PostingConfig, parse_config
+from postie.runtime.engine import PostingJob
+from postie.runtime.runtime import Runtime
+from postie.testing import FaultyNNTPServer
+from tests import yenc_ref
 
 
 @settings(max_examples=2000, deadline=None)
@@ -25,3 +35,97 @@ def test_date_example_and_now() -> None:
     assert rfc5322_date(1_795_461_652) == "Mon, 23 Nov 2026 19:20:52 GMT"
     now = int(time.time())
     assert rfc5322_date(now) == email.utils.formatdate(now, usegmt=True)
+
+
+# --- yEnc framing of a tiny file, by hand -----------------------------------------------------
+#
+# The file "tiny.bin" is the 10 bytes b"abcdefghij" in parts of 4: bytes 1-4, 5-8 and 9-10
+# (``=ypart begin`` is 1-based and ``end`` inclusive). The CRCs are zlib.crc32 of each part
+# and of the whole file; ``crc32=`` (the whole file) is on the last part only.
+
+TINY = b"abcdefghij"
+TINY_PARTS = ((0, 4), (4, 4), (8, 2))  # (offset, length)
+TINY_FRAMING = (
+    (
+        b"=ybegin part=1 total=3 line=128 size=10 name=tiny.bin\r\n=ypart begin=1 end=4\r\n",
+        b"\r\n=yend size=4 part=1 pcrc32=ed82cd11\r\n",
+    ),
+    (
+        b"=ybegin part=2 total=3 line=128 size=10 name=tiny.bin\r\n=ypart begin=5 end=8\r\n",
+        b"\r\n=yend size=4 part=2 pcrc32=08337bb5\r\n",
+    ),
+    (
+        b"=ybegin part=3 total=3 line=128 size=10 name=tiny.bin\r\n=ypart begin=9 end=10\r\n",
+        b"\r\n=yend size=2 part=3 pcrc32=58814a57 crc32=3981703a\r\n",
+    ),
+)
+
+
+def test_the_hand_computed_crcs_are_zlibs() -> None:
+    """The CRCs written into TINY_FRAMING are those of the parts and of the whole file."""
+    assert [zlib.crc32(TINY[o : o + n]) for o, n in TINY_PARTS] == [
+        0xED82CD11,
+        0x08337BB5,
+        0x58814A57,
+    ]
+    assert zlib.crc32(TINY) == 0x3981703A
+
+
+def tiny_plan(path: Path) -> JobPlan:
+    """A plan of the 10-byte file in parts of 4 (smaller than any configurable article)."""
+    segments = tuple(
+        Segment(number, offset, length, f"tiny{number}@postie.test")
+        for number, (offset, length) in enumerate(TINY_PARTS, start=1)
+    )
+    file = FilePlan(1, path, "tiny.bin", len(TINY), 0, segments)
+    return JobPlan(
+        name="tiny",
+        files=(file,),
+        groups=("alt.binaries.test",),
+        poster="postie <postie@postie.invalid>",
+        date=0,
+        obfuscation=Obfuscation.NONE,
+        total_bytes=len(TINY),
+    )
+
+
+def test_article_framing_of_a_tiny_file() -> None:
+    """Each article's =ybegin/=ypart lines and =yend line are exactly the hand-computed ones
+    when given the part CRC, and the whole-file CRC for the last part."""
+    plan = tiny_plan(Path("/nonexistent/tiny.bin"))
+    builder = ArticleBuilder(plan, PostingConfig())
+    file = plan.files[0]
+    for segment, (ybegin, yend) in zip(file.segments, TINY_FRAMING, strict=True):
+        raw = TINY[segment.offset : segment.offset + segment.length]
+        body, pcrc = yenc.encode(raw)
+        last = segment.number == len(file.segments)
+        head, sent_body, tail = builder.article(
+            file, segment, body, pcrc, zlib.crc32(TINY) if last else None
+        )
+        _, framing = head.split(b"\r\n\r\n", 1)
+        assert framing == ybegin
+        assert sent_body == body
+        assert tail == yend
+        assert yenc_ref.decode(sent_body) == raw
+
+
+async def test_the_engine_frames_a_tiny_file_by_hand(tmp_path: Path) -> None:
+    """Posted through the engine (to the in-process test server), the articles carry
+    exactly the hand-computed framing: 1-based ``begin``, ``crc32=`` on the last part only."""
+    path = tmp_path / "tiny.bin"
+    path.write_bytes(TINY)
+    plan = tiny_plan(path)
+    async with FaultyNNTPServer() as server:
+        cfg = parse_config({"servers": [{"host": server.host, "port": server.port}]})
+        async with Runtime(cfg) as runtime:
+            result = await PostingJob(runtime, plan, cfg.posting).run()
+        assert result.complete, result.failed
+        for segment, (ybegin, yend) in zip(plan.files[0].segments, TINY_FRAMING, strict=True):
+            article = server.articles[f"<{segment.message_id}>"]
+            _, body = yenc_ref.split_article(article)
+            assert body.startswith(ybegin)
+            assert body.endswith(yend)
+            assert (
+                yenc_ref.parse_article_body(body).data
+                == (TINY[segment.offset : segment.offset + segment.length])
+            )

@@ -72,6 +72,38 @@ async def test_retries_wait_and_failures_can_be_retried(tmp_path: Path) -> None:
             await store.remove_job(99)
 
 
+@pytest.mark.parametrize("other", ["queued", "running"])
+async def test_retry_while_another_job_of_the_path_is_active_is_a_usage_error(
+    tmp_path: Path, other: str
+) -> None:
+    """Retrying a failed job while a newer job of the same path is queued or running gives
+    the clear usage error (not the database's UNIQUE constraint), and changes nothing."""
+    async with TransferStore(tmp_path / "db") as store:
+        old = await store.enqueue(Path("/w/a"), relative="a", size=10, files=1)
+        assert old is not None
+        claimed = await store.claim_job(owner="w", lease=60)
+        assert claimed is not None
+        await store.end_job(old.id, owner="w", state="failed", error="boom")
+        new = await store.enqueue(Path("/w/a"), relative="a", size=11, files=1)  # changed
+        assert new is not None
+        if other == "running":
+            running = await store.claim_job(owner="w", lease=60)
+            assert running is not None
+            assert running.id == new.id
+        with pytest.raises(errors.UsageError) as info:
+            await store.retry_job(old.id)
+        assert type(info.value) is errors.UsageError
+        assert str(info.value) == (
+            f"job {old.id} is failed: only failed or removed jobs can be retried, and only"
+            " when their path is not queued or running in another job"
+        )
+        found, active = await store.job(old.id), await store.job(new.id)
+        assert found is not None
+        assert active is not None
+        assert (found.state, found.last_error) == ("failed", "boom")
+        assert active.state == other
+
+
 async def test_pause_stops_claims_and_interrupted_jobs_come_back(tmp_path: Path) -> None:
     async with TransferStore(tmp_path / "db") as store:
         await store.enqueue(Path("/w/a"), relative="a")

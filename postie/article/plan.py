@@ -135,7 +135,7 @@ def collect(
     # relative ones afterwards costs more than walking from absolute roots
     paths = [Path(os.path.abspath(p)) for p in paths]
     if root is None:
-        walker = Walker(rules, roots=[p for p in paths if p.is_dir()])
+        walker = Walker(rules, roots=[p for p in paths if _is_dir(p)])
     else:
         walker = Walker(rules, roots=[root], scope=os.fsdecode(root))
     files: list[SourceFile] = []
@@ -144,7 +144,7 @@ def collect(
     warnings: list[Problem] = []
     for given in paths:
         shown = os.fsdecode(given)
-        if not given.exists() and not given.is_symlink():
+        if not _exists(given):
             raise InputError(f"no such file or folder: {shown}")
         walk = walker.given(given) if root is None else walker.entry(given)
         for left in walk.left:
@@ -161,9 +161,28 @@ def collect(
                 reason = "file name is not valid UTF-8 or has control characters"
                 warnings.append(Problem(wire, f"{reason}; posted as {wire!r}"))
             files.append(SourceFile(Path(found.path), wire, found.size, found.mtime_ns))
-        if walk.empty and given.is_dir():
+        if walk.empty and _is_dir(given):
             raise InputError(f"no files to post in {shown} (the folder is empty)")
     return Collected(tuple(files), tuple(skipped), tuple(failed), tuple(warnings))
+
+
+def _exists(path: Path) -> bool:
+    """There is something at ``path`` (also a broken link, or what cannot be examined:
+    the walk says why it cannot be posted)."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _unreadable(path: str) -> str | None:

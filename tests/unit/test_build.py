@@ -8,12 +8,13 @@ import time
 import zlib
 from pathlib import Path
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from postie.article import yenc
 from postie.article.build import ArticleBuilder, rfc5322_date
-from postie.article.plan import FilePlan, JobPlan, Segment
+from postie.article.plan import Collected, FilePlan, JobPlan, Segment, SourceFile, plan_job
 from postie.config import Obfuscation, PostingConfig, parse_config
 from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
@@ -129,3 +130,58 @@ async def test_the_engine_frames_a_tiny_file_by_hand(tmp_path: Path) -> None:
                 yenc_ref.parse_article_body(body).data
                 == (TINY[segment.offset : segment.offset + segment.length])
             )
+
+
+# --- headers -----------------------------------------------------------------------------------
+
+
+def one_file_plan(posting: PostingConfig, *, now: float = 0) -> JobPlan:
+    collected = Collected((SourceFile(Path("/x/movie.mkv"), "movie.mkv", 3000, 0),))
+    return plan_job(collected, posting, name="x", now=now)
+
+
+def test_headers_cross_post_to_every_group_comma_separated() -> None:
+    """Newsgroups lists every configured group, joined by commas and nothing else."""
+    posting = PostingConfig(groups=("alt.binaries.test", "alt.binaries.misc"), article_size=1024)
+    plan = one_file_plan(posting)
+    head = ArticleBuilder(plan, posting).headers(plan.files[0], plan.files[0].segments[0])
+    assert b"\r\nNewsgroups: alt.binaries.test,alt.binaries.misc\r\n" in head
+
+
+@pytest.mark.parametrize(("template", "want"), [("{part!s}/{parts}", "2/3"), ("{part!r}", "2")])
+def test_a_conversion_on_part_gives_the_real_number(template: str, want: str) -> None:
+    """{part!s} and {part!r} are formatted with the real part number, like a format spec."""
+    posting = PostingConfig(subject=template, article_size=1024)
+    plan = one_file_plan(posting)
+    builder = ArticleBuilder(plan, posting)
+    assert builder.subject(plan.files[0], plan.files[0].segments[1]) == want
+
+
+def test_the_date_header_is_the_current_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Date is the time the article is built (not the plan's), formatted per RFC 5322,
+    and follows the clock from one second to the next."""
+    posting = PostingConfig(article_size=1024)
+    plan = one_file_plan(posting, now=0)
+    builder = ArticleBuilder(plan, posting)
+    file = plan.files[0]
+    for now in (1_795_461_652.5, 1_795_461_653.0):
+        monkeypatch.setattr(time, "time", lambda now=now: now)
+        head = builder.headers(file, file.segments[0]).decode()
+        assert f"\r\nDate: {rfc5322_date(int(now))}\r\n\r\n" in head
+
+
+def test_full_obfuscation_puts_each_segments_own_from_and_subject() -> None:
+    """Under full obfuscation every article has its segment's random From and Subject; the
+    NZB still gets the real subject."""
+    posting = PostingConfig(obfuscation=Obfuscation.FULL, article_size=1024)
+    plan = one_file_plan(posting)
+    builder = ArticleBuilder(plan, posting)
+    file = plan.files[0]
+    for segment in file.segments:
+        assert segment.poster is not None
+        assert segment.subject is not None
+        head = builder.headers(file, segment).decode()
+        assert head.startswith(f"From: {segment.poster}\r\nNewsgroups: alt.binaries.test\r\n")
+        assert f"\r\nSubject: {segment.subject}\r\n" in head
+        assert "movie.mkv" not in head
+    assert builder.nzb_subject(file) == '[1/1] - "movie.mkv" yEnc (1/3)'

@@ -532,6 +532,46 @@ def test_load_config_invalid_yaml(tmp_path: Path) -> None:
     assert str(path) in str(info.value)
 
 
+def test_load_config_invalid_yaml_names_line_column_and_problem(tmp_path: Path) -> None:
+    """A YAML syntax error names where (1-based line and column) and what, nothing more."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("posting:\n  groups: [a\n  poster: x: y\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path} is not valid YAML at line 3, column 9: expected ',' or ']', but got ':'"
+    )
+
+
+def test_load_config_yaml_error_without_a_place(tmp_path: Path) -> None:
+    """A character YAML cannot read at all (no mark, no problem text) is a syntax error."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("posting:\n  poster: a\x01b\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path} is not valid YAML: syntax error"
+
+
+def test_parse_config_names_the_configuration_by_default() -> None:
+    """Without a source, errors say "configuration"."""
+    with pytest.raises(ConfigError) as info:
+        parse_config({"bogus": 1})
+    assert str(info.value).splitlines()[0] == "invalid configuration in configuration:"
+
+
+def test_http_api_key_from_the_file_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The status endpoint's key: api_key as given, else the variable api_key_env names
+    (None while it is unset), else none."""
+    assert parse_config({}).daemon.http.key() is None
+    given = parse_config({"daemon": {"http": {"api_key": SECRET}}})
+    assert given.daemon.http.key() == SECRET
+    from_env = parse_config({"daemon": {"http": {"api_key_env": "POSTIE_TEST_KEY"}}})
+    monkeypatch.delenv("POSTIE_TEST_KEY", raising=False)
+    assert from_env.daemon.http.key() is None
+    monkeypatch.setenv("POSTIE_TEST_KEY", "k3y")
+    assert from_env.daemon.http.key() == "k3y"
+
+
 @pytest.mark.parametrize("text", ["- a\n- b\n", "just a string\n", "42\n"])
 def test_load_config_top_level_must_be_a_mapping(tmp_path: Path, text: str) -> None:
     path = tmp_path / "list.yaml"

@@ -180,6 +180,34 @@ async def test_waiters_are_counted_by_group() -> None:
     slots.release()
 
 
+async def test_several_waiters_of_one_group_are_all_counted() -> None:
+    """Two waiting workers of one job both count as its own, until each is handed a slot."""
+    slots = WorkerSlots(1)
+    job = object()
+    await slots.acquire("holder")
+    own = [asyncio.create_task(slots.acquire(job)) for _ in range(2)]
+    await settle()
+    foreign = asyncio.create_task(slots.acquire("verify"))
+    await settle()
+    assert (slots.waiting, slots.waiting_except(job), slots.waiting_except("verify")) == (3, 1, 2)
+    slots.release()  # handed to the first of `own`
+    await asyncio.wait_for(own[0], 1)
+    assert (slots.waiting, slots.waiting_except(job), slots.waiting_except("verify")) == (2, 1, 1)
+    slots.release()
+    await asyncio.wait_for(own[1], 1)
+    assert (slots.waiting, slots.waiting_except(job)) == (1, 1)
+    slots.release()
+    await asyncio.wait_for(foreign, 1)
+    slots.release()
+    assert slots.statistics().in_use == 0
+
+
+def test_fresh_limiters_report_nothing_used() -> None:
+    """Before anything is taken, the peak is zero (not one)."""
+    assert WorkerSlots(3).statistics().peak_in_use == 0
+    assert ByteBudget(100).statistics().peak_in_use == 0
+
+
 async def test_slot_context_releases_on_error() -> None:
     slots = WorkerSlots(1)
 

@@ -184,6 +184,46 @@ def test_frames_straddling_read_chunks(tmp_path: Path, monkeypatch: pytest.Monke
         ), chunk
 
 
+def test_file_records_needing_escapes_round_trip(tmp_path: Path) -> None:
+    """A file line goes through json when any of its strings needs escaping (here only the
+    name), and keeps every field, the role included."""
+    odd = FileRecord(1, Path("/data/plain.par2"), 'say "hi".par2', 500, 1, 1, role="par2")
+    create(tmp_path / "job.manifest", HEADER, [odd]).close()
+    assert read(tmp_path / "job.manifest").files == {1: odd}
+
+
+def test_a_file_line_without_a_role_is_data(tmp_path: Path) -> None:
+    """File lines written before roles existed read as data files."""
+    path = tmp_path / "old.manifest"
+    line = FILES[0].to_json()
+    del line["role"]
+    write_frame(path, [{"postie_manifest": VERSION, **HEADER}, line])
+    assert read(path).files == {1: FILES[0]}
+    assert FILES[0].role == "data"
+
+
+def test_short_writes_still_append_whole_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """os.pwrite may write less than it was given; the rest goes after it, not over it."""
+    real_pwrite = os.pwrite
+
+    def pwrite(fd: int, data: Any, offset: int) -> int:
+        return real_pwrite(fd, bytes(data[:7]), offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    writer = new(tmp_path)
+    first = writer.append([article(1, 1), article(1, 2, obfuscated=True)])
+    end = writer.append([article(2, 1)])
+    writer.close()
+    assert first < end == writer.path.stat().st_size
+    assert all_articles(read(writer.path, durable_bytes=end)) == [
+        article(1, 1),
+        article(1, 2, obfuscated=True),
+        article(2, 1),
+    ]
+
+
 # --- refusing what it cannot read -------------------------------------------------------------
 
 
@@ -234,6 +274,20 @@ def test_bad_article_line(tmp_path: Path) -> None:
         read(writer.path)
 
 
+def test_an_article_line_that_is_not_json_is_named(tmp_path: Path) -> None:
+    """A frame that does not parse as a whole is read line by line to name the bad line."""
+    writer = new(tmp_path)
+    writer.close()
+    text = article(1, 1).line() + "\n" + "not json at all\n"
+    with open(writer.path, "ab") as handle:
+        handle.write(zstandard.ZstdCompressor().compress(text.encode()))
+    with pytest.raises(ManifestError) as info:
+        read(writer.path)
+    assert str(info.value) == (
+        f"the manifest {writer.path} has a bad article line: not json at all"
+    )
+
+
 def test_article_of_an_unknown_file_is_a_bad_line(tmp_path: Path) -> None:
     writer = new(tmp_path)
     writer.append([article(9, 1)])
@@ -247,6 +301,20 @@ def test_missing_manifest(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="is missing") as info:
         read(path)
     assert str(path) in str(info.value)
+
+
+def test_a_manifest_that_cannot_be_read_says_why(tmp_path: Path) -> None:
+    """Other errors than a missing file name the manifest and the system's reason."""
+    under_a_file = tmp_path / "file" / "job.manifest"
+    under_a_file.parent.write_bytes(b"")
+    with pytest.raises(ManifestError) as info:
+        read(under_a_file)
+    assert str(info.value) == (
+        f"cannot read the manifest {under_a_file}: {os.strerror(errno.ENOTDIR)}"
+    )
+    with pytest.raises(ManifestError) as info:
+        read(tmp_path)  # a folder: stat works, reading does not
+    assert str(info.value) == f"cannot read the manifest {tmp_path}: {os.strerror(errno.EISDIR)}"
 
 
 def test_empty_manifest(tmp_path: Path) -> None:
@@ -485,13 +553,16 @@ def test_other_write_errors_say_what_failed(
 @given(
     message_id=st.text(max_size=40),
     subject=st.none() | st.text(max_size=20),
+    poster=st.none() | st.text(max_size=20),
     crc=st.integers(0, 0xFFFFFFFF),
 )
-def test_fast_line_is_the_same_json(message_id: str, subject: str | None, crc: int) -> None:
+def test_fast_line_is_the_same_json(
+    message_id: str, subject: str | None, poster: str | None, crc: int
+) -> None:
     """Lines are formatted without json when no string needs escaping; either way the
     line must read back as the same record (quotes, backslashes, control characters,
     non-ASCII and lone surrogates from non-UTF-8 names included)."""
-    record = ArticleRecord(1, 2, 3, 4, message_id, crc, 5, subject, None, "n")
+    record = ArticleRecord(1, 2, 3, 4, message_id, crc, 5, subject, poster, "n")
     assert json.loads(record.line()) == record.to_json()
 
 

@@ -103,6 +103,40 @@ def test_going_down_stops_at_the_first_divisor_reaching_min_slices() -> None:
     assert (got.slice_size, got.source_slices) == (article // 32, 128)
 
 
+def test_exactly_the_most_slices_at_the_article_size_keeps_the_article_size() -> None:
+    """MAX_SOURCE_SLICES slices of one article each still fit: no bigger slice."""
+    got = one([src("a.bin", ARTICLE * MAX_SOURCE_SLICES)])
+    assert (got.slice_size, got.source_slices) == (ARTICLE, MAX_SOURCE_SLICES)
+
+
+@pytest.mark.parametrize("articles", [MAX_SOURCE_SLICES + 1, 2 * MAX_SOURCE_SLICES])
+def test_one_slice_too_many_doubles_the_slice(articles: int) -> None:
+    """Just over the limit, two articles a slice is the smallest multiple that fits, also
+    when it fits exactly."""
+    got = one([src("a.bin", ARTICLE * articles)])
+    assert got.slice_size == 2 * ARTICLE
+    assert got.source_slices == math.ceil(articles / 2) <= MAX_SOURCE_SLICES
+
+
+def test_exactly_min_slices_keeps_the_article_size() -> None:
+    """MIN_SLICES slices at the article size are enough: the slice is not made smaller."""
+    got = one([src("a.bin", ARTICLE * MIN_SLICES)])
+    assert (got.slice_size, got.source_slices) == (ARTICLE, MIN_SLICES)
+
+
+def test_going_down_stops_at_a_divisor_giving_exactly_min_slices() -> None:
+    """Half the article gives exactly MIN_SLICES slices: that is where it stops."""
+    got = one([src("a.bin", ARTICLE * MIN_SLICES // 2)])
+    assert (got.slice_size, got.source_slices) == (ARTICLE // 2, MIN_SLICES)
+
+
+def test_the_smallest_article_size_is_four_bytes() -> None:
+    """An article of 4 bytes can be planned for (a slice is a multiple of 4); 3 cannot."""
+    assert one([src("a.bin", 40)], article_size=4).slice_size == 4
+    with pytest.raises(ValueError, match="article size 3 is too small"):
+        plan([src("a.bin", 40)], article_size=3)
+
+
 def test_a_forced_slice_size_is_used() -> None:
     got = one([src("a.bin", 100 * KB)], slice_size=4000)
     assert (got.slice_size, got.source_slices) == (4000, 26)
@@ -136,6 +170,19 @@ def test_more_files_than_slices_are_split_into_parts() -> None:
     assert [s.name for s in got.sets] == ["job.part01", "job.part02"]
     assert [len(s.members) for s in got.sets] == [MAX_SOURCE_SLICES, 40_000 - MAX_SOURCE_SLICES]
     assert {s.basepath for s in got.sets} == {ROOT}
+
+
+def test_a_part_is_filled_up_to_exactly_the_most_slices() -> None:
+    """After a split the count starts again from zero: a later part holds exactly
+    MAX_SOURCE_SLICES slices when the files add up to that."""
+    files = [
+        src("a", 4 * MAX_SOURCE_SLICES),
+        src("b", 4 * (MAX_SOURCE_SLICES - 1)),
+        src("c", 4),
+    ]
+    got = plan(files, slice_size=4)
+    check_split(files, got)
+    assert [[m.name for m in s.members] for s in got.sets] == [["a"], ["b", "c"]]
 
 
 def test_part_numbers_are_as_wide_as_the_count_needs() -> None:
@@ -250,6 +297,12 @@ def test_redundancy_needs_exactly_one_valid_form(fields: dict[str, float]) -> No
 def test_options_are_checked(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Par2Options(**fields)  # type: ignore[arg-type]
+
+
+def test_one_and_the_most_recovery_files_are_allowed() -> None:
+    """The bounds of recovery_files are inclusive."""
+    assert Par2Options(recovery_files=1).recovery_files == 1
+    assert Par2Options(recovery_files=31).recovery_files == 31
 
 
 # --- modes ---------------------------------------------------------------------------------

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -85,8 +88,8 @@ def test_collect_zero_byte_file_is_skipped_with_a_reason(tmp_path: Path) -> None
     assert names(collected) == ["full.bin"]
     assert len(collected.skipped) == 1
     assert collected.skipped[0].path == str(empty)
-    assert "empty" in collected.skipped[0].reason
-    assert str(collected.skipped[0]) == f"{empty}: {collected.skipped[0].reason}"
+    assert collected.skipped[0].reason == "empty file (zero bytes), skipped"
+    assert str(collected.skipped[0]) == f"{empty}: empty file (zero bytes), skipped"
 
 
 def test_collect_zero_byte_file_given_directly_is_skipped(tmp_path: Path) -> None:
@@ -342,6 +345,124 @@ def test_display_name() -> None:
     assert display_name(os.fsdecode(b"\xff\xfe.bin")) == ("\\xff\\xfe.bin", False)
 
 
+def test_display_name_escapes_only_what_is_not_printable() -> None:
+    """Control characters become their escapes; printable non-ASCII stays as it is."""
+    assert display_name("é\tb\n.bin") == ("é\\tb\\n.bin", False)
+    assert display_name("a/b c.bin") == ("a/b c.bin", True)
+
+
+def test_collect_symlink_to_a_file_given_directly_is_collected(tmp_path: Path) -> None:
+    """A link to a file, given as a path, is posted under the link's name."""
+    write(tmp_path / "real.bin", 3)
+    os.symlink(tmp_path / "real.bin", tmp_path / "link.bin")
+    collected = collect([tmp_path / "link.bin"])
+    assert names(collected) == ["link.bin"]
+    assert collected.failed == ()
+
+
+def test_collect_goes_on_after_a_broken_symlink_given_directly(tmp_path: Path) -> None:
+    """A broken link among the given paths is reported; the paths after it are collected."""
+    os.symlink(tmp_path / "gone.bin", tmp_path / "broken.bin")
+    good = write(tmp_path / "good.bin", 2)
+    collected = collect([tmp_path / "broken.bin", good])
+    assert names(collected) == ["good.bin"]
+    assert [p.path for p in collected.failed] == [str(tmp_path / "broken.bin")]
+
+
+def test_collect_goes_on_after_a_broken_symlink_in_a_folder(tmp_path: Path) -> None:
+    """A broken link inside a folder is reported; the entries after it are collected."""
+    root = tmp_path / "root"
+    write(root / "a.bin", 1)
+    os.symlink(tmp_path / "gone.bin", root / "b-broken.bin")
+    write(root / "c.bin", 1)
+    write(root / "d" / "e.bin", 1)
+    collected = collect([root], FOLLOW)
+    assert names(collected) == ["a.bin", "c.bin", "d/e.bin"]
+    assert [p.path for p in collected.skipped] == [str(root / "b-broken.bin")]
+
+
+def test_collect_goes_on_after_a_self_link_in_a_folder(tmp_path: Path) -> None:
+    """A link to itself (ELOOP when followed) is reported; the entries after it are
+    collected."""
+    root = tmp_path / "root"
+    write(root / "a.bin", 1)
+    os.symlink("b-me", root / "b-me")
+    write(root / "c.bin", 1)
+    collected = collect([root], FOLLOW)
+    assert names(collected) == ["a.bin", "c.bin"]
+    assert [(p.path, p.reason) for p in collected.skipped] == [(str(root / "b-me"), "symlink loop")]
+
+
+def test_collect_reports_a_folder_it_cannot_list_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder whose listing fails (here: made to fail, as root can list anything) is
+    reported with the reason, and the folders after it are still walked."""
+    root = tmp_path / "root"
+    write(root / "a" / "x.bin", 1)
+    write(root / "b" / "y.bin", 1)
+    real_scandir = os.scandir
+
+    def scandir(path: Path) -> Iterator[os.DirEntry[str]]:
+        if Path(path) == root / "a":
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    collected = collect([root])
+    assert names(collected) == ["b/y.bin"]
+    assert [(p.path, p.reason) for p in collected.failed] == [
+        (str(root / "a"), "cannot read folder: permission denied")
+    ]
+
+
+def test_collect_reports_files_it_cannot_open_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that cannot be opened fails at collection, not mid-upload: "permission
+    denied", or the system's reason for other errors; the other files are collected (made
+    to fail here, as root can open anything)."""
+    locked = write(tmp_path / "a-locked.bin", 1)
+    broken = write(tmp_path / "b-broken.bin", 1)
+    write(tmp_path / "c.bin", 1)
+    real_open = os.open
+
+    def fake_open(path: str, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path) == locked:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        if Path(path) == broken:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", fake_open)
+    collected = collect([tmp_path])
+    assert names(collected) == ["c.bin"]
+    assert [(p.path, p.reason) for p in collected.failed] == [
+        (str(locked), "permission denied"),
+        (str(broken), os.strerror(errno.EIO)),
+    ]
+
+
+def test_collect_a_given_path_that_cannot_be_examined_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A given path whose type cannot be read (here: made to fail, as root reads
+    anything) fails with the reason; the other paths are collected."""
+    given = write(tmp_path / "a.bin", 1)
+    other = write(tmp_path / "b.bin", 1)
+    real_stat = os.stat
+
+    def stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if Path(path) == given:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    collected = collect([given, other])
+    assert names(collected) == ["b.bin"]
+    assert [(p.path, p.reason) for p in collected.failed] == [(str(given), "permission denied")]
+
+
 def test_collect_same_file_twice_is_collected_once(tmp_path: Path) -> None:
     path = write(tmp_path / "a.bin", 4)
     assert names(collect([path, path])) == ["a.bin"]
@@ -444,13 +565,15 @@ def test_plan_job_fields() -> None:
 
 def test_plan_carries_the_problems_over(tmp_path: Path) -> None:
     write(tmp_path / "a.bin", 5)
+    write(tmp_path / os.fsdecode(b"\xff.bin"), 1)  # a warning: not UTF-8
     write(tmp_path / "empty.bin", 0)
     os.symlink(tmp_path / "gone", tmp_path / "broken")
     collected = collect([tmp_path, tmp_path / "broken"])
     plan = plan_job(collected, posting(), name="job")
     assert plan.skipped == collected.skipped != ()
     assert plan.failed == collected.failed != ()
-    assert [f.path for f in plan.files] == [tmp_path / "a.bin"]
+    assert plan.warnings == collected.warnings != ()
+    assert [f.path for f in plan.files] == [tmp_path / "a.bin", tmp_path / os.fsdecode(b"\xff.bin")]
 
 
 def test_plan_message_ids_are_unique_and_in_the_domain() -> None:

@@ -55,15 +55,51 @@ def test_parser_accepts_bare_lf_and_code_only_lines() -> None:
     assert [(r.code, r.line) for r in replies] == [(205, "205"), (223, "223 0 <x@y>")]
 
 
-@pytest.mark.parametrize("line", [b"hello\r\n", b"2x0 no\r\n", b"2000 what\r\n", b"\r\n"])
+@pytest.mark.parametrize(
+    "line", [b"hello\r\n", b"2x0 no\r\n", b"2000 what\r\n", b"\r\n", b"\xff\xfe bytes\r\n"]
+)
 def test_parser_rejects_non_nntp(line: bytes) -> None:
-    with pytest.raises(errors.ProtocolError):
+    """Anything but a three-digit code (alone or before a space) is a protocol error that
+    quotes what came, undecodable bytes included."""
+    shown = line[:-2].decode("utf-8", "replace")
+    with pytest.raises(errors.ProtocolError) as info:
         ReplyParser().feed(line)
+    assert info.value.reply == shown
+    assert str(info.value) == f"not an NNTP reply: {shown!r}"
+
+
+def test_parser_decodes_a_reply_that_is_not_utf8() -> None:
+    """A reply line in another encoding is read with replacement characters, not refused."""
+    (reply,) = ReplyParser().feed(b"200 caf\xe9 ready\r\n")
+    assert (reply.code, reply.line) == (200, "200 caf\ufffd ready")
 
 
 def test_parser_limits_line_length() -> None:
+    """A reply line may be MAX_REPLY_LINE bytes before its end arrives; one more is too long."""
+    parser = ReplyParser()
+    assert parser.feed(b"2" * protocol.MAX_REPLY_LINE) == []
+    with pytest.raises(errors.ProtocolError) as info:
+        parser.feed(b"0")
+    assert str(info.value) == f"reply line longer than {protocol.MAX_REPLY_LINE} bytes"
     with pytest.raises(errors.ProtocolError):
         ReplyParser().feed(b"2" * (protocol.MAX_REPLY_LINE + 10))
+
+
+@pytest.mark.parametrize("bad", ["\r", "\n", "\0"])
+def test_encode_command_refuses_any_line_break_or_nul(bad: str) -> None:
+    """CR, LF or NUL anywhere would end or corrupt the command line: each alone is refused."""
+    with pytest.raises(errors.UsageError) as info:
+        protocol.encode_command("AUTHINFO", "USER", f"evil{bad}POST")
+    assert str(info.value) == "NNTP command contains a line break: 'AUTHINFO'"
+
+
+def test_encode_command_length_limit_includes_crlf() -> None:
+    """MAX_COMMAND_LENGTH bytes with the CRLF is allowed; one more byte is not."""
+    arg = "a" * (protocol.MAX_COMMAND_LENGTH - len("STAT \r\n"))
+    assert len(protocol.encode_command("STAT", arg)) == protocol.MAX_COMMAND_LENGTH
+    with pytest.raises(errors.UsageError) as info:
+        protocol.encode_command("STAT", arg + "a")
+    assert str(info.value) == f"NNTP command longer than {protocol.MAX_COMMAND_LENGTH} bytes: STAT"
 
 
 def test_encode_command() -> None:
@@ -92,18 +128,32 @@ def test_dot_stuff_examples() -> None:
 @pytest.mark.parametrize(
     ("code", "action"),
     [
+        (100, Action.OK),
         (200, Action.OK),
         (240, Action.OK),
+        (299, Action.OK),
+        (300, Action.CONTINUE),
         (340, Action.CONTINUE),
         (381, Action.CONTINUE),
+        (399, Action.CONTINUE),
         (480, Action.REAUTH),
         (400, Action.RETRY),
+        (403, Action.RETRY),
         (441, Action.RETRY),
         (436, Action.RETRY),
+        (451, Action.RETRY),
+        (499, Action.RETRY),
         (481, Action.GIVE_UP),
+        (482, Action.GIVE_UP),
+        (483, Action.GIVE_UP),
+        (437, Action.GIVE_UP),
         (502, Action.GIVE_UP),
         (440, Action.GIVE_UP),
         (500, Action.GIVE_UP),
+        (501, Action.GIVE_UP),
+        (503, Action.GIVE_UP),
+        (599, Action.GIVE_UP),
+        (99, Action.GIVE_UP),
     ],
 )
 def test_classify(code: int, action: Action) -> None:
@@ -115,6 +165,9 @@ def test_classify(code: int, action: Action) -> None:
     [
         ("240 Article received <a@b>", PostOutcome.ACCEPTED),
         ("441 435 Duplicate", PostOutcome.DUPLICATE),
+        ("435 Article not wanted", PostOutcome.DUPLICATE),
+        ("437 Duplicate article", PostOutcome.DUPLICATE),
+        ("437 Article too large", PostOutcome.TOO_LARGE),
         ("441 Article is bigger than local limit", PostOutcome.TOO_LARGE),
         ("441 No valid newsgroups in alt.nope", PostOutcome.GROUP_REFUSED),
         ("441 Posting failed", PostOutcome.RETRY),
@@ -136,6 +189,29 @@ def test_error_for_keeps_the_reply_line() -> None:
     assert isinstance(protocol.error_for(Reply(480, "480 x"), "c"), errors.AuthenticationRequired)
     assert isinstance(protocol.error_for(Reply(440, "440 x"), "c"), errors.PostingNotPermitted)
     assert isinstance(protocol.error_for(Reply(436, "436 x"), "c"), errors.RetryableError)
+
+
+@pytest.mark.parametrize(
+    ("line", "kind", "suffix"),
+    [
+        ("480 Authentication required", errors.AuthenticationRequired, ""),
+        ("481 Authentication failed", errors.AuthenticationFailed, ""),
+        ("482 Authentication commands issued out of sequence", errors.AuthenticationFailed, ""),
+        ("440 Posting not permitted", errors.PostingNotPermitted, ""),
+        ("502 Permission denied", errors.GiveUp, " (no permission)"),
+        ("503 Feature not supported", errors.GiveUp, ""),
+        ("436 Transfer not possible; try again later", errors.ServerBusy, ""),
+        ("400 Service temporarily unavailable", errors.ServerBusy, ""),
+        ("500 Command not recognized", errors.GiveUp, ""),
+    ],
+)
+def test_error_for_each_failing_reply(line: str, kind: type[Exception], suffix: str) -> None:
+    """Each failing reply maps to the exception that says what to do next, its message the
+    context and the reply line, and the reply line kept."""
+    err = protocol.error_for(Reply(int(line[:3]), line), "news:119 POST")
+    assert type(err) is kind
+    assert str(err) == f"news:119 POST: {line}{suffix}"
+    assert err.reply == line
 
 
 def test_message_id_in() -> None:

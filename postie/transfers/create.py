@@ -24,7 +24,17 @@ from postie.config import Config
 from postie.manifest import FileRecord
 from postie.manifest.plan import planned_header
 from postie.par2.make import Par2Step, is_par2, make_par2
-from postie.store.api import Cleanup, FileRole, NewFile, NewTransfer, Store, Transfer
+from postie.store.api import (
+    Cleanup,
+    FileProgress,
+    FileRole,
+    NewFile,
+    NewTransfer,
+    Store,
+    Transfer,
+    UploadState,
+)
+from postie.transfers.carry import Carried, adopt, carried_files, carry_over
 from postie.transfers.prepared import (
     LEASE_SECONDS,
     RUN_KEY,
@@ -80,6 +90,7 @@ async def for_paths(
     roots = roots_of(paths)
     roots_key = digest(list(roots))
     key = files_key((f.path, f.size, f.mtime_ns) for f in collected.files)
+    carried: Carried | None = None
     for transfer in await store.unfinished(roots_key):
         if transfer.abandoned_at is not None:
             if transfer.files_key == key:
@@ -100,6 +111,17 @@ async def for_paths(
                 output=output,
                 overwrite=overwrite,
             )
+        if carried is None:  # the newest one: what it finished is kept
+            carried = await carry_over(store, transfer, config.posting)
+            if carried:
+                log.warning(
+                    "transfer %d was for the same paths but the files changed since; starting"
+                    " a new transfer that keeps its %d finished files that did not change"
+                    " (same Message-IDs)",
+                    transfer.id,
+                    len(carried),
+                )
+                continue
         log.warning(
             "transfer %d was for the same paths but the files changed since; starting a new"
             " transfer (finish the old one with: postie resume %d)",
@@ -108,8 +130,9 @@ async def for_paths(
         )
     targets = nzb_targets(name, (f.name for f in collected.files), config.nzb, output)
     if not overwrite:
+        ours = carried.targets if carried else frozenset()  # the NZB the old one wrote
         for target in targets.values():
-            if target.exists():
+            if target.exists() and target not in ours:
                 raise errors.UsageError(f"NZB already exists: {target} (use --overwrite)")
     made: tuple[SourceFile, ...] = ()
     if par2 is not None and config.par2.enabled:
@@ -122,10 +145,23 @@ async def for_paths(
     plan = plan_job(
         dataclasses.replace(collected, files=collected.files + made), config.posting, name=name
     )
+    if carried:
+        plan = adopt(plan, carried)
     generated = {f.path for f in made}
-    return await _create(
-        store, config, plan, roots, roots_key, key, targets, owner, manifests, generated
+    prepared = await _create(
+        store, config, plan, roots, roots_key, key, targets, owner, manifests, generated, carried
     )
+    if carried:
+        await _supersede(store, carried.old, prepared.transfer_id, owner)
+    return prepared
+
+
+async def _supersede(store: Store, old: Transfer, new: int, owner: str) -> None:
+    """The old transfer is never resumed once a new one carries its files."""
+    try:
+        await store.abandon(old.id, owner=owner, reason=f"superseded by transfer {new}")
+    except (errors.TransferBusy, errors.UsageError) as exc:
+        log.warning("transfer %d stays as it is: %s", old.id, exc)
 
 
 async def _create(
@@ -139,6 +175,7 @@ async def _create(
     owner: str,
     manifests: Path,
     generated: set[Path] | None = None,
+    carried: Carried | None = None,
 ) -> Prepared:
     posting = config.posting
     # by their text: hashing a Path builds its case-folded parts, each time (2,000 files: 40 ms)
@@ -149,6 +186,10 @@ async def _create(
         FileRecord(f.index, f.path, f.name, f.size, f.mtime_ns, len(f.segments)) for f in plan.files
     ]
     writer = await asyncio.to_thread(manifest.create, path, header, records)
+    kept = carried_files(plan, carried) if carried else {}
+    if kept:  # their lines first: durable before anything else happens
+        lines = [r for index in sorted(kept) for _, r in sorted(kept[index].items())]
+        await asyncio.to_thread(writer.append, lines)
     crashpoints.reached("manifest-created")
     not_collected = tuple(str(p) for p in plan.failed)
     options = {
@@ -200,6 +241,21 @@ async def _create(
         with contextlib.suppress(OSError):
             path.unlink()
         raise
+    accepted: dict[tuple[int, int], str] = {}
+    if kept:
+        assert carried is not None
+        for f in plan.files:
+            for part, mid in carried.accepted.get(os.fsdecode(f.path), {}).items():
+                if f.index in kept:
+                    accepted[(f.index, part)] = mid
+        await store.checkpoint(
+            transfer_id,
+            owner=owner,
+            lease=LEASE_SECONDS,
+            manifest_bytes=writer.size,
+            files=[FileProgress(i, len(kept[i]), UploadState.UPLOADED) for i in sorted(kept)],
+            accepted=[(f, p, mid) for (f, p), mid in accepted.items()],
+        )
     crashpoints.reached("recorded")
     return Prepared(
         transfer_id=transfer_id,
@@ -210,7 +266,9 @@ async def _create(
         targets=targets,
         manifest_path=path,
         writer=writer,
-        recorded={f.index: {} for f in plan.files},
-        watermarks={f.index: 0 for f in plan.files},
+        recorded={f.index: kept.get(f.index, {}) for f in plan.files},
+        watermarks={f.index: len(kept[f.index]) if f.index in kept else 0 for f in plan.files},
         not_collected=not_collected,
+        finished_before=set(kept),
+        accepted=accepted,
     )

@@ -105,11 +105,13 @@ class TransferRun:
         for (index, number, _), found in zip(doubtful, present, strict=True):
             if found:
                 there.setdefault(index, set()).add(number)
-        for file in prepared.plan.files if prepared.resumed else ():
+        for file in prepared.plan.files:
             if file.index in prepared.lost:
                 continue
-            if file.index in prepared.finished_before:
+            if file.index in prepared.finished_before:  # also carried over to a new transfer
                 resume[file.index] = FileResume(watermark=len(file.segments))
+                continue
+            if not prepared.resumed:
                 continue
             resume[file.index] = FileResume(
                 watermark=prepared.watermarks.get(file.index, 0),

@@ -414,3 +414,50 @@ async def test_the_nzb_of_a_resumed_transfer_lists_a_file_uploaded_before(
     assert {name: r.data for name, r in rebuilt.items()} == {
         p.name: content for p, content in files.items()
     }
+
+
+async def test_a_rerun_after_the_folder_changed_keeps_what_was_posted(tmp_path: Path) -> None:
+    """Part of a folder failed (b.bin went away mid-run); the user puts a new b.bin back
+    and adds d.bin. The same command keeps a.bin and c.bin as they were posted (same
+    Message-IDs, not posted again), posts only b.bin and d.bin, lists all four in the NZB
+    and abandons the old transfer as superseded."""
+    src = tmp_path / "src"
+    make_tree(src, {"a.bin": 5 * ARTICLE, "b.bin": 3 * ARTICLE, "c.bin": 4 * ARTICLE + 9})
+    b = src / "b.bin"
+    away = tmp_path / "b.away"
+    async with FaultyNNTPServer() as server:
+        first, _ = await post(server, tmp_path, src, before_post=lambda: b.rename(away))
+        assert first.missing == ("b.bin",)
+        old_ids = {
+            f.subject.split('"')[1]: [s.message_id for s in f.segments]
+            for f in nzb.read(tmp_path / "job.nzb").files
+        }
+        assert sorted(old_ids) == ["a.bin", "c.bin"]
+        posted_first = dict(server.post_attempts)
+        b.write_bytes(os.urandom(3 * ARTICLE + 1))  # changed
+        (src / "d.bin").write_bytes(os.urandom(2 * ARTICLE))  # new
+        second, store = await post(server, tmp_path, src)
+        assert second.uploaded, second.reason
+        document = nzb.read(tmp_path / "job.nzb")
+        new_ids = {
+            f.subject.split('"')[1]: [s.message_id for s in f.segments] for f in document.files
+        }
+        assert sorted(new_ids) == ["a.bin", "b.bin", "c.bin", "d.bin"]
+        assert new_ids["a.bin"] == old_ids["a.bin"]
+        assert new_ids["c.bin"] == old_ids["c.bin"]
+        again = {m: n for m, n in server.post_attempts.items() if n > posted_first.get(m, 0)}
+        assert len(again) == 4 + 2, "only b.bin and d.bin are posted"
+        assert all(posted_first.get(m, 0) == 0 for m in again), "a posted article went again"
+        async with open_store(tmp_path / "db" / "postie.db") as reopened:
+            old = await reopened.get(1)
+            assert old is not None
+            assert (old.display_state, old.last_error) == ("abandoned", "superseded by transfer 2")
+            rows = await reopened.files(2)
+            assert all(r.upload_state == "uploaded" for r in rows)
+        del store
+        rebuilt = await asyncio.to_thread(
+            rebuild_from_nzb, tmp_path / "job.nzb", server.host, server.port
+        )
+    assert {n: r.data for n, r in rebuilt.items()} == {
+        p.name: p.read_bytes() for p in sorted(src.iterdir())
+    }

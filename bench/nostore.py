@@ -36,8 +36,7 @@ from postie.cli.progress import show_progress  # noqa: E402
 from postie.config import Config  # noqa: E402
 from postie.runtime.engine import PostingJob  # noqa: E402
 from postie.runtime.runtime import Runtime  # noqa: E402
-from postie.transfers.prepared import nzb_targets  # noqa: E402
-from postie.transfers.service import job_name  # noqa: E402
+from postie.transfers.prepared import job_name, nzb_targets  # noqa: E402
 from tests.engine_nzb import write_nzbs  # noqa: E402
 
 if TYPE_CHECKING:

@@ -16,7 +16,8 @@ from postie.cli.progress import choose_mode, make_console
 from postie.cli.report import CliReporter, render
 from postie.config import Config, Obfuscation
 from postie.store.lease import new_owner
-from postie.transfers.service import PostRequest, TransferService, job_name
+from postie.transfers.prepared import job_name
+from postie.transfers.service import PostRequest, TransferService
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -38,8 +38,9 @@ from postie.runtime.runtime import Runtime
 from postie.runtime.state import JobStatistics
 from postie.store.api import Job, JobState, Store
 from postie.transfers.outcome import Done
+from postie.transfers.prepared import job_name
 from postie.transfers.queue import excluded_folders, job_rules, nzb_folders
-from postie.transfers.service import PostRequest, TransferService, job_name
+from postie.transfers.service import PostRequest, TransferService
 from postie.verify.service import VerifyStatistics, verification
 from postie.verify.sweeper import Sweeper
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -50,6 +51,17 @@ class Done:
     @property
     def transfer_id(self) -> int:
         return self.transfer.id
+
+    def verified_as(self, verified: Done) -> Done:
+        """This run's facts with what its verification came to."""
+        return dataclasses.replace(
+            verified,
+            outcome=self.outcome,
+            files=self.files,
+            not_collected=self.not_collected,
+            resumed=self.resumed,
+            posted_before=self.posted_before,
+        )
 
     @property
     def uploaded(self) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,3 +78,13 @@ def nzb_targets(
     if folder.exists() and not folder.is_dir():
         raise errors.UsageError(f"--nzb-per-file needs a folder for -o, not a file: {folder}")
     return {n: folder / f"{n}.nzb" for n in names}
+
+
+def job_name(paths: Sequence[Path]) -> str:
+    """The name of a transfer of ``paths``: the first folder's name, or the first file's
+    name without its extension."""
+    first = paths[0].resolve() if paths[0].exists() else paths[0]
+    name = os.fsdecode(first.name) or "postie"
+    if first.is_file():
+        name = first.stem or name
+    return name

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -342,3 +342,23 @@ def _upload_state(state: FileState) -> UploadState | None:
     if state.remaining == 0:
         return UploadState.UPLOADED
     return None
+
+
+@contextlib.asynccontextmanager
+async def stop_on(event: asyncio.Event | None, stop: Callable[[], None]) -> AsyncIterator[None]:
+    """Call ``stop`` if ``event`` is set while the body runs."""
+    if event is None:
+        yield
+        return
+
+    async def watch() -> None:
+        await event.wait()
+        stop()
+
+    task = asyncio.create_task(watch())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

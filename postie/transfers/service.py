@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -50,7 +49,7 @@ from postie.transfers.create import for_paths, uploaded_for_paths
 from postie.transfers.outcome import Details, Done, Ending, Quiet, Reporter
 from postie.transfers.prepared import Prepared
 from postie.transfers.resume import resume
-from postie.transfers.run import TransferRun
+from postie.transfers.run import TransferRun, stop_on
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +311,7 @@ class TransferService:
             raise errors.Stopped("stopped before posting")
         async with (
             reporter.posting(prepared.transfer_id, job.statistics),
-            _stop_on(stopping, lambda: job.stop("stopped")),
+            stop_on(stopping, lambda: job.stop("stopped")),
         ):
             outcome = await run.post()
         found = await self.store.get(prepared.transfer_id)
@@ -331,7 +330,7 @@ class TransferService:
         if not outcome.uploaded or not config.verify.enabled or not wait:
             return done
         verified = await self._await_verification(prepared.transfer_id, reporter)
-        return _merge(done, verified)
+        return done.verified_as(verified)
 
     async def _await_verification(self, transfer_id: int, reporter: Reporter) -> Done:
         """Run the verification of one transfer until it is decided (and finalized)."""
@@ -361,50 +360,3 @@ class TransferService:
             lost=lost,
             max_reposts=config.verify.max_reposts,
         )
-
-
-def _merge(run: Done, verified: Done) -> Done:
-    """The run's facts with the verification's ending."""
-    return Done(
-        verified.ending,
-        verified.transfer,
-        run.outcome,
-        files=run.files,
-        not_collected=run.not_collected,
-        verify=verified.verify,
-        verify_label=verified.verify_label,
-        lost=verified.lost,
-        max_reposts=verified.max_reposts,
-        resumed=run.resumed,
-        posted_before=run.posted_before,
-    )
-
-
-@contextlib.asynccontextmanager
-async def _stop_on(event: asyncio.Event | None, stop: Callable[[], None]) -> AsyncIterator[None]:
-    """Call ``stop`` if ``event`` is set while the body runs."""
-    if event is None:
-        yield
-        return
-
-    async def watch() -> None:
-        await event.wait()
-        stop()
-
-    task = asyncio.create_task(watch())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def job_name(paths: Sequence[Path]) -> str:
-    """The name of a transfer of ``paths``: the first folder's name, or the first file's
-    name without its extension."""
-    first = paths[0].resolve() if paths[0].exists() else paths[0]
-    name = os.fsdecode(first.name) or "postie"
-    if first.is_file():
-        name = first.stem or name
-    return name

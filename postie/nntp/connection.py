@@ -264,13 +264,20 @@ class NNTPConnection:
             reply = await self.command("POST")
         if reply.code != 340:
             raise protocol.error_for(reply, f"{self.label} POST")
+        if self._stream is not None and self._stream.unread:
+            # more than the 340: a reply to no command, which must not be taken for the
+            # article's answer (a "240" that came before the article is no 240)
+            self.broken = True
+            raise errors.ProtocolError(
+                f"{self.label}: the server sent more than its 340 before the article"
+            )
         try:
             self._write(*article, protocol.TERMINATOR, *((_POST,) if prime_next else ()))
             self.primed = prime_next
             timeout = self.server.post_timeout
             await self._drain(timeout)
             reply = await self._read_reply(timeout)
-        except (errors.ConnectionLost, errors.NNTPTimeout) as exc:
+        except (errors.ConnectionLost, errors.NNTPTimeout, errors.ProtocolError) as exc:
             raise PostInDoubt(str(exc)) from exc
         return reply
 

@@ -109,6 +109,11 @@ class ReplyStream(asyncio.Protocol):
     def broken(self) -> bool:
         return self._lost is not None or self._closed
 
+    @property
+    def unread(self) -> bool:
+        """Something was received and not read yet: a whole reply or a part of one."""
+        return bool(self._replies) or not self._parser.idle
+
     def write(self, *data: bytes) -> None:
         """Send the buffers in order: with one ``sendmsg`` and no copy on plain TCP
         (:class:`~postie.nntp.socket_transport.SocketTransport`); one write each on

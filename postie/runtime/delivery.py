@@ -147,7 +147,8 @@ class Delivery:
                 last = str(exc)
                 log.warning("%s: %s; will STAT before posting again", where, exc)
                 continue
-            except errors.RetryableError as exc:
+            except (errors.RetryableError, errors.ProtocolError) as exc:
+                # a garbled reply breaks only this connection: a fresh one may do
                 attempts += 1
                 last = str(exc)
                 log.warning("%s: %s; retrying", where, exc)
@@ -205,7 +206,7 @@ class Delivery:
         try:
             async with self.slots.slot(), pool.connection() as conn:
                 return await conn.stat(message_id)
-        except errors.RetryableError:
+        except (errors.RetryableError, errors.ProtocolError):
             return False
         except errors.GiveUp as exc:  # the server cannot be reached: the job stops
             raise errors.JobFailed(str(exc), reply=exc.reply) from exc

@@ -151,7 +151,13 @@ class NNTPConnection:
         try:
             return await self._read_reply(server.connect_timeout)
         except errors.NNTPTimeout as exc:
-            hint = "" if server.ssl else ": is this a TLS port? try --ssl"
+            hint = (
+                ""
+                if server.ssl
+                else ": is this a TLS port? try --ssl instead of --starttls"
+                if server.starttls
+                else ": is this a TLS port? try --ssl"
+            )
             raise errors.ServerNotAnswering(
                 f"{server_prefix(server)}no greeting from {server.host}:{server.port} within"
                 f" {server.connect_timeout:g}s{hint}"

@@ -138,3 +138,12 @@ async def test_hang_up_before_the_greeting_may_pass() -> None:
         exc = await open_fails(settings(server.port))
     assert type(exc) is errors.ConnectFailed
     assert str(exc) == f"127.0.0.1:{server.port} closed the connection before its greeting"
+
+
+async def test_starttls_to_a_tls_port(tls_server_context: ssl.SSLContext) -> None:
+    async with FaultyNNTPServer(ssl_context=tls_server_context) as server:
+        exc = await open_fails(settings(server.port, starttls=True, connect_timeout=0.3))
+    assert str(exc) == (
+        f"no greeting from 127.0.0.1:{server.port} within 0.3s: is this a TLS port?"
+        " try --ssl instead of --starttls"
+    )

@@ -56,7 +56,7 @@ class NNTPTimeout(RetryableError):
 
 
 class ConnectFailed(RetryableError):
-    """Could not open a connection to the server."""
+    """Could not open a connection to the server; another attempt may succeed."""
 
 
 class ServerBusy(RetryableError):
@@ -81,6 +81,21 @@ class AuthenticationFailed(GiveUp):
 
 class PostingNotPermitted(GiveUp):
     """The server does not allow posting on this connection."""
+
+
+class ServerUnreachable(GiveUp):
+    """The server cannot be reached as configured; retrying will not help.
+
+    The name does not resolve, TLS does not match the port, the certificate is refused,
+    or the connection kept failing through every retry."""
+
+
+class ServerNotAnswering(ServerUnreachable):
+    """Nothing answers NNTP at the server's address: the connection is refused, or not
+    made in time, or the server never greets.
+
+    From a server never reached before, that is a wrong host, port or TLS setting. A
+    server that answered before is restarting or overloaded: the pool retries it."""
 
 
 # --- jobs -----------------------------------------------------------------------------------

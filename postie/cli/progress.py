@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # rich is imported only when bars are shown (~30 ms of start-
     from postie.verify.service import VerifyStatistics
 
 PLAIN_INTERVAL = 5.0
+PLAIN_UNCHANGED = 60.0  # seconds before a line that did not change is shown again
 REFRESH = 0.2  # seconds between redraws of the bars
 
 
@@ -105,12 +106,20 @@ async def _every(seconds: float, action: Callable[[], None]) -> None:
 
 
 async def _plain(describe: Callable[[], str], *, first: bool) -> None:
-    """A plain line every PLAIN_INTERVAL seconds (and one at once if ``first``)."""
+    """A plain line every PLAIN_INTERVAL seconds (and one at once if ``first``); a line
+    that says what the last one said waits until PLAIN_UNCHANGED seconds have passed
+    (nothing moves while a connection is being made, say: one line, not one every 5 s)."""
+    loop = asyncio.get_running_loop()
+    last, shown = "", -PLAIN_UNCHANGED
     if first:
-        print(f"postie: {describe()}", file=sys.stdout, flush=True)
+        last, shown = describe(), loop.time()
+        print(f"postie: {last}", file=sys.stdout, flush=True)
     while True:
         await asyncio.sleep(PLAIN_INTERVAL)
-        print(f"postie: {describe()}", file=sys.stdout, flush=True)
+        line = describe()
+        if line != last or loop.time() - shown >= PLAIN_UNCHANGED:
+            last, shown = line, loop.time()
+            print(f"postie: {line}", file=sys.stdout, flush=True)
 
 
 @contextlib.asynccontextmanager

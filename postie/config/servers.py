@@ -23,7 +23,7 @@ class Role(StrEnum):
 class Timeouts(Section):
     """Seconds to wait for each step of an NNTP exchange."""
 
-    connect: float = Field(30.0, gt=0)
+    connect: float = Field(10.0, gt=0)
     reply: float = Field(60.0, gt=0)
     post: float = Field(120.0, gt=0)
 

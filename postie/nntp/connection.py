@@ -13,6 +13,7 @@ must STAT before posting again (a re-post would make a duplicate).
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import time
 from collections.abc import Iterable, Sequence
@@ -24,7 +25,7 @@ from postie.article.ids import bracketed
 from postie.nntp import protocol, socket_transport
 from postie.nntp.protocol import Reply
 from postie.nntp.settings import ModeReader, ServerSettings
-from postie.nntp.transport import ReplyStream, os_reason
+from postie.nntp.transport import ReplyStream, connect_error, server_prefix, tls_error
 
 STAT_WINDOW = 256
 _POST = protocol.encode_command("POST")
@@ -86,40 +87,19 @@ class NNTPConnection:
     # --- opening -----------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Connect, read the greeting, TLS, authenticate, MODE READER."""
+        """Connect, read the greeting, TLS, authenticate, MODE READER.
+
+        A failure to connect is mapped at the IO edge
+        (:func:`~postie.nntp.transport.connect_error`,
+        :func:`~postie.nntp.transport.tls_error`); a server that accepts the connection
+        and never greets is :class:`~postie.errors.ServerNotAnswering`."""
         server = self.server
         context = make_ssl_context(server) if server.ssl or server.starttls else None
-        loop = asyncio.get_running_loop()
         stream = ReplyStream(self.label)
         try:
-            async with asyncio.timeout(server.connect_timeout):
-                if context is None:  # plain TCP: articles go out without being copied
-                    await socket_transport.connect(stream, server.host, server.port)
-                else:
-                    await loop.create_connection(
-                        lambda: stream,
-                        server.host,
-                        server.port,
-                        ssl=context if server.ssl else None,
-                        server_hostname=server.host if server.ssl else None,
-                    )
-        except TimeoutError:
-            stream.abort()
-            raise errors.ConnectFailed(
-                f"{self.label}: no connection within {server.connect_timeout:g}s"
-            ) from None
-        except ssl.SSLCertVerificationError as exc:
-            stream.abort()
-            raise errors.GiveUp(
-                f"{self.label}: TLS certificate rejected: {exc.verify_message}"
-                " (set verify_cert: false only for a server you trust)"
-            ) from None
-        except (OSError, ssl.SSLError) as exc:
-            stream.abort()
-            raise errors.ConnectFailed(f"{self.label}: cannot connect: {os_reason(exc)}") from None
-        self._stream = stream
-        try:
-            reply = await self._read_reply(server.connect_timeout)
+            await self._connect(stream, context)
+            self._stream = stream
+            reply = await self._greeting()
             if reply.code not in (200, 201):
                 raise protocol.error_for(reply, f"{self.label} greeting")
             self.greeting = Greeting(reply)
@@ -136,6 +116,65 @@ class NNTPConnection:
         except BaseException:
             await self.aclose()
             raise
+
+    async def _connect(self, stream: ReplyStream, context: ssl.SSLContext | None) -> None:
+        """TCP (and, with implicit TLS, the handshake), within the connect timeout."""
+        server = self.server
+        loop = asyncio.get_running_loop()
+        sock: socket.socket | None = None
+        connected = False
+        try:
+            async with asyncio.timeout(server.connect_timeout):
+                sock = await socket_transport.open_socket(server.host, server.port)
+                if context is None:  # plain TCP: articles go out without being copied
+                    socket_transport.SocketTransport(loop, sock, stream)
+                else:
+                    await loop.create_connection(
+                        lambda: stream,
+                        sock=sock,
+                        ssl=context if server.ssl else None,
+                        server_hostname=server.host if server.ssl else None,
+                    )
+            connected = True
+        except OSError as exc:  # DNS, TCP, TLS and the timeout are all OSErrors
+            if sock is None:
+                raise connect_error(exc, server) from exc
+            raise tls_error(exc, server) from exc
+        finally:
+            if not connected:
+                stream.abort()
+                if sock is not None:
+                    sock.close()
+
+    async def _greeting(self) -> Reply:
+        server = self.server
+        try:
+            return await self._read_reply(server.connect_timeout)
+        except errors.NNTPTimeout as exc:
+            hint = (
+                ""
+                if server.ssl
+                else ": is this a TLS port? try --ssl instead of --starttls"
+                if server.starttls
+                else ": is this a TLS port? try --ssl"
+            )
+            raise errors.ServerNotAnswering(
+                f"{server_prefix(server)}no greeting from {server.host}:{server.port} within"
+                f" {server.connect_timeout:g}s{hint}"
+            ) from exc
+        except errors.ConnectionLost as exc:  # a busy server, a connection limit: may pass
+            if exc.reply is not None:
+                raise  # "400 too many connections": the server said why
+            raise errors.ConnectFailed(
+                f"{server_prefix(server)}{server.host}:{server.port} closed the connection"
+                " before its greeting"
+            ) from exc
+        except errors.ProtocolError as exc:
+            raise errors.ServerUnreachable(
+                f"{server_prefix(server)}{server.host}:{server.port} does not speak NNTP:"
+                f" {exc}: is this an NNTP port?",
+                reply=exc.reply,
+            ) from exc
 
     async def _starttls(self, context: ssl.SSLContext | None) -> None:
         assert context is not None
@@ -154,13 +193,9 @@ class NNTPConnection:
             if transport is None:
                 raise ssl.SSLError("STARTTLS handshake gave no transport")
             stream.set_transport(transport)
-        except ssl.SSLCertVerificationError as exc:
-            raise errors.GiveUp(
-                f"{self.label}: TLS certificate rejected: {exc.verify_message}"
-            ) from None
-        except (OSError, ssl.SSLError, TimeoutError) as exc:
+        except OSError as exc:  # ssl.SSLError and TimeoutError are OSErrors
             self.broken = True
-            raise errors.ConnectFailed(f"{self.label}: STARTTLS failed: {exc}") from None
+            raise tls_error(exc, self.server) from exc
 
     async def mode_reader(self) -> Reply:
         self._moded = True
@@ -235,13 +270,20 @@ class NNTPConnection:
             reply = await self.command("POST")
         if reply.code != 340:
             raise protocol.error_for(reply, f"{self.label} POST")
+        if self._stream is not None and self._stream.unread:
+            # more than the 340: a reply to no command, which must not be taken for the
+            # article's answer (a "240" that came before the article is no 240)
+            self.broken = True
+            raise errors.ProtocolError(
+                f"{self.label}: the server sent more than its 340 before the article"
+            )
         try:
             self._write(*article, protocol.TERMINATOR, *((_POST,) if prime_next else ()))
             self.primed = prime_next
             timeout = self.server.post_timeout
             await self._drain(timeout)
             reply = await self._read_reply(timeout)
-        except (errors.ConnectionLost, errors.NNTPTimeout) as exc:
+        except (errors.ConnectionLost, errors.NNTPTimeout, errors.ProtocolError) as exc:
             raise PostInDoubt(str(exc)) from exc
         return reply
 
@@ -341,5 +383,7 @@ class NNTPConnection:
         self.last_used = time.monotonic()
         if reply.code == 400:
             self.broken = True
-            raise errors.ConnectionLost(f"{self.label}: server is closing: {reply.line}")
+            raise errors.ConnectionLost(
+                f"{self.label}: server is closing: {reply.line}", reply=reply.line
+            )
         return reply

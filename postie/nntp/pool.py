@@ -7,8 +7,12 @@ the decision. At most ``max_connections`` exist at any time, counting the ones
 being opened.
 
 Idle connections older than ``idle_timeout`` are closed instead of reused.
-Failed connects back off exponentially (0.5 s doubling to 30 s); after
-``connect_retries`` failures in a row an acquire gives up with the last error.
+A failed connect is retried only when the error can pass (``worth_retrying``): a
+dropped connection or a busy server, not a name that does not resolve or a TLS
+setting that does not match the port. Retries back off exponentially (0.5 s
+doubling to 30 s, counted per acquire, so that many workers failing together do
+not push each other's delays up); after ``connect_retries`` of them an acquire
+gives up with :class:`~postie.errors.ServerUnreachable` ("... after N attempts").
 """
 
 from __future__ import annotations
@@ -153,24 +157,45 @@ class ConnectionPool:
     async def _connect(self) -> NNTPConnection:
         attempts = 0
         while True:
-            if self._failures_in_row:
-                delay = min(BACKOFF_MAX, BACKOFF_START * 2 ** (self._failures_in_row - 1))
-                await _sleep(delay)
+            if attempts:
+                await _sleep(min(BACKOFF_MAX, BACKOFF_START * 2 ** (attempts - 1)))
             conn = self._factory(self.server)
             try:
                 await conn.open()
-            except errors.RetryableError as exc:
+            except errors.NNTPError as exc:
                 self._connect_failures += 1
                 self._failures_in_row += 1
                 attempts += 1
+                if not self.worth_retrying(exc):
+                    raise
                 if attempts > self.server.connect_retries:
-                    raise errors.ConnectFailed(str(exc)) from exc
+                    if attempts == 1:
+                        raise errors.ServerUnreachable(str(exc), reply=exc.reply) from exc
+                    raise errors.ServerUnreachable(
+                        f"{exc} (after {attempts} attempts)", reply=exc.reply
+                    ) from exc
                 level = logging.WARNING if self._failures_in_row == 1 else logging.INFO
                 log.log(level, "%s (retrying)", exc)
                 continue
             self._failures_in_row = 0
             self._connects += 1
             return conn
+
+    def worth_retrying(self, exc: errors.NNTPError) -> bool:
+        """Whether a connect that failed with ``exc`` is tried again (the one rule).
+
+        Errors that can pass are: a retryable error (a connection reset or closed, a
+        timeout, a busy server, a resolver that failed for now). Errors that cannot
+        pass stop at once: an unreachable server (the name does not resolve, TLS does
+        not match the port, the certificate is refused), a refused login, no
+        permission. One depends on the past: nothing answering (refused, no connection
+        or no greeting in time) from a server this pool never reached means a wrong
+        host, port or TLS setting, while a server it has reached is restarting or
+        overloaded, which passes.
+        """
+        if isinstance(exc, errors.RetryableError):
+            return True
+        return isinstance(exc, errors.ServerNotAnswering) and self._connects > 0
 
     def release(self, conn: NNTPConnection, *, reusable: bool = True) -> None:
         """Give a connection back; a broken one (or ``reusable=False``) is closed."""

@@ -95,6 +95,11 @@ class ReplyParser:
     def buffered(self) -> int:
         return len(self._buffer)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing of a reply is held: no part of a line, no data block still open."""
+        return not self._buffer and self._status is None
+
     def feed(self, data: bytes) -> list[Reply]:
         buf = self._buffer
         if buf:

@@ -40,7 +40,7 @@ class ServerSettings:
     verify_cert: bool = True
     username: str | None = None
     password: Password = field(default=None, repr=False)
-    connect_timeout: float = 30.0
+    connect_timeout: float = 10.0
     reply_timeout: float = 60.0
     post_timeout: float = 120.0
     idle_timeout: float = 60.0

@@ -38,8 +38,17 @@ _READ_SIZE = 256 * 1024
 
 
 async def connect(protocol: asyncio.Protocol, host: str, port: int) -> SocketTransport:
-    """Connect to ``host:port`` (each address in turn, as asyncio does) and return the
-    transport, with ``protocol`` attached (its ``connection_made`` is called soon)."""
+    """Connect to ``host:port`` and return the transport, with ``protocol`` attached (its
+    ``connection_made`` is called soon)."""
+    sock = await open_socket(host, port)
+    return SocketTransport(asyncio.get_running_loop(), sock, protocol)
+
+
+async def open_socket(host: str, port: int) -> socket.socket:
+    """A non-blocking TCP socket connected to ``host:port``, trying each address in
+    turn as asyncio does. Raises ``socket.gaierror`` when the name does not resolve and
+    ``OSError`` when no address takes the connection (a ``ConnectionRefusedError`` when
+    one of them refused it)."""
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     if not infos:
@@ -59,11 +68,14 @@ async def connect(protocol: asyncio.Protocol, host: str, port: int) -> SocketTra
             raise
         if family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return SocketTransport(loop, sock, protocol)
+        return sock
     if len(failures) == 1:
         raise failures[0]
-    # every address failed: say how each did
-    raise OSError(failures[0].errno, "; ".join(str(exc) for exc in failures))
+    # every address failed: say how each did; a refusal anywhere says more than another
+    # address's "unreachable" (OSError picks the subclass of the errno)
+    refused = [exc.errno for exc in failures if isinstance(exc, ConnectionRefusedError)]
+    errno = refused[0] if refused else failures[0].errno
+    raise OSError(errno, "; ".join(str(exc) for exc in failures))
 
 
 class SocketTransport(asyncio.Transport):

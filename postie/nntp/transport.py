@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
+import re
 import socket
 import ssl
 
 from postie import errors
 from postie.nntp.protocol import Reply, ReplyParser
+from postie.nntp.settings import ServerSettings
 from postie.nntp.socket_transport import SocketTransport
 
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
@@ -106,6 +108,11 @@ class ReplyStream(asyncio.Protocol):
     @property
     def broken(self) -> bool:
         return self._lost is not None or self._closed
+
+    @property
+    def unread(self) -> bool:
+        """Something was received and not read yet: a whole reply or a part of one."""
+        return bool(self._replies) or not self._parser.idle
 
     def write(self, *data: bytes) -> None:
         """Send the buffers in order: with one ``sendmsg`` and no copy on plain TCP
@@ -227,8 +234,101 @@ class ReplyStream(asyncio.Protocol):
 
 
 def os_reason(exc: BaseException) -> str:
+    """What went wrong, in the words of the OS (or of OpenSSL, or of the resolver)."""
+    if isinstance(exc, ssl.SSLError):  # its errno is OpenSSL's, not the OS's
+        return ssl_reason(exc)
+    if isinstance(exc, socket.gaierror):  # its errno is an EAI_* code, not the OS's
+        return str(exc.strerror or exc)
     if isinstance(exc, OSError) and exc.errno:
         return os.strerror(exc.errno)
-    if isinstance(exc, OSError | ssl.SSLError) and exc.strerror:
+    if isinstance(exc, OSError) and exc.strerror:
         return str(exc.strerror)
     return str(exc) or type(exc).__name__
+
+
+_SSL_NOISE = re.compile(r"^\[[A-Z0-9_]+: [A-Z0-9_]+\] |\s*\(_ssl\.c:\d+\)$")
+
+
+def ssl_reason(exc: ssl.SSLError) -> str:
+    """OpenSSL's reason without its decorations: ``wrong version number``."""
+    verify_message = getattr(exc, "verify_message", None)  # set by a failed verification
+    if verify_message:
+        return str(verify_message)
+    text = _SSL_NOISE.sub("", str(exc.strerror or exc))
+    return text or str(getattr(exc, "reason", None) or exc).lower().replace("_", " ")
+
+
+# OpenSSL's reasons for a handshake that met something other than TLS: a plain NNTP
+# greeting ("200 ...") is no TLS record.
+_NOT_TLS = frozenset(
+    {
+        "WRONG_VERSION_NUMBER",
+        "UNKNOWN_PROTOCOL",
+        "HTTP_REQUEST",
+        "PACKET_LENGTH_TOO_LONG",
+        "RECORD_LAYER_FAILURE",
+    }
+)
+
+
+def server_prefix(server: ServerSettings) -> str:
+    """The server's name before a message that names its address anyway."""
+    return "" if server.label == f"{server.host}:{server.port}" else f"{server.label}: "
+
+
+def connect_error(exc: OSError, server: ServerSettings) -> errors.NNTPError:
+    """The postie error for a failure to resolve ``server``'s name or to connect to it.
+
+    Named for what happened, classed by what the caller does next: a name that does not
+    resolve is :class:`~postie.errors.ServerUnreachable` (a temporary resolver failure is
+    retryable); a refused connection or none in time is
+    :class:`~postie.errors.ServerNotAnswering`; anything else (a reset, an unreachable
+    network) is :class:`~postie.errors.ConnectFailed`, which may pass.
+    """
+    who, address = server_prefix(server), f"{server.host}:{server.port}"
+    if isinstance(exc, socket.gaierror):
+        text = f"{who}cannot resolve {server.host}: {os_reason(exc)}"
+        if exc.errno == socket.EAI_AGAIN:  # "Temporary failure in name resolution"
+            return errors.ConnectFailed(text)
+        return errors.ServerUnreachable(text)
+    if isinstance(exc, TimeoutError):
+        return errors.ServerNotAnswering(
+            f"{who}no connection to {address} within {server.connect_timeout:g}s"
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return errors.ServerNotAnswering(f"{who}connection refused: nothing listens on {address}")
+    return errors.ConnectFailed(f"{who}cannot connect to {address}: {os_reason(exc)}")
+
+
+def tls_error(exc: OSError, server: ServerSettings) -> errors.NNTPError:
+    """The postie error for a failed TLS handshake with ``server`` (implicit or STARTTLS).
+
+    A certificate that does not verify, or a peer that does not speak TLS at all, is
+    :class:`~postie.errors.ServerUnreachable`; no handshake in time is
+    :class:`~postie.errors.ServerNotAnswering`; a connection closed during the handshake
+    (or any other OS error) is :class:`~postie.errors.ConnectFailed`.
+    """
+    who, address = server_prefix(server), f"{server.host}:{server.port}"
+    failed = f"{who}TLS handshake with {address} failed"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return errors.ServerUnreachable(
+            f"{who}TLS certificate of {server.host} rejected: {ssl_reason(exc)}"
+            " (--insecure, or verify_cert: false in the config, skips this check:"
+            " only for a server you trust)"
+        )
+    if isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None) in _NOT_TLS:
+        if server.starttls:
+            return errors.ServerUnreachable(
+                f"{failed}: the server did not speak TLS after STARTTLS"
+            )
+        return errors.ServerUnreachable(
+            f"{failed}: the server did not speak TLS: is port {server.port} a TLS port?"
+            " try without --ssl"
+        )
+    if isinstance(exc, TimeoutError):
+        return errors.ServerNotAnswering(f"{failed}: no answer within {server.connect_timeout:g}s")
+    if isinstance(exc, ssl.SSLEOFError | ConnectionError):
+        return errors.ConnectFailed(f"{failed}: the server closed the connection")
+    if isinstance(exc, ssl.SSLError):  # a TLS version or cipher the two sides do not share
+        return errors.ServerUnreachable(f"{failed}: {ssl_reason(exc)}")
+    return errors.ConnectFailed(f"{failed}: {os_reason(exc)}")

@@ -5,8 +5,9 @@ Retries keep the Message-ID. After a timeout or a dropped connection once the
 article was sent (:class:`PostInDoubt`) the next attempt STATs first, so an
 article that did arrive is not posted twice. ``441 435 Duplicate`` followed by
 STAT 223 counts as posted. A refusal that no retry can change (too large, bad
-newsgroups, no posting allowed, bad credentials) stops the job (``JobFailed``);
-retries given up fail the file only.
+newsgroups, no posting allowed, bad credentials) stops the job (``JobFailed``), and
+so does a server that cannot be reached (the pool retried what could pass:
+``ConnectionPool.worth_retrying``); retries given up fail the file only.
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ class Delivery:
                 last = str(exc)
                 log.warning("%s: %s; will STAT before posting again", where, exc)
                 continue
-            except errors.RetryableError as exc:
+            except (errors.RetryableError, errors.ProtocolError) as exc:
+                # a garbled reply breaks only this connection: a fresh one may do
                 attempts += 1
                 last = str(exc)
                 log.warning("%s: %s; retrying", where, exc)
@@ -204,5 +206,7 @@ class Delivery:
         try:
             async with self.slots.slot(), pool.connection() as conn:
                 return await conn.stat(message_id)
-        except errors.RetryableError:
+        except (errors.RetryableError, errors.ProtocolError):
             return False
+        except errors.GiveUp as exc:  # the server cannot be reached: the job stops
+            raise errors.JobFailed(str(exc), reply=exc.reply) from exc

@@ -53,10 +53,7 @@ class Lane:
             self._has_slot = True
         try:
             self.conn = await self.pool.acquire()
-        except errors.ConnectFailed as exc:
-            self._release_slot()
-            raise errors.JobFailed(str(exc)) from exc
-        except errors.GiveUp as exc:
+        except errors.GiveUp as exc:  # the pool retried what could pass: the job stops
             self._release_slot()
             raise errors.JobFailed(str(exc), reply=exc.reply) from exc
         except BaseException:

@@ -43,6 +43,11 @@ commands on a connection (the next command gets ``480`` and the client has to se
 is sent no earlier than ``reply_delay`` seconds after the command it answers arrived, so
 pipelined commands share one delay rather than each paying it in turn.
 
+A script (``FaultyNNTPServer(script=[Send(...), Expect("line"), Close(), ...])``, see
+:mod:`postie.testing.script`) replaces the server's side of the conversation with raw bytes,
+for tests of a client against anything at all: any reply code, garbage, a reply split at every
+byte or dripped slowly, a connection closed at any point.
+
 :func:`make_tree` is a small companion helper that fills a directory with files of given sizes
 and deterministic content, for tests that need something to post; :class:`ManualClock` is a
 store's clock a test moves forward.
@@ -50,7 +55,19 @@ store's clock a test moves forward.
 
 from postie.testing.clock import ManualClock
 from postie.testing.faults import Faults, ServerStatistics
+from postie.testing.script import Close, Expect, Send, Step, Transcript
 from postie.testing.server import FaultyNNTPServer
 from postie.testing.tree import make_tree
 
-__all__ = ["Faults", "FaultyNNTPServer", "ManualClock", "ServerStatistics", "make_tree"]
+__all__ = [
+    "Close",
+    "Expect",
+    "Faults",
+    "FaultyNNTPServer",
+    "ManualClock",
+    "Send",
+    "ServerStatistics",
+    "Step",
+    "Transcript",
+    "make_tree",
+]

@@ -9,11 +9,13 @@ import asyncio
 import collections
 import contextlib
 import ssl
+from collections.abc import Sequence
 from types import TracebackType
 
 from postie.testing.faults import Faults, ServerStatistics
+from postie.testing.script import Step, Transcript, play
 from postie.testing.session import Session
-from postie.testing.wire import ConnectionClosed
+from postie.testing.wire import BufferedReader, ConnectionClosed
 
 
 class FaultyNNTPServer:
@@ -36,6 +38,10 @@ class FaultyNNTPServer:
     ``posting_allowed=False`` greets with 201 and answers ``POST`` with 440.  In
     ``transit_mode`` the server greets as a transit server and answers ``POST`` with 500 until
     the client sends ``MODE READER``.
+
+    With a ``script`` (see :mod:`postie.testing.script`) every connection plays it instead:
+    raw bytes step by step, nothing stored, the faults unused; :attr:`transcripts` holds what
+    each connection received and sent.
     """
 
     def __init__(
@@ -50,6 +56,7 @@ class FaultyNNTPServer:
         transit_mode: bool = False,
         ssl_context: ssl.SSLContext | None = None,
         greeting: str | None = None,
+        script: Sequence[Step] | None = None,
     ) -> None:
         self.faults: Faults = faults if faults is not None else Faults()
         self.username = username
@@ -60,6 +67,9 @@ class FaultyNNTPServer:
         self.transit_mode = transit_mode
         self.ssl_context = ssl_context
         self.greeting = greeting  # replaces the greeting line (to hide transit mode, say)
+        self.script = tuple(script) if script is not None else None
+        self.transcripts: list[Transcript] = []
+        """Script mode: per connection, what it received and sent (in order)."""
 
         self.articles: dict[str, bytes] = {}
         self.post_attempts: collections.Counter[str] = collections.Counter()
@@ -165,7 +175,14 @@ class FaultyNNTPServer:
         self.connections_opened += 1
         self.max_concurrent_connections = max(self.max_concurrent_connections, len(self._handlers))
         try:
-            if not self._closed:
+            if self._closed:
+                pass
+            elif self.script is not None:
+                transcript: Transcript = []
+                self.transcripts.append(transcript)
+                loop = asyncio.get_running_loop()
+                await play(self.script, BufferedReader(reader, loop), writer, transcript)
+            else:
                 await Session(self, reader, writer).run()
         except (ConnectionClosed, ConnectionError, ssl.SSLError):
             pass

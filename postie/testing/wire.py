@@ -48,6 +48,14 @@ class BufferedReader:
         del self._buf[: end + 1]
         return line.removesuffix(b"\r")
 
+    async def read_exactly(self, size: int) -> bytes:
+        """Return the next ``size`` bytes, whatever they are."""
+        while len(self._buf) < size:
+            await self._fill()
+        data = bytes(self._buf[:size])
+        del self._buf[:size]
+        return data
+
     async def read_block(self) -> bytes:
         """Return a multi-line block up to (excluding) its ``.`` line, still dot-stuffed.
 

@@ -14,7 +14,7 @@ from postie.config import Config, parse_config
 from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
 from postie.runtime.state import JobResult
-from postie.testing import Faults, FaultyNNTPServer, make_tree
+from postie.testing import Expect, Faults, FaultyNNTPServer, Send, Step, make_tree
 from tests import yenc_ref
 from tests.engine_nzb import RUN_KEY, write_nzbs
 
@@ -217,3 +217,14 @@ async def test_pipelined_post_survives_faults(tree: Path, tmp_path: Path) -> Non
     assert_all_on_server_once(server, result.plan, tree)
     assert_nzb_complete(result, server, tmp_path)
     assert job.statistics().pipelined_posts > 0
+
+
+async def test_garbled_replies_fail_the_file_not_the_process(tree: Path) -> None:
+    """A reply that is not NNTP breaks its connection: retried on a fresh one like a
+    dropped connection, then the file fails; the job does not crash on ProtocolError."""
+    script: list[Step] = [Send(b"200 ok\r\n"), Expect("line"), Send(b"\x16\x03\x01 what\r\n")]
+    async with FaultyNNTPServer(script=script) as server:
+        result, job = await post(server, tree, max_connections=1)
+    assert len(result.failed) == len(result.plan.files)
+    assert all("not an NNTP reply" in str(f.error) for f in result.failed)
+    assert job.statistics().retries > 0

@@ -163,18 +163,6 @@ def test_article_larger_than_the_server_accepts(inn: Inn, tmp_path: Path) -> Non
     assert not (tmp_path / "big.nzb").exists()
 
 
-def test_unreachable_server(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    source = tmp_path / "x.bin"
-    source.write_bytes(b"x" * 1000)
-    run = run_postie("post", source, "--host", "127.0.0.1", "--port", port, "-o", tmp_path, "-q")
-    assert run.returncode == 3, run.output
-    assert f"127.0.0.1:{port}" in run.stderr
-    assert "refused" in run.stderr.lower()
-
-
 async def test_duplicate_refusal_then_stat_counts_as_posted(inn: Inn, tmp_path: Path) -> None:
     """INN answers 441 435 Duplicate to a repeated Message-ID; STAT 223 makes it posted."""
     source = tmp_path / "dup.bin"

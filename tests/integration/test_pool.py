@@ -12,7 +12,7 @@ from postie.config import parse_config
 from postie.nntp import pool as pool_module
 from postie.nntp.pool import ConnectionPool
 from postie.nntp.settings import ServerSettings
-from postie.testing import FaultyNNTPServer
+from postie.testing import Close, Expect, FaultyNNTPServer
 
 
 def server_settings(port: int, **fields: object) -> ServerSettings:
@@ -60,39 +60,128 @@ async def test_broken_connection_is_discarded_not_reused() -> None:
         assert pool.statistics().discarded == 1
 
 
-async def test_connect_failures_back_off_then_give_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    delays: list[float] = []
+@pytest.fixture
+def delays(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The pool's backoff sleeps, recorded and not slept."""
+    slept: list[float] = []
     real_sleep = asyncio.sleep
 
     async def fake_sleep(delay: float) -> None:
-        delays.append(delay)
+        slept.append(delay)
         await real_sleep(0)
 
     monkeypatch.setattr(pool_module, "_sleep", fake_sleep)
+    return slept
+
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    async with ConnectionPool(server_settings(port, connect_retries=3)) as pool:
-        with pytest.raises(errors.ConnectFailed, match="cannot connect"):
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_connect_failures_that_can_pass_back_off_then_give_up(delays: list[float]) -> None:
+    # a server that hangs up before its greeting (busy, say): worth retrying
+    async with (
+        FaultyNNTPServer(script=[Close()]) as server,
+        ConnectionPool(server_settings(server.port, connect_retries=3)) as pool,
+    ):
+        with pytest.raises(
+            errors.ServerUnreachable,
+            match=r"closed the connection before its greeting \(after 4 attempts\)$",
+        ):
             await pool.acquire()
         assert delays == [0.5, 1.0, 2.0]
         assert pool.statistics().connect_failures == 4
         assert pool.statistics().open == 0
 
 
-async def test_reconnects_when_the_server_comes_back() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+async def test_backoff_is_per_acquire_not_pushed_up_by_other_workers(delays: list[float]) -> None:
+    """Eight workers failing together each back off 0.5, 1, 2 s: not 30 s because the
+    others failed too (that made a refused job take 90 s)."""
+    async with FaultyNNTPServer(script=[Close()]) as server:
+        settings = server_settings(server.port, connect_retries=3, max_connections=8)
+        async with ConnectionPool(settings) as pool:
+            failed = await asyncio.gather(
+                *(pool.acquire() for _ in range(8)), return_exceptions=True
+            )
+    assert all(isinstance(exc, errors.ServerUnreachable) for exc in failed)
+    assert sorted(delays) == sorted([0.5, 1.0, 2.0] * 8)
+
+
+async def test_refused_by_a_server_never_reached_is_not_retried(delays: list[float]) -> None:
+    port = free_port()
+    async with ConnectionPool(server_settings(port, connect_retries=3)) as pool:
+        with pytest.raises(errors.ServerNotAnswering) as caught:
+            await pool.acquire()
+        assert str(caught.value) == f"connection refused: nothing listens on 127.0.0.1:{port}"
+        assert delays == []
+        assert pool.statistics().connect_failures == 1
+
+
+async def test_unresolvable_name_is_not_retried(delays: list[float]) -> None:
+    settings = parse_config(
+        {"servers": [{"host": "no-such-host.invalid", "connect_retries": 3}]}
+    ).servers[0]
+    async with ConnectionPool(settings.settings()) as pool:
+        with pytest.raises(
+            errors.ServerUnreachable, match=r"^cannot resolve no-such-host\.invalid: "
+        ):
+            await pool.acquire()
+    assert delays == []
+
+
+async def test_server_that_never_greets_is_not_retried(delays: list[float]) -> None:
+    async with FaultyNNTPServer(script=[Expect("line")]) as server:
+        settings = server_settings(server.port, timeouts={"connect": 0.2}, connect_retries=3)
+        async with ConnectionPool(settings) as pool:
+            with pytest.raises(errors.ServerNotAnswering) as caught:
+                await pool.acquire()
+    assert str(caught.value) == (
+        f"no greeting from 127.0.0.1:{server.port} within 0.2s: is this a TLS port? try --ssl"
+    )
+    assert delays == []
+    assert len(server.transcripts) == 1
+
+
+async def test_reconnects_when_the_server_comes_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server this pool reached before that now refuses is restarting: retried."""
+    port = free_port()
+    delays: list[float] = []
+    back = FaultyNNTPServer(port=port)
+
+    async def sleep(delay: float) -> None:
+        delays.append(delay)
+        if len(delays) == 2:  # refused twice: now the server is back
+            await back.start()
+
+    monkeypatch.setattr(pool_module, "_sleep", sleep)
     async with ConnectionPool(server_settings(port, connect_retries=10)) as pool:
-        task = asyncio.create_task(pool.acquire())
-        await asyncio.sleep(0.2)  # first attempts fail: nothing listens yet
-        assert not task.done()
-        async with FaultyNNTPServer(port=port):
-            conn = await asyncio.wait_for(task, 10)
+        async with FaultyNNTPServer(port=port), pool.connection() as conn:
+            conn.broken = True  # not kept: the next acquire connects again
+        try:
+            conn = await asyncio.wait_for(pool.acquire(), 10)
             assert conn.greeting is not None
             pool.release(conn)
-            assert pool.statistics().connect_failures >= 1
+        finally:
+            await back.aclose()
+        assert delays == [0.5, 1.0]
+        assert pool.statistics().connect_failures == 2
+        assert pool.statistics().connects == 2
+
+
+async def test_a_server_reached_before_gives_up_after_its_retries(delays: list[float]) -> None:
+    port = free_port()
+    async with ConnectionPool(server_settings(port, connect_retries=2)) as pool:
+        async with FaultyNNTPServer(port=port), pool.connection() as conn:
+            conn.broken = True
+        with pytest.raises(errors.ServerUnreachable) as caught:
+            await pool.acquire()
+    assert str(caught.value) == (
+        f"connection refused: nothing listens on 127.0.0.1:{port} (after 3 attempts)"
+    )
+    assert delays == [0.5, 1.0]
 
 
 async def test_wrong_password_is_not_retried() -> None:

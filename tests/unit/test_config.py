@@ -81,7 +81,7 @@ def test_server_defaults() -> None:
     assert s.password_env is None
     assert s.max_connections == 8
     assert s.role is Role.BOTH
-    assert (s.timeouts.connect, s.timeouts.reply, s.timeouts.post) == (30.0, 60.0, 120.0)
+    assert (s.timeouts.connect, s.timeouts.reply, s.timeouts.post) == (10.0, 60.0, 120.0)
     assert s.idle_timeout == 60.0
     assert s.connect_retries == 3
     assert s.mode_reader == "auto"

@@ -23,7 +23,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postie.testing import Faults, FaultyNNTPServer, ServerStatistics, make_tree
+from postie.testing import (
+    Close,
+    Expect,
+    Faults,
+    FaultyNNTPServer,
+    Send,
+    ServerStatistics,
+    Step,
+    make_tree,
+)
 from postie.testing.wire import BufferedReader, unstuff
 
 TIMEOUT = 2.0
@@ -536,6 +545,46 @@ async def test_aclose_closes_clients_and_is_idempotent() -> None:
     await srv.aclose()
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection(srv.host, srv.port)
+
+
+async def test_script_mode_plays_raw_bytes_and_records_the_transcript() -> None:
+    script: list[Step] = [
+        Send(b"200 scripted\r\n", chunk=3, pause=0.001),
+        Expect("line"),
+        Send(b"340 go\r\n"),
+        Expect("block"),
+        Expect(4),
+        Send(b"240 ok\r\n"),
+        Close(),
+    ]
+    async with FaultyNNTPServer(script=script) as srv:
+        async with connect(srv, greeting="200 scripted") as client:
+            assert await client.cmd("POST") == "340 go"
+            client.send(b"a\r\n.b\r\n.\r\nabcd")
+            assert await client.line() == "240 ok"
+            assert await client.closed_by_server()
+        async with connect(srv, greeting="200 scripted"):
+            pass  # every connection plays the script from its first step
+    first = srv.transcripts[0]
+    assert (
+        b"".join(d for kind, d in first if kind == "sent")
+        == b"200 scripted\r\n340 go\r\n240 ok\r\n"
+    )
+    assert [d for kind, d in first if kind == "sent"][:2] == [b"200", b" sc"]
+    assert [d for kind, d in first if kind == "recv"] == [b"POST\r\n", b"a\r\n.b\r\n.\r\n", b"abcd"]
+    assert len(srv.transcripts) == 2
+    assert not srv.articles  # a script stores nothing
+
+
+async def test_script_mode_abort_and_end_of_script() -> None:
+    aborts = FaultyNNTPServer(script=[Send(b"200 x\r\n"), Close(abort=True)])
+    async with aborts as srv, connect(srv, greeting="200 x") as client:
+        assert await client.closed_by_server()
+    ends = FaultyNNTPServer(script=[Send(b"200 x\r\n")])
+    async with ends as srv, connect(srv, greeting="200 x") as client:
+        client.send("QUIT\r\n")  # the script is over: nothing answers, nothing closes
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(client.reader.read(1), 0.05)
 
 
 @pytest.fixture

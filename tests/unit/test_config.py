@@ -440,7 +440,9 @@ def test_settings_carry_what_the_nntp_layer_uses() -> None:
 
 
 def test_settings_of_defaults() -> None:
+    """Defaults, and STARTTLS handed on (dropping it would send the login in clear)."""
     s = ServerConfig.model_validate(server(starttls=True)).settings()
+    assert (s.starttls, s.ssl, s.verify_cert) == (True, False, True)
     assert (s.port, s.label, s.username, s.password, s.secret()) == (
         119,
         "news.example.com:119",

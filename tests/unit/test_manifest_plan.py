@@ -74,3 +74,24 @@ def test_plan_from_manifest_keeps_recorded_parts_and_plans_the_rest_alike(
         Obfuscation.FULL,
         plan.date,
     )
+
+
+def test_plan_from_manifest_has_the_job_name_and_size_of_all_its_files(tmp_path: Path) -> None:
+    """The rebuilt plan keeps the recorded job name, and its total is every file's size
+    (what a resume's progress counts against), not only the first or the last file's."""
+    header = {"name": "the job", "date": 5, **planned_header(PLANNED)}
+    files = [
+        FileRecord(1, tmp_path / "a.bin", "a.bin", 5000, 1, 2),
+        FileRecord(2, tmp_path / "b.bin", "b.bin", 300, 2, 1),
+        FileRecord(3, tmp_path / "c.par2", "c.par2", 40, 3, 1, role="par2"),
+    ]
+    manifest.create(tmp_path / "m.zst", header, files).close()
+    plan = plan_from_manifest(manifest.read(tmp_path / "m.zst"), planned_posting(header, PLANNED))
+    assert plan.name == "the job"
+    assert plan.date == 5
+    assert [(f.index, f.name, f.size) for f in plan.files] == [
+        (1, "a.bin", 5000),
+        (2, "b.bin", 300),
+        (3, "c.par2", 40),
+    ]
+    assert plan.total_bytes == 5340

@@ -306,6 +306,20 @@ def test_collect_as_a_job_applies_the_rules_to_the_path_itself(tmp_path: Path) -
     assert f"outside {root}; not followed" in escaped.skipped[0].reason
 
 
+def test_collect_as_a_job_follows_links_that_stay_in_the_watch_root(tmp_path: Path) -> None:
+    """A daemon job's links are confined to its watch root, not to the job's own folder: a
+    link to a folder or a file elsewhere in the root is followed."""
+    root = tmp_path / "watch"
+    write(root / "job" / "a.bin", 1)
+    write(root / "shared" / "x.bin", 2)
+    write(root / "other" / "y.bin", 3)
+    os.symlink(root / "shared", root / "job" / "dir")
+    os.symlink(root / "other" / "y.bin", root / "job" / "file-link.bin")
+    collected = collect([root / "job"], FOLLOW, root=root)
+    assert names(collected) == ["a.bin", "dir/x.bin", "file-link.bin"]
+    assert collected.skipped == ()
+
+
 def test_collect_non_utf8_name_gives_a_warning_and_a_printable_name(tmp_path: Path) -> None:
     raw = os.fsencode(tmp_path) + b"/caf\xe9.bin"
     write(Path(os.fsdecode(raw)), 4)
@@ -443,21 +457,25 @@ def test_collect_reports_files_it_cannot_open_and_goes_on(
     ]
 
 
+@pytest.mark.parametrize("failing", [("stat",), ("stat", "lstat")], ids=["stat", "both"])
 def test_collect_a_given_path_that_cannot_be_examined_names_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: tuple[str, ...]
 ) -> None:
     """A given path whose type cannot be read (here: made to fail, as root reads
-    anything) fails with the reason; the other paths are collected."""
+    anything) fails with the reason, also when not even the entry itself can be looked
+    at (it is there, not missing); the other paths are collected."""
     given = write(tmp_path / "a.bin", 1)
     other = write(tmp_path / "b.bin", 1)
-    real_stat = os.stat
+    for name in failing:
+        real = getattr(os, name)
 
-    def stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
-        if Path(path) == given:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
-        return real_stat(path, *args, **kwargs)
+        def fail(path: Any, *args: Any, real: Any = real, **kwargs: Any) -> os.stat_result:
+            if Path(path) == given:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            result: os.stat_result = real(path, *args, **kwargs)
+            return result
 
-    monkeypatch.setattr(os, "stat", stat)
+        monkeypatch.setattr(os, name, fail)
     collected = collect([given, other])
     assert names(collected) == ["b.bin"]
     assert [(p.path, p.reason) for p in collected.failed] == [(str(given), "permission denied")]

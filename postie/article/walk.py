@@ -179,8 +179,7 @@ class Walker:
                 if stat.S_ISREG(st.st_mode):
                     out.ignored.append(Found(path, rel, st.st_size, st.st_mtime_ns))
             return
-        if nzb_here and name.lower().endswith(".nzb"):
-            return
+        nzb_file = nzb_here and name.lower().endswith(".nzb")  # left out if it is a file
         try:
             st = os.lstat(path)
         except FileNotFoundError:
@@ -203,7 +202,7 @@ class Walker:
                 )
                 return
             self._folder(path, f"{rel}/" if rel else "", (*above, key), out)
-        else:
+        elif not nzb_file:
             self._take(path, rel or name, st, out)
 
     def _folder(

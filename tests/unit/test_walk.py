@@ -170,6 +170,7 @@ def test_nzb_files_are_left_out_only_directly_in_an_nzb_folder(tmp_path: Path) -
     assert walk.left == []
     assert walker.entry(out / "job.nzb").empty  # an entry met in the folder: left out
     # a folder named like one is walked whichever way it is met
+    walker.forget_seen()
     assert taken(walker.entry(out / "old.nzb")) == ["inside.bin"]
     assert taken(walker.entry(tmp_path / "elsewhere" / "x.nzb")) == ["x.nzb"]
     # no NZB folder at all: nothing is left out for its name

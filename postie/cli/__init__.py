@@ -3,59 +3,18 @@
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
 import sys
 import threading
-import types
+from collections.abc import Sequence
+from typing import Any, Protocol, cast
 
+import typer
+import typer.core
+import typer.main
 
-def _no_plugins() -> None:
-    """With its plugins disabled pydantic never asks its plugin loader for any, but
-    importing the loader imports ``importlib.metadata`` (and email, zipfile, csv with it):
-    ~110 M instructions, a tenth of the CLI's start-up. Stand in for the loader with one
-    that has no plugins (``get_plugins``, all pydantic asks of it; any other name is
-    looked up in the real loader); tests/unit/test_imports.py
-    checks that pydantic still builds and validates models, and that nothing else
-    imports ``importlib.metadata``."""
-    name = "pydantic.plugin._loader"
-    if name in sys.modules:
-        return
-
-    def get_plugins(*args: object, **kwargs: object) -> tuple[()]:
-        return ()
-
-    def real(attr: str) -> object:
-        # anything else a pydantic release may ask of its loader: the real one answers
-        # (not the import system's probes, such as __path__)
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        import importlib
-
-        if sys.modules.get(name) is loader:
-            del sys.modules[name]
-        return getattr(importlib.import_module(name), attr)
-
-    loader = types.ModuleType(name, "postie: pydantic plugins disabled")
-    loader.get_plugins = get_plugins  # type: ignore[attr-defined]
-    loader.__getattr__ = real  # type: ignore[method-assign]
-    sys.modules[name] = loader
-
-
-# pydantic looks for plugins in every installed distribution at import (~15 ms);
-# the CLI uses none. Set before anything imports pydantic; a user's value wins.
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-if os.environ["PYDANTIC_DISABLE_PLUGINS"] in ("__all__", "1", "true"):
-    _no_plugins()
-
-import importlib  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from typing import Any, Protocol, cast  # noqa: E402
-
-import typer  # noqa: E402 (after the loader stand-in)
-import typer.core  # noqa: E402
-import typer.main  # noqa: E402
-
-from postie import __version__  # noqa: E402
+from postie import __version__
 
 # The commands, in the order `postie --help` lists them: the module under postie.cli that
 # defines each (imported only when the command runs), the name of its function or typer

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from postie import nzb
 from postie.article.build import ArticleBuilder
-from postie.config import NzbConfig, PostingConfig
+from postie.config import NzbConfig, PostingConfig, dump
 from postie.runtime.state import FileState, JobResult
 
 RUN_KEY = ""
@@ -45,7 +45,7 @@ def write_nzbs(
 ) -> list[Path]:
     """Write the NZBs the result allows; return the paths written."""
     builder = ArticleBuilder(result.plan, posting)
-    meta = config.meta.model_dump()
+    meta = dump(config.meta)
     written: list[Path] = []
     if RUN_KEY in targets:
         if result.complete:

@@ -3,61 +3,100 @@
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
 import sys
 import threading
-import types
+from collections.abc import Sequence
+from typing import Any, Protocol, cast
+
+import typer
+import typer.core
+import typer.main
+
+from postie import __version__
+
+# The commands, in the order `postie --help` lists them: the module under postie.cli that
+# defines each (imported only when the command runs), the name of its function or typer
+# group there, and the one line `postie --help` shows for it (the first paragraph of its
+# help; tests/unit/test_cli_commands.py checks that the two agree).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "post": ("post", "post_command", "Post files and folders as yEnc articles and write an NZB."),
+    "resume": (
+        "transfers",
+        "resume_command",
+        "Finish an interrupted transfer: same Message-IDs, nothing posted twice.",
+    ),
+    "verify": (
+        "verify",
+        "verify_command",
+        "Verify a transfer now, or report the segments of an NZB a server does not have.",
+    ),
+    "check-server": (
+        "check",
+        "check_server_command",
+        "Connect to each server, authenticate, and report posting permission and capabilities.",
+    ),
+    "daemon": (
+        "daemon",
+        "daemon_command",
+        "Watch the config's folders and post what lands in them, until SIGTERM or SIGINT.",
+    ),
+    "watch": (
+        "daemon",
+        "watch_command",
+        "The short form of `postie daemon`: watch one folder, NZBs to --output.",
+    ),
+    "transfers": ("transfers", "transfers_app", "List recorded transfers, or show one in detail."),
+    "queue": (
+        "daemon",
+        "queue_app",
+        "The daemon's queue: list, add, remove, retry, pause, resume.",
+    ),
+}
 
 
-def _no_plugins() -> None:
-    """With its plugins disabled pydantic never asks its plugin loader for any, but
-    importing the loader imports ``importlib.metadata`` (and email, zipfile, csv with it):
-    ~110 M instructions, a tenth of the CLI's start-up. Stand in for the loader with one
-    that has no plugins (``get_plugins``, all pydantic asks of it; any other name is
-    looked up in the real loader); tests/unit/test_imports.py
-    checks that pydantic still builds and validates models, and that nothing else
-    imports ``importlib.metadata``."""
-    name = "pydantic.plugin._loader"
-    if name in sys.modules:
-        return
+class _Summary(typer.core.TyperCommand):
+    """A command as `postie --help` lists it (its name and one line), and as click's
+    "did you mean" looks for it, before its module is imported."""
 
-    def get_plugins(*args: object, **kwargs: object) -> tuple[()]:
-        return ()
-
-    def real(attr: str) -> object:
-        # anything else a pydantic release may ask of its loader: the real one answers
-        # (not the import system's probes, such as __path__)
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        import importlib
-
-        if sys.modules.get(name) is loader:
-            del sys.modules[name]
-        return getattr(importlib.import_module(name), attr)
-
-    loader = types.ModuleType(name, "postie: pydantic plugins disabled")
-    loader.get_plugins = get_plugins  # type: ignore[attr-defined]
-    loader.__getattr__ = real  # type: ignore[method-assign]
-    sys.modules[name] = loader
+    def __init__(self, name: str, summary: str) -> None:
+        super().__init__(name, help=summary)
 
 
-# pydantic looks for plugins in every installed distribution at import (~15 ms);
-# the CLI uses none. Set before anything imports pydantic; a user's value wins.
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-if os.environ["PYDANTIC_DISABLE_PLUGINS"] in ("__all__", "1", "true"):
-    _no_plugins()
+class _Commands(typer.core.TyperGroup):
+    """postie's commands, each built when it is run: a command's module (and all it
+    imports: asyncio, the config, the transfer service...) is imported only for that
+    command, ``--help`` included. Until then the group holds a ``_Summary`` of each."""
 
-from collections.abc import Sequence  # noqa: E402
-from typing import Any, Protocol, cast  # noqa: E402
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name, (_, _, summary) in COMMANDS.items():
+            self.commands[name] = _Summary(name, summary)
 
-import typer  # noqa: E402 (after the loader stand-in)
-import typer.main  # noqa: E402
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name is not None and isinstance(command, _Summary):
+            command = self.commands[name] = build_command(name)
+            _flags_take_no_value(command, ctx, name)
+        return name, command, rest
 
-from postie import __version__  # noqa: E402
-from postie.cli import check, common, daemon, post, transfers, verify  # noqa: E402
+
+def build_command(name: str) -> Any:
+    """The click command (or group) of the command ``name``, its module imported now."""
+    module, attribute, _ = COMMANDS[name]
+    target = getattr(importlib.import_module(f"postie.cli.{module}"), attribute)
+    carrier = typer.Typer(add_completion=False)
+    if isinstance(target, typer.Typer):
+        carrier.add_typer(target, name=name)
+        return typer.main.get_group(carrier).commands[name]
+    carrier.command(name)(target)
+    return typer.main.get_command(carrier)
+
 
 app = typer.Typer(
     name="postie",
+    cls=_Commands,
     help="A durable Usenet posting engine: yEnc articles over many NNTP connections, NZB out.",
     no_args_is_help=True,
     add_completion=False,
@@ -79,16 +118,6 @@ def _root(
     ),
 ) -> None:
     """A durable Usenet posting engine."""
-
-
-app.command("post")(post.post_command)
-app.command("resume")(transfers.resume_command)
-app.add_typer(transfers.transfers_app, name="transfers")
-app.command("verify")(verify.verify_command)
-app.command("check-server")(check.check_server_command)
-app.command("daemon")(daemon.daemon_command)
-app.command("watch")(daemon.watch_command)
-app.add_typer(daemon.queue_app, name="queue")
 
 
 def main() -> None:
@@ -137,12 +166,22 @@ def run(args: Sequence[str] | None = None) -> int:
             if text:
                 print(text, file=sys.stderr)
         else:
-            common.error(_usage_line(exc))
+            _error(_usage_line(exc))
         return int(exc.exit_code)
     except typer.Abort:
-        common.error("aborted")
-        return common.EXIT_FAILURE
+        from postie.cli.common import EXIT_FAILURE
+
+        _error("aborted")
+        return EXIT_FAILURE
     return result if isinstance(result, int) else 0
+
+
+def _error(message: str) -> None:
+    """``common.error``: imported now (a command's module has imported it by then, unless
+    the error is in the command's name)."""
+    from postie.cli.common import error
+
+    error(message)
 
 
 class _ParserError(Protocol):
@@ -201,7 +240,8 @@ def _flags_take_no_value(command: Any, parent: Any = None, name: str = "postie")
         if getattr(param, "is_flag", False) or getattr(param, "count", False):
             param.metavar = ""
     for sub_name, sub in getattr(command, "commands", {}).items():
-        _flags_take_no_value(sub, ctx, sub_name)
+        if not isinstance(sub, _Summary):  # done when it is built (_Commands)
+            _flags_take_no_value(sub, ctx, sub_name)
 
 
 def _exit_status(code: object) -> int:

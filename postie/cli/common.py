@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from postie import errors
-from postie.config import Config, Obfuscation, load_config, merge, parse_config
+from postie.config import Config, Obfuscation, dump, load_config, merge, parse_config
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -252,7 +252,7 @@ def build_config(
     elif server_fields and config.servers:
         servers = []
         for server in config.servers:
-            fields = server.model_dump(mode="python")
+            fields = dump(server)
             fields.update(server_fields)
             servers.append(fields)
         data["servers"] = servers

@@ -5,83 +5,96 @@ No ``from __future__ import annotations`` (see :mod:`postie.config`).
 """
 
 from pathlib import Path
-from typing import Self
+from typing import Annotated, ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from msgspec import Meta
 
-from postie.config.section import Section
+from postie.config.section import KeyRules, Section
 
 
-class StoreConfig(Section):
+class StoreConfig(Section, frozen=True):
     """Where transfers are recorded so an interrupted one can be finished."""
 
-    path: Path | None = Field(None, description="SQLite file; default in the user's data folder")
-    manifests: Path | None = Field(None, description="manifest folder; default beside the db")
-    busy_timeout: float = Field(10.0, gt=0, le=3600)
-    checkpoint_interval: float = Field(1.0, gt=0, le=600)
+    path: Annotated[
+        Path | None, Meta(description="SQLite file; default in the user's data folder")
+    ] = None
+    manifests: Annotated[
+        Path | None, Meta(description="manifest folder; default beside the db")
+    ] = None
+    busy_timeout: Annotated[float, Meta(gt=0, le=3600)] = 10.0
+    checkpoint_interval: Annotated[float, Meta(gt=0, le=600)] = 1.0
 
 
-class VerifyConfig(Section):
+class VerifyConfig(Section, frozen=True):
     """Proving that every article arrived: STAT, re-post what is missing, recheck."""
 
     enabled: bool = True
-    delay: float = Field(10.0, ge=0, le=86400, description="propagation delay before the check")
-    connections: int = Field(
-        1, ge=1, le=100, description="STAT connections when no server has role verify"
+    delay: Annotated[
+        float, Meta(ge=0, le=86400, description="propagation delay before the check")
+    ] = 10.0
+    connections: Annotated[
+        int, Meta(ge=1, le=100, description="STAT connections when no server has role verify")
+    ] = 1
+    batch_size: Annotated[int, Meta(ge=1, le=100_000, description="missing articles per claim")] = (
+        500
     )
-    batch_size: int = Field(500, ge=1, le=100_000, description="missing articles per claim")
-    lease: float = Field(120.0, gt=0, le=86400, description="seconds a worker holds a claim")
-    poll_interval: float = Field(5.0, gt=0, le=3600)
-    max_reposts: int = Field(1, ge=0, le=100)
-    max_checks: int = Field(5, ge=1, le=1000, description="STATs of an article before giving up")
-    backoff: float = Field(30.0, ge=0, le=86400, description="first recheck delay, doubling")
-    backoff_max: float = Field(3600.0, ge=0, le=7 * 86400)
-    retention: float = Field(
-        7 * 86400.0, ge=0, description="seconds finished transfers are kept before the sweep"
+    lease: Annotated[float, Meta(gt=0, le=86400, description="seconds a worker holds a claim")] = (
+        120.0
     )
-    sweep_interval: float = Field(3600.0, gt=0, le=7 * 86400)
+    poll_interval: Annotated[float, Meta(gt=0, le=3600)] = 5.0
+    max_reposts: Annotated[int, Meta(ge=0, le=100)] = 1
+    max_checks: Annotated[
+        int, Meta(ge=1, le=1000, description="STATs of an article before giving up")
+    ] = 5
+    backoff: Annotated[float, Meta(ge=0, le=86400, description="first recheck delay, doubling")] = (
+        30.0
+    )
+    backoff_max: Annotated[float, Meta(ge=0, le=7 * 86400)] = 3600.0
+    retention: Annotated[
+        float, Meta(ge=0, description="seconds finished transfers are kept before the sweep")
+    ] = 7 * 86400.0
+    sweep_interval: Annotated[float, Meta(gt=0, le=7 * 86400)] = 3600.0
 
 
-class HookConfig(Section):
-    """A command run once a transfer is verified: an argument list, never a shell.
-
-    Placeholders: {nzb} {name} {source} {id} (whole arguments or inside them)."""
-
-    command: tuple[str, ...] = ()
-    timeout: float = Field(300.0, gt=0, le=86400)
-    retries: int = Field(2, ge=0, le=100)
-    retry_delay: float = Field(10.0, ge=0, le=3600)
-
-    @field_validator("command")
-    @classmethod
-    def _command(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if value and not value[0]:
-            raise ValueError("the program (first item) cannot be empty")
-        for arg in value:
-            try:
-                arg.format_map(_HOOK_FIELDS)
-            except (KeyError, IndexError, ValueError, AttributeError) as exc:
-                raise ValueError(
-                    f"bad placeholder in {arg!r} ({exc}); fields: "
-                    + " ".join("{" + k + "}" for k in _HOOK_FIELDS)
-                ) from None
-        return value
+def _command(value: tuple[str, ...]) -> None:
+    if value and not value[0]:
+        raise ValueError("the program (first item) cannot be empty")
+    for arg in value:
+        try:
+            arg.format_map(_HOOK_FIELDS)
+        except (KeyError, IndexError, ValueError, AttributeError) as exc:
+            raise ValueError(
+                f"bad placeholder in {arg!r} ({exc}); fields: "
+                + " ".join("{" + k + "}" for k in _HOOK_FIELDS)
+            ) from None
 
 
 _HOOK_FIELDS = {"nzb": "", "name": "", "source": "", "id": ""}
 
 
-class FinalizeConfig(Section):
+class HookConfig(Section, frozen=True):
+    """A command run once a transfer is verified: an argument list, never a shell.
+
+    Placeholders: {nzb} {name} {source} {id} (whole arguments or inside them)."""
+
+    command: tuple[str, ...] = ()
+    timeout: Annotated[float, Meta(gt=0, le=86400)] = 300.0
+    retries: Annotated[int, Meta(ge=0, le=100)] = 2
+    retry_delay: Annotated[float, Meta(ge=0, le=3600)] = 10.0
+
+    key_rules: ClassVar[KeyRules] = {"command": _command}
+
+
+class FinalizeConfig(Section, frozen=True):
     """What happens after a transfer is verified (never before)."""
 
     hook: HookConfig = HookConfig()
     delete_originals: bool = False
-    move_originals: Path | None = Field(
-        None, description="move the posted files here (under the transfer's name) instead"
-    )
+    move_originals: Annotated[
+        Path | None,
+        Meta(description="move the posted files here (under the transfer's name) instead"),
+    ] = None
 
-    @model_validator(mode="after")
-    def _one_policy(self) -> Self:
+    def check(self) -> None:
         if self.delete_originals and self.move_originals is not None:
             raise ValueError("delete_originals and move_originals: choose one")
-        return self

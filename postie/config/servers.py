@@ -5,11 +5,11 @@ No ``from __future__ import annotations`` (see :mod:`postie.config`).
 
 import os
 from enum import StrEnum
-from typing import Self
+from typing import Annotated
 
-from pydantic import Field, SecretStr, model_validator
+from msgspec import Meta
 
-from postie.config.section import Section
+from postie.config.section import SecretStr, Section
 from postie.errors import ConfigError
 from postie.nntp.settings import ModeReader, ServerSettings
 
@@ -20,43 +20,41 @@ class Role(StrEnum):
     BOTH = "both"
 
 
-class Timeouts(Section):
+class Timeouts(Section, frozen=True):
     """Seconds to wait for each step of an NNTP exchange."""
 
-    connect: float = Field(10.0, gt=0)
-    reply: float = Field(60.0, gt=0)
-    post: float = Field(120.0, gt=0)
+    connect: Annotated[float, Meta(gt=0)] = 10.0
+    reply: Annotated[float, Meta(gt=0)] = 60.0
+    post: Annotated[float, Meta(gt=0)] = 120.0
 
 
-class ServerConfig(Section):
+class ServerConfig(Section, frozen=True, kw_only=True):
     """One NNTP server."""
 
     name: str = ""
-    host: str = Field(min_length=1)
-    port: int = Field(0, ge=0, le=65535, description="0 means 119, or 563 with ssl")
+    host: Annotated[str, Meta(min_length=1)]
+    port: Annotated[int, Meta(ge=0, le=65535, description="0 means 119, or 563 with ssl")] = 0
     ssl: bool = False
     starttls: bool = False
     verify_cert: bool = True
     username: str | None = None
     password: SecretStr | None = None
     password_env: str | None = None
-    max_connections: int = Field(8, ge=1, le=500)
+    max_connections: Annotated[int, Meta(ge=1, le=500)] = 8
     role: Role = Role.BOTH
     timeouts: Timeouts = Timeouts()
-    idle_timeout: float = Field(60.0, gt=0)
-    connect_retries: int = Field(3, ge=0, le=100)
+    idle_timeout: Annotated[float, Meta(gt=0)] = 60.0
+    connect_retries: Annotated[int, Meta(ge=0, le=100)] = 3
     mode_reader: ModeReader = ModeReader.AUTO
     pipelining: bool = True
 
-    @model_validator(mode="after")
-    def _check(self) -> Self:
+    def check(self) -> None:
         if self.ssl and self.starttls:
             raise ValueError("ssl (implicit TLS) and starttls cannot both be on")
         if self.password is not None and self.password_env is not None:
             raise ValueError("give password or password_env, not both")
         if (self.password is not None or self.password_env) and not self.username:
             raise ValueError("a password needs a username")
-        return self
 
     @property
     def effective_port(self) -> int:

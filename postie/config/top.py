@@ -17,7 +17,7 @@ from postie.config.watching import DaemonConfig
 from postie.errors import ConfigError
 
 
-class Config(Section):
+class Config(Section, frozen=True):
     servers: tuple[ServerConfig, ...] = ()
     posting: PostingConfig = PostingConfig()
     nzb: NzbConfig = NzbConfig()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from postie.article.plan import FilePlan, JobPlan, Segment, new_segment
-from postie.config import Obfuscation, PostingConfig
+from postie.config import Obfuscation, PostingConfig, dump, validate
 from postie.manifest.records import Manifest
 
 PLANNING_KEYS = (
@@ -42,8 +42,7 @@ def planned_posting(header: dict[str, Any], current: PostingConfig) -> PostingCo
     """The posting settings a manifest's transfer was planned with; what is not part of
     planning (retries and their delay) comes from ``current``, the running process's."""
     recorded = {k: header[k] for k in PLANNING_KEYS if k in header}
-    planned = PostingConfig.model_validate(recorded).model_dump(include=set(recorded))
-    return current.model_copy(update=planned)
+    return validate(PostingConfig, {**dump(current), **recorded})
 
 
 def plan_from_manifest(found: Manifest, posting: PostingConfig) -> JobPlan:

@@ -37,6 +37,8 @@ class PostInDoubt(errors.RetryableError):
 
 @dataclass(frozen=True, slots=True)
 class Greeting:
+    """The server's greeting (200: posting allowed, 201: not)."""
+
     reply: Reply
 
     @property

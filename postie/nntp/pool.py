@@ -39,6 +39,8 @@ BACKOFF_MAX = 30.0
 
 @dataclass(frozen=True, slots=True)
 class PoolStatistics:
+    """What the pool holds and has done, at one moment (``ConnectionPool.statistics()``)."""
+
     server: str
     max_connections: int
     open: int

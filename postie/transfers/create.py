@@ -20,7 +20,7 @@ from pathlib import Path
 
 from postie import crashpoints, errors, manifest
 from postie.article.plan import Collected, FilePlan, JobPlan, SourceFile, collect, plan_job
-from postie.config import Config
+from postie.config import Config, dump, replace
 from postie.manifest import FileRecord
 from postie.manifest.plan import planned_header
 from postie.par2.make import Par2Step, is_par2, make_par2
@@ -138,7 +138,7 @@ async def for_paths(
     if par2 is not None and config.par2.enabled:
         if config.nzb.per_file and par2.config.per != "file":
             # each file's NZB carries its own set
-            par2 = dataclasses.replace(par2, config=par2.config.model_copy(update={"per": "file"}))
+            par2 = dataclasses.replace(par2, config=replace(par2.config, per="file"))
         made = await make_par2(
             par2, collected.files, name=name, article_size=config.posting.article_size
         )
@@ -194,11 +194,11 @@ async def _create(
     not_collected = tuple(str(p) for p in plan.failed)
     options = {
         "not_collected": list(not_collected),
-        "nzb": config.nzb.model_dump(mode="json", exclude={"output"}),
+        "nzb": dump(config.nzb, exclude={"output"}),
         "targets": {k: os.fsdecode(v) for k, v in targets.items()},
         "verify": config.verify.enabled,
         "servers": [server.label for server in config.upload_servers],
-        "finalize": config.finalize.model_dump(mode="json"),
+        "finalize": dump(config.finalize),
     }
 
     def role(f: FilePlan) -> tuple[FileRole, Cleanup]:

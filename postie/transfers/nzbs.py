@@ -15,6 +15,7 @@ from postie import errors, fsutil, nzb
 from postie.article.build import ArticleBuilder
 from postie.article.ids import bare
 from postie.article.plan import FilePlan
+from postie.config import dump
 from postie.transfers.prepared import RUN_KEY, Prepared
 
 
@@ -80,7 +81,7 @@ def write_nzbs(
     lines), or the one the server gave it; its bytes are the line's, from ``sizes``."""
     plan = prepared.plan
     builder = ArticleBuilder(plan, prepared.posting)
-    meta = prepared.nzb.meta.model_dump()
+    meta = dump(prepared.nzb.meta)
 
     def entry(file: FilePlan) -> nzb.NzbFile:
         return nzb_file(prepared, builder, file, accepted, sizes[file.index])

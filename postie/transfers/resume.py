@@ -24,7 +24,7 @@ from pathlib import Path
 
 from postie import errors, manifest
 from postie.article.source import source_problem
-from postie.config import Config, NzbConfig, PostingConfig
+from postie.config import Config, NzbConfig, PostingConfig, dump, validate
 from postie.manifest.plan import PLANNING_KEYS, plan_from_manifest, planned_posting
 from postie.store.api import FileRole, Store, Transfer, UploadState
 from postie.transfers.prepared import LEASE_SECONDS, RUN_KEY, Prepared, nzb_targets
@@ -112,7 +112,7 @@ async def _salvage(store: Store, transfer: Transfer, owner: str) -> Transfer:
 
 async def _retarget(store: Store, transfer: Transfer, output: Path, overwrite: bool) -> Transfer:
     """Point the transfer's NZBs at ``output`` (as ``-o`` does for a new transfer)."""
-    nzb_config = NzbConfig.model_validate(transfer.options["nzb"])
+    nzb_config = validate(NzbConfig, transfer.options["nzb"])
     names = [f.name for f in await store.files(transfer.id) if f.role == FileRole.DATA]
     targets = await asyncio.to_thread(nzb_targets, transfer.name, names, nzb_config, output)
     recorded = {k: Path(v) for k, v in transfer.options["targets"].items()}
@@ -147,7 +147,7 @@ async def _load(
             ",".join(posting.groups),
             posting.article_size,
         )
-    nzb_config = NzbConfig.model_validate(options["nzb"])
+    nzb_config = validate(NzbConfig, options["nzb"])
     targets = {k: Path(v) for k, v in options["targets"].items()}
     files = await store.files(transfer.id)
     for row in files:
@@ -188,4 +188,4 @@ async def _load(
 
 
 def _planning_fields(posting: PostingConfig) -> dict[str, object]:
-    return posting.model_dump(mode="json", include=set(PLANNING_KEYS))
+    return dump(posting, include=PLANNING_KEYS)

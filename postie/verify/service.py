@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from postie import errors
-from postie.config import FinalizeConfig, VerifyConfig
+from postie.config import FinalizeConfig, VerifyConfig, validate
 from postie.par2.make import par2_workdir
 from postie.runtime.runtime import Runtime
 from postie.store.api import Failure, FinalizeState, Store, Transfer, VerifyState
@@ -311,5 +311,5 @@ class VerificationService:
         this process's)."""
         recorded = transfer.options.get("finalize")
         if isinstance(recorded, dict):
-            return FinalizeConfig.model_validate(recorded)
+            return validate(FinalizeConfig, recorded)
         return self.finalize_config

@@ -21,8 +21,7 @@ from tests.conftest import run_postie
         ),
         (
             ["post", "x.bin", "--port", "abc"],
-            "invalid value for '--port': Input should be a valid integer, unable to parse"
-            " string as an integer (see postie post --help)",
+            "invalid value for '--port': 'abc' is not a valid int (see postie post --help)",
         ),
         (["queue"], "missing command (see postie queue --help)"),
         (["pots"], "no such command 'pots'; did you mean 'post'? (see postie --help)"),

@@ -5,23 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import yaml
-from pydantic import BaseModel
 
 from postie.config import Config, load_config
+from postie.config.section import Section
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 
 
-def _paths(model: type[BaseModel], prefix: str = "") -> set[str]:
+def _paths(model: type[Section], prefix: str = "") -> set[str]:
     found: set[str] = set()
-    for name, field in model.model_fields.items():
-        path = f"{prefix}{name}"
+    for field in msgspec.structs.fields(model):
+        path = f"{prefix}{field.name}"
         found.add(path)
-        annotation: Any = field.annotation
+        annotation: Any = field.type
         args = getattr(annotation, "__args__", ())
         for candidate in (annotation, *args):
-            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            if isinstance(candidate, type) and issubclass(candidate, Section):
                 found |= _paths(candidate, f"{path}.")
     return found
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from postie.config import HttpConfig
+from postie.config import HttpConfig, SecretStr
 from postie.daemon.http import MAX_BODY, MAX_HEAD, Metrics, StatusServer, render_metrics
 from postie.errors import ConfigError, JobFailed
 
@@ -63,7 +63,7 @@ class Fakes:
 
 
 def server(fakes: Fakes, *, key: str | None = KEY, **kwargs: Any) -> StatusServer:
-    config = HttpConfig(port=0, api_key=key)
+    config = HttpConfig(port=0, api_key=None if key is None else SecretStr(key))
     actions = {name: fakes.action(name) for name in ("pause", "resume", "retry", "add")}
     actions["remove"] = fakes.refuse
     actions["crash"] = fakes.crash
@@ -506,7 +506,7 @@ async def test_port_and_lifecycle() -> None:
 
 async def test_port_in_use_is_a_config_error() -> None:
     async with server(Fakes()) as first:
-        config = HttpConfig(port=first.port, api_key=KEY)
+        config = HttpConfig(port=first.port, api_key=SecretStr(KEY))
         fakes = Fakes()
         second = StatusServer(config, status=fakes.status, metrics=fakes.metrics, actions={})
         with pytest.raises(ConfigError, match=r"cannot listen on 127\.0\.0\.1"):

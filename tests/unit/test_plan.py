@@ -22,7 +22,7 @@ from postie.article.plan import (
     plan_job,
 )
 from postie.article.walk import WalkRules
-from postie.config import Obfuscation, PostingConfig
+from postie.config import Obfuscation, PostingConfig, validate
 from postie.errors import InputError
 
 SIZE = 1024  # the smallest allowed article size keeps the files tiny
@@ -36,7 +36,7 @@ def write(path: Path, size: int) -> Path:
 
 
 def posting(**fields: object) -> PostingConfig:
-    return PostingConfig.model_validate({"article_size": SIZE, **fields})
+    return validate(PostingConfig, {"article_size": SIZE, **fields})
 
 
 def source(name: str, size: int) -> SourceFile:
@@ -543,7 +543,7 @@ def test_plan_splits_sizes(size: int, lengths: list[int]) -> None:
 )
 def test_plan_segments_cover_every_file_exactly(sizes: list[int], article_size: int) -> None:
     files = tuple(source(f"f{i}.bin", n) for i, n in enumerate(sizes))
-    config = PostingConfig.model_validate({"article_size": article_size})
+    config = validate(PostingConfig, {"article_size": article_size})
     plan = plan_job(Collected(files), config, name="job")
     assert plan.total_bytes == sum(sizes)
     assert plan.article_count == sum(-(-n // article_size) for n in sizes)

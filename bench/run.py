@@ -1360,11 +1360,22 @@ def fs_type(path: Path) -> str:
     return kind
 
 
+MAKE_STORE = (
+    "import asyncio, sys\n"
+    "from postie.store import open_store\n"
+    "async def make():\n"
+    "    async with open_store(sys.argv[1]):\n"
+    "        pass\n"
+    "asyncio.run(make())\n"
+)
+
+
 def setup_store(tool: Tool, args: argparse.Namespace) -> Path | None:
     """Make the empty store each run of a postie that keeps one starts from; return its folder.
 
-    The store is made (and migrated) here with `postie transfers --db`, so the first
-    measured run does not pay for creating it, as a user's would not."""
+    The store is made (and migrated) here with `postie transfers --db` (postie before
+    07c5409) or by opening it with postie's Python API, so the first measured run does not
+    pay for creating it, as a user's would not."""
     if not tool.takes_db:
         if tool.name == "postie":
             args.store_note = None
@@ -1374,6 +1385,13 @@ def setup_store(tool: Tool, args: argparse.Namespace) -> Path | None:
     root.mkdir(parents=True, exist_ok=False)
     tool.store = root / "postie.db"
     rc, out = _probe([*tool.argv_prefix, "transfers", "--db", str(tool.store)], tool.environ())
+    if rc != 0 and "no transfer store" in out:
+        # since 07c5409 the commands that only read create no store: open it from Python
+        prefix = tool.argv_prefix
+        python = (
+            prefix[0] if prefix[1:3] == ["-m", "postie"] else str(Path(prefix[0]).parent / "python")
+        )
+        rc, out = _probe([python, "-c", MAKE_STORE, str(tool.store)], tool.environ())
     if rc != 0:
         log(f"could not make the store {tool.store}: {_tail(out)}")
     note = f"--db under {root} ({fs_type(root)}), a fresh copy of an empty store per run"

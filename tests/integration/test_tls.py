@@ -113,3 +113,21 @@ def test_folder_over_inn_tls_with_four_connections_reads_back(inn: Inn, tmp_path
     assert {name: sha256(r.data) for name, r in rebuilt.items()} == {
         name: sha256(data) for name, data in files.items()
     }
+
+
+async def test_starttls_refuses_bytes_the_server_sent_before_tls() -> None:
+    """Whatever follows the 382 in the clear must not pass for the first reply under TLS
+    (a man in the middle could put it there)."""
+    script: list[Step] = [
+        Send(b"200 ready\r\n"),
+        Expect("line"),
+        Send(b"382 go ahead\r\n281 you are logged in\r\n"),
+    ]
+    async with FaultyNNTPServer(script=script) as server:
+        conn = NNTPConnection(
+            ServerSettings(host="127.0.0.1", port=server.port, starttls=True, verify_cert=False)
+        )
+        with pytest.raises(errors.ProtocolError) as caught:
+            await conn.open()
+        assert conn.closed
+    assert str(caught.value) == f"127.0.0.1:{server.port}: the server sent more than its 382"

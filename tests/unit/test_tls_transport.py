@@ -16,6 +16,8 @@ import pytest
 
 from postie import errors
 from postie.nntp import socket_transport, tls_transport
+from postie.nntp.connection import make_ssl_context
+from postie.nntp.settings import ServerSettings
 from postie.nntp.socket_transport import HIGH_WATER, SocketTransport
 from postie.nntp.tls_transport import TLSTransport
 from postie.nntp.transport import _NOT_TLS
@@ -620,3 +622,19 @@ def test_detach_hands_over_an_idle_plain_socket_only() -> None:
             sock.close()
 
     asyncio.run(main())
+
+
+def test_one_client_context_per_process_for_each_kind_of_check() -> None:
+    def server(**fields: object) -> ServerSettings:
+        return ServerSettings(host="news.example", ssl=True, **fields)  # type: ignore[arg-type]
+
+    verifying = make_ssl_context(server())
+    assert make_ssl_context(server(port=443, label="other")) is verifying
+    assert verifying.verify_mode is ssl.CERT_REQUIRED
+    assert verifying.check_hostname
+    insecure = make_ssl_context(server(verify_cert=False))
+    assert make_ssl_context(server(verify_cert=False, port=443)) is insecure
+    assert insecure.verify_mode is ssl.CERT_NONE
+    assert not insecure.check_hostname
+    assert insecure.cert_store_stats()["x509_ca"] == 0  # no CA store loaded for nothing
+    assert insecure.minimum_version >= ssl.TLSVersion.TLSv1_2  # the defaults otherwise

@@ -31,7 +31,9 @@ Each case is a server, a data set and a connection count.  Servers: the C sink
 a simulated round trip), and the local INN2 ("inn", the nnrpd port that takes POST with
 no MODE READER and no authentication, default 1120).  Not by default: "sinkbw", the sink
 behind a rate limit on the loopback device (tc tbf, --rate-mbit, root only), where the
-sockets fill as on a real link.  Data sets: one big file ("file")
+sockets fill as on a real link; "stunnel", the sink behind a TLS terminator (stunnel with a
+self-signed certificate; the tools post with TLS and skip the certificate check), what
+every provider asks for.  Data sets: one big file ("file")
 and a folder of many small files ("folder"); the INN cases use smaller ones because INN
 keeps every article on disk.
 
@@ -56,6 +58,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -77,10 +80,11 @@ MIB = 1 << 20
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TOOLS = ("postie", "postie-base", "postie-nostore", "nyuu")
 POSTIE_KINDS = ("postie", "postie-base", "postie-nostore")
-SERVERS = ("sink", "sink20", "inn", "sinkbw")
+SERVERS = ("sink", "sink20", "inn", "sinkbw", "stunnel")
 DEFAULT_SERVERS = ("sink", "sink20", "inn")
+TLS_SERVERS = ("stunnel",)
 DATASETS = ("file", "folder")
-SINK_DELAY_MS = {"sink": 0, "sink20": 20, "sinkbw": 0}
+SINK_DELAY_MS = {"sink": 0, "sink20": 20, "sinkbw": 0, "stunnel": 0}
 
 
 def log(msg: str) -> None:
@@ -218,6 +222,7 @@ class Sink:
         self.port = int(m.group(2))
         self.delay_ms = delay_ms
         self._reports = 0
+        self.front: Stunnel | None = None  # TLS in front of it: its CPU counts as the sink's
 
     def cpu_s(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -225,7 +230,7 @@ class Sink:
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
     def stats(self) -> SinkStats:
-        cpu = self.cpu_s()
+        cpu = self.cpu_s() + (self.front.cpu_s() if self.front is not None else 0.0)
         kv = self.counters()
         return SinkStats(cpu, kv["posts"], kv["article_bytes"])
 
@@ -244,6 +249,60 @@ class Sink:
                 raise RuntimeError("sink did not report its stats")
             time.sleep(0.01)
         return {k: int(v) for k, v in (p.split("=") for p in lines[self._reports - 1].split()[2:])}
+
+    def stop(self) -> None:
+        if self.front is not None:
+            self.front.stop()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.err.close()
+
+
+class Stunnel:
+    """stunnel in front of a sink port: TLS on a free port of 127.0.0.1, a self-signed
+    certificate made once in the workdir. TCP_NODELAY on both sides, as a provider's
+    terminator would have (without it the 340/240 replies wait for Nagle)."""
+
+    def __init__(self, target_port: int, workdir: Path) -> None:
+        binary = shutil.which("stunnel4") or shutil.which("stunnel")
+        if binary is None:
+            raise RuntimeError("stunnel not found: apt-get install stunnel4")
+        cert, key = workdir / "stunnel-cert.pem", workdir / "stunnel-key.pem"
+        if not cert.exists() or not key.exists():
+            openssl = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30"]
+            subprocess.run(
+                [*openssl, "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                check=True,
+                capture_output=True,
+            )
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        conf = workdir / "stunnel.conf"
+        conf.write_text(
+            "foreground = yes\npid =\nsyslog = no\ndebug = 4\n"
+            "socket = l:TCP_NODELAY=1\nsocket = r:TCP_NODELAY=1\n"
+            f"[nntps]\naccept = 127.0.0.1:{self.port}\nconnect = 127.0.0.1:{target_port}\n"
+            f"cert = {cert}\nkey = {key}\n"
+        )
+        self.err = (workdir / "stunnel.log").open("w")
+        self.proc = subprocess.Popen([binary, str(conf)], stdout=self.err, stderr=self.err)
+        deadline = time.monotonic() + 10
+        while nntp_greeting("127.0.0.1", self.port, tls=True) is None:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"stunnel did not start: see {workdir / 'stunnel.log'}")
+            time.sleep(0.05)
+
+    def cpu_s(self) -> float:
+        """Its CPU, every thread's (one per connection; /proc/PID/stat sums them)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -311,10 +370,15 @@ class HostProbe:
 PROBE: HostProbe | None = None
 
 
-def nntp_greeting(host: str, port: int, timeout: float = 3.0) -> str | None:
+def nntp_greeting(host: str, port: int, timeout: float = 3.0, tls: bool = False) -> str | None:
     try:
         with socket.create_connection((host, port), timeout=timeout) as s:
-            return s.makefile("rb").readline().decode(errors="replace").strip()
+            if not tls:
+                return s.makefile("rb").readline().decode(errors="replace").strip()
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            with context.wrap_socket(s) as t:
+                return t.makefile("rb").readline().decode(errors="replace").strip()
     except OSError:
         return None
 
@@ -397,7 +461,14 @@ class Tool:
         return {**os.environ, **self.env}
 
     def argv(
-        self, data: Dataset, host: str, port: int, conns: int, art: int, nzb: Path
+        self,
+        data: Dataset,
+        host: str,
+        port: int,
+        conns: int,
+        art: int,
+        nzb: Path,
+        tls: bool = False,
     ) -> list[str]:
         if self.name in POSTIE_KINDS:
             db = ["--db", str(self.store)] if self.takes_db and self.store is not None else []
@@ -409,6 +480,7 @@ class Tool:
                 host,
                 "--port",
                 str(port),
+                *(["--ssl", "--insecure"] if tls else []),
                 "--connections",
                 str(conns),
                 "--article-size",
@@ -432,6 +504,7 @@ class Tool:
             host,
             "-P",
             str(port),
+            *(["--ssl", "--ignore-cert"] if tls else []),
             "-n",
             str(conns),
             "-a",
@@ -676,7 +749,7 @@ def run_child(
 
 @dataclass(frozen=True)
 class Case:
-    server: str  # sink | sink20 | inn | sinkbw
+    server: str  # sink | sink20 | inn | sinkbw | stunnel
     data: str  # file | folder
     conns: int
 
@@ -741,6 +814,13 @@ def run_case(
     else:
         sink = Sink(build_sink(), SINK_DELAY_MS[case.server], workdir, remember=VERIFY.on)
         port = sink.port
+        if case.server in TLS_SERVERS:
+            try:
+                sink.front = Stunnel(sink.port, workdir)
+            except BaseException:
+                sink.stop()
+                raise
+            port = sink.front.port
     shaped = case.server == "sinkbw"
     if shaped:
         shape_loopback(args.rate_mbit)
@@ -822,7 +902,8 @@ def measure(
     log_path = workdir / f"{case.id}-{tool.name}-{rep}.log"
     run_store = fresh_store(tool, f"{case.id}-{tool.name}-{rep}")
     run_tool = replace(tool, store=run_store) if run_store is not None else tool
-    argv = run_tool.argv(dataset, host, port, case.conns, args.article_size, nzb)
+    tls = case.server in TLS_SERVERS
+    argv = run_tool.argv(dataset, host, port, case.conns, args.article_size, nzb, tls)
     before = sink.stats() if sink else None
     hw0 = inn_high_water(host, port) if case.server == "inn" else None
     if not args.no_warm:
@@ -1220,7 +1301,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=list(DEFAULT_SERVERS),
         help="sink, sink20, inn (the default), and sinkbw: the sink behind a bandwidth "
         "limit on the loopback device (tc tbf, --rate-mbit; needs root), so sockets fill "
-        "as on a real link and MB per CPU-second is what a slow machine pays per MB",
+        "as on a real link and MB per CPU-second is what a slow machine pays per MB; "
+        "stunnel: the sink behind a TLS terminator (stunnel4), both tools posting over TLS "
+        "without checking its self-signed certificate; its CPU counts as the sink's",
     )
     sel.add_argument(
         "--rate-mbit",
@@ -1360,11 +1443,22 @@ def fs_type(path: Path) -> str:
     return kind
 
 
+MAKE_STORE = (
+    "import asyncio, sys\n"
+    "from postie.store import open_store\n"
+    "async def make():\n"
+    "    async with open_store(sys.argv[1]):\n"
+    "        pass\n"
+    "asyncio.run(make())\n"
+)
+
+
 def setup_store(tool: Tool, args: argparse.Namespace) -> Path | None:
     """Make the empty store each run of a postie that keeps one starts from; return its folder.
 
-    The store is made (and migrated) here with `postie transfers --db`, so the first
-    measured run does not pay for creating it, as a user's would not."""
+    The store is made (and migrated) here with `postie transfers --db` (postie before
+    07c5409) or by opening it with postie's Python API, so the first measured run does not
+    pay for creating it, as a user's would not."""
     if not tool.takes_db:
         if tool.name == "postie":
             args.store_note = None
@@ -1374,6 +1468,13 @@ def setup_store(tool: Tool, args: argparse.Namespace) -> Path | None:
     root.mkdir(parents=True, exist_ok=False)
     tool.store = root / "postie.db"
     rc, out = _probe([*tool.argv_prefix, "transfers", "--db", str(tool.store)], tool.environ())
+    if rc != 0 and "no transfer store" in out:
+        # since 07c5409 the commands that only read create no store: open it from Python
+        prefix = tool.argv_prefix
+        python = (
+            prefix[0] if prefix[1:3] == ["-m", "postie"] else str(Path(prefix[0]).parent / "python")
+        )
+        rc, out = _probe([python, "-c", MAKE_STORE, str(tool.store)], tool.environ())
     if rc != 0:
         log(f"could not make the store {tool.store}: {_tail(out)}")
     note = f"--db under {root} ({fs_type(root)}), a fresh copy of an empty store per run"

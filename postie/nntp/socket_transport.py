@@ -10,11 +10,13 @@ for a 1 GiB upload, all of it on the loop). Here the unsent rest stays a
 ``sendmsg`` (scatter/gather: the article's head, body and tail, the terminator and
 the next ``POST`` are one system call).
 
-Only plain TCP: TLS connections (implicit or STARTTLS) use asyncio's transports, whose
-encryption copies anyway. The interface is :class:`asyncio.Transport` as the
-:class:`~postie.nntp.transport.ReplyStream` protocol uses it: ``write``/``writelines``
-with ``pause_writing``/``resume_writing`` flow control, ``close`` (after the queued
-bytes), ``abort``, ``get_extra_info("socket")``.
+TLS (implicit or STARTTLS) goes through the same transport:
+:class:`~postie.nntp.tls_transport.TLSTransport` replaces the system calls (``_send``,
+``_read_ready``, ``_lost``) and keeps the queue, the flow control and the closing. The interface is
+:class:`asyncio.Transport` as the :class:`~postie.nntp.transport.ReplyStream` protocol
+uses it: ``write``/``writelines`` with ``pause_writing``/``resume_writing`` flow control,
+``close`` (after the queued bytes), ``abort``, ``get_extra_info("socket")``; and
+``detach`` (the socket handed over to TLS after STARTTLS).
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ class SocketTransport(asyncio.Transport):
         self._reading = False
         self._closing = False
         self._closed = False
+        self._aborted = False
         loop.call_soon(self._start, protocol)
 
     def _start(self, protocol: asyncio.Protocol) -> None:
@@ -134,6 +137,10 @@ class SocketTransport(asyncio.Transport):
         if data:
             self._protocol.data_received(data)
             return
+        self._eof()
+
+    def _eof(self) -> None:
+        """The peer closed its side: tell the protocol; close unless it keeps writing."""
         self.pause_reading()
         if not self._protocol.eof_received():
             self.close()
@@ -155,7 +162,7 @@ class SocketTransport(asyncio.Transport):
             self._queue(views)
         else:
             try:
-                sent = self._sock.sendmsg(views[:_MAX_BUFFERS])
+                sent = self._send(views[:_MAX_BUFFERS])
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError as exc:
@@ -164,10 +171,18 @@ class SocketTransport(asyncio.Transport):
             self._queue(_skip(views, sent))
             if not self._pending:
                 return
-            self._loop.add_writer(self._fd, self._write_ready)
+            self._wait_writable()
         if not self._protocol_paused and self._pending_size > HIGH_WATER:
             self._protocol_paused = True
             self._protocol.pause_writing()
+
+    def _send(self, views: list[memoryview]) -> int:
+        """Send what the socket takes of ``views`` now; the number of bytes sent."""
+        return self._sock.sendmsg(views)
+
+    def _wait_writable(self) -> None:
+        """Something is queued that the socket did not take: send it when it can."""
+        self._loop.add_writer(self._fd, self._write_ready)
 
     def _queue(self, views: Iterable[memoryview]) -> None:
         for view in views:
@@ -177,7 +192,7 @@ class SocketTransport(asyncio.Transport):
     def _write_ready(self) -> None:
         pending = self._pending
         try:
-            sent = self._sock.sendmsg(list(itertools.islice(pending, _MAX_BUFFERS)))
+            sent = self._send(list(itertools.islice(pending, _MAX_BUFFERS)))
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -225,7 +240,17 @@ class SocketTransport(asyncio.Transport):
 
     def abort(self) -> None:
         """Close now; queued bytes are dropped."""
+        self._aborted = True
         self._force_close(None)
+
+    def detach(self) -> socket.socket:
+        """Hand the socket over (to TLS, after STARTTLS) and close the transport without
+        closing the socket or calling ``connection_lost``. Nothing may be queued."""
+        if self._closing or self._pending:
+            raise errors.ConnectionLost("detach of a closing or busy connection")
+        self.pause_reading()
+        self._closing = self._closed = True
+        return self._sock
 
     def _force_close(self, exc: Exception | None) -> None:
         if self._closed:
@@ -248,7 +273,10 @@ class SocketTransport(asyncio.Transport):
         try:
             self._protocol.connection_lost(exc)
         finally:
-            self._sock.close()
+            self._close_socket()
+
+    def _close_socket(self) -> None:
+        self._sock.close()
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         assert isinstance(protocol, asyncio.Protocol)
@@ -259,7 +287,8 @@ class SocketTransport(asyncio.Transport):
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "closing" if self._closing else "open"
-        return f"<SocketTransport fd={self._fd} {state} pending={self._pending_size}>"
+        name = type(self).__name__
+        return f"<{name} fd={self._fd} {state} pending={self._pending_size}>"
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):

@@ -115,10 +115,10 @@ class ReplyStream(asyncio.Protocol):
         return bool(self._replies) or not self._parser.idle
 
     def write(self, *data: bytes) -> None:
-        """Send the buffers in order: with one ``sendmsg`` and no copy on plain TCP
-        (:class:`~postie.nntp.socket_transport.SocketTransport`); one write each on
-        asyncio's TLS transport (on 3.11 its ``writelines`` joins them first, a copy of
-        the whole article)."""
+        """Send the buffers in order, without copying them: one ``sendmsg`` on plain TCP
+        (:class:`~postie.nntp.socket_transport.SocketTransport`), one ``SSL_write`` each
+        over TLS (:class:`~postie.nntp.tls_transport.TLSTransport`). Another transport
+        gets one write each (asyncio's ``writelines`` joins them first, a copy)."""
         transport = self.transport
         if self.broken or transport is None:
             raise self._error()
@@ -162,7 +162,8 @@ class ReplyStream(asyncio.Protocol):
         return self._replies.popleft()
 
     def set_transport(self, transport: asyncio.Transport) -> None:
-        """After STARTTLS: the TLS transport replaces the plain one."""
+        """After STARTTLS: the TLS transport replaces the plain one (which calls
+        ``connection_made`` again, soon)."""
         self.transport = transport
         self._gathers = isinstance(transport, SocketTransport)
 

@@ -426,15 +426,15 @@ static PyObject *Pool_reap(PoolObject *self, PyObject *Py_UNUSED(ignored))
         job_t *next = job->next;
         PyObject *item;
         if (job->stage == STAGE_OK) {
-            if (_PyBytes_Resize(&job->out, (Py_ssize_t)job->encoded) < 0) {
-                job->out = NULL; /* freed by _PyBytes_Resize */
-                PyErr_Clear();
-                item = Py_BuildValue("(OOkiin)", job->token, Py_None, 0UL, ENOMEM, STAGE_READ,
-                                     (Py_ssize_t)0);
-            } else {
-                item = Py_BuildValue("(OOkiin)", job->token, job->out, (unsigned long)job->crc,
-                                     0, STAGE_OK, (Py_ssize_t)0);
-            }
+            /* The body's length, set without reallocating: the block keeps its size
+             * (freed whole with the object, as ever) and its tail, never written, costs
+             * no memory. Shrinking it with _PyBytes_Resize left half-article holes in
+             * the heap between live bodies, which the next (full-size) ones could not
+             * use: the heap grew, peak RSS of a 1 GiB upload 68-73 -> 86-91 MiB. */
+            Py_SET_SIZE(job->out, (Py_ssize_t)job->encoded);
+            job->dest[job->encoded] = '\0';
+            item = Py_BuildValue("(OOkiin)", job->token, job->out, (unsigned long)job->crc, 0,
+                                 STAGE_OK, (Py_ssize_t)0);
         } else {
             item = Py_BuildValue("(OOkiin)", job->token, Py_None, 0UL, job->error, job->stage,
                                  (Py_ssize_t)job->got);

@@ -14,10 +14,12 @@ looked writes to an eventfd that the loop watches (``loop.add_reader``); one wak
 collects every job finished meanwhile (``reap``).
 
 The body is an ordinary ``bytes``, allocated at ``submit`` at the largest size the part
-can encode to and shrunk (``realloc``, in place) when it is handed back, so nothing
-downstream changes: the socket transport sends a ``memoryview`` of it without a copy,
-and it is freed with the article (the ByteBudget bounds how many exist; the tuned glibc
-heap of :mod:`postie.runtime.memory` reuses their memory).
+can encode to (about twice the part) and given its length when it is handed back; the
+unused tail is never written, so it takes no memory. Nothing downstream changes: the
+socket transport sends a ``memoryview`` of it without a copy, and it is freed with the
+article (the ByteBudget bounds how many exist; the tuned glibc heap of
+:mod:`postie.runtime.memory` reuses their blocks, all of one size for one article
+size).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 ``auto`` (the default) takes the native pool (:mod:`postie.runtime.native`) when its
 extension imports, and sabctools' (:class:`~postie.runtime.encoder.ThreadEncodePool`)
-otherwise, saying why at ``-v``. The variable is for tests and benchmarks more than for
-users: both pools give the same bytes.
+otherwise, saying why at ``-v`` (the encoder chosen is logged at ``-vv``;
+``postie check-server`` and the Runtime's statistics name it too). The variable is for
+tests and benchmarks more than for users: both pools give the same bytes.
 """
 
 from __future__ import annotations
@@ -47,5 +48,5 @@ def encode_pool(threads: int, choice: str | None = None) -> EncodePool:
         pool = NativeEncodePool(threads)
     else:
         pool = ThreadEncodePool(threads)
-    log.info("encoder: %s (%s), %d threads", pool.kind, pool.detail, threads)
+    log.debug("encoder: %s (%s), %d threads", pool.kind, pool.detail, threads)
     return pool

@@ -117,6 +117,7 @@ def test_post_without_the_extension_posts_with_sabctools_and_says_so(tmp_path: P
                 "--port", str(server.port), "--article-size", "20000", "-o",
                 str(tmp_path / "out.nzb"), "--no-verify", "-v",
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                env={**os.environ, "POSTIE_ENCODER": "auto"},
             )  # fmt: skip
             out, _ = await asyncio.wait_for(proc.communicate(), 120)
             return proc.returncode or 0, out.decode(), len(server.articles)

@@ -16,14 +16,17 @@ the runs go under ``strace -f -c`` instead and report the system calls of all th
 every run as JSON.
 
 Data, sink, store and the command line are bench/run.py's (a fresh copy of an empty store
-per run, ``--no-verify --no-par2``, article size 716,800).
+per run, on tmpfs unless ``--store-dir`` says otherwise; ``--no-verify --no-par2``,
+article size 716,800).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -175,6 +178,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"also run Nyuu each round (default path: {harness.DEFAULT_NYUU})",
     )
     p.add_argument("--workdir", type=Path, default=None)
+    p.add_argument(
+        "--store-dir",
+        type=Path,
+        default=harness.default_store_dir(),
+        help="where each run's store goes (default: tmpfs, as bench/run.py)",
+    )
     p.add_argument("--out", type=Path, help="every run and the medians, as JSON")
     return p.parse_args(argv)
 
@@ -187,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="postie-encoder-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     if tool.takes_db:
-        tool.store = work / "store" / "postie.db"
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-encoder"
+        tool.store = args.store_dir / stamp / "postie.db"
         make_store(tool.store)
     args.data_dir.mkdir(parents=True, exist_ok=True)
     if args.data == "file":
@@ -217,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
     finally:
         sink.stop()
+        if tool.store is not None:
+            shutil.rmtree(tool.store.parent, ignore_errors=True)
     rows = summary(results, gib, args.strace)
     meta = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %z"),

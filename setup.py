@@ -155,7 +155,16 @@ class BuildNative(build_ext):
         with ThreadPoolExecutor(jobs) as pool:
             objects = [o for group in pool.map(compile_one, VENDORED) for o in group]
         ext.extra_objects = [*ext.extra_objects, *objects]
-        super().build_extension(ext)
+        # rapidyenc needs four symbols of the C++ runtime (operator new[]/delete[]):
+        # linked in statically, the extension does not load libstdc++ at import (~3 M
+        # instructions less); where there is no static libstdc++, the shared one.
+        static = ["-static-libstdc++", "-static-libgcc"]
+        ext.extra_link_args = [*ext.extra_link_args, *static]
+        try:
+            super().build_extension(ext)
+        except Exception:  # a link error: try again without (a compile error fails again)
+            ext.extra_link_args = [a for a in ext.extra_link_args if a not in static]
+            super().build_extension(ext)
 
     def _accepts(self, flags: list[str]) -> bool:
         """Does the compiler take these flags? (CMake's CHECK_CXX_COMPILER_FLAG)"""

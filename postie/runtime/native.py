@@ -34,8 +34,8 @@ from postie.runtime.encoder import EncoderStatistics
 _Future = asyncio.Future[tuple[bytes, int]]
 _Token = tuple[_Future, str, int, int]  # what a job carries to its result
 
-# the stages of a failed job (pool.c)
-_OPEN, _READ, _SHORT = 1, 2, 3
+# the stage of a failed job (pool.c) that has no errno: the file was shorter than planned
+_SHORT = 3
 
 
 def kernels() -> tuple[str, str]:
@@ -110,13 +110,11 @@ class NativeEncodePool:
                 continue
             if body is not None:
                 future.set_result((body, crc))
-            elif stage == _OPEN:
-                future.set_exception(OSError(error, os.strerror(error), path))
             elif stage == _SHORT:
                 future.set_exception(
                     OSError(f"{path}: short read at offset {offset} ({got} of {length} bytes)")
                 )
-            else:
+            else:  # open or read: as os.open would raise it (FileNotFoundError, ...)
                 future.set_exception(OSError(error, os.strerror(error), path))
 
     def shutdown(self) -> None:

@@ -34,10 +34,20 @@ def check_server_command(
         if not cfg.servers:
             raise errors.ConfigError("no server configured: give --host or a config file")
         ok = asyncio.run(_check_all(cfg))
+        typer.echo(f"encoder: {_encoder()}")
     except errors.PostieError as exc:
         common.error(str(exc))
         raise typer.Exit(common.exit_code_for(exc)) from None
     raise typer.Exit(common.EXIT_OK if ok else common.EXIT_REFUSED)
+
+
+def _encoder() -> str:
+    """Which encoder ``postie post`` would use here, and why not the native one."""
+    from postie.runtime.encoder_choice import encode_pool
+
+    pool = encode_pool(1)
+    pool.shutdown()
+    return f"{pool.kind} ({pool.detail})"
 
 
 async def _check_all(cfg: Config) -> bool:

@@ -1,13 +1,24 @@
-"""Threads that read and yEnc-encode articles for the event loop.
+"""The pools that read and yEnc-encode articles for the event loop: their interface.
 
-A small purpose-built pool instead of ``loop.run_in_executor``: the generic
-path wraps a ``concurrent.futures.Future`` (with its Condition) into an asyncio
-future for every article, which profiled at ~13% of the event loop's time. Here
-a job is one tuple on a ``SimpleQueue``. sabctools and ``os.pread`` release the
-GIL, so the threads use the second core.
+Two implementations of one interface (:class:`EncodePool`: ``submit(path, offset,
+length)`` returns an asyncio future of ``(body, crc32)``):
 
-Two habits keep the threads from waking the event loop and each other more than
-needed (every hand-over is a futex wake and a GIL exchange on two cores):
+- ``native`` (:mod:`postie.runtime.native`): C threads on the vendored rapidyenc that
+  never take the GIL, built at install when a compiler is at hand;
+- ``sabctools`` (:class:`ThreadEncodePool`, below): Python threads calling
+  ``os.pread`` and ``sabctools.yenc_encode``, which release the GIL while they work.
+
+Both encode with rapidyenc, call for call, so their bodies and CRCs are the same bytes.
+Which one runs: :mod:`postie.runtime.encoder_choice`.
+
+The sabctools pool is a small purpose-built one instead of ``loop.run_in_executor``:
+the generic path wraps a ``concurrent.futures.Future`` (with its Condition) into an
+asyncio future for every article, which profiled at ~13% of the event loop's time. Here
+a job is one tuple on a ``SimpleQueue``.
+
+Two habits keep its threads from waking the event loop and each other more than
+needed (every hand-over is a futex wake and a GIL exchange on two cores); the native
+pool has both too:
 
 - a thread keeps the descriptor of the file it read last while more work is
   queued (consecutive articles are mostly of one file), and closes it when it
@@ -27,6 +38,7 @@ import os
 import queue
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
 from postie.article.yenc import read_fd_and_encode
 
@@ -41,10 +53,27 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 class EncoderStatistics:
     """A snapshot of the encode thread pool."""
 
+    kind: str  # "native" or "sabctools"
+    detail: str  # the kernels (native) or the module's version (sabctools)
     threads: int
     queued: int
     encoded: int
     wakeups: int  # times a thread woke the event loop to hand results back
+    in_flight: int  # submitted and not handed back yet (nor dropped)
+
+
+class EncodePool(Protocol):
+    """What the pipeline uses: ``submit`` returns an asyncio future of (body, crc32)."""
+
+    kind: str
+    detail: str
+    size: int
+
+    def submit(self, path: str, offset: int, length: int) -> _Future: ...
+
+    def statistics(self) -> EncoderStatistics: ...
+
+    def shutdown(self) -> None: ...
 
 
 class _Returns:
@@ -83,22 +112,36 @@ class _Returns:
                 future.set_result(value)  # type: ignore[arg-type]
 
 
-class EncodePool:
-    """``threads`` workers; ``submit`` returns an asyncio future of (body, crc32)."""
+class ThreadEncodePool:
+    """``threads`` Python threads with sabctools; ``submit`` returns an asyncio future of
+    (body, crc32)."""
+
+    kind = "sabctools"
 
     def __init__(self, threads: int) -> None:
         if threads < 1:
             raise ValueError("EncodePool needs at least one thread")
         self.size = threads
+        self.detail = f"sabctools {_sabctools_version()}"
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._returns: dict[asyncio.AbstractEventLoop, _Returns] = {}
         self._encoded = 0
+        self._submitted = 0
+        self._skipped = 0
         self._closed = False
 
     def statistics(self) -> EncoderStatistics:
         wakeups = sum(r.wakeups for r in self._returns.values())
-        return EncoderStatistics(len(self._threads), self._jobs.qsize(), self._encoded, wakeups)
+        return EncoderStatistics(
+            kind=self.kind,
+            detail=self.detail,
+            threads=len(self._threads),
+            queued=self._jobs.qsize(),
+            encoded=self._encoded,
+            wakeups=wakeups,
+            in_flight=self._submitted - self._encoded - self._skipped,
+        )
 
     def submit(self, path: str, offset: int, length: int) -> _Future:
         if self._closed:
@@ -113,6 +156,7 @@ class EncodePool:
                 del self._returns[old]
         future: _Future = loop.create_future()
         self._jobs.put((returns, future, path, offset, length))
+        self._submitted += 1
         return future
 
     def _start(self) -> None:
@@ -138,6 +182,7 @@ class EncodePool:
                     return
                 returns, future, path, offset, length = job
                 if future.cancelled():  # a racy read, but only ever skips wasted work
+                    self._skipped += 1
                     continue
                 result: tuple[bytes, int] | None = None
                 error: BaseException | None = None
@@ -153,7 +198,7 @@ class EncodePool:
                     error = exc
                 self._encoded += 1
                 returns.put((future, result, error))
-                del result, error, job
+                del result, error, job, future  # keep no body alive while idle
         finally:
             if fd >= 0:
                 with contextlib.suppress(OSError):
@@ -169,3 +214,9 @@ class EncodePool:
         for thread in self._threads:
             thread.join()
         self._threads.clear()
+
+
+def _sabctools_version() -> str:
+    import sabctools
+
+    return str(getattr(sabctools, "__version__", "?"))

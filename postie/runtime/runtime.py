@@ -1,9 +1,10 @@
 """The process-wide Runtime: one per process, built by the CLI or the daemon.
 
 It owns the connection pools, the WorkerSlots and ByteBudget limiters, the
-Par2Scheduler, and the thread pool that reads and encodes articles (sabctools releases the GIL, so
-encoding runs beside the event loop on another core). Jobs borrow all of these;
-none of them is a module-level singleton. It knows nothing of transfers or
+Par2Scheduler, and the thread pool that reads and encodes articles beside the event
+loop, on another core (native threads without the GIL, or sabctools:
+``postie.runtime.encoder``). Jobs borrow all of these; none of them is a module-level
+singleton. It knows nothing of transfers or
 verification: those run on top of it (``postie.transfers``, ``postie.verify``).
 """
 
@@ -18,7 +19,8 @@ from postie.config import Config
 from postie.nntp.connection import NNTPConnection
 from postie.nntp.pool import ConnectionPool, PoolStatistics
 from postie.par2.scheduler import Par2Scheduler, Par2Statistics
-from postie.runtime.encoder import EncodePool, EncoderStatistics
+from postie.runtime.encoder import EncoderStatistics
+from postie.runtime.encoder_choice import encode_pool
 from postie.runtime.limits import (
     BudgetStatistics,
     ByteBudget,
@@ -57,7 +59,7 @@ class Runtime:
         self.budget = ByteBudget(
             config.limits.buffer_bytes or default_budget(connections, config.posting.article_size)
         )
-        self.encoder = EncodePool(config.limits.encode_threads)
+        self.encoder = encode_pool(config.limits.encode_threads)
         # STAT checks: on a server with role verify when there is one; otherwise on the
         # first upload server, at most ``verify.connections`` at once and each holding a
         # WorkerSlot, so checks never take more than that from posting.

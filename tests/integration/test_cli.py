@@ -321,6 +321,12 @@ def test_check_server(inn: Inn) -> None:
     assert run.returncode == 0, run.output
     assert "authenticated as postie" in run.stdout
     assert "posting allowed" in run.stdout
+    assert "encoder: native (rapidyenc " in run.stdout or "encoder: sabctools" in run.stdout
+    forced = run_postie(
+        "check-server", "--host", inn.host, "--port", inn.auth_port, "--user", inn.user,
+        POSTIE_PASSWORD=inn.password, POSTIE_ENCODER="sabctools",
+    )  # fmt: skip
+    assert "encoder: sabctools " in forced.stdout
     bad = run_postie(
         "check-server", "--host", inn.host, "--port", inn.auth_port, "--user", inn.user,
         "--password", "wrong",

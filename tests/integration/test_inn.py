@@ -16,6 +16,7 @@ from postie.config import parse_config
 from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
 from tests.conftest import Inn, run_postie
+from tests.encoders import ENCODERS
 from tests.engine_nzb import RUN_KEY, write_nzbs
 from tests.integration.readback import Rebuilt, rebuild_from_nzb, sha256
 
@@ -49,14 +50,15 @@ def assert_files_match(rebuilt: dict[str, Rebuilt], files: dict[str, bytes]) -> 
     assert got == want
 
 
-def test_post_mixed_folder_reads_back_byte_for_byte(inn: Inn, tmp_path: Path) -> None:
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_post_mixed_folder_reads_back_byte_for_byte(inn: Inn, tmp_path: Path, encoder: str) -> None:
     source = tmp_path / "mixed set"
     files = make_mixed_folder(source)
     out = tmp_path / "out"
     out.mkdir()
     run = run_postie(
         "post", source, "--host", inn.host, "--port", inn.port, "-o", out, "--quiet",
-        "--connections", "4",
+        "--connections", "4", POSTIE_ENCODER=encoder,
     )  # fmt: skip
     assert run.returncode == 0, run.output
     nzb_path = out / "mixed set.nzb"

@@ -1,3 +1,5 @@
+"""Both encode pools (native and sabctools) against one set of expectations."""
+
 import asyncio
 import os
 import time
@@ -7,15 +9,28 @@ from pathlib import Path
 import pytest
 
 from postie.runtime.encoder import EncodePool
+from postie.runtime.encoder_choice import encode_pool
 from postie.runtime.memory import tune_allocator
 from tests import yenc_ref
+from tests.encoders import ENCODERS
 
 
-async def test_reads_and_encodes_the_requested_range(tmp_path: Path) -> None:
+@pytest.fixture(params=ENCODERS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def make(kind: str, threads: int) -> EncodePool:
+    pool = encode_pool(threads, kind)
+    assert pool.kind == kind
+    return pool
+
+
+async def test_reads_and_encodes_the_requested_range(tmp_path: Path, kind: str) -> None:
     data = bytes(range(256)) * 100
     path = tmp_path / "f.bin"
     path.write_bytes(data)
-    pool = EncodePool(2)
+    pool = make(kind, 2)
     try:
         results = await asyncio.gather(
             *(pool.submit(str(path), off, 1000) for off in range(0, 20000, 1000))
@@ -29,10 +44,10 @@ async def test_reads_and_encodes_the_requested_range(tmp_path: Path) -> None:
     assert pool.statistics().encoded == 20
 
 
-async def test_read_errors_reach_the_waiting_task(tmp_path: Path) -> None:
+async def test_read_errors_reach_the_waiting_task(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "short.bin"
     path.write_bytes(b"x" * 10)
-    pool = EncodePool(1)
+    pool = make(kind, 1)
     try:
         with pytest.raises(OSError, match="short read"):
             await pool.submit(str(path), 0, 100)
@@ -42,8 +57,8 @@ async def test_read_errors_reach_the_waiting_task(tmp_path: Path) -> None:
         pool.shutdown()
 
 
-async def test_shutdown_is_idempotent_and_refuses_new_work(tmp_path: Path) -> None:
-    pool = EncodePool(1)
+async def test_shutdown_is_idempotent_and_refuses_new_work(tmp_path: Path, kind: str) -> None:
+    pool = make(kind, 1)
     pool.shutdown()
     pool.shutdown()
     with pytest.raises(RuntimeError):
@@ -66,11 +81,11 @@ def _open_on(path: Path) -> list[str]:
     return found
 
 
-async def test_no_descriptor_stays_open_once_the_work_is_done(tmp_path: Path) -> None:
+async def test_no_descriptor_stays_open_once_the_work_is_done(tmp_path: Path, kind: str) -> None:
     a, b = tmp_path / "a.bin", tmp_path / "b.bin"
     a.write_bytes(os.urandom(50_000))
     b.write_bytes(os.urandom(50_000))
-    pool = EncodePool(2)
+    pool = make(kind, 2)
     try:
         jobs = [pool.submit(str(p), off, 1000) for p in (a, b, a) for off in range(0, 50_000, 1000)]
         results = await asyncio.gather(*jobs)
@@ -93,10 +108,10 @@ async def test_no_descriptor_stays_open_once_the_work_is_done(tmp_path: Path) ->
         pool.shutdown()
 
 
-async def test_results_that_arrive_together_take_one_wakeup(tmp_path: Path) -> None:
+async def test_results_that_arrive_together_take_one_wakeup(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "f.bin"
     path.write_bytes(os.urandom(64_000))
-    pool = EncodePool(1)
+    pool = make(kind, 1)
     try:
         # the loop is blocked (a synchronous sleep) while the thread encodes all 64
         jobs = [pool.submit(str(path), off, 1000) for off in range(0, 64_000, 1000)]

@@ -53,8 +53,7 @@ def _absolute(collected: Collected) -> Collected:
     if all(f.path.is_absolute() for f in collected.files):
         return collected
     files = tuple(
-        SourceFile(Path(os.path.abspath(f.path)), f.name, f.size, f.mtime_ns)
-        for f in collected.files
+        dataclasses.replace(f, path=Path(os.path.abspath(f.path))) for f in collected.files
     )
     return dataclasses.replace(collected, files=files)
 

@@ -30,7 +30,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from postie import crashpoints, errors
+from postie import errors
 from postie.article.build import ArticleBuilder
 from postie.article.plan import Segment
 from postie.manifest import ArticleRecord, ManifestWriter
@@ -178,7 +178,6 @@ class Pipeline:
                                 self._release(item)
                             self.stop(exc)
                             break
-                        crashpoints.reached("frame")
                     for item in batch:
                         self._queue.put_nowait(item)
                 if (self._journal_done and not self._batch) or self.fatal is not None:

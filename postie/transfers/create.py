@@ -184,7 +184,7 @@ async def _create(
     records = [
         FileRecord(f.index, f.path, f.name, f.size, f.mtime_ns, len(f.segments)) for f in plan.files
     ]
-    writer = await asyncio.to_thread(manifest.create, path, header, records)
+    writer = await asyncio.to_thread(manifest.create, path, header, records, version=1)
     kept = carried_files(plan, carried) if carried else {}
     if kept:  # their lines first: durable before anything else happens
         lines = [r for index in sorted(kept) for _, r in sorted(kept[index].items())]

@@ -26,8 +26,9 @@ from postie.runtime.state import FileResume, FileState, JobResult, JobStatistics
 class PostingJob:
     """Posts the files of one plan through a Runtime.
 
-    With a ``manifest`` writer every article's line is made durable before the
-    article is posted; ``resume`` says, per file index, what an earlier run did.
+    With a ``manifest`` writer every article is recorded in it (version 2: its CRC line
+    queued, a frontier durable before it is posted; version 1: its line durable before
+    it is posted); ``resume`` says, per file index, what an earlier run did.
     ``claim_duplicates`` (re-posts of articles a STAT did not find): ``441 435``
     is recorded in the file's ``claimed`` set instead of being confirmed by STAT.
     """
@@ -54,6 +55,7 @@ class PostingJob:
         failed = failed or {}
         self.tally = Tally()
         states = []
+        first = 0
         for f in plan.files:
             before = resume.get(f.index, FileResume())
             states.append(
@@ -69,11 +71,14 @@ class PostingJob:
                     crcs=[None] * len(f.segments),
                     sizes=[0] * len(f.segments),
                     recorded=before.recorded,
+                    measure=before.measure,
+                    first=first,
                     watermark=before.watermark,
                     acked_above={n for n in before.done if n > before.watermark},
                     tally=self.tally,
                 )
             )
+            first += len(f.segments)
         for state in states:
             if state.plan.index in failed:
                 state.fail(failed[state.plan.index])
@@ -87,10 +92,14 @@ class PostingJob:
         )
         self._pipeline = Pipeline(runtime, self.states, self.builder, manifest, self._delivery)
         self._started = 0.0
+        # parts only measured (on the server already) count as posted before this run
         self._to_post_bytes = sum(
-            s.plan.segments[n - 1].length for s in self.states for n in s.pending
+            s.plan.segments[n - 1].length
+            for s in self.states
+            for n in s.pending
+            if n not in s.measure
         )
-        self._to_post = sum(len(s.pending) for s in self.states)
+        self._to_post = sum(len(s.pending) - len(s.measure) for s in self.states)
 
     def statistics(self) -> JobStatistics:
         delivery = self._delivery
@@ -130,7 +139,7 @@ class PostingJob:
             asyncio.create_task(pipeline.produce(), name="produce"),
             asyncio.create_task(pipeline.journal(len(workers)), name="journal"),
         ]
-        if self.manifest is not None:
+        if self.manifest is not None and self.manifest.version == 1:
             stages.append(asyncio.create_task(pipeline.flush(len(workers)), name="flush"))
         tasks = (*stages, *workers)
         try:

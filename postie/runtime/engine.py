@@ -61,13 +61,7 @@ class PostingJob:
             states.append(
                 FileState(
                     plan=f,
-                    pending=()
-                    if f.index in failed
-                    else tuple(
-                        s.number
-                        for s in f.segments
-                        if s.number > before.watermark and s.number not in before.done
-                    ),
+                    pending=() if f.index in failed else _pending(len(f.segments), before),
                     crcs=[None] * len(f.segments),
                     sizes=[0] * len(f.segments),
                     recorded=before.recorded,
@@ -161,3 +155,16 @@ class PostingJob:
         left for a later run; ``run`` then raises ``Stopped`` (or ``reason``, when it is
         an error: the lease was lost, say)."""
         self._pipeline.stop(errors.Stopped(reason) if isinstance(reason, str) else reason)
+
+
+def _pending(parts: int, before: FileResume) -> tuple[int, ...]:
+    """The parts of a file to post or measure, in the order they are read: parts to post
+    first, then those only measured (on the server already, read again for their CRC
+    line), then the last part if it is to be posted (its ``=yend`` carries the whole
+    file's CRC32, combined from every part's)."""
+    todo = [n for n in range(before.watermark + 1, parts + 1) if n not in before.done]
+    if not before.measure:
+        return tuple(todo)
+    last = [parts] if todo and todo[-1] == parts and parts not in before.measure else []
+    post = [n for n in todo if n not in before.measure and n != parts]
+    return (*post, *sorted(before.measure), *last)

@@ -166,3 +166,15 @@ def test_a_transfer_not_resumed_keeps_only_what_was_finished(tmp_path: Path) -> 
     p.resumed = False
     resume, refused = resumes(p, {})
     assert (resume, refused) == ({2: FileResume(watermark=3)}, {})
+
+
+def test_a_resume_reads_the_parts_to_post_before_those_it_only_measures() -> None:
+    """Parts found without a CRC line are read after the parts to post (the connections
+    start at once), but before the file's last part, whose =yend needs every part's CRC."""
+    from postie.runtime.engine import _pending
+
+    resume = FileResume(watermark=2, done=frozenset({4}), measure=frozenset({3, 6}))
+    assert _pending(8, resume) == (5, 7, 3, 6, 8)
+    assert _pending(6, resume) == (5, 3, 6)  # the last part only measured
+    assert _pending(8, FileResume(watermark=2, done=frozenset({4}))) == (3, 5, 6, 7, 8)
+    assert _pending(3, FileResume(watermark=3)) == ()

@@ -292,6 +292,42 @@ async def test_a_frontier_frame_gates_the_articles_past_it(tmp_path: Path) -> No
     assert len(server.articles) == 20
 
 
+class CrcFramesFail(ManifestWriter):
+    """Writes frontiers; every frame of CRC lines alone fails (a full disk, say)."""
+
+    def __init__(self, base: ManifestWriter) -> None:
+        super().__init__(base.path, base.size, version=base.version, frontier=base.frontier)
+
+    def flush(self, frontier: int | None = None) -> int:
+        if (frontier is None or frontier <= self.frontier) and self.unsynced:
+            raise errors.ManifestError(f"cannot append to the manifest {self.path}: test")
+        return super().flush(frontier)
+
+
+async def test_a_checkpoint_that_cannot_sync_moves_no_watermark_and_stops(tmp_path: Path) -> None:
+    """The CRC lines cannot be made durable: the first checkpoint stops the job with the
+    error, no watermark is saved past the CRC lines on disk, the transfer is left
+    incomplete, and the same command then finishes it (what arrived is STATed)."""
+    make_tree(tmp_path / "src", {"a.bin": 200 * ARTICLE})
+    async with FaultyNNTPServer(faults=Faults(reply_delay=0.003)) as server:
+        with pytest.raises(errors.ManifestError, match="cannot append to the manifest"):
+            await post(server, tmp_path, tmp_path / "src", interval=0.02, writer=CrcFramesFail)
+        arrived = len(server.articles)
+        assert 0 < arrived < 200
+        found = manifest.read(next((tmp_path / "manifests").glob("*.zst")))
+        async with open_store(tmp_path / "db" / "postie.db") as store:
+            (row,) = await store.files(1)
+            transfer = await store.get(1)
+        assert transfer is not None
+        assert transfer.state == "incomplete"
+        assert "cannot append to the manifest" in (transfer.last_error or "")
+        assert all(n in found.articles[1] for n in range(1, row.acked + 1)), row.acked
+        outcome, _ = await post(server, tmp_path, tmp_path / "src")
+        assert outcome.complete
+        assert not server.duplicates
+        assert len(server.articles) == 200
+
+
 class Recording(ManifestWriter):
     """Slow to sync; after each frame, reads back which CRC lines (file, part) the
     manifest holds: those are durable, and so many bytes."""

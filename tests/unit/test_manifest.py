@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -899,3 +900,29 @@ def test_reader_streams_frame_by_frame(tmp_path: Path) -> None:
     assert reader.end < end
     assert list(seen) == [article(1, 2), article(2, 1)]
     assert reader.end == end
+
+
+async def test_v2_sync_waits_for_lines_a_frame_is_still_writing(tmp_path: Path) -> None:
+    """Lines already taken by a frame being written are not durable yet: a sync asked
+    meanwhile waits for them (nothing queued is not the same as nothing unsynced)."""
+    writer = new(tmp_path)
+    writing, go_on = threading.Event(), threading.Event()
+    real = writer._write
+
+    def slow(text: str) -> None:
+        writing.set()
+        assert go_on.wait(10)
+        real(text)
+
+    writer._write = slow  # type: ignore[method-assign]
+    add(writer, crc(1, 1))
+    unasked = threading.Thread(target=writer.flush)
+    unasked.start()
+    assert writing.wait(10)  # the line is taken, its frame not written
+    synced = writer.sync()
+    assert not synced.done(), "a sync reported lines durable that were being written"
+    go_on.set()
+    assert await synced == writer.size
+    unasked.join()
+    writer.close()
+    assert read(writer.path).articles[1] == {1: article(1, 1)}

@@ -172,7 +172,7 @@ def trial(
     shutil.rmtree(store, ignore_errors=True)
     store.mkdir(parents=True)
     db = store / "postie.db"
-    harness._probe([*tool.argv_prefix, "transfers", "--db", str(db)], tool.environ())
+    harness._probe([*tool.argv_prefix, "queue", "resume", "--db", str(db)], tool.environ())
     nzb = work / f"resume-c{conns}-{rep}.nzb"
     nzb.unlink(missing_ok=True)
     sink = harness.Sink(harness.build_sink(), 0, work, remember=True)

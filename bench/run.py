@@ -1456,9 +1456,9 @@ MAKE_STORE = (
 def setup_store(tool: Tool, args: argparse.Namespace) -> Path | None:
     """Make the empty store each run of a postie that keeps one starts from; return its folder.
 
-    The store is made (and migrated) here with `postie transfers --db` (postie before
-    07c5409) or by opening it with postie's Python API, so the first measured run does not
-    pay for creating it, as a user's would not."""
+    The store is made (and migrated) here with `postie queue resume --db` (a command
+    that writes to the store, so it creates one; `postie transfers` only reads and creates
+    none), so the first measured run does not pay for creating it, as a user's would not."""
     if not tool.takes_db:
         if tool.name == "postie":
             args.store_note = None
@@ -1467,14 +1467,9 @@ def setup_store(tool: Tool, args: argparse.Namespace) -> Path | None:
     root: Path = args.store_dir / f"{stamp}-{tool.name}"
     root.mkdir(parents=True, exist_ok=False)
     tool.store = root / "postie.db"
-    rc, out = _probe([*tool.argv_prefix, "transfers", "--db", str(tool.store)], tool.environ())
-    if rc != 0 and "no transfer store" in out:
-        # since 07c5409 the commands that only read create no store: open it from Python
-        prefix = tool.argv_prefix
-        python = (
-            prefix[0] if prefix[1:3] == ["-m", "postie"] else str(Path(prefix[0]).parent / "python")
-        )
-        rc, out = _probe([python, "-c", MAKE_STORE, str(tool.store)], tool.environ())
+    rc, out = _probe(
+        [*tool.argv_prefix, "queue", "resume", "--db", str(tool.store)], tool.environ()
+    )
     if rc != 0:
         log(f"could not make the store {tool.store}: {_tail(out)}")
     note = f"--db under {root} ({fs_type(root)}), a fresh copy of an empty store per run"

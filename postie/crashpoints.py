@@ -6,8 +6,11 @@ from outside could only hope to land. Unset (always, outside tests), each
 point costs one comparison.
 
 Points: ``manifest-created`` (manifest written, transfer not yet recorded),
-``recorded`` (transfer recorded, nothing posted), ``frame`` (a manifest frame
-durable, its articles not yet posted), ``acked`` (an article acknowledged),
+``recorded`` (transfer recorded, nothing posted), ``frame`` (a frame appended to
+the manifest durable: version 2, CRC lines, a frontier or both, the store's
+watermark not yet moved past them; version 1, article lines whose articles are not
+yet posted), ``frontier`` (a frontier line durable, the articles it lets through
+not yet handed to a connection), ``acked`` (an article acknowledged),
 ``file-done`` (a file's last article acknowledged), ``checkpoint`` (a
 checkpoint committed), ``nzb`` (NZB written to its temp file, not yet renamed),
 ``uploaded`` (the run's outcome recorded, verification not started),

@@ -160,3 +160,8 @@ class NzbNotWritten(PostieError):
 
 class ManifestError(PostieError):
     """A manifest cannot be written or read; nothing that depends on it is posted."""
+
+
+class PlanLost(ManifestError):
+    """A manifest's frame 0 (the plan: every file and, in version 2, every Message-ID) is
+    damaged: nothing of it can be salvaged."""

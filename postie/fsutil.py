@@ -16,28 +16,32 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
 def atomic_write(
     path: Path,
-    data: bytes,
+    data: bytes | Iterable[bytes],
     *,
     mode: int = 0o644,
     before_rename: Callable[[], object] | None = None,
-) -> None:
-    """Make ``path`` hold ``data``, durably, or leave it as it was.
+) -> int:
+    """Make ``path`` hold ``data``, durably, or leave it as it was; return its size.
 
-    Parent folders are created. ``mode`` is set on the file whatever the umask.
-    ``before_rename`` is called once the data is synced, just before the rename
-    (a crash point for the kill tests).
+    ``data`` may come in pieces (an iterable of bytes), written as they come: a large
+    file need not be whole in memory. Parent folders are created. ``mode`` is set on
+    the file whatever the umask. ``before_rename`` is called once the data is synced,
+    just before the rename (a crash point for the kill tests).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    size = 0
     try:
         try:
-            write_all(fd, data)
+            for piece in (data,) if isinstance(data, bytes) else data:
+                write_all(fd, piece)
+                size += len(piece)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -50,6 +54,7 @@ def atomic_write(
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+    return size
 
 
 def fsync_dir(folder: Path) -> None:

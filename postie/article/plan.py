@@ -41,6 +41,8 @@ class SourceFile:
     name: str
     size: int
     mtime_ns: int
+    ino: int | None = None  # with ctime_ns: which file it is, beyond its size and mtime
+    ctime_ns: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,8 @@ class FilePlan:
     size: int
     mtime_ns: int
     segments: tuple[Segment, ...]
+    ino: int | None = None  # as walked (see SourceFile)
+    ctime_ns: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +164,11 @@ def collect(
             if not valid:
                 reason = "file name is not valid UTF-8 or has control characters"
                 warnings.append(Problem(wire, f"{reason}; posted as {wire!r}"))
-            files.append(SourceFile(Path(found.path), wire, found.size, found.mtime_ns))
+            files.append(
+                SourceFile(
+                    Path(found.path), wire, found.size, found.mtime_ns, found.ino, found.ctime_ns
+                )
+            )
         if walk.empty and _is_dir(given):
             raise InputError(f"no files to post in {shown} (the folder is empty)")
     return Collected(tuple(files), tuple(skipped), tuple(failed), tuple(warnings))
@@ -253,7 +261,16 @@ def plan_job(
             for number in range(1, part_count(source.size, size) + 1)
         ]
         plans.append(
-            FilePlan(index, source.path, source.name, source.size, source.mtime_ns, tuple(segments))
+            FilePlan(
+                index,
+                source.path,
+                source.name,
+                source.size,
+                source.mtime_ns,
+                tuple(segments),
+                source.ino,
+                source.ctime_ns,
+            )
         )
         total += source.size
     return JobPlan(

@@ -67,6 +67,8 @@ class Found:
     relative: str  # "/"-separated, relative to the walk's base
     size: int
     mtime_ns: int
+    ino: int | None = None  # with ctime_ns: which file it is, beyond its size and mtime
+    ctime_ns: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +291,7 @@ class Walker:
             out.left.append(LeftOut(path, "file is not readable", Left.UNREADABLE))
             return
         self._seen.add(key)
-        out.files.append(Found(path, rel, st.st_size, st.st_mtime_ns))
+        out.files.append(Found(path, rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns))
 
     def _readable(self, st: os.stat_result) -> bool:
         """Read permission from the mode bits at hand (no extra system call)."""

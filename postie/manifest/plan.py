@@ -10,11 +10,12 @@ From and yEnc name.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from postie.article.plan import FilePlan, JobPlan, Segment, new_segment
 from postie.config import Obfuscation, PostingConfig, dump, validate
-from postie.manifest.records import Manifest
+from postie.manifest.records import FileRecord, Manifest, PlannedRecord
 
 PLANNING_KEYS = (
     "groups",
@@ -45,10 +46,43 @@ def planned_posting(header: dict[str, Any], current: PostingConfig) -> PostingCo
     return validate(PostingConfig, {**dump(current), **recorded})
 
 
+def file_records(plan: JobPlan) -> list[FileRecord]:
+    """Frame 0's record of each file of ``plan`` (its role is the store's concern)."""
+    return [
+        FileRecord(
+            f.index,
+            f.path,
+            f.name,
+            f.size,
+            f.mtime_ns,
+            len(f.segments),
+            ino=f.ino,
+            ctime_ns=f.ctime_ns,
+        )
+        for f in plan.files
+    ]
+
+
+def planned_lines(plan: JobPlan) -> Iterator[PlannedRecord]:
+    """Frame 0's line of every article of ``plan``, in the plan's order."""
+    for f in plan.files:
+        for s in f.segments:
+            yield PlannedRecord(
+                f.index,
+                s.number,
+                s.offset,
+                s.length,
+                s.message_id,
+                s.subject,
+                s.poster,
+                s.wire_name,
+            )
+
+
 def plan_from_manifest(found: Manifest, posting: PostingConfig) -> JobPlan:
-    """The plan a manifest describes: recorded parts keep their identity; a part without
-    a line was never posted and gets a new Message-ID (``posting`` is the transfer's
-    own, from ``planned_posting``)."""
+    """The plan a manifest describes: planned parts keep their identity (version 2: all
+    of them); a part without a line (version 1) was never posted and gets a new
+    Message-ID (``posting`` is the transfer's own, from ``planned_posting``)."""
     header = found.header
     size = posting.article_size
     full = posting.obfuscation is Obfuscation.FULL
@@ -56,7 +90,7 @@ def plan_from_manifest(found: Manifest, posting: PostingConfig) -> JobPlan:
     total = 0
     for index in sorted(found.files):
         record = found.files[index]
-        recorded = found.articles.get(index, {})
+        recorded = found.planned.get(index, {})
         segments = []
         for number in range(1, record.parts + 1):
             line = recorded.get(number)
@@ -79,7 +113,16 @@ def plan_from_manifest(found: Manifest, posting: PostingConfig) -> JobPlan:
                 )
             )
         files.append(
-            FilePlan(index, record.path, record.name, record.size, record.mtime_ns, tuple(segments))
+            FilePlan(
+                index,
+                record.path,
+                record.name,
+                record.size,
+                record.mtime_ns,
+                tuple(segments),
+                record.ino,
+                record.ctime_ns,
+            )
         )
         total += record.size
     return JobPlan(

@@ -135,7 +135,9 @@ async def make_par2(
         for path in run.files:
             st = path.stat()
             posted = path.name if where is None or str(where) == "." else f"{where}/{path.name}"
-            made.append(SourceFile(path, posted, st.st_size, st.st_mtime_ns))
+            made.append(
+                SourceFile(path, posted, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+            )
     seconds = sum(r.seconds for r in runs)
     log.info(
         "PAR2: %d files, %.1f MB, in %.1f s", len(made), sum(f.size for f in made) / 1e6, seconds

@@ -93,10 +93,18 @@ class Delivery:
             state.unsaved_ids.append((segment.number, accepted))
         state.ack(segment.number)
         crashpoints.reached("acked")
-        state.part_done()
         state.posted_bytes += segment.length
         self.posted_bytes += segment.length
         self.posted_articles += 1
+        self._part_done(state)
+
+    def found(self, state: FileState, segment: Segment) -> None:
+        """A part already on the server was measured (a resume): it counts as done."""
+        state.ack(segment.number)
+        self._part_done(state)
+
+    def _part_done(self, state: FileState) -> None:
+        state.part_done()
         if state.remaining == 0 and state.error is None:
             crashpoints.reached("file-done")
             if self._on_file_done is not None:

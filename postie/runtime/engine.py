@@ -26,8 +26,9 @@ from postie.runtime.state import FileResume, FileState, JobResult, JobStatistics
 class PostingJob:
     """Posts the files of one plan through a Runtime.
 
-    With a ``manifest`` writer every article's line is made durable before the
-    article is posted; ``resume`` says, per file index, what an earlier run did.
+    With a ``manifest`` writer every article is recorded in it (version 2: its CRC line
+    queued, a frontier durable before it is posted; version 1: its line durable before
+    it is posted); ``resume`` says, per file index, what an earlier run did.
     ``claim_duplicates`` (re-posts of articles a STAT did not find): ``441 435``
     is recorded in the file's ``claimed`` set instead of being confirmed by STAT.
     """
@@ -54,26 +55,24 @@ class PostingJob:
         failed = failed or {}
         self.tally = Tally()
         states = []
+        first = 0
         for f in plan.files:
             before = resume.get(f.index, FileResume())
             states.append(
                 FileState(
                     plan=f,
-                    pending=()
-                    if f.index in failed
-                    else tuple(
-                        s.number
-                        for s in f.segments
-                        if s.number > before.watermark and s.number not in before.done
-                    ),
+                    pending=() if f.index in failed else _pending(len(f.segments), before),
                     crcs=[None] * len(f.segments),
                     sizes=[0] * len(f.segments),
                     recorded=before.recorded,
+                    measure=before.measure,
+                    first=first,
                     watermark=before.watermark,
                     acked_above={n for n in before.done if n > before.watermark},
                     tally=self.tally,
                 )
             )
+            first += len(f.segments)
         for state in states:
             if state.plan.index in failed:
                 state.fail(failed[state.plan.index])
@@ -87,10 +86,14 @@ class PostingJob:
         )
         self._pipeline = Pipeline(runtime, self.states, self.builder, manifest, self._delivery)
         self._started = 0.0
+        # parts only measured (on the server already) count as posted before this run
         self._to_post_bytes = sum(
-            s.plan.segments[n - 1].length for s in self.states for n in s.pending
+            s.plan.segments[n - 1].length
+            for s in self.states
+            for n in s.pending
+            if n not in s.measure
         )
-        self._to_post = sum(len(s.pending) for s in self.states)
+        self._to_post = sum(len(s.pending) - len(s.measure) for s in self.states)
 
     def statistics(self) -> JobStatistics:
         delivery = self._delivery
@@ -130,7 +133,7 @@ class PostingJob:
             asyncio.create_task(pipeline.produce(), name="produce"),
             asyncio.create_task(pipeline.journal(len(workers)), name="journal"),
         ]
-        if self.manifest is not None:
+        if self.manifest is not None and self.manifest.version == 1:
             stages.append(asyncio.create_task(pipeline.flush(len(workers)), name="flush"))
         tasks = (*stages, *workers)
         try:
@@ -152,3 +155,16 @@ class PostingJob:
         left for a later run; ``run`` then raises ``Stopped`` (or ``reason``, when it is
         an error: the lease was lost, say)."""
         self._pipeline.stop(errors.Stopped(reason) if isinstance(reason, str) else reason)
+
+
+def _pending(parts: int, before: FileResume) -> tuple[int, ...]:
+    """The parts of a file to post or measure, in the order they are read: parts to post
+    first, then those only measured (on the server already, read again for their CRC
+    line), then the last part if it is to be posted (its ``=yend`` carries the whole
+    file's CRC32, combined from every part's)."""
+    todo = [n for n in range(before.watermark + 1, parts + 1) if n not in before.done]
+    if not before.measure:
+        return tuple(todo)
+    last = [parts] if todo and todo[-1] == parts and parts not in before.measure else []
+    post = [n for n in todo if n not in before.measure and n != parts]
+    return (*post, *sorted(before.measure), *last)

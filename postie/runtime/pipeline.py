@@ -8,10 +8,17 @@ Articles flow through four stages, each bounded only by the ByteBudget:
 2. the *journal* takes the encodes in the same order, records each part's
    CRC32, checks a re-posted part against the CRC its manifest line holds (a
    mismatch means the source changed: the file stops, nothing more of it is
-   posted), builds the article and its manifest line;
-3. the *flusher* hands the gathered lines to the manifest writer's own thread
-   as one frame and waits for it to be durable (group commit: while one frame
-   syncs, the next batch gathers; a batch grows up to ``FLUSH_BATCH`` lines
+   posted), builds the article and its manifest line. Manifest version 2 (every
+   Message-ID already durable in frame 0): it queues the part's CRC line with the
+   writer, which no article waits for (a checkpoint syncs them before the store's
+   watermark moves past them), and hands the article on at once, unless its place in
+   the plan's order is at or past the last durable *frontier*: then a frontier line
+   ``FRONTIER_STEP`` articles further is made durable first (asked for half a step
+   early, so it is usually there when needed). A part found on the server whose CRC
+   line was lost (a resume) is only measured: its line queued, nothing posted;
+3. version 1 only, the *flusher* hands the gathered lines to the manifest writer's
+   own thread as one frame and waits for it to be durable (group commit: while one
+   frame syncs, the next batch gathers; a batch grows up to ``FLUSH_BATCH`` lines
    while the connections still have articles to post) and only then lets those
    articles go: no article is posted before its manifest line is on disk;
 4. one *worker* per upload connection posts articles (by the rules of
@@ -30,7 +37,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from postie import crashpoints, errors
+from postie import errors
 from postie.article.build import ArticleBuilder
 from postie.article.plan import Segment
 from postie.manifest import ArticleRecord, ManifestWriter
@@ -41,7 +48,8 @@ from postie.runtime.runtime import Runtime
 from postie.runtime.state import FileState
 
 RESERVE_OVERHEAD = 4096
-FLUSH_BATCH = 16  # manifest lines per frame, unless the connections would wait for them
+FLUSH_BATCH = 16  # version 1: lines per frame, unless the connections would wait for them
+FRONTIER_STEP = 1024  # version 2: articles a frontier line covers beyond the last one
 _EMPTY = object()  # nothing to look ahead at (None is the end-of-work marker)
 
 
@@ -83,6 +91,11 @@ class Pipeline:
         self._queue: asyncio.Queue[InFlight | None] = asyncio.Queue()
         self._live: set[InFlight] = set()
         self._low_water = max(1, sum(p.max_connections for p in runtime.upload_pools) // 2)
+        self._v1 = manifest is not None and manifest.version == 1
+        self._crc_lines = manifest is not None and not self._v1
+        self._covered = manifest.frontier if manifest is not None else 0  # durable frontier
+        self._asked: asyncio.Future[int] | None = None  # the next frontier, being written
+        self._asked_for = 0
 
     def stop(self, error: errors.PostieError) -> None:
         """Stop the job with ``error`` (the first one given is kept)."""
@@ -137,6 +150,7 @@ class Pipeline:
     # --- journal and flusher ----------------------------------------------------------------
 
     async def journal(self, workers: int) -> None:
+        ahead = FRONTIER_STEP // 2
         try:
             while True:
                 item = await self._encoded.get()
@@ -145,22 +159,78 @@ class Pipeline:
                 if not await self._prepare(item):
                     self._release(item)
                     continue
-                if self.manifest is None:
-                    self._queue.put_nowait(item)
-                elif item.record is None and not self._batch:
-                    self._queue.put_nowait(item)  # already durable: a re-post
-                else:
-                    self._batch.append(item)
-                    if self._flush_due():
-                        self._kick.set()
+                if self._v1:
+                    if item.record is None and not self._batch:
+                        self._queue.put_nowait(item)  # already durable: a re-post
+                    else:
+                        self._batch.append(item)
+                        if self._flush_due():
+                            self._kick.set()
+                    continue
+                if self._crc_lines:
+                    state, segment = item.state, item.segment
+                    if segment.number in state.measure:  # on the server: its line was all
+                        self._release(item)
+                        self.delivery.found(state, segment)
+                        continue
+                    position = state.first + segment.number - 1
+                    if position >= self._covered - ahead and not await self._cover(position):
+                        self._release(item)
+                        continue
+                self._queue.put_nowait(item)
         finally:
             self._journal_done = True
             self._kick.set()
-            if self.manifest is None:
+            if not self._v1:
                 for _ in range(workers):
                     self._queue.put_nowait(None)
 
+    async def _cover(self, position: int) -> bool:
+        """Make sure a durable frontier lies past ``position`` before its article is
+        handed to a connection (waiting for it only when it is not there yet), and ask
+        for the next one early. False: the manifest cannot be written, the job stops."""
+        while position >= self._covered:
+            if self._asked is None:
+                self._ask(position + FRONTIER_STEP)
+            asked, frontier = self._asked, self._asked_for
+            assert asked is not None
+            try:
+                await asked
+            except errors.ManifestError as exc:
+                self.stop(exc)
+            if self.fatal is not None:
+                return False
+            self._covered = max(self._covered, frontier)
+            if self._asked is asked:
+                self._asked = None
+        if self._asked is None and position >= self._covered - FRONTIER_STEP // 2:
+            self._ask(self._covered + FRONTIER_STEP)
+        return True
+
+    def _ask(self, frontier: int) -> None:
+        """Have the writer make a frontier line at ``frontier`` durable (with the CRC
+        lines queued so far)."""
+        assert self.manifest is not None
+        asked = self.manifest.sync(frontier)
+        self._asked, self._asked_for = asked, frontier
+
+        def done(future: asyncio.Future[int]) -> None:
+            if self._asked is future:
+                self._asked = None
+            if future.cancelled():
+                return
+            error = future.exception()
+            if error is None:
+                self._covered = max(self._covered, frontier)
+            elif isinstance(error, errors.PostieError):
+                self.stop(error)  # asked early, failed before anyone waited for it
+            else:
+                self.stop(errors.ManifestError(f"cannot append to the manifest: {error}"))
+
+        asked.add_done_callback(done)
+
     async def flush(self, workers: int) -> None:
+        """Version 1: the gathered lines as one frame, durable before their articles go."""
         assert self.manifest is not None
         manifest = self.manifest
         try:
@@ -178,7 +248,6 @@ class Pipeline:
                                 self._release(item)
                             self.stop(exc)
                             break
-                        crashpoints.reached("frame")
                     for item in batch:
                         self._queue.put_nowait(item)
                 if (self._journal_done and not self._batch) or self.fatal is not None:
@@ -236,7 +305,10 @@ class Pipeline:
         size = sum(len(b) for b in article)
         state.sizes[number - 1] = size
         item.article = article
-        if recorded is None and self.manifest is not None:
+        if recorded is None and self._crc_lines:
+            assert self.manifest is not None
+            self.manifest.add(state.plan.index, number, pcrc, size)
+        elif recorded is None and self._v1:
             item.record = ArticleRecord(
                 file=state.plan.index,
                 part=number,

@@ -19,13 +19,16 @@ class FileResume:
     """What an earlier run of a transfer left for one file.
 
     ``done``: parts already on the server (not posted again); ``recorded``: the
-    manifest's line of every part that has one (its CRC32 is checked when the
-    part is posted again, and gives the whole-file CRC for parts not re-read).
+    manifest's line of every part that has one with its CRC32 (checked when the part
+    is posted again, and giving the whole-file CRC for parts not re-read);
+    ``measure``: parts on the server whose CRC line was lost (manifest version 2), read
+    and encoded again for their CRC32 and size, not posted.
     """
 
     watermark: int = 0
     done: frozenset[int] = frozenset()
     recorded: Mapping[int, ArticleRecord] = field(default_factory=dict)
+    measure: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -54,10 +57,12 @@ class FileState:
     """What the engine knows about one file while it is being posted."""
 
     plan: FilePlan
-    pending: tuple[int, ...]  # part numbers to post, in order
+    pending: tuple[int, ...]  # part numbers to post (or measure), in order
     crcs: list[int | None]
     sizes: list[int]
     recorded: Mapping[int, ArticleRecord] = field(default_factory=dict)
+    measure: frozenset[int] = frozenset()  # of pending: on the server, only read (FileResume)
+    first: int = 0  # the position of part 1 in the plan's order (files by index)
     remaining: int = 0
     watermark: int = 0  # every part <= watermark has its 240 (or was already there)
     acked_above: set[int] = field(default_factory=set)

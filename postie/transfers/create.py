@@ -1,9 +1,9 @@
 """Creating a transfer, or finding the one these files already have.
 
-Creating plans the files, writes the manifest's first frame (the header, which is the
-one record of the posting settings, and one record per file: one fsync for the whole
-folder, however many files) and records the transfer in the store, leased to this
-process; nothing is posted before that. The same command run again finds the
+Creating plans the files, writes the manifest's frame 0 (the header, which is the one
+record of the posting settings, one record per file and every article's planned line:
+one fsync for the whole folder, however many files) and records the transfer in the
+store, leased to this process; nothing is posted before that. The same command run again finds the
 transfer by its paths and files: an unfinished one is resumed (``resume``), an
 uploaded one waiting for its verification is verified rather than posted again.
 """
@@ -21,8 +21,7 @@ from pathlib import Path
 from postie import crashpoints, errors, manifest
 from postie.article.plan import Collected, FilePlan, JobPlan, SourceFile, collect, plan_job
 from postie.config import Config, dump, replace
-from postie.manifest import FileRecord
-from postie.manifest.plan import planned_header
+from postie.manifest.plan import file_records, planned_header, planned_lines
 from postie.par2.make import Par2Step, is_par2, make_par2
 from postie.store.api import (
     Cleanup,
@@ -53,8 +52,7 @@ def _absolute(collected: Collected) -> Collected:
     if all(f.path.is_absolute() for f in collected.files):
         return collected
     files = tuple(
-        SourceFile(Path(os.path.abspath(f.path)), f.name, f.size, f.mtime_ns)
-        for f in collected.files
+        dataclasses.replace(f, path=Path(os.path.abspath(f.path))) for f in collected.files
     )
     return dataclasses.replace(collected, files=files)
 
@@ -182,14 +180,15 @@ async def _create(
     made = {os.fspath(p) for p in generated or ()}
     path = manifests / f"{secrets.token_hex(8)}.manifest.zst"
     header = {"name": plan.name, "date": plan.date, **planned_header(posting)}
-    records = [
-        FileRecord(f.index, f.path, f.name, f.size, f.mtime_ns, len(f.segments)) for f in plan.files
-    ]
-    writer = await asyncio.to_thread(manifest.create, path, header, records)
+    writer = await asyncio.to_thread(
+        manifest.create, path, header, file_records(plan), planned_lines(plan)
+    )
     kept = carried_files(plan, carried) if carried else {}
-    if kept:  # their lines first: durable before anything else happens
-        lines = [r for index in sorted(kept) for _, r in sorted(kept[index].items())]
-        await asyncio.to_thread(writer.append, lines)
+    if kept:  # their CRC lines (their planned lines are in frame 0): durable before the store
+        for index in sorted(kept):  # records them uploaded
+            for _, r in sorted(kept[index].items()):
+                writer.add(r.file, r.part, r.crc32, r.size)
+        await asyncio.to_thread(writer.flush)
     crashpoints.reached("manifest-created")
     not_collected = tuple(str(p) for p in plan.failed)
     options = {

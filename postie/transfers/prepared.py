@@ -35,6 +35,9 @@ class Prepared:
     recorded: dict[int, dict[int, ArticleRecord]]
     watermarks: dict[int, int]
     lost: dict[int, errors.FileFailed] = field(default_factory=dict)
+    # not the file frame 0 recorded though size and mtime agree (inode, ctime): refused
+    # where a part would be read with no CRC32 to check it against (manifest version 2)
+    unlike: dict[int, errors.SourceChanged] = field(default_factory=dict)
     resumed: bool = False
     finished_before: set[int] = field(default_factory=set)  # files uploaded in an earlier run
     accepted: dict[tuple[int, int], str] = field(default_factory=dict)  # rewritten IDs so far

@@ -1,18 +1,18 @@
 """Resuming a transfer: the plan its manifest describes, its sources checked.
 
 Resuming rebuilds the plan from the manifest, so every part keeps the Message-ID it
-was first given:
-
-- parts at or below a file's watermark are taken as posted;
-- parts with a manifest line above it may or may not have arrived before the crash:
-  they are STATed (pipelined) and only the missing ones are posted, the body re-read
-  from the source and its CRC32 checked against the line;
-- parts without a line were never posted (a line is durable before its article goes
-  out): they are planned afresh.
+was first given (version 2: every part, from frame 0). Which parts are STATed and what
+becomes of them is ``postie.transfers.doubt``'s: parts at or below a file's watermark
+are taken as posted; parts above it that may have arrived before the crash (version 2:
+before the last durable frontier; version 1: those with a line) are STATed and only the
+missing ones posted, re-read from the source and checked against their CRC32 where one
+was recorded.
 
 A source file that is gone or whose size or mtime changed is marked
-``source_missing`` / ``source_changed``; nothing is posted for it. The NZB is always
-written from the manifest, so it lists parts posted before the crash.
+``source_missing`` / ``source_changed``; nothing is posted for it. One whose inode or
+ctime changed (version 2) is refused only where a part would be read with no CRC32 to
+check it. The NZB is always written from the manifest, so it lists parts posted before
+the crash.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ import os
 from pathlib import Path
 
 from postie import errors, manifest
-from postie.article.source import source_problem
+from postie.article.source import examine
 from postie.config import Config, NzbConfig, PostingConfig, dump, validate
+from postie.manifest import FileRecord
 from postie.manifest.plan import PLANNING_KEYS, plan_from_manifest, planned_posting
-from postie.store.api import FileRole, Store, Transfer, UploadState
+from postie.store.api import FileRole, Store, Transfer, TransferFile, UploadState
 from postie.transfers.prepared import LEASE_SECONDS, RUN_KEY, Prepared, nzb_targets
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,12 @@ async def resume(
         if salvage:
             transfer = await _salvage(store, transfer, owner)
         return await _load(store, config, transfer, given)
+    except errors.PlanLost as exc:
+        await store.release(transfer.id, owner=owner)
+        raise errors.PlanLost(
+            f"{exc}; its plan is lost, nothing can be salvaged: postie transfers abandon"
+            f" {transfer.id} (the next post starts afresh)"
+        ) from None
     except errors.ManifestError as exc:
         await store.release(transfer.id, owner=owner)
         tid = transfer.id
@@ -76,13 +83,22 @@ async def resume(
 
 
 async def _salvage(store: Store, transfer: Transfer, owner: str) -> Transfer:
-    """Keep what a damaged manifest still holds: the frames before the damage.
+    """Keep what a damaged manifest still holds: the frames before the damage (damage in
+    frame 0 cannot be salvaged).
 
-    A part acknowledged before but whose line is lost has lost its Message-ID too (the
-    line is its only record): it is planned afresh and posted again (its first copy
-    stays on the server, in no NZB). Parts with a line are STATed by the resume as usual,
-    so what arrived is not posted twice. The manifest is cut after the last good frame
-    and the store's watermarks go back to what the lines cover, in one transaction."""
+    Version 2: every planned Message-ID is in frame 0, so only CRC lines (and frontiers)
+    after the damage are lost. The store's watermarks go back to what the CRC lines
+    cover and a frontier past every part is made durable: the resume STATs every part
+    above the watermarks, what arrived is not posted twice, and a part found without
+    its CRC line is read again for it.
+
+    Version 1: a part acknowledged before but whose line is lost has lost its Message-ID
+    too (the line is its only record): it is planned afresh and posted again (its first
+    copy stays on the server, in no NZB). Parts with a line are STATed by the resume as
+    usual, so what arrived is not posted twice.
+
+    The manifest is cut after the last good frame and the store's watermarks go back, in
+    one transaction."""
     found = await asyncio.to_thread(manifest.read, transfer.manifest_path, salvage=True)
     marks: dict[int, int] = {}
     lost_parts = 0
@@ -94,17 +110,33 @@ async def _salvage(store: Store, transfer: Transfer, owner: str) -> Transfer:
         if covered < row.acked:
             marks[row.file_id] = covered
             lost_parts += sum(1 for n in range(covered + 1, row.acked + 1) if n not in lines)
-    await asyncio.to_thread(manifest.reopen(found).close)  # cut the damage off
-    await store.rewind(transfer.id, marks, owner=owner, manifest_bytes=found.end)
+    writer = await asyncio.to_thread(manifest.reopen, found)  # cut the damage off
+    try:
+        if found.version >= 2:  # lost frontiers: every part above the watermarks in doubt
+            everything = sum(f.parts for f in found.files.values())
+            await asyncio.to_thread(writer.flush, everything)
+    finally:
+        writer.close()
+    await store.rewind(transfer.id, marks, owner=owner, manifest_bytes=writer.size)
     kept = sum(len(lines) for lines in found.articles.values())
-    log.warning(
-        "transfer %d: salvaged %d article lines from %s; %d posted parts lost theirs and are"
-        " posted again under new Message-IDs",
-        transfer.id,
-        kept,
-        transfer.manifest_path,
-        lost_parts,
-    )
+    if found.version >= 2:
+        log.warning(
+            "transfer %d: salvaged %s: every planned Message-ID and %d CRC lines are kept;"
+            " %d posted parts lost their CRC lines and are STATed (and read again for them)",
+            transfer.id,
+            transfer.manifest_path,
+            kept,
+            lost_parts,
+        )
+    else:
+        log.warning(
+            "transfer %d: salvaged %d article lines from %s; %d posted parts lost theirs"
+            " and are posted again under new Message-IDs",
+            transfer.id,
+            kept,
+            transfer.manifest_path,
+            lost_parts,
+        )
     again = await store.get(transfer.id)
     assert again is not None
     return again
@@ -160,13 +192,8 @@ async def _load(
                 " as it is"
             )
     plan = plan_from_manifest(found, posting)
-    lost: dict[int, errors.FileFailed] = {}
-    for row in files:
-        if row.upload_state == UploadState.UPLOADED:
-            continue
-        problem = await asyncio.to_thread(source_problem, row.source_path, row.size, row.mtime_ns)
-        if problem is not None:
-            lost[row.file_id] = problem
+    unfinished = [row for row in files if row.upload_state != UploadState.UPLOADED]
+    lost, unlike = await asyncio.to_thread(_sources, unfinished, found.files)
     writer = await asyncio.to_thread(manifest.reopen, found)
     return Prepared(
         transfer_id=transfer.id,
@@ -180,11 +207,36 @@ async def _load(
         recorded=found.articles,
         watermarks={row.file_id: row.acked for row in files},
         lost=lost,
+        unlike=unlike,
         resumed=True,
         finished_before={row.file_id for row in files if row.upload_state == UploadState.UPLOADED},
         accepted=await store.accepted_ids(transfer.id),
         not_collected=tuple(options.get("not_collected", ())),
     )
+
+
+def _sources(
+    rows: list[TransferFile], records: dict[int, FileRecord]
+) -> tuple[dict[int, errors.FileFailed], dict[int, errors.SourceChanged]]:
+    """Each unfinished file's source, one ``stat`` each: those that cannot be posted from
+    (gone, another size or mtime), and those whose inode or ctime differs from frame 0's
+    record (refused where a part would be read without a CRC32 to check it)."""
+    lost: dict[int, errors.FileFailed] = {}
+    unlike: dict[int, errors.SourceChanged] = {}
+    for row in rows:
+        record = records.get(row.file_id)
+        problem, other = examine(
+            row.source_path,
+            row.size,
+            row.mtime_ns,
+            record.ino if record is not None else None,
+            record.ctime_ns if record is not None else None,
+        )
+        if problem is not None:
+            lost[row.file_id] = problem
+        elif other is not None:
+            unlike[row.file_id] = other
+    return lost, unlike
 
 
 def _planning_fields(posting: PostingConfig) -> dict[str, object]:

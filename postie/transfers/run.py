@@ -1,12 +1,13 @@
 """Running a prepared transfer: STAT what may be there, post the rest, write the NZB.
 
 ``TransferRun`` posts a transfer that ``postie.transfers.create`` made or found again:
-it STATs the parts an interrupted run may have delivered, posts the others
-through the engine (each article's manifest line durable before it goes out),
-checkpoints each file's acknowledged watermark once a second, records the
-outcome (and, when the upload is complete, when verification is due) and
-writes the NZBs from the manifest's lines (those read back on resume and those
-this run synced), so they list parts posted before a crash.
+it STATs the parts an interrupted run may have delivered (``postie.transfers.doubt``),
+posts the others through the engine (each article's Message-ID durable in frame 0, and
+a frontier past it, before it goes out), checkpoints each file's acknowledged watermark
+once a second (the CRC lines it passes synced first), records the outcome (and, when
+the upload is complete, when verification is due) and writes the NZBs from the
+manifest's lines (those read back on resume and those this run synced), so they list
+parts posted before a crash.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from postie.nntp.connection import NNTPConnection
 from postie.nntp.stat import stat_all
 from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
-from postie.runtime.state import FileResume, FileState, JobResult
+from postie.runtime.state import FileState, JobResult
 from postie.store.api import FileProgress, Store, TransferState, UploadState
+from postie.transfers.doubt import in_doubt, resumes
 from postie.transfers.nzbs import check_manifest, write_nzbs
 from postie.transfers.prepared import LEASE_SECONDS, Prepared
 
@@ -76,7 +78,9 @@ class TransferRun:
         self.interval = checkpoint_interval
         self.stat_checked = 0
         self.stat_missing = 0
+        self.measured = 0  # of the parts found: read again for a CRC line lost in the crash
         self.job: PostingJob | None = None
+        self._unsynced: errors.ManifestError | None = None  # a checkpoint could not sync
         self._saved: dict[int, tuple[int, UploadState | None]] = {}
         self._states: dict[int, FileState] = {}
         self._all_saved = False
@@ -85,19 +89,7 @@ class TransferRun:
     async def check_server(self) -> PostingJob:
         """STAT the parts that may have arrived before a crash; build the job."""
         prepared = self.prepared
-        resume: dict[int, FileResume] = {}
-        doubtful: list[tuple[int, int, str]] = []
-        for file in prepared.plan.files:
-            if file.index in prepared.lost:
-                continue
-            mark = prepared.watermarks.get(file.index, 0)
-            recorded = prepared.recorded.get(file.index, {})
-            # a server that rewrote an ID knows the article by the ID it gave
-            doubtful.extend(
-                (file.index, n, prepared.accepted.get((file.index, n), r.message_id))
-                for n, r in recorded.items()
-                if n > mark
-            )
+        doubtful = in_doubt(prepared)
         present = await self._stat([mid for _, _, mid in doubtful]) if doubtful else []
         self.stat_checked = len(doubtful)
         self.stat_missing = present.count(False)
@@ -105,19 +97,9 @@ class TransferRun:
         for (index, number, _), found in zip(doubtful, present, strict=True):
             if found:
                 there.setdefault(index, set()).add(number)
-        for file in prepared.plan.files:
-            if file.index in prepared.lost:
-                continue
-            if file.index in prepared.finished_before:  # also carried over to a new transfer
-                resume[file.index] = FileResume(watermark=len(file.segments))
-                continue
-            if not prepared.resumed:
-                continue
-            resume[file.index] = FileResume(
-                watermark=prepared.watermarks.get(file.index, 0),
-                done=frozenset(there.get(file.index, ())),
-                recorded=prepared.recorded.get(file.index, {}),
-            )
+        resume, refused = resumes(prepared, there)
+        prepared.lost.update(refused)
+        self.measured = sum(len(r.measure) for r in resume.values())
         self.job = PostingJob(
             self.runtime,
             prepared.plan,
@@ -159,6 +141,8 @@ class TransferRun:
             await checkpoints
             await self.checkpoint()
         prepared.writer.close()
+        if fatal is None and self._unsynced is not None:
+            fatal = self._unsynced  # the last CRC lines could not be made durable
         if fatal is not None:
             await self.store.finish(
                 prepared.transfer_id, state=TransferState.INCOMPLETE, error=str(fatal)
@@ -234,7 +218,12 @@ class TransferRun:
         """Save watermarks, file states and rewritten IDs that changed: one transaction.
 
         Only the files whose progress moved since the last checkpoint are looked at
-        (the engine's tally), so a checkpoint costs what changed, not the folder's size."""
+        (the engine's tally), so a checkpoint costs what changed, not the folder's size.
+        What is saved is taken first, then the manifest writer syncs every CRC line
+        queued so far (every part acknowledged by then had its line queued before it
+        was posted), and only then does the store get those watermarks and the
+        manifest's durable length: a watermark never passes a CRC line that is not
+        durable."""
         job = self.job
         if job is None:
             return
@@ -283,11 +272,22 @@ class TransferRun:
                     else UploadState.SOURCE_CHANGED
                 )
                 progress.append(FileProgress(index, 0, kind, str(problem)))
+        try:
+            durable = await self.prepared.writer.sync()
+        except errors.ManifestError as exc:
+            # nothing may move past lines that are not durable: the job stops, and only
+            # what does not depend on them is saved (rewritten IDs, lost files, the lease)
+            self._unsynced = exc
+            job.stop(exc)
+            job.tally.keep({p.file_id for p in progress if p.file_id not in lost})
+            progress = [p for p in progress if p.file_id in lost]
+            all_uploaded = False
+            durable = self.prepared.writer.size
         await self.store.checkpoint(
             self.prepared.transfer_id,
             owner=self.owner,
             lease=LEASE_SECONDS,
-            manifest_bytes=self.prepared.writer.size,
+            manifest_bytes=durable,
             files=progress,
             accepted=accepted,
             all_uploaded=all_uploaded,

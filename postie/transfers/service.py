@@ -304,6 +304,11 @@ class TransferService:
                 f"checked {run.stat_checked} articles that may have arrived before the"
                 f" interruption: {run.stat_checked - run.stat_missing} on the server,"
                 f" {run.stat_missing} to post again"
+                + (
+                    f" ({run.measured} found without their CRC line: read again for it)"
+                    if run.measured
+                    else ""
+                )
             )
         if stopping is not None and stopping.is_set():
             prepared.writer.close()

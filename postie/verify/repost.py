@@ -5,9 +5,11 @@ Message-ID, subject, From and yEnc name it was first posted with; every part
 but the missing ones is marked done. The engine re-reads each body from the
 source and checks its CRC32 against the manifest line (a file that changed is
 not posted), and runs under the Runtime's WorkerSlots and ByteBudget like any
-job. ``441 435 Duplicate`` is not confirmed by STAT here: the caller saw STAT
-miss the article, so it counts as "claimed" (the server knows the ID, a later
-check decides).
+job. A transfer is uploaded only once every part's CRC32 is durable (manifest
+version 2: the store's watermark covers every CRC line), so there is always one to
+check against; a part without one is not posted. ``441 435 Duplicate`` is not
+confirmed by STAT here: the caller saw STAT miss the article, so it counts as
+"claimed" (the server knows the ID, a later check decides).
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ async def repost(
         return {f.part_key: Reposted("failed", f"re-post impossible: {exc}") for f in failures}
     posting = planned_posting(found.header, runtime.config.posting)
     plan = plan_from_manifest(found, posting)
+    unchecked = {f.part_key for f in failures if f.part not in found.articles.get(f.file_id, {})}
+    for file_id, part in unchecked:
+        wanted[file_id].discard(part)
     rows = {row.file_id: row for row in files}
     lost: dict[int, errors.FileFailed] = {}
     for file_id in wanted:
@@ -75,7 +80,10 @@ async def repost(
     except errors.JobFailed as exc:
         log.error("transfer %d: re-post failed: %s", transfer.id, exc)
         return {f.part_key: Reposted("failed", f"re-post failed: {exc}") for f in failures}
-    outcomes: dict[tuple[int, int], Reposted] = {}
+    outcomes: dict[tuple[int, int], Reposted] = {
+        key: Reposted("failed", "re-post impossible: the manifest has no CRC32 of it to check")
+        for key in unchecked
+    }
     for state in result.files:
         for number in wanted.get(state.plan.index, ()):
             key = (state.plan.index, number)

@@ -1,9 +1,10 @@
 """Scans: STAT every article of the files whose check is due, keep only the misses
 (step 1 in ``postie.verify.service``).
 
-The manifest is read up to its durable length, ``SCAN_CHUNK`` lines at a time off
-the event loop, and each article STATed under the Message-ID the server accepted
-it with. An error postpones the whole scan, nothing spent.
+The manifest's article identities (version 2: frame 0's planned lines; version 1: its
+article lines) are read ``SCAN_CHUNK`` at a time off the event loop, and each article
+STATed under the Message-ID the server accepted it with. An error postpones the
+whole scan, nothing spent.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Iterator
 
 from postie import crashpoints, errors
-from postie.manifest import ArticleRecord, ManifestReader
+from postie.manifest import ArticleRecord, ManifestReader, PlannedRecord
 from postie.verify.work import NOT_FOUND, Work
 
 log = logging.getLogger("postie.verify.service")  # the service's log, whichever part writes
@@ -88,8 +89,10 @@ async def scan(work: Work, transfer_id: int, files: tuple[int, ...]) -> None:
     )
 
 
-def _take(lines: Iterator[ArticleRecord], files: frozenset[int], n: int) -> list[ArticleRecord]:
-    out: list[ArticleRecord] = []
+def _take(
+    lines: Iterator[ArticleRecord | PlannedRecord], files: frozenset[int], n: int
+) -> list[ArticleRecord | PlannedRecord]:
+    out: list[ArticleRecord | PlannedRecord] = []
     for record in lines:
         if record.file in files:
             out.append(record)

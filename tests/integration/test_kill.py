@@ -2,11 +2,14 @@
 
 One ~200 MB folder of five files is posted to the local INN2 by one transfer
 that is killed again and again: while planning (manifest written, transfer not
-yet recorded), right after it was recorded, mid-file, between files, right
-after a checkpoint, right after a manifest frame became durable, at an
-arbitrary moment from outside, and while writing the NZB. Then one last run
-finishes it. Evidence comes from outside postie: INN's own log of accepted
-articles, and every article read back with an independent client (pynntp).
+yet recorded), right after it was recorded, right after its first frontier became
+durable (nothing posted yet, every part in doubt from then on), at an arbitrary
+moment from outside, mid-file (acknowledged parts whose CRC lines are not durable
+yet), between files, right after a checkpoint, right after a frame of CRC lines
+became durable (the store's watermark not yet moved past them), and while writing
+the NZB. Then one last run finishes it. Evidence comes from outside postie: INN's own
+log of accepted articles, and every article read back with an independent client
+(pynntp).
 """
 
 from __future__ import annotations
@@ -112,16 +115,22 @@ def test_killed_at_every_stage_then_finished(
     seen: dict[str, int] = {}
     steps: list[Step] = []
     # "outside:N": SIGKILL from the test once INN logged N articles of that run. It comes
-    # right after "recorded", while nearly the whole folder is left to post, so the run
-    # cannot end before the kill however fast the host is.
+    # right after "frontier:1" (nothing posted yet), while the whole folder is left to post,
+    # so the run cannot end before the kill however fast the host is.
+    # The first frontier (1,024 articles ahead) covers the whole folder: "frontier:1" has
+    # to come before any run made one durable. A resumed run writes no frontier frame, so
+    # "frame:1" is its first frame of CRC lines: a checkpoint's, or the last one's when
+    # the run posts what is left in less than a checkpoint interval; early in the list, so
+    # that much is left.
     kills = [
         "manifest-created",
         "recorded",
+        "frontier:1",
         f"outside:{OUTSIDE_AFTER}",
         "acked:40",
+        "frame:1",
         "file-done:1",
         "checkpoint:2",
-        "frame:3",
         "nzb",
         "",
     ]
@@ -151,7 +160,7 @@ def test_killed_at_every_stage_then_finished(
                 stat_reposted=int(checked.group(2)) if checked else 0,
             )
         )
-        if kill in ("manifest-created", "recorded"):
+        if kill in ("manifest-created", "recorded", "frontier:1"):
             assert not accepted, f"articles were posted before {kill}"
 
     # The NZB lists every segment of every file, including those posted by killed runs,

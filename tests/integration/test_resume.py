@@ -213,21 +213,33 @@ def test_source_changed_in_size_posts_nothing_more_of_it(inn: Inn, tmp_path: Pat
     assert "files changed since; starting a new transfer" in again.stderr
 
 
-def test_changed_bytes_with_the_same_size_and_mtime_fail_the_crc_check(
-    inn: Inn, tmp_path: Path
+@pytest.mark.parametrize("how", ["rewritten", "replaced"])
+def test_a_file_changed_with_the_same_size_and_mtime_is_refused_by_its_identity(
+    inn: Inn, tmp_path: Path, how: str
 ) -> None:
+    """Killed once the first frontier is durable, before any article went out: every
+    part is in doubt and has no CRC line (bar the first, maybe). A file rewritten in place
+    (another ctime) or replaced by a copy of the same bytes (another inode), its size and
+    mtime kept, is not the file frame 0 recorded: nothing of it is posted."""
     s = Setup(inn, tmp_path)
-    s.interrupted("frame:1")  # the first frame is durable, its articles never went out
+    s.interrupted("frontier:1")
     assert not s.before
     target = s.files[0]
     st = target.stat()
-    with target.open("r+b") as handle:
-        handle.write(bytes(ARTICLE))
+    if how == "rewritten":
+        with target.open("r+b") as handle:
+            handle.write(bytes(ARTICLE))
+    else:
+        copy = tmp_path / "copy"
+        shutil.copyfile(target, copy)
+        copy.replace(target)
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
     run = s.resume()
     assert run.returncode == 4, run.output
-    assert "reads with CRC32" in run.stderr
-    assert str(target) in run.stderr
+    assert f"{target}: the file changed since it was planned (same size and mtime, but" in (
+        run.stderr
+    )
+    assert ("another inode" in run.stderr) == (how == "replaced")
     accepted = s.log.accepted_since_last()
     assert len(accepted) == s.articles(2), "nothing of the changed file may be posted"
     assert "source_changed" in s.show()
@@ -291,11 +303,12 @@ def test_damaged_manifest_stops_the_resume_keeps_everything_and_names_the_way_ou
     s.interrupted("checkpoint:1")  # the store knows how much of the manifest is durable
     path = s.manifest_path()
     data = bytearray(path.read_bytes())
+    start = after_frame_zero(data)  # frame 0 (the plan) cannot be salvaged: damage after it
     if damage == "corrupt":
-        middle = len(data) // 2
+        middle = (start + len(data)) // 2
         data[middle : middle + 8] = bytes(b ^ 0xFF for b in data[middle : middle + 8])
     else:
-        del data[len(data) // 3 :]
+        del data[start + (len(data) - start) // 3 :]
     path.write_bytes(bytes(data))
     run = s.resume()
     assert run.returncode == 1, run.output
@@ -328,6 +341,33 @@ def test_damaged_manifest_stops_the_resume_keeps_everything_and_names_the_way_ou
     s.check_nzb_complete()
 
 
+def after_frame_zero(data: bytes | bytearray) -> int:
+    """Where the frames after frame 0 begin (a small plan's frame 0 is one zstd frame)."""
+    return bytes(data).index(b"\x28\xb5\x2f\xfd", 4)
+
+
+def test_damage_in_frame_zero_cannot_be_salvaged(inn: Inn, tmp_path: Path) -> None:
+    """Frame 0 holds the plan, every Message-ID of it: damaged, nothing can be kept. The
+    line says so and names the one way out; salvage refuses alike; nothing is posted."""
+    s = Setup(inn, tmp_path)
+    s.interrupted("checkpoint:1")
+    path = s.manifest_path()
+    data = bytearray(path.read_bytes())
+    middle = after_frame_zero(data) // 2
+    data[middle : middle + 8] = bytes(b ^ 0xFF for b in data[middle : middle + 8])
+    path.write_bytes(bytes(data))
+    for run in (s.resume(), s.resume("1", "--salvage")):
+        assert run.returncode == 1, run.output
+        assert f"the manifest {path} is corrupt at byte 0" in run.stderr
+        assert (
+            "; its plan is lost, nothing can be salvaged: postie transfers abandon 1 (the next"
+            " post starts afresh)"
+        ) in run.stderr
+        assert "--salvage (keeps" not in run.stderr
+    assert not s.log.accepted_since_last()
+    assert path.read_bytes() == bytes(data), "the damaged manifest was changed"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs (needs root)")
 def test_disk_full_while_writing_the_manifest(inn: Inn, tmp_path: Path) -> None:
     mount = tmp_path / "small"
@@ -335,9 +375,10 @@ def test_disk_full_while_writing_the_manifest(inn: Inn, tmp_path: Path) -> None:
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", mount]).returncode:
         pytest.skip("cannot mount a tmpfs here")
     try:
-        # 184 articles: their lines need more than the page the first frame starts
-        s = Setup(inn, tmp_path, (9_000_000, 3_000_000), manifests=str(mount / "manifests"))
-        s.interrupted("recorded")  # the manifest's first frame is written, nothing posted
+        # 459 articles: their CRC lines need more than what is left of the page frame 0
+        # ends in (the first frontier frame fits, so posting starts and stops midway)
+        s = Setup(inn, tmp_path, (20_000_000, 10_000_000), manifests=str(mount / "manifests"))
+        s.interrupted("recorded")  # the manifest's frame 0 is written, nothing posted
         # Fill the tmpfs: no room for a single article line.
         filler = mount / "filler"
         with filler.open("wb", buffering=0) as handle:
@@ -354,8 +395,15 @@ def test_disk_full_while_writing_the_manifest(inn: Inn, tmp_path: Path) -> None:
         assert len(found) == 1
         accepted = s.log.accepted_since_last()
         recorded = manifest.read(found[0])
-        in_manifest = {r.message_id for lines in recorded.articles.values() for r in lines.values()}
-        assert set(accepted) <= in_manifest, "an article was posted without a durable line"
+        firsts = recorded.first_positions()
+        assert recorded.frontier is not None
+        covered = {  # planned, and before a durable frontier
+            line.message_id
+            for f, lines in recorded.planned.items()
+            for n, line in lines.items()
+            if firsts[f] + n - 1 < recorded.frontier
+        }
+        assert set(accepted) <= covered, "an article was posted no durable frontier covered"
         filler.unlink()
         run = s.post()
         assert run.returncode == 0, run.output

@@ -29,6 +29,7 @@ from postie.transfers.create import for_paths
 from postie.transfers.run import TransferRun
 from postie.verify import work as work_module
 from postie.verify.service import VerifyStatistics, verification
+from tests.manifests import write_version
 
 ARTICLE = 4096
 HOOK = Path(__file__).with_name("hook_probe.py")
@@ -103,12 +104,14 @@ async def post_and_verify(
             return Verified(decided, service.statistics(), db, prepared.manifest_path, ids)
 
 
+@pytest.mark.parametrize("version", [1, 2])
 async def test_lost_articles_are_found_and_posted_again_with_the_same_ids(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: int
 ) -> None:
     """240 to three articles, none of them kept: the service finds exactly those three,
     re-posts them with the same Message-IDs and the same bytes, and the transfer ends
-    verified (and finalized: its manifest is gone)."""
+    verified (and finalized: its manifest is gone). Also from a version 1 manifest."""
+    write_version(monkeypatch, version)
     make_tree(tmp_path / "src", {"a.bin": 20 * ARTICLE + 7, "b.bin": 9 * ARTICLE})
     async with FaultyNNTPServer(faults=Faults(lose_articles=3)) as server:
         result = await post_and_verify(server, tmp_path, tmp_path / "src", config(server))
@@ -385,13 +388,16 @@ async def test_originals_are_moved_once_verified_when_the_policy_says_so(
     assert moved == before
 
 
+@pytest.mark.parametrize("version", [1, 2])
 async def test_a_repost_of_changed_bytes_with_the_same_size_and_mtime_fails_the_crc_check(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: int
 ) -> None:
     """An article is lost, then its file is rewritten with other bytes of the same size
     and mtime: the re-post reads the part again, its CRC32 differs from the manifest
-    line's, and nothing is posted under the old Message-ID; the article stays missing,
-    the transfer ends verification_failed and the failure names the CRC mismatch."""
+    line's (version 2: its CRC line, durable since the upload), and nothing is posted
+    under the old Message-ID; the article stays missing, the transfer ends
+    verification_failed and the failure names the CRC mismatch."""
+    write_version(monkeypatch, version)
     src = tmp_path / "src"
     files = make_tree(src, {"a.bin": 8 * ARTICLE + 3})
     (path,) = files

@@ -8,7 +8,13 @@ from postie import manifest
 from postie.article.plan import Collected, SourceFile, part_count, plan_job
 from postie.config import Obfuscation, PostingConfig, dump, validate
 from postie.manifest import ArticleRecord, FileRecord
-from postie.manifest.plan import plan_from_manifest, planned_header, planned_posting
+from postie.manifest.plan import (
+    file_records,
+    plan_from_manifest,
+    planned_header,
+    planned_lines,
+    planned_posting,
+)
 
 PLANNED = validate(
     PostingConfig,
@@ -39,11 +45,32 @@ def test_planned_posting_comes_from_the_header_and_retries_from_now() -> None:
     assert (found.max_retries, found.retry_delay) == (9, 0.5)
 
 
-def test_plan_from_manifest_keeps_recorded_parts_and_plans_the_rest_alike(
+def test_plan_from_a_v2_manifest_keeps_every_planned_part_and_the_files_identity(
     tmp_path: Path,
 ) -> None:
-    """Parts with a line keep their identity; parts without one are cut like the first
-    planning cut them (same offsets and lengths), with new IDs in the planned domain."""
+    """Version 2: frame 0 holds every part's identity, CRC line or not; the plan keeps
+    all of them, and each file's inode and ctime."""
+    size = 3 * 4096 + 100
+    source = SourceFile(tmp_path / "a.bin", "a.bin", size, 7, ino=41, ctime_ns=8)
+    plan = plan_job(Collected((source,)), PLANNED, name="job")
+    header = {"name": "job", "date": plan.date, **planned_header(PLANNED)}
+    writer = manifest.create(tmp_path / "m.zst", header, file_records(plan), planned_lines(plan))
+    writer.add(1, 2, 0, 99)
+    writer.flush()
+    writer.close()
+    found = manifest.read(tmp_path / "m.zst")
+    assert (found.files[1].ino, found.files[1].ctime_ns) == (41, 8)
+    again = plan_from_manifest(found, planned_posting(header, PLANNED))
+    assert again.files == plan.files
+    assert (again.files[0].ino, again.files[0].ctime_ns) == (41, 8)
+
+
+def test_plan_from_a_v1_manifest_keeps_recorded_parts_and_plans_the_rest_alike(
+    tmp_path: Path,
+) -> None:
+    """Version 1: parts with a line keep their identity; parts without one are cut like
+    the first planning cut them (same offsets and lengths), with new IDs in the planned
+    domain."""
     size = 3 * 4096 + 100
     plan = plan_job(
         Collected((SourceFile(tmp_path / "a.bin", "a.bin", size, 7),)), PLANNED, name="job"
@@ -52,7 +79,7 @@ def test_plan_from_manifest_keeps_recorded_parts_and_plans_the_rest_alike(
     assert len(first.segments) == part_count(size, 4096) == 4
     header = {"name": "job", "date": plan.date, **planned_header(PLANNED)}
     writer = manifest.create(
-        tmp_path / "m.zst", header, [FileRecord(1, first.path, "a.bin", size, 7, 4)]
+        tmp_path / "m.zst", header, [FileRecord(1, first.path, "a.bin", size, 7, 4)], version=1
     )
     s = first.segments[1]
     line = ArticleRecord(
@@ -87,7 +114,7 @@ def test_plan_from_manifest_has_the_job_name_and_size_of_all_its_files(tmp_path:
         FileRecord(2, tmp_path / "b.bin", "b.bin", 300, 2, 1),
         FileRecord(3, tmp_path / "c.par2", "c.par2", 40, 3, 1, role="par2"),
     ]
-    manifest.create(tmp_path / "m.zst", header, files).close()
+    manifest.create(tmp_path / "m.zst", header, files, version=1).close()
     plan = plan_from_manifest(manifest.read(tmp_path / "m.zst"), planned_posting(header, PLANNED))
     assert plan.name == "the job"
     assert plan.date == 5

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from postie import errors
-from postie.daemon.http import Action, Metrics, StatusServer
+from postie.daemon.http import Action, StatusServer
+from postie.daemon.metrics import Metrics
 from postie.transfers.queue import add_job
 
 if TYPE_CHECKING:

@@ -36,6 +36,7 @@ NOT_AT_START = (
     "http",
     "urllib.request",
     "prometheus_client",
+    "aiohttp",
     "rich",
     "yaml",
     "postie.daemon",

@@ -209,8 +209,8 @@ async def test_pipelined_posts_to_inn_do_not_wait_for_delayed_acks(
 ) -> None:
     """nnrpd writes 240 and the pipelined 340 with Nagle on: without TCP_QUICKACK each
     article waited ~40 ms for our delayed ACK (measured: 50 ms per article, see
-    docs/performance.md). The kernel clears the flag, so it must be set again after
-    every read: checked on the socket itself, not by timing (no timed assertions)."""
+    docs/performance-history.md). The kernel clears the flag, so it must be set again
+    after every read: checked on the socket itself, not by timing (no timed assertions)."""
     from postie.nntp import transport
 
     armed: list[int] = []

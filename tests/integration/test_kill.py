@@ -198,5 +198,5 @@ def test_killed_at_every_stage_then_finished(
         assert step.accepted <= left
         left -= step.accepted
     assert left == 0
-    with capsys.disabled():  # the figures belong in the test output (and docs/performance.md)
+    with capsys.disabled():  # figures for the test output (and docs/performance-history.md)
         print("\n" + "\n".join(report))

@@ -1,0 +1,183 @@
+"""Several daemons on one queue: three ``postie daemon`` processes share one store, one
+watch folder and one output folder (what three machines do with a shared drive, here on
+one machine with the SQLite store; the PostgreSQL store runs the same test).
+
+Judged from outside: INN's log of accepted articles, the NZBs read back, the store's
+jobs and transfers, each daemon's log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from postie import nzb
+from tests.conftest import REPO, Inn
+from tests.integration.innlog import NEWS_LOG, InnLog
+from tests.integration.readback import rebuild_from_nzb
+
+pytestmark = pytest.mark.inn
+
+ARTICLE = 16_384
+JOBS = 12
+
+
+class Shared:
+    """One config (store, watch folder, output folder, INN) and the daemons running it."""
+
+    def __init__(self, inn: Inn, tmp_path: Path) -> None:
+        self.tmp = tmp_path
+        self.watch = tmp_path / "watch"
+        self.watch.mkdir()
+        self.output = tmp_path / "nzb"
+        self.db = tmp_path / "state" / "postie.db"
+        self.domain = f"shared{os.urandom(4).hex()}.postie.test"
+        self.config = tmp_path / "postie.yaml"
+        settings = {
+            "servers": [{"host": inn.host, "port": inn.open_port, "max_connections": 2}],
+            "posting": {"article_size": ARTICLE, "message_id_domain": self.domain},
+            "store": {"path": str(self.db), "checkpoint_interval": 0.2},
+            "verify": {"delay": 0, "poll_interval": 0.5},
+            "par2": {"enabled": False},
+            "daemon": {
+                "watch": [{"path": str(self.watch), "min_file_age": 0.5}],
+                "output": str(self.output),
+                "scan_interval": 0.2,
+                "max_concurrent_jobs": 2,
+                "shutdown_timeout": 10,
+                "http": {"enabled": False},
+            },
+        }
+        self.config.write_text(json.dumps(settings))  # JSON is YAML
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs: list[Path] = []
+
+    def start(self, n: int) -> None:
+        for i in range(n):
+            log = self.tmp / f"daemon-{i}.log"
+            with log.open("ab") as err:
+                self.procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "postie", "daemon", "-c", str(self.config)],
+                        cwd=REPO,
+                        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                        stdout=subprocess.DEVNULL,
+                        stderr=err,
+                    )
+                )
+            self.logs.append(log)
+
+    def texts(self) -> list[str]:
+        return [log.read_text(errors="replace") for log in self.logs]
+
+    def wait_for(self, what: Any, timeout: float, why: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if what():
+                return
+            dead = [p.args for p in self.procs if p.poll() is not None]
+            assert not dead, f"a daemon ended: {dead}\n" + "\n---\n".join(self.texts())
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {why}:\n" + "\n---\n".join(self.texts()))
+
+    def rows(self, query: str) -> list[sqlite3.Row]:
+        with sqlite3.connect(self.db) as db:
+            db.row_factory = sqlite3.Row
+            return list(db.execute(query))
+
+    def daemons(self) -> int:
+        """Daemons registered as workers in the store (0 before it exists)."""
+        try:
+            return len(self.rows("SELECT owner FROM workers WHERE name = 'daemon'"))
+        except sqlite3.OperationalError:  # not there, or not migrated yet
+            return 0
+
+    def stop(self) -> list[int]:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        return [p.wait(30) for p in self.procs]
+
+    def kill(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture
+def shared(inn: Inn, tmp_path: Path) -> Any:
+    s = Shared(inn, tmp_path)
+    yield s
+    s.kill()
+
+
+def test_three_daemons_post_twelve_jobs_each_once(inn: Inn, shared: Shared) -> None:
+    """Twelve jobs dropped at once into a folder three daemons watch: each job is queued
+    once, taken by one daemon, posted under one set of Message-IDs; every NZB is
+    complete and byte-exact; the work is spread over the daemons."""
+    if not NEWS_LOG.exists():
+        pytest.skip("needs INN's log of accepted articles")
+    s = shared
+    innlog = InnLog(s.domain)
+    s.start(3)
+    s.wait_for(lambda: s.daemons() >= 3, 60, "the three daemons to register")
+    contents: dict[str, dict[str, bytes]] = {}
+    staging = s.tmp / "staging"
+    staging.mkdir()
+    for i in range(JOBS):
+        name = f"job{i:02d}"
+        if i % 2:
+            folder = staging / name
+            folder.mkdir()
+            files = {f"part{k}.bin": os.urandom(3 * ARTICLE + 100 * k) for k in range(2)}
+            for fname, data in files.items():
+                (folder / fname).write_bytes(data)
+        else:
+            files = {f"{name}.bin": os.urandom(5 * ARTICLE + i)}
+            (staging / f"{name}.bin").write_bytes(files[f"{name}.bin"])
+            name = f"{name}.bin"
+        contents[name] = files
+    for name in contents:  # all at once: a rename each, as a finished download appears
+        (staging / name).rename(s.watch / name)
+
+    nzbs = {name: s.output / f"{name}.nzb" for name in contents}
+    s.wait_for(lambda: all(p.exists() for p in nzbs.values()), 180, "twelve NZBs")
+    s.wait_for(
+        lambda: all(j["state"] == "done" for j in s.rows("SELECT state FROM jobs")),
+        60,
+        "every job done",
+    )
+    accepted = innlog.settle()
+    assert s.stop() == [0, 0, 0]
+
+    jobs = s.rows("SELECT * FROM jobs ORDER BY id")
+    assert sorted(Path(j["path"]).name for j in jobs) == sorted(contents), "queued twice"
+    assert all(j["attempts"] == 1 for j in jobs), [dict(j) for j in jobs]
+    transfers = s.rows("SELECT id, state FROM transfers")
+    assert len(transfers) == JOBS, "a job was posted as two transfers"
+
+    listed: set[str] = set()
+    for name, path in nzbs.items():
+        segments = [seg.message_id for f in nzb.read(path).files for seg in f.segments]
+        assert not listed & set(segments)
+        listed |= set(segments)
+        rebuilt = rebuild_from_nzb(path, inn.host, inn.open_port)
+        assert {n: r.data for n, r in rebuilt.items()} == contents[name]
+    # Every article INN accepted is in exactly one NZB, and nothing was posted under a
+    # second Message-ID: no job ran twice, not even in part.
+    assert set(accepted) == listed
+
+    started = [re.findall(r"job (\d+) started", text) for text in s.texts()]
+    assert sorted(int(j) for ids in started for j in ids) == [j["id"] for j in jobs]
+    assert sum(1 for ids in started if ids) >= 2, f"one daemon took every job: {started}"

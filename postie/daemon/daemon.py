@@ -49,6 +49,11 @@ log = logging.getLogger("postie.daemon")
 JOB_LEASE = 120.0
 IDLE_POLL = 1.0
 PROBLEM_EVERY = 300.0  # seconds between repeats of the same watch problem in the log
+TAKEOVER_EVERY = 5.0
+"""Seconds between looks for jobs that another daemon on the same store was running when
+it died (its process gone on this host, or its heartbeat or the job's lease run out):
+they go back to the queue, and whichever daemon claims them resumes their transfers from
+the manifests, with the same Message-IDs."""
 
 
 @dataclass
@@ -181,13 +186,21 @@ class Daemon:
                 asyncio.create_task(self._worker(), name=f"job-worker-{i}")
                 for i in range(cfg.daemon.max_concurrent_jobs)
             ]
+            log.info(
+                "ready: %d job slot(s), watching %s (worker %s)",
+                cfg.daemon.max_concurrent_jobs,
+                ", ".join(str(w.path) for w in cfg.daemon.watch) or "nothing (queue add only)",
+                self.owner,
+            )
             watcher = asyncio.create_task(self._watch(), name="watcher")
+            takeover = asyncio.create_task(self._take_over(), name="takeover")
             await self._stopping.wait()
             watcher.cancel()
+            takeover.cancel()
             _, pending = await asyncio.wait(workers, timeout=cfg.daemon.shutdown_timeout)
             for task in pending:
                 task.cancel()
-            await asyncio.gather(watcher, *workers, return_exceptions=True)
+            await asyncio.gather(watcher, takeover, *workers, return_exceptions=True)
             if pending:
                 log.warning(
                     "%d job(s) did not stop within %g s", len(pending), cfg.daemon.shutdown_timeout
@@ -320,6 +333,21 @@ class Daemon:
             await asyncio.sleep(JOB_LEASE / 3)
             with contextlib.suppress(errors.StoreError):
                 await self.store.renew_job(job.id, owner=self.owner, lease=JOB_LEASE)
+
+    async def _take_over(self) -> None:
+        """Queue again, while running, the jobs of daemons that died (see
+        ``TAKEOVER_EVERY``); at start the same happens once before anything else."""
+        while True:
+            await asyncio.sleep(TAKEOVER_EVERY)
+            try:
+                back = await self.store.requeue_interrupted(owner=self.owner)
+            except errors.StoreError as exc:
+                log.warning("cannot look for interrupted jobs (will try again): %s", exc)
+                continue
+            for job in back:
+                log.info("job %d was interrupted elsewhere (%s): queued again", job.id, job.path)
+            if back:
+                self.wake()
 
     # --- watching ---------------------------------------------------------------------
 

@@ -62,15 +62,15 @@ class Shared:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
 
-    def start(self, n: int) -> None:
-        for i in range(n):
-            log = self.tmp / f"daemon-{i}.log"
+    def start(self, n: int, **env: str) -> None:
+        for _ in range(n):
+            log = self.tmp / f"daemon-{len(self.logs)}.log"
             with log.open("ab") as err:
                 self.procs.append(
                     subprocess.Popen(
                         [sys.executable, "-m", "postie", "daemon", "-c", str(self.config)],
                         cwd=REPO,
-                        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
                         stdout=subprocess.DEVNULL,
                         stderr=err,
                     )
@@ -85,7 +85,7 @@ class Shared:
         while time.monotonic() < deadline:
             if what():
                 return
-            dead = [p.args for p in self.procs if p.poll() is not None]
+            dead = [p.args for p in self.procs if p.poll() not in (None, -signal.SIGKILL)]
             assert not dead, f"a daemon ended: {dead}\n" + "\n---\n".join(self.texts())
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting for {why}:\n" + "\n---\n".join(self.texts()))
@@ -181,3 +181,51 @@ def test_three_daemons_post_twelve_jobs_each_once(inn: Inn, shared: Shared) -> N
     started = [re.findall(r"job (\d+) started", text) for text in s.texts()]
     assert sorted(int(j) for ids in started for j in ids) == [j["id"] for j in jobs]
     assert sum(1 for ids in started if ids) >= 2, f"one daemon took every job: {started}"
+
+
+def test_a_killed_daemons_job_is_finished_by_another_from_its_manifest(
+    inn: Inn, shared: Shared
+) -> None:
+    """SIGKILL one of two daemons mid-job: the other, already running, takes the job over
+    (no restart: the dead one's process is gone), resumes the transfer from the manifest
+    with the same Message-IDs and writes the NZB; nothing is posted twice."""
+    if not NEWS_LOG.exists():
+        pytest.skip("needs INN's log of accepted articles")
+    s = shared
+    innlog = InnLog(s.domain)
+    data = os.urandom(40 * ARTICLE)
+    # daemon 0 freezes at its 10th acknowledged article (SIGSTOP): alive to the others
+    s.start(1, POSTIE_CRASH_AT="acked:10", POSTIE_CRASH_SIGNAL="STOP")
+    s.wait_for(lambda: s.daemons() >= 1, 60, "the first daemon to register")
+    staging = s.tmp / "big.bin"
+    staging.write_bytes(data)
+    staging.rename(s.watch / "big.bin")
+    s.wait_for(lambda: _stopped(s.procs[0].pid), 60, "the first daemon to stop mid-job")
+    s.start(1)
+    # Once ready, the second daemon's look for interrupted jobs at start is over.
+    s.wait_for(lambda: "ready: " in s.texts()[1], 60, "the second daemon to be ready")
+    assert "interrupted" not in s.texts()[1], "the frozen daemon counted as dead"
+    s.procs[0].kill()
+    assert s.procs[0].wait(10) == -signal.SIGKILL
+    nzb_path = s.output / "big.bin.nzb"
+    s.wait_for(lambda: nzb_path.exists(), 60, "the NZB written by the other daemon")
+    accepted = innlog.settle()
+    rebuilt = rebuild_from_nzb(nzb_path, inn.host, inn.open_port)
+    assert rebuilt["big.bin"].data == data
+    segments = {seg.message_id for f in nzb.read(nzb_path).files for seg in f.segments}
+    assert len(segments) == 40
+    # INN took each article once, all under the NZB's Message-IDs: none posted anew
+    assert set(accepted) == segments
+    (job,) = s.rows("SELECT * FROM jobs")
+    assert job["state"] == "done"
+    assert len(s.rows("SELECT id FROM transfers")) == 1, "a second transfer for the job"
+    assert "was interrupted elsewhere" in s.texts()[1]
+    assert "resuming transfer 1" in s.texts()[1]
+    del s.procs[0]  # dead already
+    assert s.stop() == [0]
+
+
+def _stopped(pid: int) -> bool:
+    """The process is stopped (SIGSTOP): state T in /proc/PID/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] == "T"

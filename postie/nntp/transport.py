@@ -49,6 +49,7 @@ class ReplyStream(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timed_out = False
         self._quickack: socket.socket | None = None
+        self._read_since_write = False  # a reply was read since our last write
         self._gathers = False  # the transport sends a list of buffers without joining
 
     # --- asyncio.Protocol ----------------------------------------------------------------
@@ -65,8 +66,12 @@ class ReplyStream(asyncio.Protocol):
         # With pipelined POSTs a server answers "240" and "340" back to back. A server
         # that keeps Nagle's algorithm on (INN's nnrpd does) holds the "340" until our
         # ACK of the "240" arrives, and Linux delays that ACK by up to 40 ms: measured
-        # here, 50 ms per article. TCP_QUICKACK (re-armed after every read, as the
-        # kernel clears it) sends the ACK at once.
+        # here, 50 ms per article. Setting TCP_QUICKACK sends a pending ACK at once (and
+        # the kernel clears the flag again). It is set only where it pays: when a reader
+        # is about to wait for a reply after having read one, with nothing written since
+        # that could carry the ACK (the "340" behind a "240", the next of pipelined STAT
+        # replies); not after every read, which cost a system call per reply even when
+        # the next reply was already there or our next write carried the ACK.
         sock = self._quickack
         if sock is not None and _QUICKACK is not None:
             try:
@@ -75,7 +80,6 @@ class ReplyStream(asyncio.Protocol):
                 self._quickack = None
 
     def data_received(self, data: bytes) -> None:
-        self._ack_now()
         try:
             replies = self._parser.feed(data)
         except errors.ProtocolError as exc:
@@ -122,6 +126,7 @@ class ReplyStream(asyncio.Protocol):
         transport = self.transport
         if self.broken or transport is None:
             raise self._error()
+        self._read_since_write = False
         if self._gathers:
             transport.writelines(data)
         else:
@@ -146,9 +151,12 @@ class ReplyStream(asyncio.Protocol):
 
     async def read_reply(self, timeout: float) -> Reply:
         if self._replies:
+            self._read_since_write = True
             return self._replies.popleft()
         if self.broken:
             raise self._error()
+        if self._read_since_write and self._quickack is not None:
+            self._ack_now()  # the peer may hold this reply until it has our ACK
         self._arm(timeout)
         try:
             while not self._replies:
@@ -159,6 +167,7 @@ class ReplyStream(asyncio.Protocol):
         finally:
             self._waiter = None
             self._deadline = None
+        self._read_since_write = True
         return self._replies.popleft()
 
     def set_transport(self, transport: asyncio.Transport) -> None:

@@ -36,7 +36,7 @@ def _random_hex() -> str:
         pass
     text = os.urandom(_ID_BYTES * BATCH).hex()
     step = 2 * _ID_BYTES
-    _ready.extend(text[i : i + step] for i in range(step, len(text), step))
+    _ready.extend([text[i : i + step] for i in range(step, len(text), step)])
     return text[:step]
 
 

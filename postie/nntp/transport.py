@@ -118,13 +118,16 @@ class ReplyStream(asyncio.Protocol):
         """Something was received and not read yet: a whole reply or a part of one."""
         return bool(self._replies) or not self._parser.idle
 
-    def write(self, *data: bytes) -> None:
+    def write(self, *data: bytes) -> bool:
         """Send the buffers in order, without copying them: one ``sendmsg`` on plain TCP
         (:class:`~postie.nntp.socket_transport.SocketTransport`), one ``SSL_write`` each
         over TLS (:class:`~postie.nntp.tls_transport.TLSTransport`). Another transport
-        gets one write each (asyncio's ``writelines`` joins them first, a copy)."""
+        gets one write each (asyncio's ``writelines`` joins them first, a copy).
+
+        True when the transport asked to pause writing: ``drain`` before more. (A
+        connection lost meanwhile shows at the next read as at a drain.)"""
         transport = self.transport
-        if self.broken or transport is None:
+        if self._lost is not None or self._closed or transport is None:
             raise self._error()
         self._read_since_write = False
         if self._gathers:
@@ -132,6 +135,7 @@ class ReplyStream(asyncio.Protocol):
         else:
             for chunk in data:
                 transport.write(chunk)
+        return self._paused
 
     async def drain(self, timeout: float) -> None:
         if self.broken:
@@ -149,11 +153,18 @@ class ReplyStream(asyncio.Protocol):
         if self.broken:
             raise self._error()
 
+    def reply_nowait(self) -> Reply | None:
+        """The next reply if it is here already (no coroutine for ``read_reply``)."""
+        if self._replies:
+            self._read_since_write = True
+            return self._replies.popleft()
+        return None
+
     async def read_reply(self, timeout: float) -> Reply:
         if self._replies:
             self._read_since_write = True
             return self._replies.popleft()
-        if self.broken:
+        if self._lost is not None or self._closed:
             raise self._error()
         if self._read_since_write and self._quickack is not None:
             self._ack_now()  # the peer may hold this reply until it has our ACK

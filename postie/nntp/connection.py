@@ -273,7 +273,7 @@ class NNTPConnection:
         """
         if self.primed:
             self.primed = False
-            reply = await self._read_reply(self.server.reply_timeout)
+            reply = self._reply_now() or await self._read_reply(self.server.reply_timeout)
         else:
             reply = await self.command("POST")
         if reply.code == 500 and self.server.mode_reader is ModeReader.AUTO and not self._moded:
@@ -390,6 +390,16 @@ class NNTPConnection:
             self.broken = True
             raise
 
+    def _reply_now(self) -> Reply | None:
+        """A reply received already (checked as ``_read_reply`` checks it), without a
+        coroutine; None when there is none yet (or the connection is gone: then
+        ``_read_reply`` says so)."""
+        stream = self._stream
+        if stream is None or self.broken:
+            return None
+        reply = stream.reply_nowait()
+        return None if reply is None else self._checked(reply)
+
     async def _read_reply(self, timeout: float) -> Reply:
         stream = self._stream
         if stream is None or self.broken:
@@ -399,6 +409,9 @@ class NNTPConnection:
         except errors.NNTPError:
             self.broken = True
             raise
+        return self._checked(reply)
+
+    def _checked(self, reply: Reply) -> Reply:
         self.last_used = time.monotonic()
         if reply.code == 400:
             self.broken = True

@@ -131,12 +131,11 @@ class Pipeline:
                     if state.error is not None:
                         break
                     segment = state.plan.segments[number - 1]
-                    wanted = 2 * segment.length + RESERVE_OVERHEAD
-                    if budget.try_acquire(wanted):
-                        reserved = budget.clamp(wanted)
-                    else:
-                        self._kick.set()  # the batch may be due (the queue may be low)
-                        reserved = await budget.acquire(wanted)
+                    reserved = budget.clamp(2 * segment.length + RESERVE_OVERHEAD)
+                    if not budget.try_acquire(reserved):
+                        if self._v1:
+                            self._kick.set()  # the batch may be due (the queue may be low)
+                        reserved = await budget.acquire(reserved)
                     try:
                         future = encoder.submit(path, segment.offset, segment.length)
                     except BaseException:

@@ -259,8 +259,8 @@ class NNTPConnection:
         return await self._exchange(protocol.encode_command(verb, *args))
 
     async def _exchange(self, data: bytes) -> Reply:
-        self._write(data)
-        await self._drain(self.server.reply_timeout)
+        if self._write(data):
+            await self._drain(self.server.reply_timeout)
         return await self._read_reply(self.server.reply_timeout)
 
     async def post(self, article: Sequence[bytes], *, prime_next: bool = False) -> Reply:
@@ -273,7 +273,7 @@ class NNTPConnection:
         """
         if self.primed:
             self.primed = False
-            reply = await self._read_reply(self.server.reply_timeout)
+            reply = self._reply_now() or await self._read_reply(self.server.reply_timeout)
         else:
             reply = await self.command("POST")
         if reply.code == 500 and self.server.mode_reader is ModeReader.AUTO and not self._moded:
@@ -294,10 +294,11 @@ class NNTPConnection:
                 f"{self.label}: the server sent more than its 340 before the article"
             )
         try:
-            self._write(*article, protocol.TERMINATOR, *((_POST,) if prime_next else ()))
+            full = self._write(*article, protocol.TERMINATOR, *((_POST,) if prime_next else ()))
             self.primed = prime_next
             timeout = self.server.post_timeout
-            await self._drain(timeout)
+            if full:
+                await self._drain(timeout)
             reply = await self._read_reply(timeout)
         except (errors.ConnectionLost, errors.NNTPTimeout, errors.ProtocolError) as exc:
             raise PostInDoubt(str(exc)) from exc
@@ -321,13 +322,14 @@ class NNTPConnection:
             # so a send(), per command cost more than the rest of the exchange)
             if sent < len(ids) and sent - len(found) <= STAT_WINDOW // 2:
                 upto = min(len(ids), len(found) + STAT_WINDOW)
-                self._write(
+                full = self._write(
                     b"".join(
                         protocol.encode_command("STAT", bracketed(mid)) for mid in ids[sent:upto]
                     )
                 )
                 sent = upto
-                await self._drain(timeout)
+                if full:
+                    await self._drain(timeout)
             reply = await self._read_reply(timeout)
             if reply.code == 480 and self.server.username and sent == len(found) + 1:
                 await self.authenticate()
@@ -346,8 +348,8 @@ class NNTPConnection:
         if self.broken or self.closed or self._stream is None:
             return
         try:
-            self._write(protocol.encode_command("QUIT"))
-            await self._drain(2.0)
+            if self._write(protocol.encode_command("QUIT")):
+                await self._drain(2.0)
             await self._read_reply(2.0)
         except errors.PostieError:
             pass
@@ -366,16 +368,17 @@ class NNTPConnection:
 
     # --- IO helpers --------------------------------------------------------------------
 
-    def _write(self, *data: bytes) -> None:
+    def _write(self, *data: bytes) -> bool:
+        """Send ``data``; True when the caller must ``_drain`` (the transport is full).
+        ``last_used`` moves when the reply is read."""
         stream = self._stream
         if stream is None or self.broken:
             raise errors.ConnectionLost(f"{self.label}: connection is closed")
         try:
-            stream.write(*data)
+            return stream.write(*data)
         except errors.NNTPError:
             self.broken = True
             raise
-        self.last_used = time.monotonic()
 
     async def _drain(self, timeout: float) -> None:
         stream = self._stream
@@ -387,15 +390,28 @@ class NNTPConnection:
             self.broken = True
             raise
 
+    def _reply_now(self) -> Reply | None:
+        """A reply received already (checked as ``_read_reply`` checks it), without a
+        coroutine; None when there is none yet (or the connection is gone: then
+        ``_read_reply`` says so)."""
+        stream = self._stream
+        if stream is None or self.broken:
+            return None
+        reply = stream.reply_nowait()
+        return None if reply is None else self._checked(reply)
+
     async def _read_reply(self, timeout: float) -> Reply:
         stream = self._stream
         if stream is None or self.broken:
             raise errors.ConnectionLost(f"{self.label}: connection is closed")
         try:
-            reply = await stream.read_reply(timeout)
+            reply = stream.reply_nowait() or await stream.read_reply(timeout)
         except errors.NNTPError:
             self.broken = True
             raise
+        return self._checked(reply)
+
+    def _checked(self, reply: Reply) -> Reply:
         self.last_used = time.monotonic()
         if reply.code == 400:
             self.broken = True

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from postie import errors
 
@@ -39,9 +39,11 @@ class Action(enum.Enum):
     GIVE_UP = "give_up"
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One server reply: status line and, for multi-line replies, the data lines."""
+class Reply(NamedTuple):
+    """One server reply: status line and, for multi-line replies, the data lines.
+
+    A named tuple (immutable, as a frozen dataclass) because two are made per article
+    posted: a frozen dataclass sets each field through ``object.__setattr__``."""
 
     code: int
     line: str
@@ -118,6 +120,13 @@ class ReplyParser:
         for raw in lines:
             if raw[-1:] == b"\r":
                 raw = raw[:-1]
+            if self._status is None:  # a status line: the one-line reply inline
+                head = raw[:3]
+                if len(head) == 3 and head.isdigit() and raw[3:4] in (b"", b" "):
+                    code = int(head)
+                    if code not in MULTILINE_CODES:
+                        replies.append(Reply(code, raw.decode("utf-8", "replace")))
+                        continue
             reply = self._line(raw)
             if reply is not None:
                 replies.append(reply)

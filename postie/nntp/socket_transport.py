@@ -155,20 +155,26 @@ class SocketTransport(asyncio.Transport):
         change a ``bytearray`` it passed until it has been sent (``bytes`` are safe)."""
         if self._closing:
             raise errors.ConnectionLost("write on a closed connection")
-        views = [memoryview(data).cast("B") for data in list_of_data if len(data)]
-        if not views:
-            return
+        # bytes as they are (sendmsg takes them; a view is made only of a part left
+        # unsent); anything else as a view of its bytes, so that len() counts bytes
+        buffers = [
+            data if type(data) is bytes else memoryview(data).cast("B") for data in list_of_data
+        ]
         if self._pending:
-            self._queue(views)
+            self._queue(buffers)
         else:
             try:
-                sent = self._send(views[:_MAX_BUFFERS])
+                sent = self._send(
+                    buffers if len(buffers) <= _MAX_BUFFERS else buffers[:_MAX_BUFFERS]
+                )
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError as exc:
                 self._force_close(exc)
                 return
-            self._queue(_skip(views, sent))
+            if sent == sum(map(len, buffers)):  # all of it (the common case)
+                return
+            self._queue(_skip(buffers, sent))
             if not self._pending:
                 return
             self._wait_writable()
@@ -176,7 +182,7 @@ class SocketTransport(asyncio.Transport):
             self._protocol_paused = True
             self._protocol.pause_writing()
 
-    def _send(self, views: list[memoryview]) -> int:
+    def _send(self, views: list[bytes | memoryview]) -> int:
         """Send what the socket takes of ``views`` now; the number of bytes sent."""
         return self._sock.sendmsg(views)
 
@@ -184,10 +190,12 @@ class SocketTransport(asyncio.Transport):
         """Something is queued that the socket did not take: send it when it can."""
         self._loop.add_writer(self._fd, self._write_ready)
 
-    def _queue(self, views: Iterable[memoryview]) -> None:
-        for view in views:
-            self._pending.append(view)
-            self._pending_size += len(view)
+    def _queue(self, buffers: Iterable[bytes | memoryview]) -> None:
+        for data in buffers:
+            size = len(data)
+            if size:
+                self._pending.append(data if type(data) is memoryview else memoryview(data))
+                self._pending_size += size
 
     def _write_ready(self) -> None:
         pending = self._pending
@@ -295,10 +303,10 @@ class SocketTransport(asyncio.Transport):
             self._sock.close()
 
 
-def _skip(views: list[memoryview], sent: int) -> list[memoryview]:
-    """``views`` without their first ``sent`` bytes."""
-    for i, view in enumerate(views):
-        if sent < len(view):
-            return [view[sent:], *views[i + 1 :]] if sent else views[i:]
-        sent -= len(view)
+def _skip(buffers: list[bytes | memoryview], sent: int) -> list[bytes | memoryview]:
+    """``buffers`` without their first ``sent`` bytes (a part of one is a view of it)."""
+    for i, data in enumerate(buffers):
+        if sent < len(data):
+            return [memoryview(data)[sent:], *buffers[i + 1 :]] if sent else buffers[i:]
+        sent -= len(data)
     return []

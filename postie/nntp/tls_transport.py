@@ -134,7 +134,7 @@ class TLSTransport(SocketTransport):
     def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
         super().writelines(_join_small(list_of_data))
 
-    def _send(self, views: list[memoryview]) -> int:
+    def _send(self, views: list[bytes | memoryview]) -> int:
         sent = 0
         for view in views:
             try:

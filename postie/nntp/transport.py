@@ -49,6 +49,7 @@ class ReplyStream(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timed_out = False
         self._quickack: socket.socket | None = None
+        self._read_since_write = False  # a reply was read since our last write
         self._gathers = False  # the transport sends a list of buffers without joining
 
     # --- asyncio.Protocol ----------------------------------------------------------------
@@ -65,8 +66,12 @@ class ReplyStream(asyncio.Protocol):
         # With pipelined POSTs a server answers "240" and "340" back to back. A server
         # that keeps Nagle's algorithm on (INN's nnrpd does) holds the "340" until our
         # ACK of the "240" arrives, and Linux delays that ACK by up to 40 ms: measured
-        # here, 50 ms per article. TCP_QUICKACK (re-armed after every read, as the
-        # kernel clears it) sends the ACK at once.
+        # here, 50 ms per article. Setting TCP_QUICKACK sends a pending ACK at once (and
+        # the kernel clears the flag again). It is set only where it pays: when a reader
+        # is about to wait for a reply after having read one, with nothing written since
+        # that could carry the ACK (the "340" behind a "240", the next of pipelined STAT
+        # replies); not after every read, which cost a system call per reply even when
+        # the next reply was already there or our next write carried the ACK.
         sock = self._quickack
         if sock is not None and _QUICKACK is not None:
             try:
@@ -75,7 +80,6 @@ class ReplyStream(asyncio.Protocol):
                 self._quickack = None
 
     def data_received(self, data: bytes) -> None:
-        self._ack_now()
         try:
             replies = self._parser.feed(data)
         except errors.ProtocolError as exc:
@@ -114,19 +118,24 @@ class ReplyStream(asyncio.Protocol):
         """Something was received and not read yet: a whole reply or a part of one."""
         return bool(self._replies) or not self._parser.idle
 
-    def write(self, *data: bytes) -> None:
+    def write(self, *data: bytes) -> bool:
         """Send the buffers in order, without copying them: one ``sendmsg`` on plain TCP
         (:class:`~postie.nntp.socket_transport.SocketTransport`), one ``SSL_write`` each
         over TLS (:class:`~postie.nntp.tls_transport.TLSTransport`). Another transport
-        gets one write each (asyncio's ``writelines`` joins them first, a copy)."""
+        gets one write each (asyncio's ``writelines`` joins them first, a copy).
+
+        True when the transport asked to pause writing: ``drain`` before more. (A
+        connection lost meanwhile shows at the next read as at a drain.)"""
         transport = self.transport
-        if self.broken or transport is None:
+        if self._lost is not None or self._closed or transport is None:
             raise self._error()
+        self._read_since_write = False
         if self._gathers:
             transport.writelines(data)
         else:
             for chunk in data:
                 transport.write(chunk)
+        return self._paused
 
     async def drain(self, timeout: float) -> None:
         if self.broken:
@@ -144,11 +153,21 @@ class ReplyStream(asyncio.Protocol):
         if self.broken:
             raise self._error()
 
+    def reply_nowait(self) -> Reply | None:
+        """The next reply if it is here already (no coroutine for ``read_reply``)."""
+        if self._replies:
+            self._read_since_write = True
+            return self._replies.popleft()
+        return None
+
     async def read_reply(self, timeout: float) -> Reply:
         if self._replies:
+            self._read_since_write = True
             return self._replies.popleft()
-        if self.broken:
+        if self._lost is not None or self._closed:
             raise self._error()
+        if self._read_since_write and self._quickack is not None:
+            self._ack_now()  # the peer may hold this reply until it has our ACK
         self._arm(timeout)
         try:
             while not self._replies:
@@ -159,6 +178,7 @@ class ReplyStream(asyncio.Protocol):
         finally:
             self._waiter = None
             self._deadline = None
+        self._read_since_write = True
         return self._replies.popleft()
 
     def set_transport(self, transport: asyncio.Transport) -> None:

@@ -121,22 +121,22 @@ class Delivery:
     ) -> str | None:
         """Post one article until the server has it; return the accepted Message-ID."""
         mid = segment.message_id
-        where = f"{state.plan.name} part {segment.number}/{len(state.plan.segments)} <{mid}>"
         attempts = 0
         in_doubt = False
         last = ""
         while True:
             if self._stopped:
-                raise errors.FileFailed(f"{where}: job stopped")
+                raise errors.FileFailed(f"{_where(state, segment)}: job stopped")
             if attempts > self.posting.max_retries:
                 raise errors.FileFailed(
-                    f"{where}: gave up after {attempts} attempts: {last}", reply=last
+                    f"{_where(state, segment)}: gave up after {attempts} attempts: {last}",
+                    reply=last,
                 )
             if attempts:
                 self.retries += 1
                 await asyncio.sleep(min(30.0, self.posting.retry_delay * 2 ** (attempts - 1)))
             pool = lane.pool
-            conn = await lane.open()
+            conn = lane.conn if lane.conn is not None else await lane.open()
             reusable = False
             try:
                 if in_doubt:
@@ -153,13 +153,13 @@ class Delivery:
                 in_doubt = True
                 attempts += 1
                 last = str(exc)
-                log.warning("%s: %s; will STAT before posting again", where, exc)
+                log.warning("%s: %s; will STAT before posting again", _where(state, segment), exc)
                 continue
             except (errors.RetryableError, errors.ProtocolError) as exc:
                 # a garbled reply breaks only this connection: a fresh one may do
                 attempts += 1
                 last = str(exc)
-                log.warning("%s: %s; retrying", where, exc)
+                log.warning("%s: %s; retrying", _where(state, segment), exc)
                 continue
             except errors.AuthenticationRequired as exc:
                 raise errors.JobFailed(str(exc), reply=exc.reply) from exc
@@ -175,13 +175,17 @@ class Delivery:
                 # a re-post of a missing article: the server claims the ID, yet a STAT
                 # did not find it; not posted, the caller rechecks later
                 state.claimed[segment.number] = last
-                log.info("%s: %s (the server claims the ID)", where, last)
+                log.info("%s: %s (the server claims the ID)", _where(state, segment), last)
                 return None
             if outcome is PostOutcome.DUPLICATE:
                 lane.close()  # the STAT goes on another connection; never hold two slots
                 if await self._confirm(pool, mid):
                     self.duplicates += 1
-                    log.info("%s: the server already has it (%s; STAT confirms)", where, last)
+                    log.info(
+                        "%s: the server already has it (%s; STAT confirms)",
+                        _where(state, segment),
+                        last,
+                    )
                     return None
                 attempts += 1
                 continue
@@ -206,7 +210,7 @@ class Delivery:
                 lane.finish(reusable=False)
                 continue
             attempts += 1
-            log.warning("%s: %s; retrying", where, reply.line)
+            log.warning("%s: %s; retrying", _where(state, segment), reply.line)
 
     async def _confirm(self, pool: ConnectionPool, message_id: str) -> bool:
         """STAT after ``441 435 Duplicate``: does the server really have it?"""
@@ -218,3 +222,9 @@ class Delivery:
             return False
         except errors.GiveUp as exc:  # the server cannot be reached: the job stops
             raise errors.JobFailed(str(exc), reply=exc.reply) from exc
+
+
+def _where(state: FileState, segment: Segment) -> str:
+    """The article, as a message names it (made only when one is)."""
+    parts = len(state.plan.segments)
+    return f"{state.plan.name} part {segment.number}/{parts} <{segment.message_id}>"

@@ -160,9 +160,11 @@ class ByteBudget:
         return max(1, min(nbytes, self.capacity))
 
     def try_acquire(self, nbytes: int) -> bool:
-        n = self.clamp(nbytes)
+        n = nbytes if 0 < nbytes <= self.capacity else self.clamp(nbytes)
         if not self._waiters and self._in_use + n <= self.capacity:
-            self._take(n)
+            self._in_use += n  # _take, inline: once per article
+            if self._in_use > self._peak:
+                self._peak = self._in_use
             return True
         return False
 

@@ -43,6 +43,7 @@ from postie.article.plan import Segment
 from postie.manifest import ArticleRecord, ManifestWriter
 from postie.nntp.pool import ConnectionPool
 from postie.runtime.delivery import Delivery
+from postie.runtime.handoff import Handoff
 from postie.runtime.lane import Lane
 from postie.runtime.runtime import Runtime
 from postie.runtime.state import FileState
@@ -84,11 +85,11 @@ class Pipeline:
         self.manifest = manifest
         self.delivery = delivery
         self.fatal: errors.PostieError | None = None
-        self._encoded: asyncio.Queue[InFlight | None] = asyncio.Queue()
+        self._encoded: Handoff[InFlight | None] = Handoff()
         self._batch: list[InFlight] = []
         self._kick = asyncio.Event()
         self._journal_done = False
-        self._queue: asyncio.Queue[InFlight | None] = asyncio.Queue()
+        self._queue: Handoff[InFlight | None] = Handoff()
         self._live: set[InFlight] = set()
         self._low_water = max(1, sum(p.max_connections for p in runtime.upload_pools) // 2)
         self._v1 = manifest is not None and manifest.version == 1
@@ -130,12 +131,11 @@ class Pipeline:
                     if state.error is not None:
                         break
                     segment = state.plan.segments[number - 1]
-                    wanted = 2 * segment.length + RESERVE_OVERHEAD
-                    if budget.try_acquire(wanted):
-                        reserved = budget.clamp(wanted)
-                    else:
-                        self._kick.set()  # the batch may be due (the queue may be low)
-                        reserved = await budget.acquire(wanted)
+                    reserved = budget.clamp(2 * segment.length + RESERVE_OVERHEAD)
+                    if not budget.try_acquire(reserved):
+                        if self._v1:
+                            self._kick.set()  # the batch may be due (the queue may be low)
+                        reserved = await budget.acquire(reserved)
                     try:
                         future = encoder.submit(path, segment.offset, segment.length)
                     except BaseException:
@@ -302,7 +302,7 @@ class Pipeline:
                 return False  # an earlier part failed; the file has its error
         article = self.builder.article(state.plan, segment, body, pcrc, file_crc)
         del body
-        size = sum(len(b) for b in article)
+        size = sum(map(len, article))
         state.sizes[number - 1] = size
         item.article = article
         if recorded is None and self._crc_lines:

@@ -13,6 +13,7 @@ import pytest
 from postie import errors
 from postie.nntp import socket_transport
 from postie.nntp.socket_transport import HIGH_WATER, SocketTransport
+from postie.nntp.transport import ReplyStream
 
 
 class Recorder(asyncio.Protocol):
@@ -213,6 +214,46 @@ def test_write_to_a_reset_connection_reports_lost_with_the_error() -> None:
             assert "lost" in proto.events
         finally:
             transport.abort()
+            peer.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="Linux TCP_QUICKACK")
+def test_quickack_is_set_only_to_wait_for_a_reply_after_reading_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server with Nagle on holds a reply behind an earlier one until our ACK of it:
+    a reader about to wait after having read a reply sends that ACK (TCP_QUICKACK). A
+    wait right after a write needs none (the write carries the ACK), nor does a reply
+    already received."""
+    acks: list[str] = []
+    monkeypatch.setattr(ReplyStream, "_ack_now", lambda self: acks.append("ack"))
+
+    async def main() -> None:
+        peer = Peer()
+        stream = ReplyStream("peer")
+        accepted = asyncio.ensure_future(peer.accept())
+        await socket_transport.connect(stream, "127.0.0.1", peer.port)
+        conn = await accepted
+        try:
+            await asyncio.sleep(0)
+            acks.clear()  # the one of connection_made
+            conn.sendall(b"200 hello\r\n")
+            assert (await stream.read_reply(5)).code == 200  # waited: nothing read yet
+            assert acks == []
+            conn.sendall(b"240 ok\r\n340 go\r\n")
+            stream.write(b"article\r\n.\r\nPOST\r\n")
+            assert (await stream.read_reply(5)).code == 240  # waited right after a write
+            assert (await stream.read_reply(5)).code == 340  # already there
+            assert acks == []
+            later = asyncio.ensure_future(stream.read_reply(5))  # waits after a read
+            await asyncio.sleep(0.01)
+            assert acks == ["ack"]
+            conn.sendall(b"240 ok\r\n")
+            assert (await later).code == 240
+        finally:
+            stream.abort()
             peer.close()
 
     asyncio.run(main())

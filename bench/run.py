@@ -62,8 +62,10 @@ import ssl
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -634,6 +636,7 @@ def postie_at(name: str, rev: str, python: Path, parent: Path) -> Tool:
         return Tool(name, [], skip_reason=f"no worktree of {rev}: {e}")
     if not python.exists():
         return Tool(name, [], skip_reason=f"{python} not found (bash scripts/setup)")
+    native_note = build_native(python, tree)
     # the same step as scripts/setup: compiled bytecode, or every start compiles it all
     if stale_bytecode(python, tree / "postie"):
         subprocess.run([str(python), "-m", "compileall", "-q", str(tree / "postie")], check=False)
@@ -659,8 +662,40 @@ def postie_at(name: str, rev: str, python: Path, parent: Path) -> Tool:
         text=True,
         check=False,
     ).stdout.strip()
-    tool.describe = f"{describe} (worktree {tree})"
+    tool.describe = f"{describe} (worktree {tree}{native_note})"
     return tool
+
+
+def build_native(python: Path, tree: Path) -> str:
+    """Build a revision's native encoder in its worktree (as `pip install` does), once:
+    without it that postie falls back to sabctools and the comparison measures the
+    encoders, not the change. Returns a note for the tool's description."""
+    ext = tree / "postie" / "_yenc"
+    if not (ext / "pool.c").exists():
+        return ""  # a revision before the native encoder
+    if any(ext.glob("_pool*.so")):
+        return ""
+    log(f"building the native encoder in {tree} (once)")
+    with tempfile.TemporaryDirectory() as tmp:
+        # pip builds in an isolated environment with a current setuptools, as an install
+        built = subprocess.run(
+            [str(python), "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp, str(tree)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        for wheel in Path(tmp).glob("*.whl"):
+            with zipfile.ZipFile(wheel) as zf:
+                for member in zf.namelist():
+                    if member.startswith("postie/_yenc/_pool") and member.endswith(".so"):
+                        (ext / Path(member).name).write_bytes(zf.read(member))
+    if not any(ext.glob("_pool*.so")):
+        log(
+            f"WARNING: no native encoder in {tree}: it encodes with sabctools\n"
+            + _tail(built.stderr)
+        )
+        return ", sabctools: native encoder not built"
+    return ""
 
 
 def without_store(python: Path) -> Tool:

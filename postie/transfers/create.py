@@ -265,8 +265,10 @@ async def _create(
         targets=targets,
         manifest_path=path,
         writer=writer,
-        recorded={f.index: kept.get(f.index, {}) for f in plan.files},
-        watermarks={f.index: len(kept[f.index]) if f.index in kept else 0 for f in plan.files},
+        # only the files carried over have lines or a watermark (readers ask with .get):
+        # an empty dict per file was ~170 bytes a file held for the whole run
+        recorded={i: lines for i, lines in kept.items() if lines},
+        watermarks={i: len(lines) for i, lines in kept.items() if lines},
         not_collected=not_collected,
         finished_before=set(kept),
         accepted=accepted,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -251,3 +250,23 @@ def test_the_tally_matches_the_files(parts: list[int], steps: list[tuple[int, st
         assert tally.done == sum(s.done for s in states)
         assert tally.failed == sum(s.error is not None for s in states)
     assert tally.changed == touched
+
+
+def test_a_file_holds_a_set_only_while_parts_are_acked_out_of_order() -> None:
+    """A folder of 100,000 files must not hold an empty set (and an empty dict of
+    earlier lines) for each: the empty ones are shared until a part comes out of order."""
+    from postie.runtime.state import NONE_ABOVE, NOTHING_RECORDED
+
+    state = fresh(4)
+    assert state.acked_above is NONE_ABOVE
+    assert state.recorded is NOTHING_RECORDED
+    assert not hasattr(state, "__dict__")
+    state.ack(3)
+    assert state.acked_above == {3}
+    assert not NONE_ABOVE  # the shared one was not changed
+    state.ack(1)
+    state.ack(2)
+    assert state.watermark == 3
+    assert state.acked_above is NONE_ABOVE
+    state.ack(4)
+    assert (state.watermark, state.acked_above) == (4, NONE_ABOVE)

@@ -22,7 +22,7 @@ def file_plan(parts: int) -> FilePlan:
     size = 10
     return FilePlan(
         index=1,
-        path=Path("/data/f.bin"),
+        path="/data/f.bin",
         name="f.bin",
         size=parts * size,
         mtime_ns=0,

@@ -753,7 +753,7 @@ async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
     tid = await store.create(new_transfer(), owner="me", lease=60)
     plan = FilePlan(
         1,
-        Path("/data/a.bin"),
+        "/data/a.bin",
         "a.bin",
         40,
         11,
@@ -792,7 +792,7 @@ async def test_run_checkpoint_writes_only_the_files_that_changed(
         FileState(
             plan=FilePlan(
                 i,
-                Path(f"/data/{i}.bin"),
+                f"/data/{i}.bin",
                 f"{i}.bin",
                 20,
                 i,

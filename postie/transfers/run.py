@@ -302,7 +302,7 @@ class TransferRun:
             for s in job.states:
                 self._saved.put(s.plan.index, s.watermark, UploadState.UPLOADED)
         for state, saved in unsaved:
-            del state.unsaved_ids[:saved]
+            state.ids_saved(saved)
         crashpoints.reached("checkpoint")
         for item in progress:
             if item.file_id in lost:

@@ -270,3 +270,33 @@ def test_a_file_holds_a_set_only_while_parts_are_acked_out_of_order() -> None:
     assert state.acked_above is NONE_ABOVE
     state.ack(4)
     assert (state.watermark, state.acked_above) == (4, NONE_ABOVE)
+
+
+def test_rewritten_and_claimed_ids_are_a_files_own_and_the_empties_stay_shared() -> None:
+    """Rewritten and claimed Message-IDs start as shared empties and become the file's
+    own on the first one; saving the unsaved ones gives the shared empty back."""
+    from postie.runtime.state import NO_CRCS, NO_IDS
+
+    one, two = fresh(3), fresh(3)
+    assert one.accepted_ids is NO_IDS
+    assert one.claimed is NO_IDS
+    assert one.unsaved_ids == ()
+    one.rewritten(2, "new@server")
+    one.rewritten(3, "newer@server")
+    assert one.accepted_ids == {2: "new@server", 3: "newer@server"}
+    assert list(one.unsaved_ids) == [(2, "new@server"), (3, "newer@server")]
+    one.ids_saved(1)
+    assert list(one.unsaved_ids) == [(3, "newer@server")]
+    one.ids_saved(1)
+    assert one.unsaved_ids == ()
+    one.claim(1, "441 435 Duplicate")
+    assert one.claimed == {1: "441 435 Duplicate"}
+    assert two.accepted_ids is NO_IDS
+    assert two.claimed is NO_IDS
+    assert not NO_IDS
+    for n in (1, 2, 3):
+        two.ack(n)
+        two.part_done()
+    assert two.done
+    assert two.crcs is NO_CRCS
+    assert not NO_CRCS

@@ -763,8 +763,7 @@ async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
     run = run_over(store, tid, tmp_path, (state,))
 
     # Part 2 is acknowledged under a Message-ID the server rewrote, as the engine records it.
-    state.accepted_ids[2] = "rewritten@server"
-    state.unsaved_ids.append((2, "rewritten@server"))
+    state.rewritten(2, "rewritten@server")
     state.ack(1)
     state.ack(2)
     with connect(tmp_path / "postie.db") as other:

@@ -219,7 +219,7 @@ async def _create(
                 files=tuple(
                     NewFile(
                         f.index,
-                        Path(f.path),
+                        f.path,
                         f.name,
                         f.size,
                         f.mtime_ns,

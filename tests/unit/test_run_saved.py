@@ -28,3 +28,28 @@ def test_what_is_put_is_got_back(state: UploadState | None) -> None:
 def test_a_file_beyond_the_plan_is_refused() -> None:
     with pytest.raises(IndexError):
         _Saved(2).put(3, 1, None)
+
+
+def test_states_by_index_over_the_jobs_tuple() -> None:
+    """The file states are found by file index (any indices, in any order) without a
+    dict per job file."""
+
+    from postie.article.plan import FilePlan, Segment
+    from postie.runtime.state import FileState
+    from postie.transfers.run import _ByIndex
+
+    def state(index: int) -> FileState:
+        plan = FilePlan(index, f"/d/{index}", f"{index}", 1, 0, (Segment(1, 0, 1, f"{index}@x"),))
+        return FileState(plan=plan, pending=(1,), crcs=[None], sizes=[0])
+
+    states = (state(3), state(1), state(7))
+    by = _ByIndex(states)
+    assert len(by) == 3
+    assert list(by) == [3, 1, 7]
+    assert by[7] is states[2]
+    assert by[1] is states[1]
+    assert by.get(2) is None
+    assert by.get(8) is None
+    assert by.get(-1) is None
+    assert dict(by) == {s.plan.index: s for s in states}
+    assert not _ByIndex(())

@@ -9,7 +9,7 @@ transfer lists the parts posted before the crash too.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from pathlib import Path
 
 from postie import errors, fsutil, nzb
@@ -66,7 +66,7 @@ def check_manifest(prepared: Prepared) -> None:
 
 def write_nzbs(
     prepared: Prepared,
-    done: set[int],
+    done: Container[int],
     accepted: dict[tuple[int, int], str],
     sizes: Callable[[FilePlan], list[int]],
     *,

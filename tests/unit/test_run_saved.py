@@ -53,3 +53,11 @@ def test_states_by_index_over_the_jobs_tuple() -> None:
     assert by.get(-1) is None
     assert dict(by) == {s.plan.index: s for s in states}
     assert not _ByIndex(())
+
+
+def test_all_but_is_every_file_but_those_named() -> None:
+    from postie.transfers.run import _AllBut
+
+    done = _AllBut({2, 5})
+    assert [i for i in range(1, 7) if i in done] == [1, 3, 4, 6]
+    assert 1 in _AllBut(set())

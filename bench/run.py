@@ -101,6 +101,7 @@ class Dataset:
     name: str
     path: Path  # what both tools are given: the file, or the folder
     file_sizes: tuple[int, ...]
+    nested: bool = False  # the folder's files are in sub-folders (--folders)
 
     @property
     def total_bytes(self) -> int:
@@ -112,7 +113,8 @@ class Dataset:
     def describe(self) -> str:
         if len(self.file_sizes) == 1:
             return f"1 file of {self.total_bytes / MIB:.0f} MiB"
-        return f"{len(self.file_sizes)} files of {self.file_sizes[0] / 1024:.0f} KiB"
+        where = " in sub-folders" if self.nested else ""
+        return f"{len(self.file_sizes)} files of {self.file_sizes[0] / 1024:.0f} KiB{where}"
 
 
 def default_data_dir() -> Path:
@@ -129,7 +131,7 @@ def default_data_dir() -> Path:
 
 def warm_data(data: Dataset) -> None:
     """Read the data once so that neither tool pays for bringing it into memory."""
-    paths = [data.path] if data.path.is_file() else sorted(data.path.iterdir())
+    paths = [data.path] if data.path.is_file() else sorted(data.path.rglob("*.bin"))
     buf = bytearray(4 * MIB)
     for p in paths:
         with p.open("rb", buffering=0) as f:
@@ -158,13 +160,21 @@ def make_file(data_dir: Path, mib: int) -> Dataset:
     return Dataset(f"file-{mib}m", path, (size,))
 
 
-def make_folder(data_dir: Path, count: int, kib: int, source: Dataset | None = None) -> Dataset:
-    """`count` random files of `kib` KiB; hard links into `source` when it has enough."""
-    folder = data_dir / f"folder-{count}x{kib}k"
+def make_folder(
+    data_dir: Path, count: int, kib: int, source: Dataset | None = None, folders: int = 1
+) -> Dataset:
+    """`count` random files of `kib` KiB, spread over `folders` sub-folders when more than
+    one; hard links into `source` when it has enough."""
+    nested = folders > 1
+    label = f"folder-{count}x{kib}k" + (f"-in{folders}" if nested else "")
+    folder = data_dir / label
     size = kib * 1024
-    names = [f"part{i:05d}.bin" for i in range(count)]
+    names = [
+        (f"d{i * folders // count:03d}/" if nested else "") + f"part{i:05d}.bin"
+        for i in range(count)
+    ]
     folder.mkdir(parents=True, exist_ok=True)
-    existing = {p.name for p in folder.iterdir()}
+    existing = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     for extra in existing - set(names):
         (folder / extra).unlink()
     made = 0
@@ -172,6 +182,7 @@ def make_folder(data_dir: Path, count: int, kib: int, source: Dataset | None = N
         p = folder / name
         if p.exists() and p.stat().st_size == size:
             continue
+        p.parent.mkdir(exist_ok=True)
         p.unlink(missing_ok=True)
         src = source.path / name if source is not None else None
         if src is not None and src.exists() and src.stat().st_size == size:
@@ -181,7 +192,7 @@ def make_folder(data_dir: Path, count: int, kib: int, source: Dataset | None = N
         made += 1
     if made:
         log(f"generated {made} files in {folder}")
-    return Dataset(f"folder-{count}x{kib}k", folder, (size,) * count)
+    return Dataset(label, folder, (size,) * count, nested)
 
 
 # ---- servers ------------------------------------------------------------------------
@@ -525,6 +536,7 @@ class Tool:
             "none",
             "--log-level",
             "1",
+            *(["--subdirs", "keep"] if data.nested else []),
             *self.extra,
             str(data.path),
         ]
@@ -1368,6 +1380,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--files", type=int, default=2000, help="files in the folder (sink cases)")
     d.add_argument("--file-kib", type=int, default=512, help="size of each folder file")
     d.add_argument(
+        "--folders",
+        type=int,
+        default=1,
+        help="spread the folder's files over this many sub-folders (sink cases; Nyuu gets"
+        " --subdirs keep)",
+    )
+    d.add_argument(
         "--inn-file-mib", type=int, default=100, help="the file for INN cases (INN keeps it all)"
     )
     d.add_argument("--inn-files", type=int, default=100, help="folder files for INN cases")
@@ -1541,7 +1560,9 @@ def datasets_for(cases: list[Case], args: argparse.Namespace) -> Iterator[tuple[
                 made[key] = make_file(args.data_dir, args.inn_file_mib if inn else args.file_mib)
             else:
                 count = args.inn_files if inn else args.files
-                made[key] = make_folder(args.data_dir, count, args.file_kib, big_folder)
+                made[key] = make_folder(
+                    args.data_dir, count, args.file_kib, big_folder, 1 if inn else args.folders
+                )
                 if not inn:
                     big_folder = made[key]
         yield case, made[key]

@@ -1,4 +1,4 @@
-"""NZB 1.1: write from a plan's files (atomically) and read back.
+"""NZB 1.1: write from a plan's files (atomically, streamed a file at a time) and read back.
 
 Layout (https://sabnzbd.org/wiki/extra/nzb-spec)::
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,36 +99,63 @@ class Nzb:
     meta: tuple[tuple[str, str], ...] = ()
 
 
-def render(files: Iterable[NzbFile], meta: Mapping[str, str | None] | None = None) -> str:
-    out = ['<?xml version="1.0" encoding="UTF-8"?>', DOCTYPE, f'<nzb xmlns="{NAMESPACE}">']
+def lines(files: Iterable[NzbFile], meta: Mapping[str, str | None] | None = None) -> Iterator[str]:
+    """The NZB's lines (without their newlines), one ``<file>`` at a time: ``files`` may be
+    a generator, so a folder of 100,000 files is never whole in memory."""
+    yield '<?xml version="1.0" encoding="UTF-8"?>'
+    yield DOCTYPE
+    yield f'<nzb xmlns="{NAMESPACE}">'
     metas = [(k, v) for k, v in (meta or {}).items() if v]
     if metas:
-        out.append(" <head>")
+        yield " <head>"
         for kind, value in metas:
-            out.append(f"  <meta type={_attr(kind)}>{_text(value)}</meta>")
-        out.append(" </head>")
+            yield f"  <meta type={_attr(kind)}>{_text(value)}</meta>"
+        yield " </head>"
     for f in files:
-        out.append(f' <file poster={_attr(f.poster)} date="{f.date}" subject={_attr(f.subject)}>')
-        out.append("  <groups>")
-        out.extend(f"   <group>{_text(g)}</group>" for g in f.groups)
-        out.append("  </groups>")
-        out.append("  <segments>")
-        out.extend(
+        yield f' <file poster={_attr(f.poster)} date="{f.date}" subject={_attr(f.subject)}>'
+        yield "  <groups>"
+        yield from (f"   <group>{_text(g)}</group>" for g in f.groups)
+        yield "  </groups>"
+        yield "  <segments>"
+        yield from (
             f'   <segment bytes="{s.bytes}" number="{s.number}">{_text(s.message_id)}</segment>'
             for s in f.segments
         )
-        out.append("  </segments>")
-        out.append(" </file>")
-    out.append("</nzb>")
-    return "\n".join(out) + "\n"
+        yield "  </segments>"
+        yield " </file>"
+    yield "</nzb>"
+
+
+def render(files: Iterable[NzbFile], meta: Mapping[str, str | None] | None = None) -> str:
+    return "\n".join(lines(files, meta)) + "\n"
+
+
+def _pieces(text: Iterable[str], size: int = 1 << 16) -> Iterator[bytes]:
+    """``text`` as UTF-8, each line and its newline, in pieces of about ``size`` bytes."""
+    batch: list[str] = []
+    held = 0
+    for line in text:
+        batch.append(line)
+        held += len(line) + 1
+        if held >= size:
+            batch.append("")
+            yield "\n".join(batch).encode("utf-8")
+            batch, held = [], 0
+    if batch:
+        batch.append("")
+        yield "\n".join(batch).encode("utf-8")
 
 
 def write(
     path: Path, files: Iterable[NzbFile], meta: Mapping[str, str | None] | None = None
 ) -> None:
-    """Write the NZB atomically (see :func:`postie.fsutil.atomic_write`)."""
-    data = render(files, meta).encode("utf-8")
-    atomic_write(path, data, before_rename=functools.partial(crashpoints.reached, "nzb"))
+    """Write the NZB atomically (see :func:`postie.fsutil.atomic_write`), in pieces as
+    ``files`` yields them."""
+    atomic_write(
+        path,
+        _pieces(lines(files, meta)),
+        before_rename=functools.partial(crashpoints.reached, "nzb"),
+    )
 
 
 def parse(data: bytes | str, source: str = "NZB") -> Nzb:

@@ -9,6 +9,7 @@ from postie.article.plan import FilePlan, JobPlan, Segment
 from postie.config import PostingConfig
 
 _PART = "\x00part\x00"  # stands for {part}; NUL cannot occur in a file name or template
+_SUBJECTS_KEPT = 256  # files whose subject template is kept formatted
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -51,8 +52,12 @@ class ArticleBuilder:
         # article only the marker is replaced (str.format per article profiled ~3%).
         if not self._part_marker:
             return self._format_subject(file, part)
+        # Only the files being read are asked for (in order), so the cache is emptied
+        # when it grows: kept for every file it held ~400 bytes a file for the whole run.
         partial = self._subjects.get(file.index)
         if partial is None:
+            if len(self._subjects) >= _SUBJECTS_KEPT:
+                self._subjects.clear()
             partial = self._format_subject(file, _PART)
             self._subjects[file.index] = partial
         return partial.replace(_PART, str(part))

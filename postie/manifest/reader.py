@@ -147,7 +147,7 @@ class ManifestReader:
         try:
             record = FileRecord(
                 file=int(raw["file"]),
-                path=Path(raw["path"]),
+                path=str(raw["path"]),
                 name=str(raw["name"]),
                 size=int(raw["size"]),
                 mtime_ns=int(raw["mtime_ns"]),

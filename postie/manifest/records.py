@@ -36,7 +36,7 @@ class FileRecord:
     part posted again without a recorded CRC32 is read only from the same file."""
 
     file: int
-    path: Path
+    path: str
     name: str
     size: int
     mtime_ns: int

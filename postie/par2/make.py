@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -82,7 +83,7 @@ async def make_par2(
     from postie.par2.plan import Par2Options, Par2Source, parse_redundancy, plan_par2
 
     config = step.config
-    sources = [Par2Source(f.path, f.name, f.size) for f in files if not is_par2(f.name)]
+    sources = [Par2Source(Path(f.path), f.name, f.size) for f in files if not is_par2(f.name)]
     if not sources:
         return ()
     options = Par2Options(
@@ -136,7 +137,9 @@ async def make_par2(
             st = path.stat()
             posted = path.name if where is None or str(where) == "." else f"{where}/{path.name}"
             made.append(
-                SourceFile(path, posted, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+                SourceFile(
+                    os.fspath(path), posted, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
+                )
             )
     seconds = sum(r.seconds for r in runs)
     log.info(

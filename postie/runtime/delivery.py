@@ -89,8 +89,7 @@ class Delivery:
             else:
                 del self.active[name]
         if accepted is not None and bare(accepted) != segment.message_id:
-            state.accepted_ids[segment.number] = accepted
-            state.unsaved_ids.append((segment.number, accepted))
+            state.rewritten(segment.number, accepted)
         state.ack(segment.number)
         crashpoints.reached("acked")
         state.posted_bytes += segment.length
@@ -174,7 +173,7 @@ class Delivery:
             if outcome is PostOutcome.DUPLICATE and self.claim_duplicates:
                 # a re-post of a missing article: the server claims the ID, yet a STAT
                 # did not find it; not posted, the caller rechecks later
-                state.claimed[segment.number] = last
+                state.claim(segment.number, last)
                 log.info("%s: %s (the server claims the ID)", _where(state, segment), last)
                 return None
             if outcome is PostOutcome.DUPLICATE:

@@ -9,6 +9,7 @@ upload connection), which post each article by the retry rules of
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Mapping
 
@@ -20,7 +21,14 @@ from postie.manifest import ManifestWriter
 from postie.runtime.delivery import Delivery
 from postie.runtime.pipeline import Pipeline
 from postie.runtime.runtime import Runtime
-from postie.runtime.state import FileResume, FileState, JobResult, JobStatistics, Tally
+from postie.runtime.state import (
+    NONE_ABOVE,
+    FileResume,
+    FileState,
+    JobResult,
+    JobStatistics,
+    Tally,
+)
 
 
 class PostingJob:
@@ -56,8 +64,9 @@ class PostingJob:
         self.tally = Tally()
         states = []
         first = 0
+        nothing = FileResume()
         for f in plan.files:
-            before = resume.get(f.index, FileResume())
+            before = resume.get(f.index, nothing)
             states.append(
                 FileState(
                     plan=f,
@@ -68,7 +77,9 @@ class PostingJob:
                     measure=before.measure,
                     first=first,
                     watermark=before.watermark,
-                    acked_above={n for n in before.done if n > before.watermark},
+                    acked_above=frozenset(n for n in before.done if n > before.watermark)
+                    if before.done
+                    else NONE_ABOVE,
                     tally=self.tally,
                 )
             )
@@ -162,9 +173,17 @@ def _pending(parts: int, before: FileResume) -> tuple[int, ...]:
     first, then those only measured (on the server already, read again for their CRC
     line), then the last part if it is to be posted (its ``=yend`` carries the whole
     file's CRC32, combined from every part's)."""
+    if not before.watermark and not before.done and not before.measure:
+        return _every_part(parts)
     todo = [n for n in range(before.watermark + 1, parts + 1) if n not in before.done]
     if not before.measure:
         return tuple(todo)
     last = [parts] if todo and todo[-1] == parts and parts not in before.measure else []
     post = [n for n in todo if n not in before.measure and n != parts]
     return (*post, *sorted(before.measure), *last)
+
+
+@functools.lru_cache(maxsize=64)
+def _every_part(parts: int) -> tuple[int, ...]:
+    """(1, ..., parts): one tuple shared by the files of the same part count."""
+    return tuple(range(1, parts + 1))

@@ -5,13 +5,24 @@ these; the transfer's checkpoints and the progress display read them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from postie import errors
 from postie.article import yenc
 from postie.article.plan import FilePlan, JobPlan
 from postie.manifest import ArticleRecord
+
+# Shared by the many files that have nothing of an earlier run, or no part acknowledged
+# out of order: a folder of 100,000 small files held an empty dict and an empty set for
+# each (~280 bytes a file) for the whole run.
+NOTHING_RECORDED: Mapping[int, ArticleRecord] = MappingProxyType({})
+NONE_ABOVE: frozenset[int] = frozenset()
+NO_IDS: Mapping[int, str] = MappingProxyType({})
+# A finished file's part CRC32s (they are in the manifest): empty, so a write to it
+# (none is made: no part of a finished file is read again) fails loudly
+NO_CRCS: list[int | None] = []
 
 
 @dataclass(frozen=True)
@@ -27,7 +38,7 @@ class FileResume:
 
     watermark: int = 0
     done: frozenset[int] = frozenset()
-    recorded: Mapping[int, ArticleRecord] = field(default_factory=dict)
+    recorded: Mapping[int, ArticleRecord] = field(default_factory=lambda: NOTHING_RECORDED)
     measure: frozenset[int] = frozenset()
 
 
@@ -52,23 +63,26 @@ class Tally:
         self.changed |= changed
 
 
-@dataclass
+@dataclass(slots=True)  # one per file of the job, for the whole run: no __dict__ each
 class FileState:
     """What the engine knows about one file while it is being posted."""
 
     plan: FilePlan
     pending: tuple[int, ...]  # part numbers to post (or measure), in order
-    crcs: list[int | None]
+    crcs: list[int | None]  # NO_CRCS once the file is finished
     sizes: list[int]
-    recorded: Mapping[int, ArticleRecord] = field(default_factory=dict)
+    recorded: Mapping[int, ArticleRecord] = field(default_factory=lambda: NOTHING_RECORDED)
     measure: frozenset[int] = frozenset()  # of pending: on the server, only read (FileResume)
     first: int = 0  # the position of part 1 in the plan's order (files by index)
     remaining: int = 0
     watermark: int = 0  # every part <= watermark has its 240 (or was already there)
-    acked_above: set[int] = field(default_factory=set)
-    accepted_ids: dict[int, str] = field(default_factory=dict)
-    claimed: dict[int, str] = field(default_factory=dict)  # part -> 441 435 reply (re-posts)
-    unsaved_ids: list[tuple[int, str]] = field(default_factory=list)
+    # parts acknowledged above the watermark: a set only while there are any
+    acked_above: set[int] | frozenset[int] = NONE_ABOVE
+    # parts whose 240 gave another Message-ID; the 441 435 reply of re-posts (part ->
+    # reply); the rewritten IDs not saved yet: each a shared empty until it has one
+    accepted_ids: Mapping[int, str] = field(default_factory=lambda: NO_IDS)
+    claimed: Mapping[int, str] = field(default_factory=lambda: NO_IDS)
+    unsaved_ids: Sequence[tuple[int, str]] = ()
     error: errors.PostieError | None = None
     posted_bytes: int = 0
     tally: Tally = field(default_factory=Tally, repr=False)  # shared by a job's files
@@ -80,9 +94,11 @@ class FileState:
         for number, record in self.recorded.items():
             self.crcs[number - 1] = record.crc32
             self.sizes[number - 1] = record.size
-        while self.watermark + 1 in self.acked_above:
+        above = set(self.acked_above)
+        while self.watermark + 1 in above:
             self.watermark += 1
-            self.acked_above.discard(self.watermark)
+            above.discard(self.watermark)
+        self.acked_above = above if above else NONE_ABOVE
 
     @property
     def done(self) -> bool:
@@ -99,20 +115,57 @@ class FileState:
     def ack(self, number: int) -> None:
         """Part ``number`` has its 240 (or was found on the server)."""
         self.tally.changed.add(self.plan.index)
+        above = self.acked_above
         if number == self.watermark + 1:
             self.watermark = number
-            above = self.acked_above
-            while self.watermark + 1 in above:
-                self.watermark += 1
-                above.discard(self.watermark)
+            if above:
+                assert isinstance(above, set)  # never a non-empty frozenset
+                while self.watermark + 1 in above:
+                    self.watermark += 1
+                    above.discard(self.watermark)
+                if not above:
+                    self.acked_above = NONE_ABOVE
         elif number > self.watermark:
-            self.acked_above.add(number)
+            if isinstance(above, set):
+                above.add(number)
+            else:
+                self.acked_above = {number}
 
     def part_done(self) -> None:
-        """One of the parts left is acknowledged (after ``ack``)."""
+        """One of the parts left is acknowledged (after ``ack``). The last one: no part is
+        read again, so the part CRC32s (for the whole file's, in the last ``=yend``) go."""
         self.remaining -= 1
-        if not self.remaining and self.error is None:
-            self.tally.done += 1
+        if not self.remaining:
+            self.crcs = NO_CRCS
+            if self.error is None:
+                self.tally.done += 1
+
+    def rewritten(self, number: int, message_id: str) -> None:
+        """The server accepted part ``number`` under ``message_id``, not the plan's."""
+        ids = self.accepted_ids
+        if not isinstance(ids, dict):
+            ids = self.accepted_ids = {}
+        ids[number] = message_id
+        unsaved = self.unsaved_ids
+        if not isinstance(unsaved, list):
+            unsaved = self.unsaved_ids = []
+        unsaved.append((number, message_id))
+
+    def ids_saved(self, count: int) -> None:
+        """The first ``count`` of ``unsaved_ids`` are in the store now."""
+        unsaved = self.unsaved_ids
+        if count and isinstance(unsaved, list):
+            del unsaved[:count]
+            if not unsaved:
+                self.unsaved_ids = ()
+
+    def claim(self, number: int, reply: str) -> None:
+        """A re-post of part ``number`` was met with ``reply`` (441 435: the server claims
+        the ID)."""
+        claimed = self.claimed
+        if not isinstance(claimed, dict):
+            claimed = self.claimed = {}
+        claimed[number] = reply
 
     def fail(self, error: errors.PostieError) -> None:
         if self.error is None:

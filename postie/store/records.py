@@ -152,10 +152,11 @@ class TransferFile:
 
 @dataclass(frozen=True, slots=True)
 class NewFile:
-    """A file of a transfer about to be created."""
+    """A file of a transfer about to be created (``source_path`` as the plan has it, a
+    ``str``, or a ``Path``: a store only encodes it, ``os.fsencode``)."""
 
     file_id: int
-    source_path: Path
+    source_path: str | Path
     name: str
     size: int
     mtime_ns: int

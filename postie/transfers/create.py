@@ -49,11 +49,9 @@ log = logging.getLogger(__name__)
 
 
 def _absolute(collected: Collected) -> Collected:
-    if all(f.path.is_absolute() for f in collected.files):
+    if all(os.path.isabs(f.path) for f in collected.files):
         return collected
-    files = tuple(
-        dataclasses.replace(f, path=Path(os.path.abspath(f.path))) for f in collected.files
-    )
+    files = tuple(dataclasses.replace(f, path=os.path.abspath(f.path)) for f in collected.files)
     return dataclasses.replace(collected, files=files)
 
 
@@ -172,12 +170,11 @@ async def _create(
     targets: dict[str, Path],
     owner: str,
     manifests: Path,
-    generated: set[Path] | None = None,
+    generated: set[str] | None = None,
     carried: Carried | None = None,
 ) -> Prepared:
     posting = config.posting
-    # by their text: hashing a Path builds its case-folded parts, each time (2,000 files: 40 ms)
-    made = {os.fspath(p) for p in generated or ()}
+    made = generated or set()
     path = manifests / f"{secrets.token_hex(8)}.manifest.zst"
     header = {"name": plan.name, "date": plan.date, **planned_header(posting)}
     writer = await asyncio.to_thread(
@@ -203,7 +200,7 @@ async def _create(
     def role(f: FilePlan) -> tuple[FileRole, Cleanup]:
         """(role, cleanup) of a file: PAR2 made here goes once verified (unless kept);
         originals only if the policy says so, and never a user's own .par2."""
-        if os.fspath(f.path) in made:
+        if f.path in made:
             return FileRole.PAR2, Cleanup.KEEP if config.par2.keep_par2 else Cleanup.DELETE
         remove = config.finalize.delete_originals or config.finalize.move_originals is not None
         delete = remove and not is_par2(f.name)
@@ -265,8 +262,10 @@ async def _create(
         targets=targets,
         manifest_path=path,
         writer=writer,
-        recorded={f.index: kept.get(f.index, {}) for f in plan.files},
-        watermarks={f.index: len(kept[f.index]) if f.index in kept else 0 for f in plan.files},
+        # only the files carried over have lines or a watermark (readers ask with .get):
+        # an empty dict per file was ~170 bytes a file held for the whole run
+        recorded={i: lines for i, lines in kept.items() if lines},
+        watermarks={i: len(lines) for i, lines in kept.items() if lines},
         not_collected=not_collected,
         finished_before=set(kept),
         accepted=accepted,

@@ -9,6 +9,7 @@ transfer lists the parts posted before the crash too.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Container, Iterable
 from pathlib import Path
 
 from postie import errors, fsutil, nzb
@@ -65,9 +66,9 @@ def check_manifest(prepared: Prepared) -> None:
 
 def write_nzbs(
     prepared: Prepared,
-    done: set[int],
+    done: Container[int],
     accepted: dict[tuple[int, int], str],
-    sizes: dict[int, list[int]],
+    sizes: Callable[[FilePlan], list[int]],
     *,
     partial: bool = True,
 ) -> list[Path]:
@@ -78,15 +79,17 @@ def write_nzbs(
 
     Every part of a finished file has a durable manifest line (a line is synced before
     its article is posted): its Message-ID is the plan's (on resume, built from those
-    lines), or the one the server gave it; its bytes are the line's, from ``sizes``."""
+    lines), or the one the server gave it; its bytes are the line's, from ``sizes`` (asked
+    a file at a time, as its ``<file>`` is written: the NZB is streamed to its file, never
+    whole in memory)."""
     plan = prepared.plan
     builder = ArticleBuilder(plan, prepared.posting)
     meta = dump(prepared.nzb.meta)
 
     def entry(file: FilePlan) -> nzb.NzbFile:
-        return nzb_file(prepared, builder, file, accepted, sizes[file.index])
+        return nzb_file(prepared, builder, file, accepted, sizes(file))
 
-    def write(path: Path, files: list[nzb.NzbFile]) -> None:
+    def write(path: Path, files: Iterable[nzb.NzbFile]) -> None:
         try:
             nzb.write(path, files, meta)
         except OSError as exc:
@@ -101,7 +104,7 @@ def write_nzbs(
         whole = len(complete) == len(plan.files) and not prepared.not_collected
         if complete and (whole or partial):
             path = targets[RUN_KEY]
-            write(path, [entry(f) for f in complete])
+            write(path, (entry(f) for f in complete))
             written.append(path)
         return written
     for file in plan.files:
@@ -117,7 +120,7 @@ def write_nzbs(
         ]
         if all(f.index in done for f in members):
             path = targets[file.name]
-            write(path, [entry(f) for f in members])
+            write(path, (entry(f) for f in members))
             written.append(path)
     return written
 

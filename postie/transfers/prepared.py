@@ -56,7 +56,7 @@ def roots_of(paths: Iterable[Path]) -> tuple[str, ...]:
     return tuple(os.fsdecode(Path(os.path.abspath(p)).resolve()) for p in paths)
 
 
-def files_key(files: Iterable[tuple[Path, int, int]]) -> str:
+def files_key(files: Iterable[tuple[str | Path, int, int]]) -> str:
     return digest([[os.fsdecode(p), size, mtime] for p, size, mtime in files])
 
 

@@ -151,6 +151,7 @@ class TransferService:
             collected=collected,
             par2=par2,
         )
+        del collected  # the plan has what the run needs (a record each, 100,000 files: ~9 MB)
         return await self._run(
             prepared, request.wait, reporter, stopping, partial_nzb=request.partial_nzb
         )

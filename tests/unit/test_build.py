@@ -78,7 +78,7 @@ def tiny_plan(path: Path) -> JobPlan:
         Segment(number, offset, length, f"tiny{number}@postie.test")
         for number, (offset, length) in enumerate(TINY_PARTS, start=1)
     )
-    file = FilePlan(1, path, "tiny.bin", len(TINY), 0, segments)
+    file = FilePlan(1, str(path), "tiny.bin", len(TINY), 0, segments)
     return JobPlan(
         name="tiny",
         files=(file,),
@@ -136,7 +136,7 @@ async def test_the_engine_frames_a_tiny_file_by_hand(tmp_path: Path) -> None:
 
 
 def one_file_plan(posting: PostingConfig, *, now: float = 0) -> JobPlan:
-    collected = Collected((SourceFile(Path("/x/movie.mkv"), "movie.mkv", 3000, 0),))
+    collected = Collected((SourceFile("/x/movie.mkv", "movie.mkv", 3000, 0),))
     return plan_job(collected, posting, name="x", now=now)
 
 
@@ -185,3 +185,23 @@ def test_full_obfuscation_puts_each_segments_own_from_and_subject() -> None:
         assert f"\r\nSubject: {segment.subject}\r\n" in head
         assert "movie.mkv" not in head
     assert builder.nzb_subject(file) == '[1/1] - "movie.mkv" yEnc (1/3)'
+
+
+def test_subjects_stay_right_when_the_kept_templates_are_emptied() -> None:
+    """The subject template is kept formatted for the files being read only: the cache
+    is emptied as it grows (a folder of 100,000 files), and every subject stays right."""
+    from postie.article import build
+
+    posting = PostingConfig(subject="[{index}/{count}] {name} ({part}/{parts})", article_size=1024)
+    sources = tuple(
+        SourceFile(f"/x/f{i}.bin", f"f{i}.bin", 2048, 0) for i in range(build._SUBJECTS_KEPT * 3)
+    )
+    plan = plan_job(Collected(sources), posting, name="x", now=0)
+    builder = ArticleBuilder(plan, posting)
+    count = len(plan.files)
+    for _ in range(2):
+        for f in plan.files:
+            for s in f.segments:
+                want = f"[{f.index}/{count}] {f.name} ({s.number}/2)"
+                assert builder.subject(f, s) == want
+            assert len(builder._subjects) <= build._SUBJECTS_KEPT

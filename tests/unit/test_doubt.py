@@ -24,7 +24,7 @@ PARTS = {1: 5, 2: 3, 3: 2}
 
 def plan() -> JobPlan:
     files = tuple(
-        SourceFile(Path(f"/src/{i}.bin"), f"{i}.bin", n * SIZE - 1, 7, ino=i, ctime_ns=8)
+        SourceFile(f"/src/{i}.bin", f"{i}.bin", n * SIZE - 1, 7, ino=i, ctime_ns=8)
         for i, n in PARTS.items()
     )
     return plan_job(Collected(files), POSTING, name="job")

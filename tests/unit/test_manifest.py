@@ -41,7 +41,7 @@ from postie.manifest import (
     reopen,
 )
 
-ODD_PATH = Path(os.fsdecode(b"/data/\xff\xfe odd.bin"))  # not UTF-8
+ODD_PATH = os.fsdecode(b"/data/\xff\xfe odd.bin")  # not UTF-8
 
 HEADER: dict[str, Any] = {
     "groups": ["alt.binaries.test", "alt.binaries.misc"],
@@ -54,9 +54,9 @@ HEADER: dict[str, Any] = {
 }
 
 FILES = (
-    FileRecord(1, Path("/data/a.bin"), "a.bin", 2_000_000, 1_111, 3),
+    FileRecord(1, "/data/a.bin", "a.bin", 2_000_000, 1_111, 3),
     FileRecord(2, ODD_PATH, "\\xff\\xfe odd.bin", 100, 2_222, 1),
-    FileRecord(3, Path("/data/a.par2"), "a.par2", 500, 3_333, 1, role="par2"),
+    FileRecord(3, "/data/a.par2", "a.par2", 500, 3_333, 1, role="par2"),
 )
 
 
@@ -92,9 +92,9 @@ PLANNED = [
     planned(3, 1),
 ]
 FILES_V2 = (
-    FileRecord(1, Path("/data/a.bin"), "a.bin", 2_000_000, 1_111, 3, ino=77, ctime_ns=1_112),
+    FileRecord(1, "/data/a.bin", "a.bin", 2_000_000, 1_111, 3, ino=77, ctime_ns=1_112),
     FileRecord(2, ODD_PATH, "\\xff\\xfe odd.bin", 100, 2_222, 1, ino=78, ctime_ns=2_223),
-    FileRecord(3, Path("/data/a.par2"), "a.par2", 500, 3_333, 1, role="par2"),
+    FileRecord(3, "/data/a.par2", "a.par2", 500, 3_333, 1, role="par2"),
 )
 
 
@@ -203,8 +203,8 @@ def test_v2_frame_zero_of_a_large_plan_is_streamed_in_frames(
     records and planned lines both span frames."""
     monkeypatch.setattr(postie.manifest.writer, "FRAME_LINES", 7)
     path = tmp_path / "big.manifest"
-    files = [FileRecord(i, Path(f"/d/{i}.bin"), f"{i}.bin", 10 * 716_800, i, 10) for i in (1, 2)]
-    files += [FileRecord(i, Path(f"/d/{i}.bin"), f"{i}.bin", 9, i, 1) for i in range(3, 13)]
+    files = [FileRecord(i, f"/d/{i}.bin", f"{i}.bin", 10 * 716_800, i, 10) for i in (1, 2)]
+    files += [FileRecord(i, f"/d/{i}.bin", f"{i}.bin", 9, i, 1) for i in range(3, 13)]
     lines = [
         planned(f.file, n, obfuscated=n % 2 == 0) for f in files for n in range(1, f.parts + 1)
     ]
@@ -350,7 +350,7 @@ def test_v2_fast_lines_are_the_same_json(
 ) -> None:
     planned_line = PlannedRecord(1, 2, 3, 4, message_id, subject, None, "n")
     assert json.loads(planned_line.line()) == planned_line.to_json()
-    record = FileRecord(1, Path("/x") / "y", name, 5, 6, 7, ino=ino, ctime_ns=ino)
+    record = FileRecord(1, "/x/y", name, 5, 6, 7, ino=ino, ctime_ns=ino)
     assert json.loads(record.line()) == record.to_json()
     assert json.loads(CrcRecord(1, 2, 0xFFFFFFFF, 9).line()) == {
         "f": 1,
@@ -506,7 +506,7 @@ def test_frames_straddling_read_chunks(tmp_path: Path, monkeypatch: pytest.Monke
 def test_file_records_needing_escapes_round_trip(tmp_path: Path) -> None:
     """A file line goes through json when any of its strings needs escaping (here only the
     name), and keeps every field, the role included."""
-    odd = FileRecord(1, Path("/data/plain.par2"), 'say "hi".par2', 500, 1, 1, role="par2", ino=3)
+    odd = FileRecord(1, "/data/plain.par2", 'say "hi".par2', 500, 1, 1, role="par2", ino=3)
     create(tmp_path / "job.manifest", HEADER, [odd], [planned(1, 1)]).close()
     assert read(tmp_path / "job.manifest").files == {1: odd}
 

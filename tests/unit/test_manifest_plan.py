@@ -51,7 +51,7 @@ def test_plan_from_a_v2_manifest_keeps_every_planned_part_and_the_files_identity
     """Version 2: frame 0 holds every part's identity, CRC line or not; the plan keeps
     all of them, and each file's inode and ctime."""
     size = 3 * 4096 + 100
-    source = SourceFile(tmp_path / "a.bin", "a.bin", size, 7, ino=41, ctime_ns=8)
+    source = SourceFile(str(tmp_path / "a.bin"), "a.bin", size, 7, ino=41, ctime_ns=8)
     plan = plan_job(Collected((source,)), PLANNED, name="job")
     header = {"name": "job", "date": plan.date, **planned_header(PLANNED)}
     writer = manifest.create(tmp_path / "m.zst", header, file_records(plan), planned_lines(plan))
@@ -73,7 +73,7 @@ def test_plan_from_a_v1_manifest_keeps_recorded_parts_and_plans_the_rest_alike(
     domain."""
     size = 3 * 4096 + 100
     plan = plan_job(
-        Collected((SourceFile(tmp_path / "a.bin", "a.bin", size, 7),)), PLANNED, name="job"
+        Collected((SourceFile(str(tmp_path / "a.bin"), "a.bin", size, 7),)), PLANNED, name="job"
     )
     (first,) = plan.files
     assert len(first.segments) == part_count(size, 4096) == 4
@@ -110,9 +110,9 @@ def test_plan_from_manifest_has_the_job_name_and_size_of_all_its_files(tmp_path:
     (what a resume's progress counts against), not only the first or the last file's."""
     header = {"name": "the job", "date": 5, **planned_header(PLANNED)}
     files = [
-        FileRecord(1, tmp_path / "a.bin", "a.bin", 5000, 1, 2),
-        FileRecord(2, tmp_path / "b.bin", "b.bin", 300, 2, 1),
-        FileRecord(3, tmp_path / "c.par2", "c.par2", 40, 3, 1, role="par2"),
+        FileRecord(1, str(tmp_path / "a.bin"), "a.bin", 5000, 1, 2),
+        FileRecord(2, str(tmp_path / "b.bin"), "b.bin", 300, 2, 1),
+        FileRecord(3, str(tmp_path / "c.par2"), "c.par2", 40, 3, 1, role="par2"),
     ]
     manifest.create(tmp_path / "m.zst", header, files, version=1).close()
     plan = plan_from_manifest(manifest.read(tmp_path / "m.zst"), planned_posting(header, PLANNED))

@@ -436,3 +436,24 @@ def test_read_garbage_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         read(path)
     assert str(path) in str(info.value)
+
+
+def test_write_streams_a_generator_byte_for_byte_as_render(tmp_path: Path) -> None:
+    """The NZB is written in pieces (~64 KiB) as a generator makes its files, never whole
+    in memory; the bytes are render's."""
+    path = tmp_path / "job.nzb"
+    made: list[int] = []
+    files = [nzb_file(f"file {i} é", segments=1 + i % 7) for i in range(3000)]
+
+    def lazily() -> Iterator[NzbFile]:
+        for i, f in enumerate(files):
+            made.append(i)
+            yield f
+
+    pieces = list(nzb._pieces(nzb.lines(lazily(), {"title": "T"})))
+    assert len(pieces) > 10  # written in pieces, not as one string
+    assert b"".join(pieces) == render(files, {"title": "T"}).encode("utf-8")
+    made.clear()
+    write(path, lazily(), {"title": "T"})
+    assert made == list(range(len(files)))
+    assert path.read_bytes() == render(files, {"title": "T"}).encode("utf-8")

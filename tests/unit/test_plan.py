@@ -40,7 +40,7 @@ def posting(**fields: object) -> PostingConfig:
 
 
 def source(name: str, size: int) -> SourceFile:
-    return SourceFile(Path("/nonexistent") / name, name, size, 0)
+    return SourceFile(f"/nonexistent/{name}", name, size, 0)
 
 
 def names(collected: Collected) -> list[str]:
@@ -76,7 +76,7 @@ def test_collect_single_file(tmp_path: Path) -> None:
     collected = collect([path])
     assert len(collected.files) == 1
     f = collected.files[0]
-    assert (f.path, f.name, f.size) == (path, "movie.mkv", 123)
+    assert (f.path, f.name, f.size) == (str(path), "movie.mkv", 123)
     assert f.mtime_ns == path.stat().st_mtime_ns
     assert (collected.skipped, collected.failed, collected.warnings) == ((), (), ())
 
@@ -117,7 +117,7 @@ def test_collect_nested_folders_give_posix_relative_names_in_stable_order(
         "sub/deeper/y.bin",
     ]
     assert all("\\" not in n and not n.startswith("/") for n in names(collected))
-    assert [f.path for f in collected.files] == [root / n for n in names(collected)]
+    assert [f.path for f in collected.files] == [str(root / n) for n in names(collected)]
     assert names(collect([root])) == names(collected)  # stable
 
 
@@ -591,7 +591,10 @@ def test_plan_carries_the_problems_over(tmp_path: Path) -> None:
     assert plan.skipped == collected.skipped != ()
     assert plan.failed == collected.failed != ()
     assert plan.warnings == collected.warnings != ()
-    assert [f.path for f in plan.files] == [tmp_path / "a.bin", tmp_path / os.fsdecode(b"\xff.bin")]
+    assert [f.path for f in plan.files] == [
+        str(tmp_path / "a.bin"),
+        str(tmp_path / os.fsdecode(b"\xff.bin")),
+    ]
 
 
 def test_plan_message_ids_are_unique_and_in_the_domain() -> None:

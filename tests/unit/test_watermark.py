@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,7 +22,7 @@ def file_plan(parts: int) -> FilePlan:
     size = 10
     return FilePlan(
         index=1,
-        path=Path("/data/f.bin"),
+        path="/data/f.bin",
         name="f.bin",
         size=parts * size,
         mtime_ns=0,
@@ -251,3 +250,53 @@ def test_the_tally_matches_the_files(parts: list[int], steps: list[tuple[int, st
         assert tally.done == sum(s.done for s in states)
         assert tally.failed == sum(s.error is not None for s in states)
     assert tally.changed == touched
+
+
+def test_a_file_holds_a_set_only_while_parts_are_acked_out_of_order() -> None:
+    """A folder of 100,000 files must not hold an empty set (and an empty dict of
+    earlier lines) for each: the empty ones are shared until a part comes out of order."""
+    from postie.runtime.state import NONE_ABOVE, NOTHING_RECORDED
+
+    state = fresh(4)
+    assert state.acked_above is NONE_ABOVE
+    assert state.recorded is NOTHING_RECORDED
+    assert not hasattr(state, "__dict__")
+    state.ack(3)
+    assert state.acked_above == {3}
+    assert not NONE_ABOVE  # the shared one was not changed
+    state.ack(1)
+    state.ack(2)
+    assert state.watermark == 3
+    assert state.acked_above is NONE_ABOVE
+    state.ack(4)
+    assert (state.watermark, state.acked_above) == (4, NONE_ABOVE)
+
+
+def test_rewritten_and_claimed_ids_are_a_files_own_and_the_empties_stay_shared() -> None:
+    """Rewritten and claimed Message-IDs start as shared empties and become the file's
+    own on the first one; saving the unsaved ones gives the shared empty back."""
+    from postie.runtime.state import NO_CRCS, NO_IDS
+
+    one, two = fresh(3), fresh(3)
+    assert one.accepted_ids is NO_IDS
+    assert one.claimed is NO_IDS
+    assert one.unsaved_ids == ()
+    one.rewritten(2, "new@server")
+    one.rewritten(3, "newer@server")
+    assert one.accepted_ids == {2: "new@server", 3: "newer@server"}
+    assert list(one.unsaved_ids) == [(2, "new@server"), (3, "newer@server")]
+    one.ids_saved(1)
+    assert list(one.unsaved_ids) == [(3, "newer@server")]
+    one.ids_saved(1)
+    assert one.unsaved_ids == ()
+    one.claim(1, "441 435 Duplicate")
+    assert one.claimed == {1: "441 435 Duplicate"}
+    assert two.accepted_ids is NO_IDS
+    assert two.claimed is NO_IDS
+    assert not NO_IDS
+    for n in (1, 2, 3):
+        two.ack(n)
+        two.part_done()
+    assert two.done
+    assert two.crcs is NO_CRCS
+    assert not NO_CRCS

@@ -64,13 +64,12 @@ def test_header_and_trailer_lines() -> None:
 
 
 def test_subject_template_fields_and_part_format_spec() -> None:
-    from pathlib import Path
 
     from postie.article.build import ArticleBuilder
     from postie.article.plan import Collected, SourceFile, plan_job
     from postie.config import PostingConfig
 
-    collected = Collected((SourceFile(Path("/x/{a}.bin"), "{a}.bin", 3000, 0),))
+    collected = Collected((SourceFile("/x/{a}.bin", "{a}.bin", 3000, 0),))
     for template, want in [
         ('[{index}/{count}] - "{name}" yEnc ({part}/{parts})', '[1/1] - "{a}.bin" yEnc (2/3)'),
         ("{name} {part:03d} of {parts} {size}", "{a}.bin 002 of 3 3000"),

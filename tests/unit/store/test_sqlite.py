@@ -753,7 +753,7 @@ async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
     tid = await store.create(new_transfer(), owner="me", lease=60)
     plan = FilePlan(
         1,
-        Path("/data/a.bin"),
+        "/data/a.bin",
         "a.bin",
         40,
         11,
@@ -763,8 +763,7 @@ async def test_run_checkpoint_keeps_accepted_ids_when_the_store_write_fails(
     run = run_over(store, tid, tmp_path, (state,))
 
     # Part 2 is acknowledged under a Message-ID the server rewrote, as the engine records it.
-    state.accepted_ids[2] = "rewritten@server"
-    state.unsaved_ids.append((2, "rewritten@server"))
+    state.rewritten(2, "rewritten@server")
     state.ack(1)
     state.ack(2)
     with connect(tmp_path / "postie.db") as other:
@@ -792,7 +791,7 @@ async def test_run_checkpoint_writes_only_the_files_that_changed(
         FileState(
             plan=FilePlan(
                 i,
-                Path(f"/data/{i}.bin"),
+                f"/data/{i}.bin",
                 f"{i}.bin",
                 20,
                 i,

@@ -5,6 +5,7 @@ from a PostgreSQL store."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,7 +90,14 @@ def test_a_killed_post_resumes_from_a_postgresql_store(
     )
     s.interrupted("acked:5")
     assert s.before
-    run = s.post()
+    # (as s.post(), with a limit that leaves postie's own words when it does not end: once
+    # in about ten runs after test_kill and test_pool, this run did not end; not explained
+    # yet, see docs/postgres.md)
+    args = ("post", s.source, "-c", s.config, "-o", s.out, "--plain", "-vv")
+    try:
+        run = run_postie(*args, timeout=120)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the resumed post did not end in 120 s:\n{exc.stdout!r}\n{exc.stderr!r}")
     assert run.returncode == 0, run.output
     assert "resuming transfer 1" in run.stdout
     after = s.log.accepted_since_last()

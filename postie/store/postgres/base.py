@@ -132,11 +132,12 @@ class StoreBase:
     async def _sync_clock(self, conn: Conn) -> None:
         before = time.monotonic()
         server = await conn.fetchval(query("server_clock").sql)
-        self._follow(float(server), before)
+        self._follow(float(server), before, time.monotonic())
 
-    def _follow(self, server: float, before: float) -> None:
-        """The offset from one reading of the server's clock taken after ``before``."""
-        self._offset = server - (before + time.monotonic()) / 2
+    def _follow(self, server: float, before: float, after: float) -> None:
+        """The offset from one reading of the server's clock, taken by a statement sent
+        at ``before`` whose answer came at ``after`` (monotonic seconds)."""
+        self._offset = server - (before + after) / 2
 
     # --- plumbing -------------------------------------------------------------------------
 

@@ -52,11 +52,12 @@ class WorkerQueries(StoreBase):
             )
 
     async def heartbeat(self, owner: str) -> bool:
-        before = time.monotonic()
         async with self._transaction("record a heartbeat") as conn:
+            before = time.monotonic()
             beat = await fetch(conn, "heartbeat", owner=owner, now=self.now())
+            after = time.monotonic()
         if beat:
-            self._follow(float(beat[0]["server_now"]), before)
+            self._follow(float(beat[0]["server_now"]), before, after)
         return bool(beat)
 
     async def deregister_worker(self, owner: str) -> int:

@@ -50,7 +50,7 @@ async def post_without_store(
     overwrite: bool,
     mode: str,
     console: Console | None,
-    db: Path | None,
+    db: str | None,
     wait: bool,
     again: bool = False,
 ) -> int:

@@ -132,6 +132,11 @@ class StoreMissing(StoreError):
     """There is no transfer store where a command that only reads one was pointed."""
 
 
+class StoreUnreachable(StoreError):
+    """The store's server cannot be reached (not running, or the connection broke):
+    what it recorded is safe there; the same command goes on once it is back."""
+
+
 class StoreLocked(StoreError):
     """Another process holds the transfer store's write lock."""
 

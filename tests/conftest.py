@@ -113,3 +113,12 @@ def run_postie(*args: str | int | os.PathLike[str], timeout: float = 300, **env:
         check=False,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the migrated template database of the PostgreSQL tests, if one was made."""
+    import sys
+
+    postgres = sys.modules.get("tests.postgres")
+    if postgres is not None:
+        postgres.drop_template()

@@ -107,8 +107,9 @@ DB_OPTION: Any = typer.Option(
     "--db",
     envvar="POSTIE_DB",
     show_envvar=True,
-    help="Transfer store (SQLite file); default ~/.local/share/postie/postie.db. Only the"
-    " commands that post create it.",
+    help="Transfer store: an SQLite file (or sqlite:///PATH), or a PostgreSQL database"
+    " (postgresql://USER@HOST:PORT/DB; password from PGPASSWORD or ~/.pgpass); default"
+    " ~/.local/share/postie/postie.db. Only the commands that post create it.",
 )
 
 
@@ -168,16 +169,21 @@ def verify_overrides(verify: bool | None, delay: float | None) -> dict[str, Any]
     return overrides
 
 
-def store_path(cfg: Config, db: Path | None) -> Path:
-    from postie.store import default_path
+def store_location(cfg: Config, db: str | None) -> str | Path:
+    """The store to open: ``--db`` (or ``POSTIE_DB``), else ``store.url``, else
+    ``store.path``, else the default file. A URL stays text, a path is a ``Path``."""
+    from postie.store import default_path, is_server, sqlite_path
 
-    return db or cfg.store.path or default_path()
+    location = db or cfg.store.url
+    if location:
+        return location if is_server(location) else sqlite_path(location)
+    return cfg.store.path or default_path()
 
 
 @asynccontextmanager
 async def open_store(
     cfg: Config,
-    db: Path | None,
+    db: str | None,
     *,
     owner: str | None = None,
     name: str = "postie",
@@ -190,16 +196,18 @@ async def open_store(
 
     ``create``: make the store if there is none (the commands that post). The commands
     that only read one (or act on what it recorded) pass False: a store named by
-    ``--db``, ``POSTIE_DB`` or ``store.path`` that does not exist is an error
-    (``StoreMissing``, naming the path), and nothing is created; the default store, when
+    ``--db``, ``POSTIE_DB``, ``store.url`` or ``store.path`` that does not exist is an
+    error (``StoreMissing``, naming it), and nothing is created; the default store, when
     nothing was recorded yet, reads as an empty one (in memory, nothing is created)."""
     from postie import store as stores
     from postie.transfers.prepared import manifest_dir
 
-    path = store_path(cfg, db)
-    empty = not create and db is None and cfg.store.path is None and not path.exists()
+    location = store_location(cfg, db)
+    named = db is not None or cfg.store.url is not None or cfg.store.path is not None
+    path = location if isinstance(location, Path) else None
+    empty = not create and not named and path is not None and not path.exists()
     async with stores.open_store(
-        path, busy_timeout=cfg.store.busy_timeout, create=create, in_memory=empty
+        location, busy_timeout=cfg.store.busy_timeout, create=create, in_memory=empty
     ) as store:
         if owner is None:
             yield store, manifest_dir(cfg, path)

@@ -23,7 +23,7 @@ queue_app = typer.Typer(help="The daemon's queue: list, add, remove, retry, paus
 
 def daemon_command(
     config: Path = typer.Option(..., "-c", "--config", help="YAML config with a daemon: section."),
-    db: Path | None = common.DB_OPTION,
+    db: str | None = common.DB_OPTION,
     verbose: int = common.DAEMON_VERBOSE_OPTION,
 ) -> None:
     """Watch the config's folders and post what lands in them, until SIGTERM or SIGINT.
@@ -62,7 +62,7 @@ def watch_command(
         "folder", "--mode", help="folder: each entry one job; file: each file."
     ),
     min_file_age: float = typer.Option(60.0, "--min-file-age", help="Seconds unchanged first."),
-    db: Path | None = common.DB_OPTION,
+    db: str | None = common.DB_OPTION,
     verbose: int = common.DAEMON_VERBOSE_OPTION,
 ) -> None:
     """The short form of `postie daemon`: watch one folder, NZBs to --output.
@@ -104,7 +104,7 @@ def _load(path: Path) -> Config:
         raise typer.Exit(common.exit_code_for(exc)) from None
 
 
-def _serve(cfg: Config, db: Path | None, verbose: int) -> None:
+def _serve(cfg: Config, db: str | None, verbose: int) -> None:
     common.setup_logging(verbose)
     if cfg.daemon.log_file is not None:
         import logging.handlers  # only for a daemon that logs to a file
@@ -129,7 +129,7 @@ def _serve(cfg: Config, db: Path | None, verbose: int) -> None:
     raise typer.Exit(code)
 
 
-async def _main(cfg: Config, db: Path | None) -> int:
+async def _main(cfg: Config, db: str | None) -> int:
     from postie.daemon.daemon import Daemon
     from postie.store.lease import new_owner
 
@@ -156,7 +156,7 @@ async def _main(cfg: Config, db: Path | None) -> int:
 # --- postie queue ------------------------------------------------------------------------------
 
 
-def _queue(config: Path | None, db: Path | None, action: Any, *, create: bool = False) -> None:
+def _queue(config: Path | None, db: str | None, action: Any, *, create: bool = False) -> None:
     """Run ``action`` on the store; ``create``: make the store if there is none (only the
     commands that leave something for the daemon to do; see ``common.open_store``)."""
 
@@ -176,7 +176,7 @@ def _queue(config: Path | None, db: Path | None, action: Any, *, create: bool = 
 def queue_list(
     limit: int = typer.Option(50, "--limit", help="Newest first, at most this many."),
     config: Path | None = common.CONFIG_OPTION,
-    db: Path | None = common.DB_OPTION,
+    db: str | None = common.DB_OPTION,
 ) -> None:
     """The queue's jobs, newest first."""
 
@@ -204,7 +204,7 @@ def queue_add(
     priority: int = typer.Option(0, "--priority", help="Higher runs first."),
     output: Path | None = typer.Option(None, "-o", "--output", help="NZB folder."),
     config: Path | None = common.CONFIG_OPTION,
-    db: Path | None = common.DB_OPTION,
+    db: str | None = common.DB_OPTION,
 ) -> None:
     """Queue a folder or file (the daemon running on this store posts it).
 
@@ -224,7 +224,7 @@ def queue_add(
 def queue_remove(
     job_id: int = typer.Argument(..., help="Job ID.", show_default=False),
     config: Path | None = common.CONFIG_OPTION,
-    db: Path | None = common.DB_OPTION,
+    db: str | None = common.DB_OPTION,
 ) -> None:
     """Take a queued or failed job off the queue."""
 
@@ -239,7 +239,7 @@ def queue_remove(
 def queue_retry(
     job_id: int = typer.Argument(..., help="Job ID.", show_default=False),
     config: Path | None = common.CONFIG_OPTION,
-    db: Path | None = common.DB_OPTION,
+    db: str | None = common.DB_OPTION,
 ) -> None:
     """Queue a failed or removed job again."""
 
@@ -252,7 +252,7 @@ def queue_retry(
 
 @queue_app.command("pause")
 def queue_pause(
-    config: Path | None = common.CONFIG_OPTION, db: Path | None = common.DB_OPTION
+    config: Path | None = common.CONFIG_OPTION, db: str | None = common.DB_OPTION
 ) -> None:
     """Stop starting jobs (running ones finish)."""
 
@@ -265,7 +265,7 @@ def queue_pause(
 
 @queue_app.command("resume")
 def queue_resume(
-    config: Path | None = common.CONFIG_OPTION, db: Path | None = common.DB_OPTION
+    config: Path | None = common.CONFIG_OPTION, db: str | None = common.DB_OPTION
 ) -> None:
     """Start jobs again."""
 

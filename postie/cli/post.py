@@ -85,7 +85,7 @@ def post_command(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress output; errors only."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
     verbose: int = common.VERBOSE_OPTION,
-    db: Path | None = common.DB_OPTION,
+    db: str | None = common.DB_OPTION,
     par2: bool | None = common.PAR2_OPTION,
     redundancy: str | None = common.REDUNDANCY_OPTION,
     verify: bool | None = common.VERIFY_OPTION,
@@ -152,7 +152,7 @@ async def _post(
     overwrite: bool,
     mode: str,
     console: "Console | None",
-    db: Path | None,
+    db: str | None,
     wait: bool,
     again: bool = False,
 ) -> int:

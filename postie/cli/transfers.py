@@ -69,7 +69,7 @@ def resume_command(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress output; errors only."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of progress bars."),
     verbose: int = common.VERBOSE_OPTION,
-    db: Path | None = common.DB_OPTION,
+    db: str | None = common.DB_OPTION,
     verify: bool | None = common.VERIFY_OPTION,
     wait: bool = common.WAIT_OPTION,
     verify_delay: float | None = common.VERIFY_DELAY_OPTION,
@@ -158,7 +158,7 @@ def _size(n: int) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _service(cfg: Config, db: Path | None) -> AsyncIterator[TransferService]:
+async def _service(cfg: Config, db: str | None) -> AsyncIterator[TransferService]:
     """The transfer service over the store, to read what it recorded (a store that does
     not exist is not created)."""
     async with (
@@ -173,7 +173,7 @@ def transfers_command(
     ctx: typer.Context,
     limit: int = typer.Option(50, "--limit", help="Show at most this many, newest first."),
     config: Path | None = common.CONFIG_OPTION,
-    db: Path | None = common.DB_OPTION,
+    db: str | None = common.DB_OPTION,
 ) -> None:
     """List recorded transfers, newest first, with their states."""
     ctx.obj = (config, db)
@@ -208,7 +208,7 @@ def show_command(
     ctx: typer.Context,
     transfer_id: int = typer.Argument(..., help="Transfer ID (see `postie transfers`)."),
     config: Path | None = common.CONFIG_OPTION,
-    db: Path | None = common.DB_OPTION,
+    db: str | None = common.DB_OPTION,
 ) -> None:
     """Show one transfer: its files, their progress and states, and any errors."""
     group_config, group_db = ctx.obj
@@ -275,7 +275,7 @@ def abandon_command(
     ctx: typer.Context,
     transfer_id: int = typer.Argument(..., help="Transfer ID (see `postie transfers`)."),
     config: Path | None = common.CONFIG_OPTION,
-    db: Path | None = common.DB_OPTION,
+    db: str | None = common.DB_OPTION,
 ) -> None:
     """Give an unfinished transfer up: keep its record and manifest, never resume it.
 

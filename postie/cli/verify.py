@@ -44,7 +44,7 @@ def verify_command(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only the missing segments."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of a spinner."),
     verbose: int = common.VERBOSE_OPTION,
-    db: Path | None = common.DB_OPTION,
+    db: str | None = common.DB_OPTION,
 ) -> None:
     """Verify a transfer now, or report the segments of an NZB a server does not have.
 
@@ -78,7 +78,7 @@ def verify_command(
 
 
 async def _verify_transfer(
-    cfg: Config, db: Path | None, transfer_id: int, mode: str, console: "Console | None"
+    cfg: Config, db: str | None, transfer_id: int, mode: str, console: "Console | None"
 ) -> int:
     from postie.cli.report import CliReporter, render
     from postie.store.lease import new_owner

@@ -12,17 +12,35 @@ from msgspec import Meta
 from postie.config.section import KeyRules, Section
 
 
+def _store_url(value: str | None) -> None:
+    schemes = ("postgresql://", "postgres://", "sqlite://")
+    if value is not None and not value.lower().startswith(schemes):
+        raise ValueError(
+            "a URL: postgresql://user@host:port/database (PostgreSQL) or sqlite:///path"
+        )
+
+
 class StoreConfig(Section, frozen=True):
     """Where transfers are recorded so an interrupted one can be finished."""
 
     path: Annotated[
         Path | None, Meta(description="SQLite file; default in the user's data folder")
     ] = None
+    url: Annotated[
+        str | None,
+        Meta(description="postgresql://user@host:port/db (shared store) or sqlite:///path"),
+    ] = None
     manifests: Annotated[
         Path | None, Meta(description="manifest folder; default beside the db")
     ] = None
     busy_timeout: Annotated[float, Meta(gt=0, le=3600)] = 10.0
     checkpoint_interval: Annotated[float, Meta(gt=0, le=600)] = 1.0
+
+    key_rules: ClassVar[KeyRules] = {"url": _store_url}
+
+    def check(self) -> None:
+        if self.url is not None and self.path is not None:
+            raise ValueError("store.url and store.path both name a store: keep one")
 
 
 class VerifyConfig(Section, frozen=True):

@@ -51,11 +51,13 @@ class Par2Step:
 
 def par2_workdir(config: Par2Config, db_path: Path | None) -> Path:
     """Where PAR2 files are made: ``par2.workdir``, default ``par2/`` beside the store
-    (``db_path``: its file; None for a store on a server, which needs the setting)."""
+    (``db_path``: its file), or in postie's data folder for a store on a server (None)."""
     if config.workdir is not None:
         return config.workdir
     if db_path is None:
-        raise errors.ConfigError("par2.workdir: no default for a store that is not a file")
+        from postie.store import data_dir
+
+        return data_dir() / "par2"
     return db_path.parent / "par2"
 
 

@@ -60,8 +60,17 @@ def files_key(files: Iterable[tuple[str | Path, int, int]]) -> str:
     return digest([[os.fsdecode(p), size, mtime] for p, size, mtime in files])
 
 
-def manifest_dir(config: Config, db_path: Path) -> Path:
-    return config.store.manifests or db_path.parent / "manifests"
+def manifest_dir(config: Config, db_path: Path | None) -> Path:
+    """``store.manifests``, default ``manifests`` beside the store's file (``db_path``),
+    or in postie's data folder for a store on a server (each instance its own: manifests
+    in the database are still to come, docs/postgres.md)."""
+    if config.store.manifests is not None:
+        return config.store.manifests
+    if db_path is None:
+        from postie.store import data_dir
+
+        return data_dir() / "manifests"
+    return db_path.parent / "manifests"
 
 
 def nzb_targets(

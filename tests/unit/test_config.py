@@ -728,3 +728,38 @@ def test_overlapping_watch_roots_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"daemon\.watch: .*watch roots overlap: /a and /a/b"):
         parse_config({"daemon": {"watch": [{"path": "/a"}, {"path": "/a/b"}]}})
     parse_config({"daemon": {"watch": [{"path": "/a"}, {"path": "/ab"}]}})
+
+
+def test_store_url_takes_a_postgresql_or_sqlite_url() -> None:
+    url = "postgresql://postie@db.example:5432/postie"
+    assert parse_config({"store": {"url": url}}).store.url == url
+    assert parse_config({"store": {"url": "sqlite:///var/lib/p.db"}}).store.url is not None
+
+
+@pytest.mark.parametrize(
+    ("store", "said"),
+    [
+        ({"url": "mysql://u:s3cret@h/db"}, "store.url: a URL: postgresql://"),
+        ({"url": "postgresql://h/db", "path": "/x.db"}, "store.url and store.path both"),
+    ],
+    ids=["unknown-scheme", "url-and-path"],
+)
+def test_a_bad_store_url_is_named_and_its_password_never_shown(
+    store: dict[str, Any], said: str
+) -> None:
+    with pytest.raises(ConfigError, match=said) as caught:
+        parse_config({"store": store})
+    assert "s3cret" not in str(caught.value)
+
+
+def test_a_store_on_a_server_keeps_manifests_and_par2_in_the_data_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from postie.par2.make import par2_workdir
+    from postie.transfers.prepared import manifest_dir
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    config = parse_config({})
+    assert manifest_dir(config, None) == tmp_path / "postie" / "manifests"
+    assert par2_workdir(config.par2, None) == tmp_path / "postie" / "par2"
+    assert manifest_dir(config, tmp_path / "db" / "p.db") == tmp_path / "db" / "manifests"

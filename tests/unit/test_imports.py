@@ -49,6 +49,8 @@ NOT_AT_START = (
     "postie.store.sqlite",
     "aiosqlite",
     "sqlite3",
+    "postie.store.postgres",
+    "asyncpg",
 )
 
 # Not imported by ``postie post`` before it runs (its module and what that imports).

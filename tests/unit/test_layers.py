@@ -194,3 +194,24 @@ def test_the_checks_see_a_cycle_and_an_upward_import(
         AssertionError, match=re.escape("postie.runtime.engine:2 imports postie.verify.a")
     ):
         test_imports_point_down()
+
+
+# Each store's driver is imported by that store's package alone.
+DRIVERS = {"aiosqlite": "postie.store.sqlite", "asyncpg": "postie.store.postgres"}
+
+
+def test_a_database_driver_is_imported_only_by_its_store() -> None:
+    wrong = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                targets = [node.module or ""]
+            else:
+                continue
+            for target in targets:
+                owner = DRIVERS.get(target.partition(".")[0])
+                if owner is not None and not (name == owner or name.startswith(owner + ".")):
+                    wrong.append(f"{name}:{node.lineno} imports {target}")
+    assert wrong == []

@@ -1,4 +1,5 @@
-"""Numbered SQL migrations, applied in order; the version is SQLite's ``user_version``.
+"""Numbered SQL migrations (``postie.store.schema``), applied in order; the version is
+SQLite's ``user_version``.
 
 Each file ``NNNN_name.sql`` runs in one transaction that also sets
 ``user_version`` to NNNN, so a crash mid-migration leaves the database at the
@@ -8,53 +9,22 @@ written by a newer postie: it is refused, never downgraded.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from importlib import resources
 from importlib.abc import Traversable
-from pathlib import Path
 
 import aiosqlite
 
 from postie.errors import StoreError, StoreTooNew
-
-_FILE = re.compile(r"^(\d{4})_[\w-]+\.sql$")
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    """One schema migration: a numbered SQL script."""
-
-    version: int
-    name: str
-    sql: str
+from postie.store import schema
+from postie.store.schema import Migration
 
 
 def _folder() -> Traversable:
-    # postie/store/migrations: in a source checkout a link to migrations/ at the
-    # repository root, in an installed package a copy of it. (Not "the folder three
-    # levels up": installed, that is site-packages, where another package's
-    # migrations/ may be.)
-    here = Path(__file__).resolve().parents[1] / "migrations"
-    if here.is_dir():
-        return here
-    return resources.files("postie.store").joinpath("migrations")
+    return schema.folder()
 
 
 def migrations() -> tuple[Migration, ...]:
-    """Every migration file, in version order; gaps and duplicates are errors."""
-    found: list[Migration] = []
-    for entry in _folder().iterdir():
-        match = _FILE.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
-    found.sort(key=lambda m: m.version)
-    for expected, migration in enumerate(found, start=1):
-        if migration.version != expected:
-            raise StoreError(
-                f"migrations out of sequence at {migration.name} (expected {expected})"
-            )
-    return tuple(found)
+    """Every SQLite migration, in version order (``postie.store.schema``)."""
+    return schema.migrations("sqlite", _folder())
 
 
 def latest_version() -> int:

@@ -15,8 +15,8 @@ import aiosqlite
 
 from postie.errors import UsageError
 from postie.store.records import ACTIVE_JOBS, Job, JobState
+from postie.store.rows import job_row
 from postie.store.sqlite.base import one
-from postie.store.sqlite.rows import job_row
 from postie.store.sqlite.sql import query
 from postie.store.sqlite.workers import WorkerQueries
 

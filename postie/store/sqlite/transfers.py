@@ -24,7 +24,7 @@ from postie.store.records import (
     TransferSummary,
     UploadState,
 )
-from postie.store.sqlite.rows import file_row, transfer_row
+from postie.store.rows import file_row, transfer_row
 from postie.store.sqlite.sql import query, values
 from postie.store.sqlite.workers import WorkerQueries
 

@@ -25,8 +25,8 @@ from postie.store.records import (
     Transfer,
     VerifyState,
 )
+from postie.store.rows import failure_row, transfer_row
 from postie.store.sqlite.base import StoreBase, one, rows
-from postie.store.sqlite.rows import failure_row, transfer_row
 from postie.store.sqlite.sql import query
 
 SWEEP_BATCH = 500  # finished transfers deleted per sweep at most (the next sweep goes on)

@@ -13,8 +13,8 @@ import aiosqlite
 
 from postie.store.lease import HEARTBEATS_PER_TTL, Process, dead_workers, heartbeating
 from postie.store.records import Reaped, Worker
+from postie.store.rows import worker_row
 from postie.store.sqlite.base import StoreBase, rows
-from postie.store.sqlite.rows import worker_row
 from postie.store.sqlite.sql import query
 
 # every lease one owner can hold, one statement per table (see queries.sql)

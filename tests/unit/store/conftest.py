@@ -8,7 +8,7 @@ test shares one clock (``clock``), which the test moves instead of sleeping.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +18,9 @@ from postie.store import open_store
 from postie.store.api import Store
 from postie.testing import ManualClock
 
-# The PostgreSQL store adds itself here (and a database for each test below).
-IMPLEMENTATIONS = ["sqlite"]
+# SQLite: a file in the test's folder; PostgreSQL: a fresh database on the server of
+# scripts/postgres (skipped when it is not running, except in CI: tests/postgres.py).
+IMPLEMENTATIONS = ["sqlite", "postgres"]
 
 
 @dataclass
@@ -38,11 +39,17 @@ class Backend:
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     name = str(request.param)
     if name == "sqlite":
-        return Backend(name, str(tmp_path / "postie.db"), ManualClock())
-    raise AssertionError(f"no test database for the {name} store")
+        yield Backend(name, str(tmp_path / "postie.db"), ManualClock())
+    elif name == "postgres":
+        from tests import postgres
+
+        with postgres.fresh() as url:
+            yield Backend(name, url, ManualClock())
+    else:
+        raise AssertionError(f"no test database for the {name} store")
 
 
 @pytest.fixture

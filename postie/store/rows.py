@@ -1,4 +1,6 @@
-"""SQLite rows (as plain mappings of column to value) to the store's records."""
+"""Database rows (mappings of column to value: sqlite3 rows as dicts, asyncpg records)
+to the store's records; both dialects store the same values (the same JSON, paths as
+bytes, times as seconds since the epoch)."""
 
 from __future__ import annotations
 

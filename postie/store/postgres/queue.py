@@ -1,0 +1,162 @@
+"""The PostgreSQL store's queue (the daemons'): jobs, leased to the worker that runs
+them.
+
+The same behaviour as the SQLite store's (``postie.store.sqlite.queue``); a job claim
+skips the jobs other instances are taking at the same moment (``FOR UPDATE SKIP
+LOCKED``), so daemons on several machines drain one queue without waiting for each
+other and never take the same job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from postie.errors import UsageError
+from postie.store.postgres.base import execute, fetch
+from postie.store.postgres.sql import Conn
+from postie.store.postgres.workers import WorkerQueries
+from postie.store.records import ACTIVE_JOBS, Job, JobState
+from postie.store.rows import job_row
+
+
+class QueueQueries(WorkerQueries):
+    """Queue state changes, each one transaction."""
+
+    async def enqueue(
+        self,
+        path: Path,
+        *,
+        relative: str,
+        root: Path | None = None,
+        output: Path | None = None,
+        priority: int = 0,
+        size: int = 0,
+        files: int = 0,
+    ) -> Job | None:
+        now = self.now()
+        async with self._transaction("queue a job") as conn:
+            found = await fetch(conn, "last_job_for_path", path=str(path))
+            if found:
+                last = found[0]
+                if last["state"] in ACTIVE_JOBS:
+                    return None
+                same = (last["size"], last["files"]) == (size, files)
+                if last["state"] == JobState.DONE and same:
+                    return None
+            added = await fetch(
+                conn,
+                "enqueue_job",
+                path=str(path),
+                root=str(root) if root is not None else None,
+                relative=relative,
+                output=str(output) if output is not None else None,
+                priority=priority,
+                size=size,
+                files=files,
+                now=now,
+            )
+        return job_row(added[0]) if added else None
+
+    async def claim_job(self, *, owner: str, lease: float) -> Job | None:
+        now = self.now()
+        taken = await self._returning(
+            "claim_job", "take a job", owner=owner, expires=now + lease, now=now
+        )
+        return job_row(taken[0]) if taken else None
+
+    async def renew_job(self, job_id: int, *, owner: str, lease: float) -> bool:
+        now = self.now()
+        async with self._transaction("renew a job") as conn:
+            renewed = await fetch(
+                conn, "renew_job", id=job_id, owner=owner, expires=now + lease, now=now
+            )
+        return bool(renewed)
+
+    async def set_job_transfer(self, job_id: int, transfer_id: int, *, owner: str) -> None:
+        async with self._transaction("record a job's transfer") as conn:
+            await execute(
+                conn,
+                "set_job_transfer",
+                id=job_id,
+                owner=owner,
+                transfer_id=transfer_id,
+                now=self.now(),
+            )
+
+    async def end_job(
+        self,
+        job_id: int,
+        *,
+        owner: str,
+        state: JobState,
+        error: str | None = None,
+        retry_at: float = 0.0,
+        give_back: bool = False,
+    ) -> None:
+        async with self._transaction("end a job") as conn:
+            await execute(
+                conn,
+                "end_job",
+                id=job_id,
+                owner=owner,
+                state=state,
+                error=error,
+                next_attempt_at=float(retry_at),
+                give_back=1 if give_back else 0,
+                now=self.now(),
+            )
+
+    async def requeue_interrupted(self, *, owner: str) -> list[Job]:
+        await self.reap_workers()  # their running jobs are held by nobody now
+        back = await self._returning(
+            "requeue_interrupted", "queue interrupted jobs again", owner=owner, now=self.now()
+        )
+        return sorted((job_row(r) for r in back), key=lambda job: job.id)
+
+    async def jobs(self, limit: int = 100) -> tuple[Job, ...]:
+        rows = await self._fetch("list_jobs", "list jobs", limit=limit)
+        return tuple(job_row(r) for r in rows)
+
+    async def job(self, job_id: int) -> Job | None:
+        rows = await self._fetch("get_job", "read a job", id=job_id)
+        return job_row(rows[0]) if rows else None
+
+    async def job_counts(self) -> dict[str, int]:
+        rows = await self._fetch("job_counts", "count jobs")
+        return {str(r["state"]): int(r["n"]) for r in rows}
+
+    async def remove_job(self, job_id: int) -> None:
+        async with self._transaction("remove a job") as conn:
+            if await fetch(conn, "remove_job", id=job_id, now=self.now()):
+                return
+            state = await _state(conn, job_id)
+        raise UsageError(
+            f"no job {job_id}"
+            if state is None
+            else f"job {job_id} is {state}: only queued or failed jobs can be removed"
+        )
+
+    async def retry_job(self, job_id: int) -> None:
+        async with self._transaction("retry a job") as conn:
+            if await fetch(conn, "retry_job", id=job_id, now=self.now()):
+                return
+            state = await _state(conn, job_id)
+        raise UsageError(
+            f"no job {job_id}"
+            if state is None
+            else f"job {job_id} is {state}: only failed or removed jobs can be retried, and"
+            " only when their path is not queued or running in another job"
+        )
+
+    async def set_paused(self, paused: bool) -> None:
+        async with self._transaction("pause the queue") as conn:
+            await execute(conn, "set_setting", key="paused", value="1" if paused else "0")
+
+    async def paused(self) -> bool:
+        rows = await self._fetch("get_setting", "read the queue settings", key="paused")
+        return bool(rows) and rows[0]["value"] == "1"
+
+
+async def _state(conn: Conn, job_id: int) -> str | None:
+    rows = await fetch(conn, "get_job", id=job_id)
+    return str(rows[0]["state"]) if rows else None

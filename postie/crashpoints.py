@@ -16,10 +16,6 @@ checkpoint committed), ``nzb`` (NZB written to its temp file, not yet renamed),
 ``uploaded`` (the run's outcome recorded, verification not started),
 ``scanned`` (a verification scan's STATs done, its outcome not yet recorded),
 ``reposted`` (missing articles posted again, their outcome not yet recorded).
-
-``POSTIE_CRASH_SIGNAL=STOP`` freezes the process there instead (SIGSTOP): a test can
-then act while it is stopped (start another process that must see it alive), and kill it
-itself.
 """
 
 from __future__ import annotations
@@ -31,14 +27,13 @@ _SPEC = os.environ.get("POSTIE_CRASH_AT", "")
 ARMED = bool(_SPEC)
 _POINT, _, _COUNT = _SPEC.partition(":")
 _left = int(_COUNT or "1") if ARMED else 0
-_SIGNAL = signal.SIGSTOP if os.environ.get("POSTIE_CRASH_SIGNAL") == "STOP" else signal.SIGKILL
 
 
 def reached(point: str) -> None:
-    """Count a visit to ``point``; SIGKILL (or SIGSTOP) this process on the chosen visit."""
+    """Count a visit to ``point``; SIGKILL this process on the chosen visit."""
     global _left
     if not ARMED or point != _POINT:
         return
     _left -= 1
     if _left == 0:
-        os.kill(os.getpid(), _SIGNAL)
+        os.kill(os.getpid(), signal.SIGKILL)

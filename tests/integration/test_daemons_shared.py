@@ -8,13 +8,16 @@ jobs and transfers, each daemon's log.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -53,7 +56,7 @@ class Shared:
                 "watch": [{"path": str(self.watch), "min_file_age": 0.5}],
                 "output": str(self.output),
                 "scan_interval": 0.2,
-                "max_concurrent_jobs": 2,
+                "max_concurrent_jobs": 1,
                 "shutdown_timeout": 10,
                 "http": {"enabled": False},
             },
@@ -62,13 +65,20 @@ class Shared:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
 
-    def start(self, n: int, **env: str) -> None:
+    def start(self, n: int, config: Path | None = None, **env: str) -> None:
         for _ in range(n):
             log = self.tmp / f"daemon-{len(self.logs)}.log"
             with log.open("ab") as err:
                 self.procs.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", "postie", "daemon", "-c", str(self.config)],
+                        [
+                            sys.executable,
+                            "-m",
+                            "postie",
+                            "daemon",
+                            "-c",
+                            str(config or self.config),
+                        ],
                         cwd=REPO,
                         env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
                         stdout=subprocess.DEVNULL,
@@ -123,15 +133,17 @@ def shared(inn: Inn, tmp_path: Path) -> Any:
 
 
 def test_three_daemons_post_twelve_jobs_each_once(inn: Inn, shared: Shared) -> None:
-    """Twelve jobs dropped at once into a folder three daemons watch: each job is queued
-    once, taken by one daemon, posted under one set of Message-IDs; every NZB is
-    complete and byte-exact; the work is spread over the daemons."""
+    """Twelve jobs dropped at once into a folder three daemons watch. The first daemon
+    is killed (SIGKILL) at its first acknowledged article: the other two take its job
+    over from the manifest and drain the rest. Each job is queued once and posted under
+    one set of Message-IDs; every NZB is complete and byte-exact. (How the jobs spread
+    over daemons that are all free follows timing, and is not asserted.)"""
     if not NEWS_LOG.exists():
         pytest.skip("needs INN's log of accepted articles")
     s = shared
     innlog = InnLog(s.domain)
-    s.start(3)
-    s.wait_for(lambda: s.daemons() >= 3, 60, "the three daemons to register")
+    s.start(1, POSTIE_CRASH_AT="acked:1")
+    s.wait_for(lambda: s.daemons() >= 1, 60, "the first daemon to register")
     contents: dict[str, dict[str, bytes]] = {}
     staging = s.tmp / "staging"
     staging.mkdir()
@@ -150,7 +162,9 @@ def test_three_daemons_post_twelve_jobs_each_once(inn: Inn, shared: Shared) -> N
         contents[name] = files
     for name in contents:  # all at once: a rename each, as a finished download appears
         (staging / name).rename(s.watch / name)
+    assert s.procs[0].wait(60) == -signal.SIGKILL, s.texts()[0][-2000:]
 
+    s.start(2)
     nzbs = {name: s.output / f"{name}.nzb" for name in contents}
     s.wait_for(lambda: all(p.exists() for p in nzbs.values()), 180, "twelve NZBs")
     s.wait_for(
@@ -159,14 +173,13 @@ def test_three_daemons_post_twelve_jobs_each_once(inn: Inn, shared: Shared) -> N
         "every job done",
     )
     accepted = innlog.settle()
-    assert s.stop() == [0, 0, 0]
+    del s.procs[0]  # dead already
+    assert s.stop() == [0, 0]
 
     jobs = s.rows("SELECT * FROM jobs ORDER BY id")
     assert sorted(Path(j["path"]).name for j in jobs) == sorted(contents), "queued twice"
-    assert all(j["attempts"] == 1 for j in jobs), [dict(j) for j in jobs]
-    transfers = s.rows("SELECT id, state FROM transfers")
+    transfers = s.rows("SELECT id FROM transfers")
     assert len(transfers) == JOBS, "a job was posted as two transfers"
-
     listed: set[str] = set()
     for name, path in nzbs.items():
         segments = [seg.message_id for f in nzb.read(path).files for seg in f.segments]
@@ -175,41 +188,88 @@ def test_three_daemons_post_twelve_jobs_each_once(inn: Inn, shared: Shared) -> N
         rebuilt = rebuild_from_nzb(path, inn.host, inn.open_port)
         assert {n: r.data for n, r in rebuilt.items()} == contents[name]
     # Every article INN accepted is in exactly one NZB, and nothing was posted under a
-    # second Message-ID: no job ran twice, not even in part.
+    # second Message-ID: no job ran twice, not even in part (the frozen daemon's job
+    # was resumed with the IDs of its manifest).
     assert set(accepted) == listed
 
-    started = [re.findall(r"job (\d+) started", text) for text in s.texts()]
-    assert sorted(int(j) for ids in started for j in ids) == [j["id"] for j in jobs]
-    assert sum(1 for ids in started if ids) >= 2, f"one daemon took every job: {started}"
+    texts = s.texts()
+    started = [re.findall(r"job (\d+) started", text) for text in texts]
+    assert len(started[0]) == 1, "the first daemon died on its first job"
+    killed_job = int(started[0][0])
+    assert sorted(int(j) for ids in started[1:] for j in ids) == [j["id"] for j in jobs]
+    assert any(f"job {killed_job} interrupted before" in t for t in texts[1:])
+    assert all(j["attempts"] == 1 for j in jobs if j["id"] != killed_job), [dict(j) for j in jobs]
 
 
-def test_a_killed_daemons_job_is_finished_by_another_from_its_manifest(
-    inn: Inn, shared: Shared
-) -> None:
-    """SIGKILL one of two daemons mid-job: the other, already running, takes the job over
-    (no restart: the dead one's process is gone), resumes the transfer from the manifest
-    with the same Message-IDs and writes the NZB; nothing is posted twice."""
+class Relay:
+    """A TCP relay to INN that the test can hold: while held, nothing the server sends
+    reaches the client, so a daemon posting through it waits with its job in hand,
+    alive and holding no store lock (a SIGSTOP could freeze it inside a transaction)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.held = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, replies: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                while replies and self.held.is_set():
+                    time.sleep(0.05)
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_a_running_daemon_takes_over_a_dead_daemons_job(inn: Inn, shared: Shared) -> None:
+    """The first daemon posts through a relay the test holds once its job is under way;
+    a second daemon starts and sees it alive. Then the first is killed: the second,
+    still running (no restart), queues the job again within seconds, resumes the
+    transfer from its manifest with the same Message-IDs and writes the NZB."""
     if not NEWS_LOG.exists():
         pytest.skip("needs INN's log of accepted articles")
     s = shared
-    innlog = InnLog(s.domain)
-    data = os.urandom(40 * ARTICLE)
-    # daemon 0 freezes at its 10th acknowledged article (SIGSTOP): alive to the others
-    s.start(1, POSTIE_CRASH_AT="acked:10", POSTIE_CRASH_SIGNAL="STOP")
-    s.wait_for(lambda: s.daemons() >= 1, 60, "the first daemon to register")
-    staging = s.tmp / "big.bin"
-    staging.write_bytes(data)
-    staging.rename(s.watch / "big.bin")
-    s.wait_for(lambda: _stopped(s.procs[0].pid), 60, "the first daemon to stop mid-job")
-    s.start(1)
-    # Once ready, the second daemon's look for interrupted jobs at start is over.
-    s.wait_for(lambda: "ready: " in s.texts()[1], 60, "the second daemon to be ready")
-    assert "interrupted" not in s.texts()[1], "the frozen daemon counted as dead"
-    s.procs[0].kill()
-    assert s.procs[0].wait(10) == -signal.SIGKILL
-    nzb_path = s.output / "big.bin.nzb"
-    s.wait_for(lambda: nzb_path.exists(), 60, "the NZB written by the other daemon")
-    accepted = innlog.settle()
+    relay = Relay(inn.host, inn.open_port)
+    try:
+        first_config = s.tmp / "first.yaml"
+        settings = json.loads(s.config.read_text())
+        settings["servers"][0]["port"] = relay.port
+        first_config.write_text(json.dumps(settings))
+        innlog = InnLog(s.domain)
+        data = os.urandom(40 * ARTICLE)
+        s.start(1, config=first_config)
+        s.wait_for(lambda: s.daemons() >= 1, 60, "the first daemon to register")
+        staging = s.tmp / "big.bin"
+        staging.write_bytes(data)
+        staging.rename(s.watch / "big.bin")
+        s.wait_for(lambda: "job 1 started" in s.texts()[0], 60, "the first daemon's job")
+        relay.held.set()
+        s.start(1)
+        # Once ready, the second daemon's look for interrupted jobs at start is over.
+        s.wait_for(lambda: "ready: " in s.texts()[1], 60, "the second daemon to be ready")
+        assert "interrupted" not in s.texts()[1], "a live daemon counted as dead"
+        s.procs[0].kill()
+        assert s.procs[0].wait(10) == -signal.SIGKILL
+        nzb_path = s.output / "big.bin.nzb"
+        s.wait_for(lambda: nzb_path.exists(), 60, "the NZB written by the other daemon")
+        accepted = innlog.settle()
+    finally:
+        relay.close()
     rebuilt = rebuild_from_nzb(nzb_path, inn.host, inn.open_port)
     assert rebuilt["big.bin"].data == data
     segments = {seg.message_id for f in nzb.read(nzb_path).files for seg in f.segments}
@@ -219,13 +279,7 @@ def test_a_killed_daemons_job_is_finished_by_another_from_its_manifest(
     (job,) = s.rows("SELECT * FROM jobs")
     assert job["state"] == "done"
     assert len(s.rows("SELECT id FROM transfers")) == 1, "a second transfer for the job"
-    assert "was interrupted elsewhere" in s.texts()[1]
+    assert "job 1 was interrupted elsewhere" in s.texts()[1]
     assert "resuming transfer 1" in s.texts()[1]
     del s.procs[0]  # dead already
     assert s.stop() == [0]
-
-
-def _stopped(pid: int) -> bool:
-    """The process is stopped (SIGSTOP): state T in /proc/PID/stat."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat.rsplit(")", 1)[1].split()[0] == "T"

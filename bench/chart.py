@@ -87,7 +87,7 @@ def draw(rows: list[dict[str, Any]], png: Path, title: str) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("postie / Nyuu 0.4.0 (above 1: postie is ahead)")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.5 / len(rows) - 0.12), ncol=3)
+    ax.legend(fontsize=8, loc="lower right", framealpha=0.95)
     ax.set_xlim(0, max(2.0, ax.get_xlim()[1] * 1.08))
     fig.tight_layout()
     fig.savefig(png, bbox_inches="tight")

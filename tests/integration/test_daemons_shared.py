@@ -1,6 +1,7 @@
 """Several daemons on one queue: three ``postie daemon`` processes share one store, one
-watch folder and one output folder (what three machines do with a shared drive, here on
-one machine with the SQLite store; the PostgreSQL store runs the same test).
+watch folder and one output folder (what several machines do with a shared drive and one
+PostgreSQL; here on one machine), each test once with SQLite and once with PostgreSQL
+(an empty database the daemons migrate as they start together).
 
 Judged from outside: INN's log of accepted articles, the NZBs read back, the store's
 jobs and transfers, each daemon's log.
@@ -8,6 +9,7 @@ jobs and transfers, each daemon's log.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -19,12 +21,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from postie import nzb
+from tests import postgres
 from tests.conftest import REPO, Inn
 from tests.integration.innlog import NEWS_LOG, InnLog
 from tests.integration.readback import rebuild_from_nzb
@@ -38,18 +43,22 @@ JOBS = 12
 class Shared:
     """One config (store, watch folder, output folder, INN) and the daemons running it."""
 
-    def __init__(self, inn: Inn, tmp_path: Path) -> None:
+    def __init__(self, inn: Inn, tmp_path: Path, url: str | None = None) -> None:
         self.tmp = tmp_path
         self.watch = tmp_path / "watch"
         self.watch.mkdir()
         self.output = tmp_path / "nzb"
         self.db = tmp_path / "state" / "postie.db"
+        self.url = url  # a PostgreSQL database; None: the SQLite file self.db
         self.domain = f"shared{os.urandom(4).hex()}.postie.test"
         self.config = tmp_path / "postie.yaml"
         settings = {
             "servers": [{"host": inn.host, "port": inn.open_port, "max_connections": 2}],
             "posting": {"article_size": ARTICLE, "message_id_domain": self.domain},
-            "store": {"path": str(self.db), "checkpoint_interval": 0.2},
+            "store": {
+                **({"url": url} if url else {"path": str(self.db)}),
+                "checkpoint_interval": 0.2,
+            },
             "verify": {"delay": 0, "poll_interval": 0.5},
             "par2": {"enabled": False},
             "daemon": {
@@ -100,16 +109,27 @@ class Shared:
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting for {why}:\n" + "\n---\n".join(self.texts()))
 
-    def rows(self, query: str) -> list[sqlite3.Row]:
-        with sqlite3.connect(self.db) as db:
-            db.row_factory = sqlite3.Row
-            return list(db.execute(query))
+    def rows(self, query: str) -> list[Any]:
+        """The rows of a query (by column name) in whichever store the daemons share."""
+        if self.url is None:
+            with sqlite3.connect(self.db) as db:
+                db.row_factory = sqlite3.Row
+                return list(db.execute(query))
+
+        async def fetch(url: str) -> list[Any]:
+            conn = await asyncpg.connect(url)
+            try:
+                return list(await conn.fetch(query))
+            finally:
+                await conn.close()
+
+        return asyncio.run(fetch(self.url))
 
     def daemons(self) -> int:
         """Daemons registered as workers in the store (0 before it exists)."""
         try:
             return len(self.rows("SELECT owner FROM workers WHERE name = 'daemon'"))
-        except sqlite3.OperationalError:  # not there, or not migrated yet
+        except (sqlite3.OperationalError, asyncpg.UndefinedTableError):  # not migrated yet
             return 0
 
     def stop(self) -> list[int]:
@@ -125,11 +145,19 @@ class Shared:
                 p.wait()
 
 
-@pytest.fixture
-def shared(inn: Inn, tmp_path: Path) -> Any:
-    s = Shared(inn, tmp_path)
-    yield s
-    s.kill()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared(inn: Inn, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Shared]:
+    with contextlib.ExitStack() as stack:
+        url = (
+            stack.enter_context(postgres.fresh(migrated=False))
+            if request.param != "sqlite"
+            else None
+        )
+        s = Shared(inn, tmp_path, url)
+        try:
+            yield s
+        finally:
+            s.kill()
 
 
 def test_three_daemons_post_twelve_jobs_each_once(inn: Inn, shared: Shared) -> None:

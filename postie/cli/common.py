@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -268,6 +269,26 @@ def build_config(
         raise errors.ConfigError("server options need --host or a config file with servers")
     data.update(overrides or {})
     return merge(config, data) if data else config
+
+
+def dump_on_signal() -> None:
+    """``kill -USR1 PID`` prints every thread's stack, ``kill -USR2 PID`` every asyncio
+    task's, to stderr: what a postie that does not end is waiting for. Call with the
+    event loop running; the thread dump works even when the loop is stuck or gone."""
+    import asyncio
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+    def tasks() -> None:
+        for task in asyncio.all_tasks():
+            print(f"--- {task!r}", file=sys.stderr)
+            task.print_stack(file=sys.stderr)
+        sys.stderr.flush()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, tasks)
 
 
 def setup_logging(verbose: int, *, rich_console: Console | None = None) -> None:

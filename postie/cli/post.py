@@ -157,6 +157,7 @@ async def _post(
     again: bool = False,
 ) -> int:
     """Post ``paths`` through the transfer service; render what it came to."""
+    common.dump_on_signal()
     request = PostRequest(
         tuple(paths),
         job_name(paths),

@@ -179,25 +179,37 @@ class VerificationService:
         )
 
     async def wait(self, transfer_id: int) -> Transfer:
-        """Wait until the transfer is verified and finalized, or verification failed."""
+        """Wait until the transfer is verified and finalized, or verification failed.
+
+        The state is read with the condition held, before each wait: a pass that decided
+        the transfer notifies with the condition held too, so it cannot slip in between
+        the look and the wait (a pass that ended first was missed, and the waiter slept
+        until the next poll: seen as a resumed post that did not end)."""
         self.kick()
         while True:
             async with self._passed:
+                decided = await self._decided(transfer_id)
+                if decided is not None:
+                    return decided
                 await self._passed.wait()
-            if self.refused is not None:
-                raise self.refused
-            loop = self._tasks[0] if self._tasks else None
-            if loop is not None and loop.done():
-                loop.result()  # raises what ended the loop
-                raise errors.PostieError("the verification service stopped")
-            transfer = await self.store.get(transfer_id)
-            if transfer is None:
-                raise errors.UsageError(f"transfer {transfer_id} is gone from the store")
-            if transfer.verify_state == VerifyState.VERIFICATION_FAILED:
-                return transfer
-            verified = transfer.verify_state == VerifyState.VERIFIED
-            if verified and transfer.finalize_state != FinalizeState.PENDING:
-                return transfer
+
+    async def _decided(self, transfer_id: int) -> Transfer | None:
+        """The transfer once verified and finalized, or failed; None while undecided."""
+        if self.refused is not None:
+            raise self.refused
+        loop = self._tasks[0] if self._tasks else None
+        if loop is not None and loop.done():
+            loop.result()  # raises what ended the loop
+            raise errors.PostieError("the verification service stopped")
+        transfer = await self.store.get(transfer_id)
+        if transfer is None:
+            raise errors.UsageError(f"transfer {transfer_id} is gone from the store")
+        if transfer.verify_state == VerifyState.VERIFICATION_FAILED:
+            return transfer
+        verified = transfer.verify_state == VerifyState.VERIFIED
+        if verified and transfer.finalize_state != FinalizeState.PENDING:
+            return transfer
+        return None
 
     # --- the loop -----------------------------------------------------------------------
 

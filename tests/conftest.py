@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,20 +101,32 @@ class Run:
 
 
 def run_postie(*args: str | int | os.PathLike[str], timeout: float = 300, **env: str) -> Run:
-    """Run the real ``postie`` command in a child process."""
+    """Run the real ``postie`` command in a child process.
+
+    One that has not ended after ``timeout`` seconds fails the test with its output and,
+    for ``postie post``, its asyncio tasks' and threads' stacks (SIGUSR2, SIGUSR1): where
+    it waits is in the test's report, also from CI."""
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
     environment.pop("POSTIE_PASSWORD", None)
     environment.update(env)
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "postie", *map(str, args)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
         env=environment,
         cwd=REPO,
-        check=False,
     )
-    return Run(proc.returncode, proc.stdout, proc.stderr)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for signum in (signal.SIGUSR2, signal.SIGUSR1):  # the tasks, then the threads
+            proc.send_signal(signum)
+            time.sleep(1.0)
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"postie {args[0]} did not end in {timeout:.0f} s; its output:\n{out}\n{err}")
+    return Run(proc.returncode, out, err)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -219,7 +219,8 @@ class Daemon:
             if job is None:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
+                    async with asyncio.timeout(IDLE_POLL):
+                        await self._wake.wait()
                 continue
             await self._run_job(job)
 

@@ -230,7 +230,8 @@ class Session:
             await self.send("441 435 Duplicate")
         elif server._take("stall_posts"):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.reader.discard_until_eof(), faults.stall_seconds)
+                async with asyncio.timeout(faults.stall_seconds):
+                    await self.reader.discard_until_eof()
             return False
         elif server._take("reject_441"):
             await self.send("441 Posting failed")

@@ -201,7 +201,8 @@ class TransferRun:
     async def _checkpoints(self, stop: asyncio.Event) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval)
+                async with asyncio.timeout(self.interval):
+                    await stop.wait()
             if stop.is_set():
                 return
             try:

@@ -100,7 +100,8 @@ async def _run(argv: Sequence[str], timeout: float) -> tuple[int, bytes]:
         start_new_session=True,  # a timeout kills the hook's children too
     )
     try:
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        async with asyncio.timeout(timeout):
+            output, _ = await proc.communicate()
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

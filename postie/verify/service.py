@@ -237,7 +237,8 @@ class VerificationService:
                 if due is not None:
                     delay = min(delay, max(0.05, due - self.store.now()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._kick.wait()
             self._kick.clear()
 
     async def run_pass(self) -> None:

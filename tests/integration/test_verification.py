@@ -447,3 +447,33 @@ async def test_originals_are_kept_when_no_policy_says_otherwise(tmp_path: Path) 
     assert {p: p.read_bytes() for p in files if p.exists()} == files, "an original is gone"
     async with open_store(result.store_path) as store:
         assert {f.cleanup for f in await store.files(result.transfer.id)} == {"keep"}
+
+
+@pytest.mark.parametrize("turns", range(5))
+async def test_a_kick_and_a_close_in_one_loop_turn_end_the_service(
+    tmp_path: Path, turns: int
+) -> None:
+    """``wait()`` kicks the loop and the post closes the service at once. Whatever the
+    number of loop turns between the two, the close ends the loop task. (3.11's
+    ``asyncio.wait_for`` returned the kick's result when the cancellation came in the
+    turn after the kick finished, so the loop went on polling and the close waited for
+    ever: a resumed ``postie post`` that did not end.)"""
+    from postie.verify.service import VerificationService
+
+    async with FaultyNNTPServer() as server, open_store(tmp_path / "postie.db") as store:
+        cfg = config(server, verify={"poll_interval": 3600})
+        async with Runtime(cfg) as runtime:
+            service = VerificationService(
+                runtime, store, owner=new_owner(), config=cfg.verify, sweep=False
+            )
+            service.start()
+            for _ in range(500):
+                if service.statistics().passes:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)  # in the wait for a kick
+            service.kick()
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            async with asyncio.timeout(5):
+                await service.aclose()

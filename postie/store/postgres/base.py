@@ -214,7 +214,8 @@ async def _close(pool: asyncpg.Pool, timeout: float) -> None:
     """Close the pool gracefully, or at once when a connection is not given back in
     time (a statement left running by a cancelled task)."""
     try:
-        await asyncio.wait_for(pool.close(), timeout)
+        async with asyncio.timeout(timeout):
+            await pool.close()
     except TimeoutError:
         pool.terminate()
 

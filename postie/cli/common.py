@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ EXIT_INTERRUPTED = 130
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from postie.store.api import Store
+    from postie.store.api import Lease, Store
 
 # Options several commands take, declared once (the same flags mean the same everywhere).
 CONFIG_OPTION: Any = typer.Option(None, "-c", "--config", help="YAML config file.")
@@ -188,12 +188,14 @@ async def open_store(
     *,
     owner: str | None = None,
     name: str = "postie",
+    instance: str | None = None,
     create: bool = True,
 ) -> AsyncIterator[tuple[Store, Path]]:
     """The transfer store and the manifest folder for this config and ``--db``.
 
     ``owner``: this process takes leases as ``owner``; it runs as a worker of the store
-    (named ``name``) until the store is closed: see ``Store.worker``.
+    (named ``name``, of ``instance``: by default ``<short host name>-<pid>``) until the
+    store is closed: see ``Store.worker``.
 
     ``create``: make the store if there is none (the commands that post). The commands
     that only read one (or act on what it recorded) pass False: a store named by
@@ -213,7 +215,7 @@ async def open_store(
         if owner is None:
             yield store, manifest_dir(cfg, path)
             return
-        async with store.worker(owner, name=name):
+        async with store.worker(owner, name=name, instance=instance):
             yield store, manifest_dir(cfg, path)
 
 
@@ -310,6 +312,21 @@ def setup_logging(verbose: int, *, rich_console: Console | None = None) -> None:
     root.setLevel(level)
     # aiosqlite logs every statement at DEBUG: too much even for -vv
     logging.getLogger("aiosqlite").setLevel(max(level, logging.INFO))
+
+
+def held_by(leases: Iterable[Lease]) -> str:
+    """Who holds ``leases`` (of one job or transfer), for a listing: each holder's instance
+    (or owner, when it has no worker row) with what it is, and for scans and missing
+    articles how many it holds: ``nas-b (daemon); nas-c (verify: 2 files checked)``."""
+    parts: list[str] = []
+    for lease in leases:
+        what = lease.worker or "no worker row"
+        if lease.kind == "check":  # LeaseKind (not imported at start: startup time)
+            what += f": {lease.count} file(s) being checked"
+        elif lease.kind == "failure":
+            what += f": {lease.count} missing article(s)"
+        parts.append(f"{lease.holder} ({what})")
+    return "; ".join(parts)
 
 
 def error(message: str) -> None:

@@ -21,9 +21,19 @@ from postie.store.api import JobState
 queue_app = typer.Typer(help="The daemon's queue: list, add, remove, retry, pause, resume.")
 
 
+INSTANCE_OPTION = typer.Option(
+    None,
+    "--instance",
+    help="This daemon's name, shown with every lease it holds (queue list, transfers,"
+    " /status, /metrics); default daemon.instance, else <short host name>-<pid>.",
+    show_default=False,
+)
+
+
 def daemon_command(
     config: Path = typer.Option(..., "-c", "--config", help="YAML config with a daemon: section."),
     db: str | None = common.DB_OPTION,
+    instance: str | None = INSTANCE_OPTION,
     verbose: int = common.DAEMON_VERBOSE_OPTION,
 ) -> None:
     """Watch the config's folders and post what lands in them, until SIGTERM or SIGINT.
@@ -31,8 +41,13 @@ def daemon_command(
     The first signal stops taking jobs, lets articles on the wire finish and exits 0;
     a second exits at once (the next start resumes). Jobs interrupted by a crash are
     resumed at start, before the watch folders are scanned.
+
+    Several daemons may share one store (one queue). A job whose path this daemon
+    cannot read (e.g. a folder not mounted on this machine) is left to the others for
+    daemon.defer_for seconds; when no daemon can read it, it fails (postie queue retry
+    puts it back).
     """
-    cfg = _load(config)
+    cfg = _load(config, instance)
     _serve(cfg, db, verbose)
 
 
@@ -63,6 +78,7 @@ def watch_command(
     ),
     min_file_age: float = typer.Option(60.0, "--min-file-age", help="Seconds unchanged first."),
     db: str | None = common.DB_OPTION,
+    instance: str | None = INSTANCE_OPTION,
     verbose: int = common.DAEMON_VERBOSE_OPTION,
 ) -> None:
     """The short form of `postie daemon`: watch one folder, NZBs to --output.
@@ -82,6 +98,8 @@ def watch_command(
     overrides.update(common.verify_overrides(verify, verify_delay))
     overrides["daemon.watch"] = [{"path": str(folder), "mode": mode, "min_file_age": min_file_age}]
     overrides["daemon.output"] = str(output)
+    if instance is not None:
+        overrides["daemon.instance"] = instance
     try:
         cfg = common.build_config(
             config,
@@ -96,9 +114,10 @@ def watch_command(
     _serve(cfg, db, verbose)
 
 
-def _load(path: Path) -> Config:
+def _load(path: Path, instance: str | None) -> Config:
+    overrides = {"daemon.instance": instance} if instance is not None else None
     try:
-        return common.build_config(path, common.ServerFlags())
+        return common.build_config(path, common.ServerFlags(), overrides)
     except errors.PostieError as exc:
         common.error(str(exc))
         raise typer.Exit(common.exit_code_for(exc)) from None
@@ -131,11 +150,15 @@ def _serve(cfg: Config, db: str | None, verbose: int) -> None:
 
 async def _main(cfg: Config, db: str | None) -> int:
     from postie.daemon.daemon import Daemon
-    from postie.store.lease import new_owner
+    from postie.store.lease import default_instance, new_owner
 
     owner = new_owner()
-    async with common.open_store(cfg, db, owner=owner, name="daemon") as (store, manifests):
-        daemon = Daemon(cfg, store, manifests, owner=owner)
+    instance = cfg.daemon.instance or default_instance()
+    async with common.open_store(cfg, db, owner=owner, name="daemon", instance=instance) as (
+        store,
+        manifests,
+    ):
+        daemon = Daemon(cfg, store, manifests, owner=owner, instance=instance)
         loop = asyncio.get_running_loop()
         signals = 0
 
@@ -178,11 +201,15 @@ def queue_list(
     config: Path | None = common.CONFIG_OPTION,
     db: str | None = common.DB_OPTION,
 ) -> None:
-    """The queue's jobs, newest first."""
+    """The queue's jobs, newest first; a running job with the daemon instance that holds it."""
 
     async def action(store: Any, cfg: Config) -> None:
         paused = await store.paused()
         jobs = await store.jobs(limit)
+        holders: dict[int, list[Any]] = {}
+        for lease in await store.leases():
+            if lease.kind == "job":
+                holders.setdefault(lease.ref, []).append(lease)
         if paused:
             typer.echo("the queue is paused (postie queue resume)")
         if not jobs:
@@ -192,6 +219,8 @@ def queue_list(
         for j in jobs:
             transfer = str(j.transfer_id) if j.transfer_id is not None else "-"
             typer.echo(f"{j.id:>5}  {j.state:<8} {j.attempts:>5} {transfer:>8}  {j.path}")
+            if j.id in holders:
+                typer.echo(f"{'':>16}held by: {common.held_by(holders[j.id])}")
             if j.last_error and j.state != JobState.DONE:
                 typer.echo(f"{'':>16}error: {j.last_error}")
 
@@ -241,7 +270,10 @@ def queue_retry(
     config: Path | None = common.CONFIG_OPTION,
     db: str | None = common.DB_OPTION,
 ) -> None:
-    """Queue a failed or removed job again."""
+    """Queue a failed or removed job again; a deferred job is left to every daemon again.
+
+    Clears the job's deferrals: the daemons that could not read its path (e.g. a folder
+    not mounted there) take it again."""
 
     async def action(store: Any, cfg: Config) -> None:
         await store.retry_job(job_id)

@@ -23,6 +23,8 @@ from postie.store.api import (
     FailureState,
     FileRole,
     FinalizeState,
+    Lease,
+    LeaseKind,
     Transfer,
     TransferFile,
     TransferState,
@@ -175,18 +177,24 @@ def transfers_command(
     config: Path | None = common.CONFIG_OPTION,
     db: str | None = common.DB_OPTION,
 ) -> None:
-    """List recorded transfers, newest first, with their states."""
+    """List recorded transfers, newest first, with their states and who holds them (the
+    instance posting or verifying each, for every process on the store)."""
     ctx.obj = (config, db)
     if ctx.invoked_subcommand is not None:
         return
 
-    async def main() -> tuple[TransferSummary, ...]:
+    async def main() -> tuple[tuple[TransferSummary, ...], dict[int, list[Lease]]]:
         async with _service(cfg, db) as service:
-            return await service.summaries(limit)
+            summaries = await service.summaries(limit)
+            held: dict[int, list[Lease]] = {}
+            for lease in await service.store.leases():
+                if lease.kind != LeaseKind.JOB:
+                    held.setdefault(lease.ref, []).append(lease)
+            return summaries, held
 
     try:
         cfg = common.build_config(config, common.ServerFlags())
-        rows = asyncio.run(main())
+        rows, held = asyncio.run(main())
     except errors.PostieError as exc:
         common.error(str(exc))
         raise typer.Exit(common.exit_code_for(exc)) from None
@@ -201,6 +209,8 @@ def transfers_command(
             f"{t.id:>5}  {t.display_state:<19} {files:>9} {_size(row.bytes):>10}  "
             f"{_when(t.created_at):<19}  {t.name}"
         )
+        if t.id in held:
+            typer.echo(f"{'':>7}held by: {common.held_by(held[t.id])}")
 
 
 @transfers_app.command("show")
@@ -218,6 +228,8 @@ def show_command(
     async def main() -> list[str]:
         async with _service(cfg, db) as service:
             shown = await service.details(transfer_id)
+            leases = [x for x in await service.store.leases() if x.kind != LeaseKind.JOB]
+            held = [x for x in leases if x.ref == transfer_id]
         found, files, failures = shown.transfer, shown.files, shown.failures
         lines = [
             f"transfer {found.id}: {found.name}",
@@ -233,7 +245,9 @@ def show_command(
             if found.finalize_state != FinalizeState.DONE
             else "  manifest:  dropped when the transfer was finalized",
         ]
-        if found.lease_owner:
+        if held:
+            lines.append(f"  held by:   {common.held_by(held)}")
+        elif found.lease_owner:  # a lease that ran out
             lines.append(f"  held by:   {found.lease_owner} until {_when(found.lease_expires)}")
         if found.last_error:
             lines.append(f"  error:     {found.last_error}")

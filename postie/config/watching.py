@@ -4,6 +4,7 @@ No ``from __future__ import annotations`` (see :mod:`postie.config`).
 """
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
@@ -65,6 +66,16 @@ class HttpConfig(Section, frozen=True):
         return None
 
 
+_INSTANCE = re.compile(r"[A-Za-z0-9._@:-]{1,64}")
+
+
+def _instance(value: str | None) -> None:
+    if value is not None and not _INSTANCE.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an instance name: 1 to 64 letters, digits and . _ - @ :"
+        )
+
+
 def _roots(value: tuple[WatchRoot, ...]) -> None:
     paths = [Path(os.path.abspath(r.path)) for r in value]
     for i, a in enumerate(paths):
@@ -96,5 +107,17 @@ class DaemonConfig(Section, frozen=True):
     log_max_bytes: Annotated[int, Meta(ge=1024)] = 10 * 1024 * 1024
     log_backups: Annotated[int, Meta(ge=0, le=100)] = 5
     http: HttpConfig = HttpConfig()
+    instance: Annotated[
+        str | None,
+        Meta(description="this daemon's name, shown with every lease it holds; default host-pid"),
+    ] = None
+    defer_for: Annotated[
+        float,
+        Meta(
+            ge=1,
+            le=86400,
+            description="seconds a job whose path this instance cannot read is left to others",
+        ),
+    ] = 600.0
 
-    key_rules: ClassVar[KeyRules] = {"watch": _roots}
+    key_rules: ClassVar[KeyRules] = {"watch": _roots, "instance": _instance}

@@ -13,6 +13,13 @@ posted and its NZB written (mirroring the job's path under the output folder);
 verification goes on in the background. A failing job is retried with
 exponential backoff up to ``max_attempts``.
 
+Several daemons may share one store, each under its instance name (``--instance``,
+``daemon.instance``; default ``<short host name>-<pid>``), shown with every lease it
+holds. A job whose path this instance cannot read (a folder not mounted here) is not
+run and does not fail: it is deferred to the other instances for ``daemon.defer_for``
+seconds, and fails only when no live daemon instance can read it
+(``postie.store.deferral``).
+
 The first stop request stops taking jobs and asks running ones to stop (articles
 on the wire finish), waits up to ``shutdown_timeout`` and returns; their jobs go
 back to the queue without spending an attempt, and the next start resumes them.
@@ -39,7 +46,7 @@ from postie.runtime.state import JobStatistics
 from postie.store.api import Job, JobState, Store
 from postie.transfers.outcome import Done
 from postie.transfers.prepared import job_name
-from postie.transfers.queue import excluded_folders, job_rules, nzb_folders
+from postie.transfers.queue import excluded_folders, job_rules, nzb_folders, unreadable
 from postie.transfers.service import PostRequest, TransferService
 from postie.verify.service import VerifyStatistics, verification
 from postie.verify.sweeper import Sweeper
@@ -130,11 +137,14 @@ class _JobReporter:
 
 
 class Daemon:
-    def __init__(self, config: Config, store: Store, manifests: Path, *, owner: str) -> None:
+    def __init__(
+        self, config: Config, store: Store, manifests: Path, *, owner: str, instance: str
+    ) -> None:
         self.config = config
         self.store = store
         self.manifests = manifests
         self.owner = owner
+        self.instance = instance
         self.started = time.time()
         self.running: dict[int, Running] = {}
         self.port: int | None = None  # the status endpoint's, once listening
@@ -187,9 +197,10 @@ class Daemon:
                 for i in range(cfg.daemon.max_concurrent_jobs)
             ]
             log.info(
-                "ready: %d job slot(s), watching %s (worker %s)",
+                "ready: %d job slot(s), watching %s (instance %s, worker %s)",
                 cfg.daemon.max_concurrent_jobs,
                 ", ".join(str(w.path) for w in cfg.daemon.watch) or "nothing (queue add only)",
+                self.instance,
                 self.owner,
             )
             watcher = asyncio.create_task(self._watch(), name="watcher")
@@ -212,7 +223,9 @@ class Daemon:
     async def _worker(self) -> None:
         while not self._stopping.is_set():
             try:
-                job = await self.store.claim_job(owner=self.owner, lease=JOB_LEASE)
+                job = await self.store.claim_job(
+                    owner=self.owner, lease=JOB_LEASE, instance=self.instance
+                )
             except errors.StoreError as exc:
                 log.warning("cannot take a job (will try again): %s", exc)
                 job = None
@@ -226,6 +239,10 @@ class Daemon:
 
     async def _run_job(self, job: Job) -> None:
         cfg = self.config
+        problem = await asyncio.to_thread(unreadable, job.path)
+        if problem is not None:
+            await self._defer(job, problem)
+            return
         item = Running(job)
         self.running[job.id] = item
         log.info("job %d started (attempt %d): %s", job.id, job.attempts, job.path)
@@ -307,6 +324,27 @@ class Daemon:
         if not os.access(path.parent, os.W_OK):
             raise errors.InputError(f"the NZB folder {path.parent} is not writable")
         return path, job_name([job.path])
+
+    async def _defer(self, job: Job, reason: str) -> None:
+        """This instance cannot read the job's path: leave it to the others, or fail it
+        when no other live instance is left to read it (``postie.store.deferral``)."""
+        until = self.store.now() + self.config.daemon.defer_for
+        try:
+            after = await self.store.defer_job(
+                job.id, owner=self.owner, instance=self.instance, reason=reason, until=until
+            )
+        except errors.StoreError as exc:
+            log.error(
+                "job %d: cannot read %s (%s); not deferred: %s", job.id, job.path, reason, exc
+            )
+            return  # its lease runs out and it comes back
+        if after is None:
+            return  # not ours any more
+        if after.state == JobState.FAILED:
+            self.counts.failed += 1
+            log.error("job %d failed: %s", job.id, after.last_error)
+        else:
+            log.warning("job %d deferred: %s", job.id, after.last_error)
 
     async def _end(
         self,

@@ -23,7 +23,15 @@ metric                              type     from ``Metrics``
 ``postie_par2_jobs_running``        gauge    ``par2_jobs_running``
 ``postie_uptime_seconds``           gauge    ``uptime_seconds``
 ``postie_build_info``               gauge    1, labelled with ``version``
+``postie_instance_info``            gauge    1, labelled with ``instance``
+``postie_leases_held``              gauge    ``leases[(instance, kind)]``
 ==================================  =======  ============================
+
+``postie_leases_held`` counts every lease held now on the store, by every process
+(every daemon instance's work, and a ``postie post``'s), labelled with the holder's
+``instance`` (its owner when it has no worker row) and the ``kind``: ``job``,
+``transfer``, ``check`` (files being STATed), ``failure`` (missing articles).
+``postie_leases_held{kind="job"}`` is the jobs each instance runs now.
 """
 
 from __future__ import annotations
@@ -67,6 +75,8 @@ class Metrics:
     worker_slots_total: int = 0
     par2_jobs_running: int = 0
     uptime_seconds: float = 0.0
+    instance: str = ""  # this daemon's instance name
+    leases: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (instance, kind)
 
 
 def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
@@ -122,6 +132,20 @@ def _families(m: Metrics) -> Iterator[Metric]:
     info = GaugeMetricFamily("postie_build_info", "The running postie version.", labels=["version"])
     info.add_metric([__version__], 1.0)
     yield info
+    me = GaugeMetricFamily(
+        "postie_instance_info", "This daemon's instance name.", labels=["instance"]
+    )
+    me.add_metric([m.instance], 1.0)
+    yield me
+    held = GaugeMetricFamily(
+        "postie_leases_held",
+        "Leases held now on the store, per holder instance and kind (job, transfer, check,"
+        " failure).",
+        labels=["instance", "kind"],
+    )
+    for (instance, kind), count in sorted(m.leases.items()):
+        held.add_metric([instance, kind], float(count))
+    yield held
 
 
 class _Snapshot:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from postie import errors
 from postie.daemon.http import Action, StatusServer
 from postie.daemon.metrics import Metrics
+from postie.store.api import LeaseKind
 from postie.transfers.queue import add_job
 
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ class Endpoint:
         store = daemon.store
         runtime = daemon.runtime
         jobs = await store.jobs(50)
+        leases = await store.leases()
+        now = store.now()
+        holders = {lease.ref: lease.holder for lease in leases if lease.kind == LeaseKind.JOB}
         running = []
         for item in list(daemon.running.values()):
             entry: dict[str, Any] = {"id": item.job.id, "path": str(item.job.path)}
@@ -66,6 +70,8 @@ class Endpoint:
             running.append(entry)
         stats = runtime.statistics() if runtime is not None else None
         return {
+            "instance": daemon.instance,
+            "owner": daemon.owner,
             "uptime": round(time.time() - daemon.started, 1),
             "stopping": daemon.stopping,
             "paused": await store.paused(),
@@ -77,11 +83,36 @@ class Endpoint:
                     "state": j.state,
                     "attempts": j.attempts,
                     "transfer": j.transfer_id,
+                    "holder": holders.get(j.id),
                     "error": j.last_error,
                 }
                 for j in jobs
             ],
             "running": running,
+            "instances": [
+                {
+                    "instance": w.shown,
+                    "worker": w.name,
+                    "host": w.host,
+                    "pid": w.pid,
+                    "owner": w.owner,
+                    "heartbeat_age": round(now - w.heartbeat_at, 1),
+                }
+                for w in await store.workers()
+            ],
+            "leases": [
+                {
+                    "kind": lease.kind,
+                    "id": lease.ref,
+                    "holder": lease.holder,
+                    "instance": lease.instance,
+                    "worker": lease.worker,
+                    "owner": lease.owner,
+                    "count": lease.count,
+                    "expires_in": round(lease.expires - now, 1),
+                }
+                for lease in leases
+            ],
             "verification": await store.verify_counts(),
             "connections": [
                 {"server": p.server, "open": p.open, "in_use": p.in_use, "max": p.max_connections}
@@ -98,6 +129,10 @@ class Endpoint:
         runtime = daemon.runtime
         counts = await daemon.store.job_counts()
         verify = await daemon.store.verify_counts()
+        leases: dict[tuple[str, str], int] = {}
+        for lease in await daemon.store.leases():
+            key = (lease.holder, str(lease.kind))
+            leases[key] = leases.get(key, 0) + lease.count
         stats = runtime.statistics() if runtime is not None else None
         pools = stats.pools if stats is not None else ()
         done = daemon.counts
@@ -118,6 +153,8 @@ class Endpoint:
             worker_slots_total=stats.slots.total if stats is not None else 0,
             par2_jobs_running=stats.par2.running if stats is not None else 0,
             uptime_seconds=time.time() - daemon.started,
+            instance=daemon.instance,
+            leases=leases,
         )
 
     async def pause(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,11 @@ worker is dead is decided in one place, ``dead_workers``, from its row alone:
   belongs to a later process: another start time): dead at once, so a user who
   runs the same command again after ``kill -9`` does not wait for anything.
 
+A worker also records the **instance** it runs as: a name users see with every
+lease it holds (``postie daemon --instance NAME``; by default ``default_instance()``,
+``<short host name>-<pid>``). The owner stays the lease's key; the instance is found
+by joining the owner to the worker row (``Store.leases``).
+
 The store reaps the dead (``Store.reap_workers``): every lease they held is
 released and their rows deleted, in one transaction. After that, every claim
 is only "free, or expired". A lease whose owner never registered a worker is
@@ -89,6 +94,11 @@ def new_owner() -> str:
     return f"{me.host}/{me.pid}/{start}/{secrets.token_hex(4)}"
 
 
+def default_instance() -> str:
+    """This process's instance name when none is given: ``<short host name>-<pid>``."""
+    return f"{socket.gethostname().split('.', 1)[0]}-{os.getpid()}"
+
+
 def dead_workers(workers: Iterable[Worker], *, now: float, ttl: float) -> dict[str, bool]:
     """The dead among ``workers``: ``owner -> gone`` (True: a process of this host that is
     gone; False: only its heartbeat is older than ``ttl``). This process's own workers
@@ -108,14 +118,23 @@ def dead_workers(workers: Iterable[Worker], *, now: float, ttl: float) -> dict[s
 
 @contextlib.asynccontextmanager
 async def heartbeating(
-    store: Workers, owner: str, *, name: str, process: Process | None, interval: float
+    store: Workers,
+    owner: str,
+    *,
+    name: str,
+    process: Process | None,
+    instance: str | None,
+    interval: float,
 ) -> AsyncIterator[None]:
-    """Register ``owner`` as a worker, beat its heartbeat every ``interval`` seconds in the
-    background, and on the way out (however it is left) release every lease it holds and
-    deregister it. The implementation of ``Store.worker`` for any store."""
-    await store.register_worker(owner, name=name, process=process)
+    """Register ``owner`` as a worker (of ``instance``, by default ``default_instance()``),
+    beat its heartbeat every ``interval`` seconds in the background, and on the way out
+    (however it is left) release every lease it holds and deregister it. The
+    implementation of ``Store.worker`` for any store."""
+    instance = instance or default_instance()
+    await store.register_worker(owner, name=name, process=process, instance=instance)
     beat = asyncio.create_task(
-        _beat(store, owner, name=name, process=process, interval=interval), name=f"heartbeat {name}"
+        _beat(store, owner, name=name, process=process, instance=instance, interval=interval),
+        name=f"heartbeat {name}",
     )
     try:
         yield
@@ -129,7 +148,13 @@ async def heartbeating(
 
 
 async def _beat(
-    store: Workers, owner: str, *, name: str, process: Process | None, interval: float
+    store: Workers,
+    owner: str,
+    *,
+    name: str,
+    process: Process | None,
+    instance: str,
+    interval: float,
 ) -> None:
     while True:
         await asyncio.sleep(interval)
@@ -140,6 +165,6 @@ async def _beat(
                     " long) and its leases were released; registered again",
                     owner,
                 )
-                await store.register_worker(owner, name=name, process=process)
+                await store.register_worker(owner, name=name, process=process, instance=instance)
         except StoreError as exc:
             log.warning("heartbeat not recorded (will try again): %s", exc)

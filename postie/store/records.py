@@ -270,6 +270,41 @@ class Worker:
     name: str  # what it is: post, resume, verify, daemon
     started_at: float
     heartbeat_at: float
+    instance: str | None = None  # the instance it runs as (None: registered before 0008)
+
+    @property
+    def shown(self) -> str:
+        """How users see it: its instance, or its owner when it has none."""
+        return self.instance or self.owner
+
+
+class LeaseKind(StrEnum):
+    """What a lease is on (``Lease.kind``)."""
+
+    JOB = "job"  # a queued job being run (``Lease.ref``: the job's id)
+    TRANSFER = "transfer"  # a transfer being posted (the transfer's id)
+    CHECK = "check"  # STAT scans of a transfer's files (the transfer's id)
+    FAILURE = "failure"  # missing articles being re-posted or rechecked (the transfer's id)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A lease held now (not run out), and who holds it: its owner and, found by joining
+    the owner to its worker row, the holder's instance (``Store.leases``). Scans and
+    missing articles are counted per transfer and holder."""
+
+    kind: LeaseKind
+    ref: int  # the job's id for a job, otherwise the transfer's
+    owner: str
+    instance: str | None  # None: the owner has no worker row (or one from before 0008)
+    worker: str | None  # the holder's worker name (post, resume, verify, daemon), if any
+    expires: float
+    count: int = 1  # scans or missing articles held, for CHECK and FAILURE
+
+    @property
+    def holder(self) -> str:
+        """How users see the holder: its instance, or the owner when there is none."""
+        return self.instance or self.owner
 
 
 @dataclass(frozen=True, slots=True)

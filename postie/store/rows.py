@@ -18,6 +18,8 @@ from postie.store.records import (
     FinalizeState,
     Job,
     JobState,
+    Lease,
+    LeaseKind,
     Transfer,
     TransferFile,
     TransferState,
@@ -126,4 +128,17 @@ def worker_row(row: Row) -> Worker:
         name=str(row["name"]),
         started_at=float(row["started_at"]),
         heartbeat_at=float(row["heartbeat_at"]),
+        instance=row["instance"],
+    )
+
+
+def lease_row(row: Row) -> Lease:
+    return Lease(
+        kind=LeaseKind(row["kind"]),
+        ref=int(row["ref"]),
+        owner=str(row["owner"]),
+        instance=row["instance"],
+        worker=row["worker"],
+        expires=float(row["expires"]),
+        count=int(row["n"]),
     )

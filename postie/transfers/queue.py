@@ -11,12 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 from pathlib import Path
 
 from postie import errors
 from postie.article.walk import Walker, WalkRules, inside
 from postie.config import Config
 from postie.store.api import Job, Store
+
+
+def unreadable(path: Path) -> str | None:
+    """Why this process cannot read a job's ``path`` (the OS error's text), or None when it
+    can: a folder is listed, a file opened. A daemon defers a job it cannot read to the
+    other instances on the store (``postie.store.deferral``): the path may be on a folder
+    not mounted on this machine."""
+    try:
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            with os.scandir(path):
+                pass
+        else:
+            with open(path, "rb"):
+                pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def excluded_folders(config: Config, manifests: Path) -> tuple[Path, ...]:

@@ -450,3 +450,29 @@ def test_watch_takes_the_posting_options_of_post(
     shown = run_postie("transfers", "show", "1", "--db", d.db)
     assert "verify:    check due at" in shown.stdout, shown.output
     assert d.stop() == 0
+
+
+def test_a_daemon_alone_fails_a_job_whose_path_is_gone_at_once(inn: Inn, make_daemon: Any) -> None:
+    """A job queued while the queue is paused, its folder deleted before the daemon (the
+    only one on the store) takes it: it fails at once, with one line naming the path and
+    the instance that could not read it; it is not deferred for ever, nor retried."""
+    d: Daemon = make_daemon(max_attempts=5)
+    d.start(command=("daemon", "--instance", "solo"))
+    d.wait_for(lambda: "ready: " in d.text(), 60, "the daemon to be ready")
+    assert "(instance solo, worker " in d.text()
+    assert run_postie("queue", "pause", "-c", d.config).returncode == 0
+    (d.watch / "Gone").mkdir()
+    (d.watch / "Gone" / "a.bin").write_bytes(os.urandom(5000))
+    d.wait_for(lambda: bool(d.jobs()), 60, "the job to be queued")
+    shutil.rmtree(d.watch / "Gone")
+    assert run_postie("queue", "resume", "-c", d.config).returncode == 0
+    d.wait_for(lambda: d.jobs()[0]["state"] == "failed", 30, "the job to fail")
+    expected = (
+        f"no instance can read {d.watch / 'Gone'} (solo: No such file or directory);"
+        " postie queue retry puts it back"
+    )
+    (job,) = d.jobs()
+    assert (job["last_error"], job["attempts"]) == (expected, 1)
+    assert f"job 1 failed: {expected}" in d.text()
+    assert d.request("/status")["instance"] == "solo"
+    assert d.stop() == 0

@@ -21,16 +21,18 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from postie import nzb
 from tests import postgres
-from tests.conftest import REPO, Inn
+from tests.conftest import REPO, Inn, run_postie
 from tests.integration.innlog import NEWS_LOG, InnLog
 from tests.integration.readback import rebuild_from_nzb
 
@@ -74,19 +76,31 @@ class Shared:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
 
-    def start(self, n: int, config: Path | None = None, **env: str) -> None:
+    def start(
+        self,
+        n: int,
+        config: Path | None = None,
+        *,
+        args: tuple[str, ...] = (),
+        prefix: tuple[str, ...] = (),
+        **env: str,
+    ) -> None:
+        """Start ``n`` daemons (``args``: more of their arguments; ``prefix``: a command
+        they run under)."""
         for _ in range(n):
             log = self.tmp / f"daemon-{len(self.logs)}.log"
             with log.open("ab") as err:
                 self.procs.append(
                     subprocess.Popen(
                         [
+                            *prefix,
                             sys.executable,
                             "-m",
                             "postie",
                             "daemon",
                             "-c",
                             str(config or self.config),
+                            *args,
                         ],
                         cwd=REPO,
                         env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
@@ -239,6 +253,7 @@ class Relay:
         self.held = threading.Event()
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port: int = self.server.getsockname()[1]
+        self.sockets: list[socket.socket] = []  # closed by close(), not left to the GC
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -248,6 +263,7 @@ class Relay:
             except OSError:
                 return
             upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
             threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
 
@@ -262,6 +278,8 @@ class Relay:
 
     def close(self) -> None:
         self.server.close()
+        for sock in self.sockets:
+            sock.close()
 
 
 def test_a_running_daemon_takes_over_a_dead_daemons_job(inn: Inn, shared: Shared) -> None:
@@ -311,3 +329,147 @@ def test_a_running_daemon_takes_over_a_dead_daemons_job(inn: Inn, shared: Shared
     assert "resuming transfer 1" in s.texts()[1]
     del s.procs[0]  # dead already
     assert s.stop() == [0]
+
+
+# --- instances -----------------------------------------------------------------------------
+
+
+def variant(s: Shared, name: str, *, port: int | None = None, http: bool = False) -> Path:
+    """A config like the shared one, posting through ``port`` (a relay), with the status
+    endpoint on (on a free port) if ``http``."""
+    settings = json.loads(s.config.read_text())
+    if port is not None:
+        settings["servers"][0]["port"] = port
+    if http:
+        settings["daemon"]["http"] = {"port": 0}
+    path = s.tmp / f"{name}.yaml"
+    path.write_text(json.dumps(settings))
+    return path
+
+
+def status_of(s: Shared, n: int, path: str) -> Any:
+    """``path`` (/status or /metrics) of daemon ``n``'s status endpoint."""
+    s.wait_for(lambda: "status on http" in s.texts()[n], 60, f"daemon {n}'s status endpoint")
+    port = re.findall(r"status on http://127\.0\.0\.1:(\d+)/status", s.texts()[n])[-1]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as reply:
+        raw = reply.read().decode()
+    return json.loads(raw) if path == "/status" else raw
+
+
+def busy(s: Shared, relay: Relay) -> None:
+    """Daemon 0 (instance nas-b, one job slot, posting through ``relay``) takes job 1 and
+    waits with it in hand: alive, holding the job and its transfer."""
+    s.start(1, config=variant(s, "busy", port=relay.port), args=("--instance", "nas-b"))
+    s.wait_for(lambda: s.daemons() >= 1, 60, "nas-b to register")
+    staging = s.tmp / "big.bin"
+    staging.write_bytes(os.urandom(40 * ARTICLE))
+    staging.rename(s.watch / "big.bin")
+    s.wait_for(lambda: "job 1 started" in s.texts()[0], 60, "nas-b's job")
+    relay.held.set()
+
+
+def test_every_instance_shows_which_instance_holds_each_lease(inn: Inn, shared: Shared) -> None:
+    """nas-b holds job 1 and its transfer (held up at a relay); nas-a, idle, and the
+    CLI show nas-b as the holder: postie queue list, postie transfers, nas-a's /status
+    (every instance's work, not only its own) and /metrics."""
+    s = shared
+    relay = Relay(inn.host, inn.open_port)
+    try:
+        busy(s, relay)
+        s.start(1, config=variant(s, "idle", http=True), args=("--instance", "nas-a"))
+        s.wait_for(lambda: s.daemons() >= 2, 60, "nas-a to register")
+        s.wait_for(lambda: bool(s.rows("SELECT id FROM transfers")), 60, "job 1's transfer")
+        listing = run_postie("queue", "list", "-c", s.config)
+        assert "\n                held by: nas-b (daemon)\n" in listing.stdout, listing.stdout
+        transfers = run_postie("transfers", "-c", s.config)
+        assert "\n       held by: nas-b (daemon)\n" in transfers.stdout, transfers.stdout
+        status = status_of(s, 1, "/status")
+        assert status["instance"] == "nas-a"
+        (job,) = status["jobs"]
+        assert (job["id"], job["state"], job["holder"]) == (1, "running", "nas-b")
+        assert status["running"] == []  # nas-a runs nothing itself
+        held = {(x["kind"], x["id"], x["holder"], x["worker"]) for x in status["leases"]}
+        assert {("job", 1, "nas-b", "daemon"), ("transfer", 1, "nas-b", "daemon")} <= held
+        assert {"nas-a", "nas-b"} <= {w["instance"] for w in status["instances"]}
+        metrics = {
+            (m.name, tuple(sorted(m.labels.items()))): m.value
+            for f in text_string_to_metric_families(status_of(s, 1, "/metrics"))
+            for m in f.samples
+        }
+        assert metrics[("postie_instance_info", (("instance", "nas-a"),))] == 1
+        key = ("postie_leases_held", (("instance", "nas-b"), ("kind", "job")))
+        assert metrics[key] == 1
+        assert ("postie_leases_held", (("instance", "nas-a"), ("kind", "job"))) not in metrics
+        relay.held.clear()
+        s.wait_for(lambda: (s.output / "big.bin.nzb").exists(), 60, "job 1's NZB")
+    finally:
+        relay.held.clear()
+        relay.close()
+    assert s.stop() == [0, 0]
+
+
+def private_mount_works(folder: Path) -> bool:
+    """Whether this test may give a process a private mount namespace (root, unshare)."""
+    probe = ["unshare", "--mount", "--propagation", "private", "mount", "-t", "tmpfs", "none"]
+    try:
+        return (
+            subprocess.run([*probe, str(folder)], capture_output=True, timeout=30).returncode == 0
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def test_a_daemon_that_cannot_read_a_job_leaves_it_to_the_others(inn: Inn, shared: Shared) -> None:
+    """nas-a runs in a private mount namespace with an empty tmpfs over the watch folder
+    (the shared folder not mounted on its machine); nas-b sees the files. nas-b, busy
+    with job 1, queues job 2; nas-a claims it, cannot read it and defers it (queued
+    again, its error saying so) and does not claim it again; nas-b posts it once free.
+    nas-a never fails it."""
+    s = shared
+    if not private_mount_works(s.watch):
+        pytest.skip("unshare --mount (a private mount namespace) is not permitted here")
+    relay = Relay(inn.host, inn.open_port)
+    try:
+        busy(s, relay)
+        unmounted = ("unshare", "--mount", "--propagation", "private", "sh", "-c")
+        script = 'mount -t tmpfs none "$0" && exec "$@"'
+        s.start(1, args=("--instance", "nas-a"), prefix=(*unmounted, script, str(s.watch)))
+        s.wait_for(lambda: "ready: " in s.texts()[1], 60, "nas-a to be ready")
+        data = os.urandom(3 * ARTICLE)
+        staging = s.tmp / "shared.bin"
+        staging.write_bytes(data)
+        staging.rename(s.watch / "shared.bin")
+        s.wait_for(lambda: "job 2 deferred" in s.texts()[1], 60, "nas-a to defer job 2")
+        shared_path = s.watch / "shared.bin"
+        expected = (
+            f"nas-a cannot read {shared_path}: No such file or directory; left to the other"
+            " instances"
+        )
+        assert expected in s.texts()[1]
+        (job,) = s.rows("SELECT * FROM jobs WHERE id = 2")
+        assert (job["state"], job["attempts"], job["last_error"]) == ("queued", 0, expected)
+        listing = run_postie("queue", "list", "-c", s.config)
+        assert f"error: {expected}" in listing.stdout
+        time.sleep(3)  # nas-a polls for work every second: it leaves job 2 alone
+        assert s.texts()[1].count("job 2 deferred") == 1
+        relay.held.clear()
+        s.wait_for(lambda: (s.output / "shared.bin.nzb").exists(), 90, "job 2's NZB by nas-b")
+        s.wait_for(
+            lambda: (
+                [j["state"] for j in s.rows("SELECT state FROM jobs ORDER BY id")]
+                == ["done", "done"]
+            ),
+            60,
+            "both jobs done",
+        )
+    finally:
+        relay.held.clear()
+        relay.close()
+    assert s.stop() == [0, 0]
+    rebuilt = rebuild_from_nzb(s.output / "shared.bin.nzb", inn.host, inn.open_port)
+    assert rebuilt["shared.bin"].data == data
+    assert "job 2 started" in s.texts()[0]
+    assert "job 2 started" not in s.texts()[1]
+    assert "failed" not in s.texts()[1]
+    (job,) = s.rows("SELECT * FROM jobs WHERE id = 2")
+    assert job["attempts"] == 1  # nas-a's attempt was given back

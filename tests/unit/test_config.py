@@ -730,6 +730,14 @@ def test_overlapping_watch_roots_are_refused() -> None:
     parse_config({"daemon": {"watch": [{"path": "/a"}, {"path": "/ab"}]}})
 
 
+def test_a_daemon_instance_name_is_a_label_without_spaces() -> None:
+    assert parse_config({"daemon": {"instance": "nas-1.home"}}).daemon.instance == "nas-1.home"
+    assert parse_config({}).daemon.instance is None  # postie daemon: <short host>-<pid>
+    said = config_error({"daemon": {"instance": "nas 1"}})
+    assert "daemon.instance: 'nas 1' is not an instance name: 1 to 64 letters" in said
+    assert "daemon.defer_for" in config_error({"daemon": {"defer_for": 0}})
+
+
 def test_store_url_takes_a_postgresql_or_sqlite_url() -> None:
     url = "postgresql://postie@db.example:5432/postie"
     assert parse_config({"store": {"url": url}}).store.url == url

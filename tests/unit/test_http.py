@@ -191,6 +191,20 @@ async def test_metrics_are_prometheus_text() -> None:
     assert all(name.startswith("postie_") for name in families)
 
 
+def test_metrics_name_this_instance_and_count_leases_per_holder() -> None:
+    text = render_metrics(
+        Metrics(instance="nas-a", leases={("nas-b", "job"): 2, ("host/1/2/x", "check"): 3})
+    ).decode()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
+    assert samples[("postie_instance_info", (("instance", "nas-a"),))] == 1
+    assert samples[("postie_leases_held", (("instance", "nas-b"), ("kind", "job")))] == 2
+    assert samples[("postie_leases_held", (("instance", "host/1/2/x"), ("kind", "check")))] == 3
+
+
 def test_render_metrics_fresh_registry_each_time() -> None:
     first = render_metrics(Metrics(jobs_queued=1))
     second = render_metrics(Metrics(jobs_queued=2, connections_open={'we"ird\\': 1}))

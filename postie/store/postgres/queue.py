@@ -10,8 +10,10 @@ other and never take the same job.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from postie.errors import UsageError
+from postie.store.deferral import deferred_error, unreadable_error
 from postie.store.postgres.base import execute, fetch
 from postie.store.postgres.sql import Conn
 from postie.store.postgres.workers import WorkerQueries
@@ -57,12 +59,57 @@ class QueueQueries(WorkerQueries):
             )
         return job_row(added[0]) if added else None
 
-    async def claim_job(self, *, owner: str, lease: float) -> Job | None:
+    async def claim_job(
+        self, *, owner: str, lease: float, instance: str | None = None
+    ) -> Job | None:
         now = self.now()
         taken = await self._returning(
-            "claim_job", "take a job", owner=owner, expires=now + lease, now=now
+            "claim_job",
+            "take a job",
+            owner=owner,
+            expires=now + lease,
+            now=now,
+            instance=instance,
         )
         return job_row(taken[0]) if taken else None
+
+    async def defer_job(
+        self, job_id: int, *, owner: str, instance: str, reason: str, until: float
+    ) -> Job | None:
+        await self.reap_workers()  # a daemon that ended is not one to leave the job to
+        now = self.now()
+        params: dict[str, Any] = {"id": job_id, "owner": owner, "now": now}
+        async with self._transaction("defer a job") as conn:
+            if not await fetch(
+                conn, "defer_job", **params, instance=instance, reason=reason, until=until
+            ):
+                return None
+            job = (await fetch(conn, "get_job", id=job_id))[0]
+            path = str(job["path"])
+            stale_before = now - self.worker_ttl
+            left = await fetch(conn, "undeferred_daemons", **params, stale_before=stale_before)
+            if left and int(left[0]["n"]) > 0:
+                state, give_back = JobState.QUEUED, 1
+                error = deferred_error(instance, path, reason)
+            else:
+                by = [
+                    (str(r["instance"]), str(r["reason"]))
+                    for r in await fetch(conn, "job_deferrals", **params)
+                ]
+                await fetch(conn, "clear_deferrals", id=job_id)
+                state, give_back = JobState.FAILED, 0
+                error = unreadable_error(path, by)
+            await execute(
+                conn,
+                "end_job",
+                **params,
+                state=state,
+                error=error,
+                next_attempt_at=0.0,
+                give_back=give_back,
+            )
+            after = await fetch(conn, "get_job", id=job_id)
+        return job_row(after[0]) if after else None
 
     async def renew_job(self, job_id: int, *, owner: str, lease: float) -> bool:
         now = self.now()
@@ -138,14 +185,17 @@ class QueueQueries(WorkerQueries):
 
     async def retry_job(self, job_id: int) -> None:
         async with self._transaction("retry a job") as conn:
+            cleared = await fetch(conn, "clear_deferrals", id=job_id)
             if await fetch(conn, "retry_job", id=job_id, now=self.now()):
                 return
             state = await _state(conn, job_id)
+            if state == JobState.QUEUED and cleared:
+                return  # its deferrals were what kept it from some instances
         raise UsageError(
             f"no job {job_id}"
             if state is None
-            else f"job {job_id} is {state}: only failed or removed jobs can be retried, and"
-            " only when their path is not queued or running in another job"
+            else f"job {job_id} is {state}: only failed, removed or deferred jobs can be"
+            " retried, and only when their path is not queued or running in another job"
         )
 
     async def set_paused(self, paused: bool) -> None:

@@ -11,11 +11,17 @@ from __future__ import annotations
 import time
 from contextlib import AbstractAsyncContextManager
 
-from postie.store.lease import HEARTBEATS_PER_TTL, Process, dead_workers, heartbeating
+from postie.store.lease import (
+    HEARTBEATS_PER_TTL,
+    Process,
+    dead_workers,
+    default_instance,
+    heartbeating,
+)
 from postie.store.postgres.base import StoreBase, execute, fetch
 from postie.store.postgres.sql import Conn
-from postie.store.records import Reaped, Worker
-from postie.store.rows import worker_row
+from postie.store.records import Lease, Reaped, Worker
+from postie.store.rows import lease_row, worker_row
 
 # every lease one owner can hold, one statement per table (see queries.sql)
 _RELEASE = (
@@ -30,15 +36,28 @@ class WorkerQueries(StoreBase):
     """Worker rows and the leases that go with them."""
 
     def worker(
-        self, owner: str, *, name: str, process: Process | None = None
+        self,
+        owner: str,
+        *,
+        name: str,
+        process: Process | None = None,
+        instance: str | None = None,
     ) -> AbstractAsyncContextManager[None]:
         interval = self.worker_ttl / HEARTBEATS_PER_TTL
-        return heartbeating(self, owner, name=name, process=process, interval=interval)
+        return heartbeating(
+            self, owner, name=name, process=process, instance=instance, interval=interval
+        )
 
     async def register_worker(
-        self, owner: str, *, name: str, process: Process | None = None
+        self,
+        owner: str,
+        *,
+        name: str,
+        process: Process | None = None,
+        instance: str | None = None,
     ) -> None:
         process = process or Process.current()
+        instance = instance or default_instance()
         async with self._transaction("register this process") as conn:
             await execute(
                 conn,
@@ -48,6 +67,7 @@ class WorkerQueries(StoreBase):
                 pid=process.pid,
                 process_start=process.start,
                 name=name,
+                instance=instance,
                 now=self.now(),
             )
 
@@ -69,6 +89,10 @@ class WorkerQueries(StoreBase):
 
     async def workers(self) -> tuple[Worker, ...]:
         return tuple(worker_row(r) for r in await self._fetch("list_workers", "read the workers"))
+
+    async def leases(self) -> tuple[Lease, ...]:
+        rows = await self._fetch("leases", "read who holds the leases", now=self.now())
+        return tuple(lease_row(r) for r in rows)
 
     async def reap_workers(self) -> Reaped:
         now = self.now()

@@ -26,8 +26,24 @@ class Queue(Protocol):
         finished (done) with the same size and file count."""
         ...
 
-    async def claim_job(self, *, owner: str, lease: float) -> Job | None:
-        """Lease the next job to ``owner`` (None: nothing due, or the queue is paused)."""
+    async def claim_job(
+        self, *, owner: str, lease: float, instance: str | None = None
+    ) -> Job | None:
+        """Lease the next job to ``owner`` (None: nothing due, or the queue is paused),
+        skipping the jobs ``instance`` deferred (``defer_job``) until their deferral runs
+        out."""
+        ...
+
+    async def defer_job(
+        self, job_id: int, *, owner: str, instance: str, reason: str, until: float
+    ) -> Job | None:
+        """``owner`` (of ``instance``) holds the job but cannot read its path (``reason``,
+        e.g. the OS error): record the deferral, which ``instance``'s claims honour until
+        ``until`` (or a retry), and give the job back to the queue (its attempt given back)
+        for the other instances. When no live daemon worker (``name="daemon"``, heartbeat
+        within the TTL) is left that has not deferred it, the job fails instead, its error
+        naming the path and every instance that could not read it (``deferral``). One
+        transaction; the job as it is now (None: ``owner`` does not hold it)."""
         ...
 
     async def renew_job(self, job_id: int, *, owner: str, lease: float) -> bool: ...
@@ -66,8 +82,9 @@ class Queue(Protocol):
         ...
 
     async def retry_job(self, job_id: int) -> None:
-        """Queue a failed or removed job again, its attempts reset (``UsageError``
-        otherwise)."""
+        """Queue a failed or removed job again, its attempts reset; a queued job that
+        instances deferred is left to every instance again. Clears the job's deferrals
+        either way (``UsageError`` when there is nothing to do)."""
         ...
 
     async def set_paused(self, paused: bool) -> None: ...

@@ -6,7 +6,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from postie.store.lease import Process
-from postie.store.records import Reaped, Worker
+from postie.store.records import Lease, Reaped, Worker
 
 
 class Workers(Protocol):
@@ -14,16 +14,30 @@ class Workers(Protocol):
     heartbeat; the dead are reaped (see ``postie.store.lease``)."""
 
     def worker(
-        self, owner: str, *, name: str, process: Process | None = None
+        self,
+        owner: str,
+        *,
+        name: str,
+        process: Process | None = None,
+        instance: str | None = None,
     ) -> AbstractAsyncContextManager[None]:
         """``async with store.worker(owner, name="post")``: register ``owner`` (as this
-        process, or ``process``), beat its heartbeat in the background, and on the way
-        out release every lease it holds and deregister it."""
+        process, or ``process``; of ``instance``, by default ``lease.default_instance()``),
+        beat its heartbeat in the background, and on the way out release every lease it
+        holds and deregister it."""
         ...
 
     async def register_worker(
-        self, owner: str, *, name: str, process: Process | None = None
-    ) -> None: ...
+        self,
+        owner: str,
+        *,
+        name: str,
+        process: Process | None = None,
+        instance: str | None = None,
+    ) -> None:
+        """Record ``owner``'s worker row (``instance`` None: ``lease.default_instance()``);
+        a row that is there already only gets a heartbeat."""
+        ...
 
     async def heartbeat(self, owner: str) -> bool:
         """Record that ``owner`` is alive; False when its row is gone (it was reaped)."""
@@ -35,6 +49,13 @@ class Workers(Protocol):
         ...
 
     async def workers(self) -> tuple[Worker, ...]: ...
+
+    async def leases(self) -> tuple[Lease, ...]:
+        """Every lease held now (not run out), of every process on the store, with its
+        holder's instance (the owner's worker row; None when it has none): jobs and
+        transfers one each, scans and missing articles counted per transfer and owner.
+        Ordered by kind, then job or transfer id."""
+        ...
 
     async def reap_workers(self) -> Reaped:
         """Release every lease of the dead workers (``lease.dead_workers``) and delete

@@ -351,7 +351,8 @@ SELECT * FROM jobs WHERE path = :path ORDER BY id DESC LIMIT 1;
 
 -- name: claim_job
 -- Lease the next job: highest priority first, FIFO within a priority, a retry only once
--- its time came, none while the queue is paused.
+-- its time came, none while the queue is paused, none :instance deferred (until the
+-- deferral runs out).
 UPDATE jobs
 SET state = 'running', lease_owner = :owner, lease_expires = :expires,
     started_at = :now, attempts = attempts + 1, updated_at = :now
@@ -359,6 +360,9 @@ WHERE state = 'queued' AND id IN (
     SELECT id FROM jobs
     WHERE state = 'queued' AND next_attempt_at <= :now
       AND NOT EXISTS (SELECT 1 FROM queue_settings WHERE key = 'paused' AND value = '1')
+      AND NOT EXISTS (SELECT 1 FROM job_deferrals d
+                      WHERE d.job_id = jobs.id AND d.instance = :instance
+                        AND d.deferred_until > :now)
     ORDER BY priority DESC, id
     LIMIT 1
     -- PostgreSQL: FOR UPDATE SKIP LOCKED
@@ -413,6 +417,33 @@ WHERE id = :id AND state IN ('failed', 'removed')
   AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.path = jobs.path AND j.id != jobs.id
                   AND j.state IN ('queued', 'running'));
 
+-- name: defer_job
+-- :instance cannot read the job's path: recorded, if :owner holds the job (no row
+-- otherwise). A deferral of the same instance is renewed.
+INSERT INTO job_deferrals (job_id, instance, reason, deferred_at, deferred_until)
+SELECT id, :instance, :reason, :now, :until FROM jobs
+WHERE id = :id AND lease_owner = :owner AND state = 'running'
+ON CONFLICT (job_id, instance) DO UPDATE
+SET reason = excluded.reason, deferred_at = excluded.deferred_at,
+    deferred_until = excluded.deferred_until;
+
+-- name: undeferred_daemons
+-- Live daemon workers (heartbeat since :stale_before) whose instance has not deferred the
+-- job (a worker without an instance counts as its owner).
+SELECT COUNT(*) AS n FROM workers w
+WHERE w.name = 'daemon' AND w.heartbeat_at >= :stale_before
+  AND NOT EXISTS (SELECT 1 FROM job_deferrals d
+                  WHERE d.job_id = :id AND d.instance = COALESCE(w.instance, w.owner)
+                    AND d.deferred_until > :now);
+
+-- name: job_deferrals
+-- A job's deferrals in force, oldest first.
+SELECT instance, reason FROM job_deferrals
+WHERE job_id = :id AND deferred_until > :now ORDER BY deferred_at, instance;
+
+-- name: clear_deferrals
+DELETE FROM job_deferrals WHERE job_id = :id;
+
 -- name: get_setting
 SELECT value FROM queue_settings WHERE key = :key;
 
@@ -431,8 +462,8 @@ SELECT file_id FROM transfer_files WHERE transfer_id = :transfer_id AND check_ow
 SELECT verify_state FROM transfers WHERE id = :id;
 
 -- name: register_worker
-INSERT INTO workers (owner, host, pid, process_start, name, started_at, heartbeat_at)
-VALUES (:owner, :host, :pid, :process_start, :name, :now, :now)
+INSERT INTO workers (owner, host, pid, process_start, name, instance, started_at, heartbeat_at)
+VALUES (:owner, :host, :pid, :process_start, :name, :instance, :now, :now)
 ON CONFLICT (owner) DO UPDATE SET heartbeat_at = excluded.heartbeat_at;
 
 -- name: heartbeat
@@ -440,6 +471,32 @@ UPDATE workers SET heartbeat_at = :now WHERE owner = :owner;
 
 -- name: list_workers
 SELECT * FROM workers ORDER BY started_at, owner;
+
+-- name: leases
+-- Every lease held now, with its holder's instance (the owner's worker row, if any):
+-- jobs and transfers one row each, scans and missing articles one row per transfer and
+-- owner, counted.
+SELECT 'job' AS kind, j.id AS ref, j.lease_owner AS owner, w.instance AS instance,
+       w.name AS worker, j.lease_expires AS expires, 1 AS n
+FROM jobs j LEFT JOIN workers w ON w.owner = j.lease_owner
+WHERE j.state = 'running' AND j.lease_owner IS NOT NULL AND j.lease_expires > :now
+UNION ALL
+SELECT 'transfer', t.id, t.lease_owner, w.instance, w.name, t.lease_expires, 1
+FROM transfers t LEFT JOIN workers w ON w.owner = t.lease_owner
+WHERE t.lease_owner IS NOT NULL AND t.lease_expires > :now
+UNION ALL
+SELECT 'check', f.transfer_id, f.check_owner, w.instance, w.name, MAX(f.check_expires),
+       COUNT(*)
+FROM transfer_files f LEFT JOIN workers w ON w.owner = f.check_owner
+WHERE f.check_owner IS NOT NULL AND f.check_expires > :now
+GROUP BY f.transfer_id, f.check_owner, w.instance, w.name
+UNION ALL
+SELECT 'failure', v.transfer_id, v.lease_owner, w.instance, w.name, MAX(v.lease_expires),
+       COUNT(*)
+FROM verification_failures v LEFT JOIN workers w ON w.owner = v.lease_owner
+WHERE v.lease_owner IS NOT NULL AND v.lease_expires > :now
+GROUP BY v.transfer_id, v.lease_owner, w.instance, w.name
+ORDER BY kind, ref, owner;
 
 -- name: delete_worker
 -- A worker that ended, or was found dead: its row goes. :gone is false when it was found

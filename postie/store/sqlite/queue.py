@@ -14,9 +14,10 @@ from pathlib import Path
 import aiosqlite
 
 from postie.errors import UsageError
+from postie.store.deferral import deferred_error, unreadable_error
 from postie.store.records import ACTIVE_JOBS, Job, JobState
 from postie.store.rows import job_row
-from postie.store.sqlite.base import one
+from postie.store.sqlite.base import one, rows
 from postie.store.sqlite.sql import query
 from postie.store.sqlite.workers import WorkerQueries
 
@@ -66,13 +67,60 @@ class QueueQueries(WorkerQueries):
                 row = await one(cur)
         return job_row(row) if row is not None else None
 
-    async def claim_job(self, *, owner: str, lease: float) -> Job | None:
-        """Lease the next job to ``owner`` (None: nothing due, or the queue is paused)."""
+    async def claim_job(
+        self, *, owner: str, lease: float, instance: str | None = None
+    ) -> Job | None:
+        """Lease the next job to ``owner`` (None: nothing due, or the queue is paused),
+        skipping the jobs ``instance`` deferred."""
         now = self.now()
         taken = await self._returning(
-            "claim_job", "take a job", owner=owner, expires=now + lease, now=now
+            "claim_job",
+            "take a job",
+            owner=owner,
+            expires=now + lease,
+            now=now,
+            instance=instance,
         )
         return job_row(taken[0]) if taken else None
+
+    async def defer_job(
+        self, job_id: int, *, owner: str, instance: str, reason: str, until: float
+    ) -> Job | None:
+        """Record that ``instance`` cannot read the job's path; back to the queue for the
+        other instances, or failed when no live daemon instance is left (``deferral``)."""
+        await self.reap_workers()  # a daemon that ended is not one to leave the job to
+        now = self.now()
+        params = {"id": job_id, "owner": owner, "now": now}
+        async with self._transaction("defer a job") as db:
+            cursor = await db.execute(
+                query("defer_job"),
+                {**params, "instance": instance, "reason": reason, "until": until},
+            )
+            if cursor.rowcount != 1:
+                return None
+            async with db.execute(query("get_job"), {"id": job_id}) as cur:
+                job = await one(cur)
+            assert job is not None
+            path = str(job["path"])
+            stale_before = now - self.worker_ttl
+            async with db.execute(
+                query("undeferred_daemons"), {**params, "stale_before": stale_before}
+            ) as cur:
+                left = await one(cur)
+            if left is not None and int(left["n"]) > 0:
+                state, give_back = JobState.QUEUED, 1
+                error = deferred_error(instance, path, reason)
+            else:
+                async with db.execute(query("job_deferrals"), params) as cur:
+                    by = [(str(r["instance"]), str(r["reason"])) for r in await rows(cur)]
+                await db.execute(query("clear_deferrals"), params)
+                state, give_back = JobState.FAILED, 0
+                error = unreadable_error(path, by)
+            end = {"state": state, "error": error, "give_back": give_back, "next_attempt_at": 0.0}
+            await db.execute(query("end_job"), {**params, **end})
+            async with db.execute(query("get_job"), {"id": job_id}) as cur:
+                after = await one(cur)
+        return job_row(after) if after is not None else None
 
     async def renew_job(self, job_id: int, *, owner: str, lease: float) -> bool:
         now = self.now()
@@ -149,17 +197,21 @@ class QueueQueries(WorkerQueries):
         )
 
     async def retry_job(self, job_id: int) -> None:
-        """Queue a failed or removed job again, its attempts reset."""
+        """Queue a failed or removed job again, its attempts reset; a deferred queued job is
+        left to every instance again. Its deferrals are cleared either way."""
         async with self._transaction("retry a job") as db:
+            cleared = await db.execute(query("clear_deferrals"), {"id": job_id})
             cursor = await db.execute(query("retry_job"), {"id": job_id, "now": self.now()})
             if cursor.rowcount == 1:
                 return
             state = await _state(db, job_id)
+            if state == JobState.QUEUED and cleared.rowcount > 0:
+                return  # its deferrals were what kept it from some instances
         raise UsageError(
             f"no job {job_id}"
             if state is None
-            else f"job {job_id} is {state}: only failed or removed jobs can be retried, and"
-            " only when their path is not queued or running in another job"
+            else f"job {job_id} is {state}: only failed, removed or deferred jobs can be"
+            " retried, and only when their path is not queued or running in another job"
         )
 
     async def set_paused(self, paused: bool) -> None:

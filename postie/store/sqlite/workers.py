@@ -11,9 +11,15 @@ from contextlib import AbstractAsyncContextManager
 
 import aiosqlite
 
-from postie.store.lease import HEARTBEATS_PER_TTL, Process, dead_workers, heartbeating
-from postie.store.records import Reaped, Worker
-from postie.store.rows import worker_row
+from postie.store.lease import (
+    HEARTBEATS_PER_TTL,
+    Process,
+    dead_workers,
+    default_instance,
+    heartbeating,
+)
+from postie.store.records import Lease, Reaped, Worker
+from postie.store.rows import lease_row, worker_row
 from postie.store.sqlite.base import StoreBase, rows
 from postie.store.sqlite.sql import query
 
@@ -30,15 +36,28 @@ class WorkerQueries(StoreBase):
     """Worker rows and the leases that go with them."""
 
     def worker(
-        self, owner: str, *, name: str, process: Process | None = None
+        self,
+        owner: str,
+        *,
+        name: str,
+        process: Process | None = None,
+        instance: str | None = None,
     ) -> AbstractAsyncContextManager[None]:
         interval = self.worker_ttl / HEARTBEATS_PER_TTL
-        return heartbeating(self, owner, name=name, process=process, interval=interval)
+        return heartbeating(
+            self, owner, name=name, process=process, instance=instance, interval=interval
+        )
 
     async def register_worker(
-        self, owner: str, *, name: str, process: Process | None = None
+        self,
+        owner: str,
+        *,
+        name: str,
+        process: Process | None = None,
+        instance: str | None = None,
     ) -> None:
         process = process or Process.current()
+        instance = instance or default_instance()
         async with self._transaction("register this process") as db:
             await db.execute(
                 query("register_worker"),
@@ -48,6 +67,7 @@ class WorkerQueries(StoreBase):
                     "pid": process.pid,
                     "process_start": process.start,
                     "name": name,
+                    "instance": instance,
                     "now": self.now(),
                 },
             )
@@ -68,6 +88,10 @@ class WorkerQueries(StoreBase):
 
     async def workers(self) -> tuple[Worker, ...]:
         return tuple(worker_row(r) for r in await self._fetch("list_workers", "read the workers"))
+
+    async def leases(self) -> tuple[Lease, ...]:
+        rows = await self._fetch("leases", "read who holds the leases", now=self.now())
+        return tuple(lease_row(r) for r in rows)
 
     async def reap_workers(self) -> Reaped:
         now = self.now()

@@ -55,7 +55,7 @@ async def test_retries_wait_and_failures_can_be_retried(store: Store) -> None:
     found = await store.job(job.id)
     assert found is not None
     assert (found.state, found.last_error, found.attempts) == ("queued", "boom", 1)
-    with pytest.raises(errors.UsageError, match="only failed or removed"):
+    with pytest.raises(errors.UsageError, match="only failed, removed or deferred"):
         await store.retry_job(job.id)
     await store.remove_job(job.id)
     await store.retry_job(job.id)
@@ -110,7 +110,7 @@ async def test_retry_while_another_job_of_the_path_is_active_is_a_usage_error(
         await store.retry_job(old.id)
     assert type(info.value) is errors.UsageError
     assert str(info.value) == (
-        f"job {old.id} is failed: only failed or removed jobs can be retried, and only"
+        f"job {old.id} is failed: only failed, removed or deferred jobs can be retried, and only"
         " when their path is not queued or running in another job"
     )
     found, active = await store.job(old.id), await store.job(new.id)

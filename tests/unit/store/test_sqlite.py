@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[3]
 # Change a migration (or add one) and these must be updated with it: that is the point.
 
 
-EXPECTED_VERSION = 6
+EXPECTED_VERSION = 8
 
 
 # column: (type, NOT NULL, default as SQL text, position in the primary key (0: not in it))
@@ -132,6 +132,14 @@ EXPECTED_COLUMNS: dict[str, Columns] = {
         "name": ("TEXT", True, None, 0),
         "started_at": ("REAL", True, None, 0),
         "heartbeat_at": ("REAL", True, None, 0),
+        "instance": ("TEXT", False, None, 0),
+    },
+    "job_deferrals": {
+        "job_id": ("INTEGER", True, None, 1),
+        "instance": ("TEXT", True, None, 2),
+        "reason": ("TEXT", True, None, 0),
+        "deferred_at": ("REAL", True, None, 0),
+        "deferred_until": ("REAL", True, None, 0),
     },
     "verification_failures": {
         "transfer_id": ("INTEGER", True, None, 1),
@@ -157,6 +165,7 @@ EXPECTED_FOREIGN_KEYS: dict[str, list[tuple[str, tuple[tuple[str, str], ...], st
     "jobs": [("transfers", (("transfer_id", "id"),), "SET NULL")],
     "queue_settings": [],
     "workers": [],
+    "job_deferrals": [("jobs", (("job_id", "id"),), "CASCADE")],
     "transfer_files": [("transfers", (("transfer_id", "id"),), "CASCADE")],
     "accepted_ids": [
         (
@@ -199,6 +208,7 @@ EXPECTED_WITHOUT_ROWID = {
     "verification_failures",
     "queue_settings",
     "workers",
+    "job_deferrals",
 }
 
 

@@ -22,7 +22,7 @@ def nzb_file(builder: ArticleBuilder, state: FileState) -> nzb.NzbFile:
     segments = tuple(
         nzb.NzbSegment(
             seg.number,
-            state.sizes[seg.number - 1],
+            state.part_sizes()[seg.number - 1],
             _strip(state.accepted_ids.get(seg.number, seg.message_id)),
         )
         for seg in state.plan.segments

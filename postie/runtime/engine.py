@@ -28,6 +28,7 @@ from postie.runtime.state import (
     JobResult,
     JobStatistics,
     Tally,
+    article_sizes,
 )
 
 
@@ -65,14 +66,14 @@ class PostingJob:
         states = []
         first = 0
         nothing = FileResume()
+        sizes = article_sizes(plan.article_count)
         for f in plan.files:
             before = resume.get(f.index, nothing)
             states.append(
                 FileState(
                     plan=f,
                     pending=() if f.index in failed else _pending(len(f.segments), before),
-                    crcs=[None] * len(f.segments),
-                    sizes=[0] * len(f.segments),
+                    sizes=sizes,
                     recorded=before.recorded,
                     measure=before.measure,
                     first=first,

@@ -49,6 +49,11 @@ from postie.runtime.runtime import Runtime
 from postie.runtime.state import FileState
 
 RESERVE_OVERHEAD = 4096
+# Articles in flight at most (read, encoded, waiting for or on a connection): each takes
+# at least budget/MAX_IN_FLIGHT of the byte budget. Small files' articles cost far more
+# than their bytes in bookkeeping (~2.5 KiB for a 1 KiB article), and 32 MiB of 1 KiB
+# articles was 5,461 in flight, where a few hundred keep every connection busy.
+MAX_IN_FLIGHT = 1024
 FLUSH_BATCH = 16  # version 1: lines per frame, unless the connections would wait for them
 FRONTIER_STEP = 1024  # version 2: articles a frontier line covers beyond the last one
 _EMPTY = object()  # nothing to look ahead at (None is the end-of-work marker)
@@ -122,6 +127,7 @@ class Pipeline:
     async def produce(self) -> None:
         encoder = self.runtime.encoder
         budget = self.runtime.budget
+        least = budget.capacity // MAX_IN_FLIGHT
         try:
             for state in self.states:
                 path = str(state.plan.path)
@@ -131,7 +137,7 @@ class Pipeline:
                     if state.error is not None:
                         break
                     segment = state.plan.segments[number - 1]
-                    reserved = budget.clamp(2 * segment.length + RESERVE_OVERHEAD)
+                    reserved = budget.clamp(max(least, 2 * segment.length + RESERVE_OVERHEAD))
                     if not budget.try_acquire(reserved):
                         if self._v1:
                             self._kick.set()  # the batch may be due (the queue may be low)
@@ -294,7 +300,7 @@ class Pipeline:
                 )
             )
             return False
-        state.crcs[number - 1] = pcrc
+        state.set_crc(number, pcrc)
         file_crc = None
         if number == len(state.plan.segments):
             file_crc = state.whole_crc()
@@ -303,7 +309,7 @@ class Pipeline:
         article = self.builder.article(state.plan, segment, body, pcrc, file_crc)
         del body
         size = sum(map(len, article))
-        state.sizes[number - 1] = size
+        state.set_size(number, size)
         item.article = article
         if recorded is None and self._crc_lines:
             assert self.manifest is not None

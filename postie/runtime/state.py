@@ -5,7 +5,8 @@ these; the transfer's checkpoints and the progress display read them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -23,6 +24,14 @@ NO_IDS: Mapping[int, str] = MappingProxyType({})
 # A finished file's part CRC32s (they are in the manifest): empty, so a write to it
 # (none is made: no part of a finished file is read again) fails loudly
 NO_CRCS: list[int | None] = []
+# A file none of whose parts was read yet: its list of part CRC32s is made at the first
+# (a folder of 100,000 small files held a list each, ~64 bytes, from the start)
+NOT_READ: list[int | None] = []
+
+
+def article_sizes(count: int) -> MutableSequence[int]:
+    """Room for ``count`` article sizes, all 0 (not known yet): 8 bytes each."""
+    return array("Q", bytes(8 * count))
 
 
 @dataclass(frozen=True)
@@ -69,8 +78,12 @@ class FileState:
 
     plan: FilePlan
     pending: tuple[int, ...]  # part numbers to post (or measure), in order
-    crcs: list[int | None]  # NO_CRCS once the file is finished
-    sizes: list[int]
+    # the part CRC32s: NOT_READ until a part is read or recorded, NO_CRCS once finished
+    crcs: list[int | None] = field(default_factory=lambda: NOT_READ)
+    # every article's size, the job's files' in one array (a list of one int per part
+    # per file cost ~100 bytes a small file): part n of this file at first + n - 1;
+    # None: an array of this file's own
+    sizes: MutableSequence[int] | None = None
     recorded: Mapping[int, ArticleRecord] = field(default_factory=lambda: NOTHING_RECORDED)
     measure: frozenset[int] = frozenset()  # of pending: on the server, only read (FileResume)
     first: int = 0  # the position of part 1 in the plan's order (files by index)
@@ -91,9 +104,11 @@ class FileState:
         self.remaining = len(self.pending)
         if not self.remaining:
             self.tally.done += 1
+        if self.sizes is None:
+            self.sizes = article_sizes(len(self.plan.segments) + self.first)
         for number, record in self.recorded.items():
-            self.crcs[number - 1] = record.crc32
-            self.sizes[number - 1] = record.size
+            self.set_crc(number, record.crc32)
+            self.sizes[self.first + number - 1] = record.size
         above = set(self.acked_above)
         while self.watermark + 1 in above:
             self.watermark += 1
@@ -104,7 +119,25 @@ class FileState:
     def done(self) -> bool:
         return self.remaining == 0 and self.error is None
 
+    def set_crc(self, number: int, crc32: int) -> None:
+        """Part ``number`` reads with ``crc32``."""
+        if self.crcs is NOT_READ:
+            self.crcs = [None] * len(self.plan.segments)
+        self.crcs[number - 1] = crc32
+
+    def set_size(self, number: int, size: int) -> None:
+        """Part ``number``'s article is ``size`` bytes."""
+        assert self.sizes is not None
+        self.sizes[self.first + number - 1] = size
+
+    def part_sizes(self) -> list[int]:
+        """Every part's article size (0: not known yet), in part order."""
+        assert self.sizes is not None
+        return list(self.sizes[self.first : self.first + len(self.plan.segments)])
+
     def whole_crc(self) -> int | None:
+        if self.crcs is NOT_READ:
+            return None if self.plan.segments else 0
         crc = 0
         for seg, part in zip(self.plan.segments, self.crcs, strict=True):
             if part is None:

@@ -324,7 +324,7 @@ class TransferRun:
         part's size as it writes its line), so no line has to be read again. Asked a
         file at a time as the NZB is written."""
         state = self._states.get(file.index)  # set when the job was built
-        known = list(state.sizes) if state is not None else [0] * len(file.segments)
+        known = state.part_sizes() if state is not None else [0] * len(file.segments)
         for number, line in self.prepared.recorded.get(file.index, {}).items():
             if not known[number - 1]:
                 known[number - 1] = line.size

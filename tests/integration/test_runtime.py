@@ -6,6 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from postie.article.plan import collect, plan_job
 from postie.config import Config, parse_config
 from postie.runtime.engine import PostingJob
@@ -84,6 +86,31 @@ async def test_read_ahead_stays_within_the_byte_budget(tmp_path: Path) -> None:
     assert final.peak_in_use <= budget
     # read-ahead really ran ahead of the two connections, up to the budget
     assert max(peaks) > budget // 2
+
+
+async def test_tiny_articles_in_flight_are_counted_not_only_their_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Articles of a few bytes would fit by the thousand in the byte budget; at most
+    MAX_IN_FLIGHT are read, encoded or on the wire at once (their bookkeeping, not
+    their bytes, is what costs memory)."""
+    from postie.runtime import pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_IN_FLIGHT", 8)
+    make_tree(tmp_path / "t", {f"f{i:03}.bin": 100 for i in range(120)})
+    async with FaultyNNTPServer(faults=Faults(reply_delay=0.005)) as server:
+        cfg = config(server)
+        plan = plan_job(collect([tmp_path / "t"]), cfg.posting, name="t")
+        async with Runtime(cfg) as runtime:
+            job = PostingJob(runtime, plan, cfg.posting)
+            task = asyncio.create_task(job.run())
+            most = 0
+            while not task.done():
+                most = max(most, len(job._pipeline._live))
+                await asyncio.sleep(0)
+            result = await task
+    assert result.complete
+    assert 1 < most <= 8
 
 
 async def test_jobs_with_more_workers_than_connections_take_turns(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from postie.store.sqlite.workers import WorkerQueries
 # files per INSERT statement, 11 parameters each: under SQLite's limit on parameters
 # (32,766 since 3.32; 999 before)
 FILES_PER_INSERT = 1000 if sqlite3.sqlite_version_info >= (3, 32) else 90
+FILE_COLUMNS = 11
 
 
 class TransferQueries(WorkerQueries):
@@ -57,27 +58,28 @@ class TransferQueries(WorkerQueries):
             transfer_id = cursor.lastrowid
             assert transfer_id is not None
             manifest_path = str(new.manifest_path)
-            rows = [
-                (
-                    transfer_id,
-                    f.file_id,
-                    f.role,
-                    os.fsencode(f.source_path),
-                    f.name,
-                    f.size,
-                    f.mtime_ns,
-                    manifest_path,
-                    f.article_count,
-                    f.cleanup,
-                    now,
-                )
-                for f in new.files
-            ]
-            for start in range(0, len(rows), FILES_PER_INSERT):
-                chunk = rows[start : start + FILES_PER_INSERT]
+            # a chunk of rows at a time: 100,000 files' rows at once held ~22 MiB
+            for start in range(0, len(new.files), FILES_PER_INSERT):
+                chunk = new.files[start : start + FILES_PER_INSERT]
                 await db.execute(
-                    values("insert_files", len(chunk), len(chunk[0])),
-                    [v for row in chunk for v in row],
+                    values("insert_files", len(chunk), FILE_COLUMNS),
+                    [
+                        value
+                        for f in chunk
+                        for value in (
+                            transfer_id,
+                            f.file_id,
+                            f.role,
+                            os.fsencode(f.source_path),
+                            f.name,
+                            f.size,
+                            f.mtime_ns,
+                            manifest_path,
+                            f.article_count,
+                            f.cleanup,
+                            now,
+                        )
+                    ],
                 )
         return transfer_id
 

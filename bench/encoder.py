@@ -197,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     if tool.takes_db:
         stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-encoder"
-        tool.store = args.store_dir / stamp / "postie.db"
-        make_store(tool.store)
+        db = args.store_dir / stamp / "postie.db"
+        make_store(db)
+        tool.store = str(db)
     args.data_dir.mkdir(parents=True, exist_ok=True)
     if args.data == "file":
         data = harness.make_file(args.data_dir, args.file_mib)
@@ -228,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sink.stop()
         if tool.store is not None:
-            shutil.rmtree(tool.store.parent, ignore_errors=True)
+            shutil.rmtree(Path(tool.store).parent, ignore_errors=True)
     rows = summary(results, gib, args.strace)
     meta = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %z"),

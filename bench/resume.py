@@ -153,7 +153,7 @@ def postie_argv(
 ) -> list[str]:
     """The harness's postie command, with this trial's store, and --plain instead of
     --quiet: the resume's "checked N articles" line is read from its output."""
-    with_store = dataclasses.replace(tool, store=db, takes_db=True)
+    with_store = dataclasses.replace(tool, store=str(db), takes_db=True)
     argv = with_store.argv(data, "127.0.0.1", port, conns, art, nzb)
     return [("--plain" if a == "--quiet" else a) for a in argv]
 

@@ -14,6 +14,9 @@ fixed snapshot while someone else edits or commits.
 --tools postie,postie-nostore,... adds "postie-nostore" (bench/nostore.py): the working
 tree's postie with no transfer store, no manifests and no checkpoints, so the two postie
 rows differ only in what durability costs (a baseline revision differs in more).
+--tools postie,postie-pg,... adds "postie-pg": the working tree's postie with its store in
+PostgreSQL (POSTIE_BENCH_PG, default the cluster of scripts/postgres), a fresh database
+per run made from a migrated template with createdb.
 
 postie records every transfer in its store (SQLite + manifests).  The harness gives it
 an empty store per run (a copy of one made before the first run, in --store-dir, default
@@ -65,6 +68,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -80,8 +84,13 @@ GROUP = "alt.binaries.test"
 MB = 1_000_000
 MIB = 1 << 20
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-TOOLS = ("postie", "postie-base", "postie-nostore", "nyuu")
-POSTIE_KINDS = ("postie", "postie-base", "postie-nostore")
+TOOLS = ("postie", "postie-base", "postie-nostore", "postie-pg", "nyuu")
+POSTIE_KINDS = ("postie", "postie-base", "postie-nostore", "postie-pg")
+# the PostgreSQL the "postie-pg" tool records its transfers in (scripts/postgres start);
+# its role must be allowed to create databases: one per run, from a migrated template
+PG_URL = os.environ.get(
+    "POSTIE_BENCH_PG", "postgresql://postie:postie-secret@127.0.0.1:55432/postie"
+)
 SERVERS = ("sink", "sink20", "inn", "sinkbw", "stunnel")
 DEFAULT_SERVERS = ("sink", "sink20", "inn")
 TLS_SERVERS = ("stunnel",)
@@ -467,7 +476,7 @@ class Tool:
     skip_reason: str | None = None
     env: dict[str, str] = field(default_factory=dict)  # on top of os.environ
     takes_db: bool = False  # `post --help` lists --db: postie with a transfer store
-    store: Path | None = None  # the --db given to every run (None: postie's default)
+    store: str | None = None  # the --db given to every run (None: postie's default)
     describe: str | None = None  # what was run, for the report (e.g. the baseline's commit)
 
     def environ(self) -> dict[str, str]:
@@ -965,7 +974,7 @@ def measure(
     probe_ms = max(probe0, PROBE.measure()) if PROBE and probe0 is not None else None
     after = sink.stats() if sink else None
     if run_store is not None and not args.keep_store:
-        shutil.rmtree(run_store.parent, ignore_errors=True)
+        drop_store(run_store)
     hw1 = inn_high_water(host, port) if case.server == "inn" else None
     server_articles: int | None = None
     sink_cpu = wire = None
@@ -1103,6 +1112,7 @@ def summarize(
                 "ratio_postie_over_nyuu": _ratios(per_tool, "nyuu"),
                 "ratio_postie_over_base": _ratios(per_tool, "postie-base"),
                 "ratio_postie_over_nostore": _ratios(per_tool, "postie-nostore"),
+                "ratio_postie_over_pg": _ratios(per_tool, "postie-pg"),
             }
         )
     return rows
@@ -1120,6 +1130,7 @@ def _ratios(per_tool: dict[str, dict[str, Any]], other: str) -> dict[str, float]
 RATIO_ROWS = (
     ("ratio_postie_over_base", "postie/postie-base"),
     ("ratio_postie_over_nostore", "postie/postie-nostore"),
+    ("ratio_postie_over_pg", "postie/postie-pg"),
     ("ratio_postie_over_nyuu", "postie/Nyuu"),
 )
 
@@ -1512,7 +1523,9 @@ def setup_store(tool: Tool, args: argparse.Namespace) -> Path | None:
 
     The store is made (and migrated) here with `postie queue resume --db` (a command
     that writes to the store, so it creates one; `postie transfers` only reads and creates
-    none), so the first measured run does not pay for creating it, as a user's would not."""
+    none), so the first measured run does not pay for creating it, as a user's would not.
+    For "postie-pg" the store is a template database; manifests and PAR2 work folders go
+    to the folder returned (its XDG_DATA_HOME)."""
     if not tool.takes_db:
         if tool.name == "postie":
             args.store_note = None
@@ -1520,31 +1533,88 @@ def setup_store(tool: Tool, args: argparse.Namespace) -> Path | None:
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     root: Path = args.store_dir / f"{stamp}-{tool.name}"
     root.mkdir(parents=True, exist_ok=False)
-    tool.store = root / "postie.db"
-    rc, out = _probe(
-        [*tool.argv_prefix, "queue", "resume", "--db", str(tool.store)], tool.environ()
-    )
+    if tool.name == "postie-pg":
+        pg = PgServer.parse(PG_URL)
+        tool.env = {**tool.env, **pg.env(), "XDG_DATA_HOME": str(root)}
+        template = f"postie_bench_tpl_{os.getpid()}"
+        pg.admin("dropdb", "--if-exists", template)
+        pg.admin("createdb", template)
+        tool.store = pg.url(template)
+        where = f"PostgreSQL {pg.host}:{pg.port}, a fresh database per run"
+    else:
+        tool.store = str(root / "postie.db")
+        where = f"--db under {root} ({fs_type(root)}), a fresh copy of an empty store per run"
+    rc, out = _probe([*tool.argv_prefix, "queue", "resume", "--db", tool.store], tool.environ())
     if rc != 0:
         log(f"could not make the store {tool.store}: {_tail(out)}")
-    note = f"--db under {root} ({fs_type(root)}), a fresh copy of an empty store per run"
     if tool.name == "postie":
-        args.store_note = note
-    log(f"{tool.name}'s store: {note}")
+        args.store_note = where
+    log(f"{tool.name}'s store: {where}")
     return root
 
 
-def fresh_store(tool: Tool, name: str) -> Path | None:
+@dataclass(frozen=True)
+class PgServer:
+    """The PostgreSQL of the "postie-pg" tool: its databases made and dropped with the
+    client programs (createdb, dropdb), the password handed over in PGPASSWORD."""
+
+    host: str
+    port: int
+    user: str
+    password: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> PgServer:
+        parts = urllib.parse.urlsplit(url)
+        return cls(
+            parts.hostname or "127.0.0.1",
+            parts.port or 5432,
+            parts.username or "postgres",
+            urllib.parse.unquote(parts.password) if parts.password else None,
+        )
+
+    def url(self, database: str) -> str:
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
+
+    def env(self) -> dict[str, str]:
+        return {"PGPASSWORD": self.password} if self.password else {}
+
+    def admin(self, program: str, *args: str) -> None:
+        argv = [program, "-h", self.host, "-p", str(self.port), "-U", self.user, *args]
+        done = subprocess.run(
+            argv, env={**os.environ, **self.env()}, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"{shlex.join(argv)} failed: {done.stderr.strip()}")
+
+
+def fresh_store(tool: Tool, name: str) -> str | None:
     """A copy of the invocation's (made, migrated, empty) store for one run.
 
     Each run needs a store of its own: a second `postie post` of the same paths into a
     store that has the first run's transfer finds it uploaded and posts nothing."""
     if not tool.takes_db or tool.store is None:
         return None
-    run_dir = tool.store.parent / name
+    if tool.name == "postie-pg":
+        pg = PgServer.parse(PG_URL)
+        database = re.sub(r"[^a-z0-9_]", "_", f"postie_bench_{os.getpid()}_{name}".lower())
+        pg.admin("dropdb", "--if-exists", database)
+        pg.admin("createdb", "-T", tool.store.rsplit("/", 1)[1], database)
+        return pg.url(database)
+    store = Path(tool.store)
+    run_dir = store.parent / name
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
-    shutil.copy2(tool.store, run_dir / tool.store.name)
-    return run_dir / tool.store.name
+    shutil.copy2(store, run_dir / store.name)
+    return str(run_dir / store.name)
+
+
+def drop_store(store: str) -> None:
+    """Remove a run's store (its folder, or its database)."""
+    if store.startswith("postgresql://"):
+        PgServer.parse(PG_URL).admin("dropdb", "--if-exists", store.rsplit("/", 1)[1])
+    else:
+        shutil.rmtree(Path(store).parent, ignore_errors=True)
 
 
 def datasets_for(cases: list[Case], args: argparse.Namespace) -> Iterator[tuple[Case, Dataset]]:
@@ -1596,6 +1666,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     if "postie-nostore" in args.tools:
         tools_all["postie-nostore"] = without_store(args.baseline_python)
+    if "postie-pg" in args.tools:
+        tools_all["postie-pg"] = replace(find_postie(args.postie), name="postie-pg")
+        tools_all["postie-pg"].describe = "the working tree with its store in PostgreSQL"
     if args.baseline_rev:
         tools_all["postie-base"] = postie_at(
             "postie-base", args.baseline_rev, args.baseline_python, args.baseline_dir
@@ -1659,6 +1732,8 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases:
             runs += run_case(case, datasets[case], tools, args, args.workdir)
     finally:
+        if "postie-pg" in tools_all and tools_all["postie-pg"].store and not args.keep_store:
+            drop_store(tools_all["postie-pg"].store)
         for store_root in store_roots if not args.keep_store else ():
             shutil.rmtree(store_root, ignore_errors=True)
             with contextlib.suppress(OSError):

@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[3]
 # Change a migration (or add one) and these must be updated with it: that is the point.
 
 
-EXPECTED_VERSION = 6
+EXPECTED_VERSION = 7
 
 
 # column: (type, NOT NULL, default as SQL text, position in the primary key (0: not in it))
@@ -119,6 +119,11 @@ EXPECTED_COLUMNS: dict[str, Columns] = {
         "started_at": ("REAL", False, None, 0),
         "finished_at": ("REAL", False, None, 0),
         "updated_at": ("REAL", True, None, 0),
+    },
+    "manifest_frames": {
+        "manifest": ("TEXT", True, None, 1),
+        "byte_offset": ("INTEGER", True, None, 2),
+        "data": ("BLOB", True, None, 0),
     },
     "queue_settings": {
         "key": ("TEXT", True, None, 1),
@@ -199,6 +204,7 @@ EXPECTED_WITHOUT_ROWID = {
     "verification_failures",
     "queue_settings",
     "workers",
+    "manifest_frames",
 }
 
 

@@ -17,11 +17,15 @@ import asyncpg
 import pytest
 import zstandard
 
+from postie.config import VerifyConfig
 from postie.errors import ManifestError
 from postie.manifest import Frontier, Manifest, ManifestWriter, create, read
 from postie.manifest.database import DatabaseManifests
-from postie.store.api import Store
+from postie.store.api import Store, TransferState
+from postie.testing import ManualClock
+from postie.verify.sweeper import Sweeper
 from tests.unit.store.conftest import Backend
+from tests.unit.store.helpers import new_transfer
 from tests.unit.test_manifest import FILES_V2, HEADER, PLANNED, add, article, crc
 
 
@@ -106,6 +110,33 @@ async def test_a_manifest_shorter_than_its_durable_length_is_an_error(
     writer.close()
     with pytest.raises(ManifestError, match="truncated"):
         await store.manifests.read(writer.path, durable_bytes=writer.size + 1)
+
+
+async def test_the_sweeper_and_deleting_a_transfer_delete_its_manifest(
+    store: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    refs = []
+    for name in ("swept", "deleted"):
+        writer = await written(store, tmp_path)
+        writer.close()
+        new = dataclasses.replace(
+            new_transfer(name, roots_key=name),
+            manifest_path=writer.path,
+            options={"verify": False},
+        )
+        tid = await store.create(new, owner="nobody", lease=0.0)
+        await store.finish(tid, state=TransferState.UPLOADED)
+        refs.append((tid, writer.path))
+    (_, swept), (deleted_id, deleted) = refs
+    await store.delete(deleted_id)
+    if not deleted.is_absolute():  # the database's rows go with the transfer
+        assert await store.manifests.length(deleted) == 0
+    clock.advance(8 * 86400)
+    report = await Sweeper(store, VerifyConfig(retention=7 * 86400)).sweep()
+    assert report is not None
+    assert (report.transfers, report.manifests) == (1, 1)
+    with pytest.raises(ManifestError, match="is missing"):
+        await store.manifests.read(swept)
 
 
 # --- PostgreSQL: the rows ----------------------------------------------------------------

@@ -3,7 +3,7 @@ tests of reading, resuming, verifying and carrying over old manifests start from
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,23 +11,29 @@ import pytest
 
 from postie import manifest
 from postie.manifest import FileRecord, ManifestWriter, PlannedRecord
+from postie.manifest.database import DatabaseManifests
+from postie.manifest.storage import FileManifests
 
 
 def write_version(monkeypatch: pytest.MonkeyPatch, version: int) -> None:
     """New transfers get a manifest of ``version`` (1: frame 0 without planned lines,
-    article lines appended before their articles are posted) while ``monkeypatch`` holds."""
+    article lines appended before their articles are posted) while ``monkeypatch`` holds,
+    wherever the store keeps them (files or the database)."""
     if version == manifest.VERSION:
         return
-    real = manifest.create
+    for storage in (FileManifests, DatabaseManifests):
+        real = storage.create
 
-    def create(
-        path: Path,
-        header: dict[str, Any],
-        files: Sequence[FileRecord],
-        planned: Iterable[PlannedRecord] = (),
-        *,
-        version: int = version,
-    ) -> ManifestWriter:
-        return real(path, header, files, version=version)
+        def create(
+            self: Any,
+            folder: Path,
+            header: dict[str, Any],
+            files: Sequence[FileRecord],
+            planned: Iterable[PlannedRecord] = (),
+            *,
+            version: int = version,
+            real: Any = real,
+        ) -> Awaitable[ManifestWriter]:
+            return real(self, folder, header, files, version=version)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(manifest, "create", create)
+        monkeypatch.setattr(storage, "create", create)

@@ -230,6 +230,7 @@ def show_command(
             shown = await service.details(transfer_id)
             leases = [x for x in await service.store.leases() if x.kind != LeaseKind.JOB]
             held = [x for x in leases if x.ref == transfer_id]
+            manifests = service.store.manifests
         found, files, failures = shown.transfer, shown.files, shown.failures
         lines = [
             f"transfer {found.id}: {found.name}",
@@ -241,7 +242,7 @@ def show_command(
             f"  finished:  {_when(found.finished_at)}",
             f"  paths:     {', '.join(found.roots)}",
             f"  nzb:       {found.nzb_path or '-'}",
-            f"  manifest:  {found.manifest_path} ({found.manifest_bytes} bytes durable)"
+            f"  manifest:  {manifests.shown(found.manifest_path, found.manifest_bytes)}"
             if found.finalize_state != FinalizeState.DONE
             else "  manifest:  dropped when the transfer was finalized",
         ]

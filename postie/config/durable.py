@@ -31,7 +31,8 @@ class StoreConfig(Section, frozen=True):
         Meta(description="postgresql://user@host:port/db (shared store) or sqlite:///path"),
     ] = None
     manifests: Annotated[
-        Path | None, Meta(description="manifest folder; default beside the db")
+        Path | None,
+        Meta(description="manifest folder; default beside the db (PostgreSQL: unused, in the db)"),
     ] = None
     busy_timeout: Annotated[float, Meta(gt=0, le=3600)] = 10.0
     checkpoint_interval: Annotated[float, Meta(gt=0, le=600)] = 1.0

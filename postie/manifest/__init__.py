@@ -26,6 +26,10 @@ A frame torn by a crash holds no line anything relied on; the store records how 
 bytes were durable at each checkpoint, so a torn tail past that point is cut off on
 resume while damage before it (or anywhere in frame 0) is reported as a corrupt
 manifest.
+
+Where a transfer's manifest is kept, a file or rows of the PostgreSQL store's database,
+is the store's choice (``Store.manifests``; ``postie.manifest.storage`` and
+``postie.manifest.database``): the same frames either way.
 """
 
 from postie.manifest.reader import ManifestReader, read

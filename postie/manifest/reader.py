@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import zstandard
 
@@ -25,12 +26,14 @@ _CHUNK = 64 * 1024  # read size; a frame's leftover bytes are copied once per fr
 Entry = ArticleRecord | PlannedRecord | CrcRecord | Frontier
 
 
-def _frames(path: Path) -> Iterator[tuple[int, bytes | None]]:
-    """(end offset, decompressed bytes) per frame; ``None`` bytes for a broken frame."""
+def _frames(source: Path | bytes) -> Iterator[tuple[int, bytes | None]]:
+    """(end offset, decompressed bytes) per frame; ``None`` bytes for a broken frame.
+    ``source``: the manifest's file, or its bytes (read from the database)."""
     # one decompression context for the whole file (making one per frame cost more
     # than decompressing a small frame); each frame gets its own decompressobj
     context = zstandard.ZstdDecompressor()
-    with open(path, "rb") as handle:
+    handle: BinaryIO
+    with open(source, "rb") if isinstance(source, Path) else io.BytesIO(source) as handle:
         pending = b""
         offset = 0
         eof = False
@@ -78,34 +81,49 @@ class ManifestReader:
     never relied on) and ends the iteration. ``salvage``: damage anywhere after frame 0
     (a broken frame, a bad line) ends the iteration like a torn tail: what comes before
     it is what can be saved of a damaged manifest.
+
+    ``data``: the manifest's bytes (kept in the database), read instead of the file
+    ``path`` (then its key); ``name``: the manifest in messages (default: ``path``).
     """
 
-    def __init__(self, path: Path, *, durable_bytes: int = 0, salvage: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        durable_bytes: int = 0,
+        salvage: bool = False,
+        data: bytes | None = None,
+        name: str | None = None,
+    ) -> None:
         self.path = path
+        self.name = where = name if name is not None else str(path)
         self.salvage = salvage
         self.durable_bytes = 0 if salvage else durable_bytes
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            raise ManifestError(f"the manifest {path} is missing") from None
-        except OSError as exc:
-            raise ManifestError(f"cannot read the manifest {path}: {exc.strerror}") from None
+        if data is not None:
+            size = len(data)
+        else:
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                raise ManifestError(f"the manifest {where} is missing") from None
+            except OSError as exc:
+                raise ManifestError(f"cannot read the manifest {where}: {exc.strerror}") from None
         if size < durable_bytes:
             raise ManifestError(
-                f"the manifest {path} is truncated: {size} bytes, but {durable_bytes} were"
+                f"the manifest {where} is truncated: {size} bytes, but {durable_bytes} were"
                 " durable at the last checkpoint"
             )
-        self._frames = _frames(path)
+        self._frames = _frames(path if data is None else data)
         first = self._next_frame()
         if first is None:
-            raise ManifestError(f"the manifest {path} is empty")
-        end, data = first
-        if data is None:
+            raise ManifestError(f"the manifest {where} is empty")
+        end, frame = first
+        if frame is None:
             raise PlanLost(
-                f"the manifest {path} is corrupt at byte 0 (durable up to {durable_bytes})"
+                f"the manifest {where} is corrupt at byte 0 (durable up to {durable_bytes})"
             )
-        lines = data.decode("utf-8", "surrogateescape").splitlines()
-        self.header, self.version = _header(path, lines)
+        lines = frame.decode("utf-8", "surrogateescape").splitlines()
+        self.header, self.version = _header(where, lines)
         self.files: dict[int, FileRecord] = {}
         self.end = end
         self.parts = 0  # articles in the plan (version 2: planned lines in frame 0)
@@ -131,17 +149,17 @@ class ManifestReader:
             if following is None:
                 self._left = self.parts
                 return
-            end, data = following
-            if data is None:
-                raise PlanLost(f"the manifest {path} is corrupt at byte {self.end} (frame 0)")
-            raws = _parse(self, data.decode("utf-8", "surrogateescape").splitlines())
+            end, frame = following
+            if frame is None:
+                raise PlanLost(f"the manifest {where} is corrupt at byte {self.end} (frame 0)")
+            raws = _parse(self, frame.decode("utf-8", "surrogateescape").splitlines())
             self.end = end
 
     def _next_frame(self) -> tuple[int, bytes | None] | None:
         try:
             return next(self._frames, None)
         except OSError as exc:
-            raise ManifestError(f"cannot read the manifest {self.path}: {exc.strerror}") from None
+            raise ManifestError(f"cannot read the manifest {self.name}: {exc.strerror}") from None
 
     def _file(self, raw: Any, line: str | None) -> None:
         try:
@@ -159,7 +177,7 @@ class ManifestReader:
         except (ValueError, KeyError, TypeError, AttributeError):
             text = line if line is not None else json.dumps(raw)
             raise ManifestError(
-                f"the manifest {self.path} has a bad file line: {text[:80]}"
+                f"the manifest {self.name} has a bad file line: {text[:80]}"
             ) from None
         self.files[record.file] = record
         self.parts += record.parts
@@ -177,7 +195,7 @@ class ManifestReader:
 
     def entries(self) -> Iterator[Entry]:
         """Every line after the file records, frame by frame."""
-        path = self.path
+        path = self.name
         ahead, self._ahead = self._ahead, []
         yield from ahead
         try:
@@ -230,7 +248,7 @@ class ManifestReader:
             except (ValueError, KeyError, TypeError, AttributeError):
                 text = lines[n] if lines is not None else json.dumps(raw)
                 raise ManifestError(
-                    f"the manifest {self.path} has a bad article line: {text[:80]}"
+                    f"the manifest {self.name} has a bad article line: {text[:80]}"
                 ) from None
             if isinstance(record, PlannedRecord):
                 self._left -= 1
@@ -268,9 +286,19 @@ def _entry(version: int, raw: Any) -> Entry:
     return Frontier(int(raw["frontier"]))
 
 
-def read(path: Path, *, durable_bytes: int = 0, salvage: bool = False) -> Manifest:
-    """Read a whole manifest into memory (see :class:`ManifestReader` to stream one)."""
-    reader = ManifestReader(path, durable_bytes=durable_bytes, salvage=salvage)
+def read(
+    path: Path,
+    *,
+    durable_bytes: int = 0,
+    salvage: bool = False,
+    data: bytes | None = None,
+    name: str | None = None,
+) -> Manifest:
+    """Read a whole manifest into memory (see :class:`ManifestReader` to stream one, and
+    for ``data`` and ``name``)."""
+    reader = ManifestReader(
+        path, durable_bytes=durable_bytes, salvage=salvage, data=data, name=name
+    )
     found = Manifest(
         path,
         reader.header,
@@ -297,7 +325,7 @@ def read(path: Path, *, durable_bytes: int = 0, salvage: bool = False) -> Manife
         line = planned[crc.file].get(crc.part)
         if line is None:
             raise ManifestError(
-                f"the manifest {path} has a CRC line for part {crc.part} of file {crc.file},"
+                f"the manifest {reader.name} has a CRC line for part {crc.part} of file {crc.file},"
                 " which frame 0 does not plan"
             )
         articles[crc.file][crc.part] = ArticleRecord.of(line, crc.crc32, crc.size)
@@ -307,7 +335,7 @@ def read(path: Path, *, durable_bytes: int = 0, salvage: bool = False) -> Manife
     return found
 
 
-def _header(path: Path, lines: list[str]) -> tuple[dict[str, Any], int]:
+def _header(path: str, lines: list[str]) -> tuple[dict[str, Any], int]:
     try:
         header = json.loads(lines[0])
         version = header.pop("postie_manifest")
@@ -339,5 +367,5 @@ def _load(reader: ManifestReader, line: str, kind: str) -> Any:
         return json.loads(line)
     except ValueError:
         raise ManifestError(
-            f"the manifest {reader.path} has a bad {kind} line: {line[:80]}"
+            f"the manifest {reader.name} has a bad {kind} line: {line[:80]}"
         ) from None

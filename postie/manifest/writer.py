@@ -21,7 +21,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import zstandard
 
@@ -88,6 +88,21 @@ def create(
     them. ``version=1`` writes a version 1 manifest (the header and files only; its
     article lines are appended later): for tests and tools that need one.
     """
+    try:
+        size = atomic_write(path, frame0(header, files, planned, version=version), mode=0o600)
+    except OSError as exc:
+        raise _failure(path, "write", exc) from None
+    return ManifestWriter(path, size, version=version)
+
+
+def frame0(
+    header: dict[str, Any],
+    files: Sequence[FileRecord],
+    planned: Iterable[PlannedRecord] = (),
+    *,
+    version: int = VERSION,
+) -> Iterator[bytes]:
+    """Frame 0's zstd frames (see :func:`create`), made as they are asked for."""
     if version == 1 and planned:
         raise ValueError("a version 1 manifest has no planned lines in frame 0")
 
@@ -98,11 +113,7 @@ def create(
         for p in planned:
             yield p.line()
 
-    try:
-        size = atomic_write(path, _frames(lines()), mode=0o600)
-    except OSError as exc:
-        raise _failure(path, "write", exc) from None
-    return ManifestWriter(path, size, version=version)
+    return _frames(lines())
 
 
 _Job = tuple[
@@ -113,17 +124,41 @@ _Job = tuple[
 ]
 
 
+class FrameSink(Protocol):
+    """Where a manifest kept elsewhere than in a file takes its frames (a database)."""
+
+    def write(self, data: bytes, offset: int) -> None:
+        """Make the frame ``data``, starting at byte ``offset``, durable before returning
+        (called on the writer's thread, never the event loop's); ``ManifestError`` when
+        it could not be."""
+        ...
+
+    def close(self) -> None:
+        """Give up a write still waiting (the writer closes)."""
+        ...
+
+
 class ManifestWriter:
     """Appends frames to a manifest, each durable (``fdatasync``) before it is reported.
 
     ``size`` is the durable length, ``frontier`` the last durable frontier (version 2),
     ``frames`` and ``syncs`` count what this writer appended. The blocking methods
     (:meth:`append`, :meth:`flush`) run on the caller's thread, the others on the
-    writer's own; one frame is written at a time.
+    writer's own; one frame is written at a time. ``sink``: the frames go there instead
+    of to the file ``path`` (a manifest in the database; ``path`` is then its key).
     """
 
-    def __init__(self, path: Path, size: int, *, version: int = VERSION, frontier: int = 0):
+    def __init__(
+        self,
+        path: Path,
+        size: int,
+        *,
+        version: int = VERSION,
+        frontier: int = 0,
+        sink: FrameSink | None = None,
+    ):
         self.path = path
+        self.sink = sink
         self.size = size
         self.version = version
         self.frontier = frontier
@@ -272,6 +307,10 @@ class ManifestWriter:
     def _write(self, text: str) -> None:
         """Append one frame holding ``text`` and fdatasync it (holding ``_io``)."""
         data = self._zstd.compress(text.encode("utf-8", "surrogateescape"))
+        if self.sink is not None:
+            self.sink.write(data, self.size)
+            self._wrote(data)
+            return
         fd = self._open()
         try:
             pwrite_all(fd, data, self.size)
@@ -281,6 +320,9 @@ class ManifestWriter:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, self.size)
             raise _failure(self.path, "append to", exc) from None
+        self._wrote(data)
+
+    def _wrote(self, data: bytes) -> None:
         self.size += len(data)
         self.frames += 1
         self.syncs += 1
@@ -290,6 +332,8 @@ class ManifestWriter:
         """Stop the writer's thread and close the file; CRC lines still queued are not
         written (sync first what must be durable)."""
         thread, self._thread = self._thread, None
+        if self.sink is not None:
+            self.sink.close()  # a write waiting for the event loop: given up
         if thread is not None:
             self._jobs.put(None)
             thread.join()

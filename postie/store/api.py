@@ -30,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
+from postie.manifest.storage import ManifestStorage
 from postie.store.lease import Process
 from postie.store.protocols.queue import Queue
 from postie.store.protocols.transfers import Transfers
@@ -106,6 +107,13 @@ class Store(Transfers, Verification, Queue, Workers, Protocol):
     def path(self) -> Path | None:
         """The store's file when it is one: manifests and PAR2 work default to folders
         beside it. None for a store on a server."""
+        ...
+
+    @property
+    def manifests(self) -> ManifestStorage:
+        """Where the transfers' manifests are kept, read and deleted: files of this
+        machine (SQLite), or the database itself (PostgreSQL: every instance reads
+        every transfer's manifest)."""
         ...
 
     def now(self) -> float:

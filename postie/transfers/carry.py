@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from postie import errors, manifest
+from postie import errors
 from postie.article.plan import JobPlan, Segment
 from postie.config import PostingConfig
 from postie.manifest import ArticleRecord
@@ -51,9 +51,7 @@ class Carried:
 async def carry_over(store: Store, old: Transfer, posting: PostingConfig) -> Carried | None:
     """What a new transfer planned with ``posting`` can keep of ``old`` (None: nothing)."""
     try:
-        found = await asyncio.to_thread(
-            manifest.read, old.manifest_path, durable_bytes=old.manifest_bytes
-        )
+        found = await store.manifests.read(old.manifest_path, durable_bytes=old.manifest_bytes)
     except errors.ManifestError as exc:
         log.info("transfer %d: nothing carried over: %s", old.id, exc)
         return None

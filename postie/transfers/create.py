@@ -15,10 +15,9 @@ import contextlib
 import dataclasses
 import logging
 import os
-import secrets
 from pathlib import Path
 
-from postie import crashpoints, errors, manifest
+from postie import crashpoints, errors
 from postie.article.plan import Collected, FilePlan, JobPlan, SourceFile, collect, plan_job
 from postie.config import Config, dump, replace
 from postie.manifest.plan import file_records, planned_header, planned_lines
@@ -175,11 +174,11 @@ async def _create(
 ) -> Prepared:
     posting = config.posting
     made = generated or set()
-    path = manifests / f"{secrets.token_hex(8)}.manifest.zst"
     header = {"name": plan.name, "date": plan.date, **planned_header(posting)}
-    writer = await asyncio.to_thread(
-        manifest.create, path, header, file_records(plan), planned_lines(plan)
+    writer = await store.manifests.create(
+        manifests, header, file_records(plan), planned_lines(plan)
     )
+    path = writer.path
     kept = carried_files(plan, carried) if carried else {}
     if kept:  # their CRC lines (their planned lines are in frame 0): durable before the store
         for index in sorted(kept):  # records them uploaded
@@ -234,8 +233,8 @@ async def _create(
         )
     except BaseException:
         writer.close()
-        with contextlib.suppress(OSError):
-            path.unlink()
+        with contextlib.suppress(errors.ManifestError, errors.StoreError):
+            await store.manifests.delete(path)
         raise
     accepted: dict[tuple[int, int], str] = {}
     if kept:
@@ -262,6 +261,7 @@ async def _create(
         targets=targets,
         manifest_path=path,
         writer=writer,
+        manifests=store.manifests,
         # only the files carried over have lines or a watermark (readers ask with .get):
         # an empty dict per file was ~170 bytes a file held for the whole run
         recorded={i: lines for i, lines in kept.items() if lines},

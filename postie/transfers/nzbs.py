@@ -8,7 +8,6 @@ transfer lists the parts posted before the crash too.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Container, Iterable
 from pathlib import Path
 
@@ -29,8 +28,9 @@ def nzb_file(
 ) -> nzb.NzbFile:
     missing = [s.number for s in file.segments if not sizes[s.number - 1]]
     if missing:
+        where = prepared.manifests.where(prepared.manifest_path)
         raise errors.ManifestError(
-            f"the manifest {prepared.manifest_path} lacks the lines of {len(missing)} of"
+            f"the manifest {where} lacks the lines of {len(missing)} of"
             f" {len(file.segments)} parts of {file.name}, which was posted whole"
         )
     segments = tuple(
@@ -50,17 +50,15 @@ def nzb_file(
     )
 
 
-def check_manifest(prepared: Prepared) -> None:
+async def check_manifest(prepared: Prepared) -> None:
     """The manifest still holds every byte this run knows durable."""
+    manifests = prepared.manifests
     path = prepared.manifest_path
-    try:
-        length = os.stat(path).st_size
-    except OSError as exc:
-        raise errors.ManifestError(f"cannot read the manifest {path}: {exc}") from None
+    length = await manifests.length(path)
     if length < prepared.writer.size:
         raise errors.ManifestError(
-            f"the manifest {path} is {length} bytes, shorter than the {prepared.writer.size}"
-            " this run wrote and synced; no NZB is written from it"
+            f"the manifest {manifests.where(path)} is {length} bytes, shorter than the"
+            f" {prepared.writer.size} this run wrote and synced; no NZB is written from it"
         )
 
 

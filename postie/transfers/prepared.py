@@ -15,6 +15,7 @@ from postie import errors
 from postie.article.plan import JobPlan
 from postie.config import Config, NzbConfig, PostingConfig
 from postie.manifest import ArticleRecord, ManifestWriter
+from postie.manifest.storage import FileManifests, ManifestStorage
 
 LEASE_SECONDS = 60.0
 RUN_KEY = ""  # the targets key of a one-NZB-per-run transfer
@@ -42,6 +43,7 @@ class Prepared:
     finished_before: set[int] = field(default_factory=set)  # files uploaded in an earlier run
     accepted: dict[tuple[int, int], str] = field(default_factory=dict)  # rewritten IDs so far
     not_collected: tuple[str, ...] = ()  # given files that could not be read when planned
+    manifests: ManifestStorage = field(default_factory=FileManifests)  # where it is kept
 
 
 # --- identity ----------------------------------------------------------------------------
@@ -62,8 +64,8 @@ def files_key(files: Iterable[tuple[str | Path, int, int]]) -> str:
 
 def manifest_dir(config: Config, db_path: Path | None) -> Path:
     """``store.manifests``, default ``manifests`` beside the store's file (``db_path``),
-    or in postie's data folder for a store on a server (each instance its own: manifests
-    in the database are still to come, docs/postgres.md)."""
+    or in postie's data folder for a store on a server (which keeps its manifests in
+    the database: the folder is then only where PAR2 work and such go)."""
     if config.store.manifests is not None:
         return config.store.manifests
     if db_path is None:

@@ -22,7 +22,7 @@ import logging
 import os
 from pathlib import Path
 
-from postie import errors, manifest
+from postie import errors
 from postie.article.source import examine
 from postie.config import Config, NzbConfig, PostingConfig, dump, validate
 from postie.manifest import FileRecord
@@ -99,7 +99,8 @@ async def _salvage(store: Store, transfer: Transfer, owner: str) -> Transfer:
 
     The manifest is cut after the last good frame and the store's watermarks go back, in
     one transaction."""
-    found = await asyncio.to_thread(manifest.read, transfer.manifest_path, salvage=True)
+    manifests = store.manifests
+    found = await manifests.read(transfer.manifest_path, salvage=True)
     marks: dict[int, int] = {}
     lost_parts = 0
     for row in await store.files(transfer.id):
@@ -110,7 +111,7 @@ async def _salvage(store: Store, transfer: Transfer, owner: str) -> Transfer:
         if covered < row.acked:
             marks[row.file_id] = covered
             lost_parts += sum(1 for n in range(covered + 1, row.acked + 1) if n not in lines)
-    writer = await asyncio.to_thread(manifest.reopen, found)  # cut the damage off
+    writer = await manifests.reopen(found)  # cut the damage off
     try:
         if found.version >= 2:  # lost frontiers: every part above the watermarks in doubt
             everything = sum(f.parts for f in found.files.values())
@@ -124,7 +125,7 @@ async def _salvage(store: Store, transfer: Transfer, owner: str) -> Transfer:
             "transfer %d: salvaged %s: every planned Message-ID and %d CRC lines are kept;"
             " %d posted parts lost their CRC lines and are STATed (and read again for them)",
             transfer.id,
-            transfer.manifest_path,
+            manifests.where(transfer.manifest_path),
             kept,
             lost_parts,
         )
@@ -134,7 +135,7 @@ async def _salvage(store: Store, transfer: Transfer, owner: str) -> Transfer:
             " and are posted again under new Message-IDs",
             transfer.id,
             kept,
-            transfer.manifest_path,
+            manifests.where(transfer.manifest_path),
             lost_parts,
         )
     again = await store.get(transfer.id)
@@ -166,9 +167,8 @@ async def _retarget(store: Store, transfer: Transfer, output: Path, overwrite: b
 async def _load(
     store: Store, config: Config, transfer: Transfer, given: PostingConfig | None
 ) -> Prepared:
-    found = await asyncio.to_thread(
-        manifest.read, transfer.manifest_path, durable_bytes=transfer.manifest_bytes
-    )
+    manifests = store.manifests
+    found = await manifests.read(transfer.manifest_path, durable_bytes=transfer.manifest_bytes)
     options = transfer.options
     posting = planned_posting(found.header, config.posting)
     if given is not None and _planning_fields(given) != _planning_fields(posting):
@@ -186,15 +186,16 @@ async def _load(
         lines = found.articles.get(row.file_id, {})
         lacking = [n for n in range(1, row.acked + 1) if n not in lines]
         if lacking:
+            where = manifests.where(found.path)
             raise errors.ManifestError(
-                f"the manifest {found.path} is truncated: it lacks the lines of {len(lacking)}"
+                f"the manifest {where} is truncated: it lacks the lines of {len(lacking)}"
                 f" parts of {row.name} that the store records as posted; the transfer is kept"
                 " as it is"
             )
     plan = plan_from_manifest(found, posting)
     unfinished = [row for row in files if row.upload_state != UploadState.UPLOADED]
     lost, unlike = await asyncio.to_thread(_sources, unfinished, found.files)
-    writer = await asyncio.to_thread(manifest.reopen, found)
+    writer = await manifests.reopen(found)
     return Prepared(
         transfer_id=transfer.id,
         name=transfer.name,
@@ -204,6 +205,7 @@ async def _load(
         targets=targets,
         manifest_path=transfer.manifest_path,
         writer=writer,
+        manifests=manifests,
         recorded=found.articles,
         watermarks={row.file_id: row.acked for row in files},
         lost=lost,

@@ -161,6 +161,7 @@ class TransferRun:
             *(p.partition(": ")[0] for p in prepared.not_collected),
         )
         nzb_error: str | None = None
+        await check_manifest(prepared)
         try:
             written = await asyncio.to_thread(self._write_nzbs, done)
         except errors.NzbNotWritten as exc:
@@ -315,7 +316,6 @@ class TransferRun:
 
     def _write_nzbs(self, done: Container[int]) -> list[Path]:
         prepared = self.prepared
-        check_manifest(prepared)
         return write_nzbs(prepared, done, self._accepted(), self._sizes, partial=self.partial_nzb)
 
     def _sizes(self, file: FilePlan) -> list[int]:

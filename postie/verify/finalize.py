@@ -23,6 +23,8 @@ from pathlib import Path
 
 from postie import errors
 from postie.config import HookConfig
+from postie.errors import ManifestError
+from postie.manifest.storage import ManifestStorage
 from postie.store.api import Cleanup, FileRole, Transfer, TransferFile
 
 log = logging.getLogger(__name__)
@@ -116,13 +118,18 @@ async def finalize(
     files: Sequence[TransferFile],
     hook: HookConfig,
     *,
+    manifests: ManifestStorage,
     move_to: Path | None = None,
 ) -> Finalized:
-    """Hook, cleanup (originals deleted, or moved under ``move_to``), manifest: see the
-    module documentation."""
+    """Hook, cleanup (originals deleted, or moved under ``move_to``), manifest (from
+    ``manifests``, where the store keeps them): see the module documentation."""
     attempts = await run_hook(hook, hook_fields(transfer)) if hook.command else 0
     try:
         originals, par2 = await asyncio.to_thread(_cleanup, transfer, files, move_to)
+        try:
+            await manifests.delete(transfer.manifest_path)
+        except ManifestError as exc:
+            raise FinalizeFailed(str(exc)) from None
     except FinalizeFailed as exc:
         exc.attempts = attempts
         raise
@@ -167,10 +174,4 @@ def _cleanup(
                 path.parent.rmdir()  # the job's PAR2 folder, once empty
         else:
             originals += 1
-    try:
-        transfer.manifest_path.unlink(missing_ok=True)
-    except OSError as exc:
-        raise FinalizeFailed(
-            f"cannot delete the manifest {transfer.manifest_path}: {exc.strerror}"
-        ) from None
     return originals, par2

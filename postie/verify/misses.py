@@ -95,7 +95,7 @@ async def _repost(work: Work, transfer_id: int, failures: list[Failure]) -> None
     if transfer is None:
         return  # deleted meanwhile: its failures went with it
     files = await store.files(transfer_id)
-    outcomes = await repost(work.runtime, transfer, files, failures)
+    outcomes = await repost(work.runtime, store.manifests, transfer, files, failures)
     counters.reposted += sum(1 for o in outcomes.values() if o.kind == "posted")
     counters.claimed += sum(1 for o in outcomes.values() if o.kind == "claimed")
     crashpoints.reached("reposted")

@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from postie import errors, manifest
+from postie import errors
 from postie.article.source import source_problem
 from postie.manifest.plan import plan_from_manifest, planned_posting
+from postie.manifest.storage import ManifestStorage
 from postie.runtime.engine import PostingJob
 from postie.runtime.runtime import Runtime
 from postie.runtime.state import FileResume
@@ -40,17 +41,19 @@ class Reposted:
 
 
 async def repost(
-    runtime: Runtime, transfer: Transfer, files: Sequence[TransferFile], failures: Sequence[Failure]
+    runtime: Runtime,
+    manifests: ManifestStorage,
+    transfer: Transfer,
+    files: Sequence[TransferFile],
+    failures: Sequence[Failure],
 ) -> dict[tuple[int, int], Reposted]:
-    """Post the missing articles ``failures`` of ``transfer`` again; the outcome of each
-    by ``(file, part)``."""
+    """Post the missing articles ``failures`` of ``transfer`` again (its manifest read
+    from ``manifests``); the outcome of each by ``(file, part)``."""
     wanted: dict[int, set[int]] = {}
     for f in failures:
         wanted.setdefault(f.file_id, set()).add(f.part)
     try:
-        found = await asyncio.to_thread(
-            manifest.read, transfer.manifest_path, durable_bytes=transfer.manifest_bytes
-        )
+        found = await manifests.read(transfer.manifest_path, durable_bytes=transfer.manifest_bytes)
     except errors.ManifestError as exc:
         return {f.part_key: Reposted("failed", f"re-post impossible: {exc}") for f in failures}
     posting = planned_posting(found.header, runtime.config.posting)

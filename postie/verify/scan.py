@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 
 from postie import crashpoints, errors
-from postie.manifest import ArticleRecord, ManifestReader, PlannedRecord
+from postie.manifest import ArticleRecord, PlannedRecord
 from postie.verify.work import NOT_FOUND, Work
 
 log = logging.getLogger("postie.verify.service")  # the service's log, whichever part writes
@@ -36,8 +36,8 @@ async def scan(work: Work, transfer_id: int, files: tuple[int, ...]) -> None:
     misses: dict[int, list[tuple[int, str]]] = {}
     checked = 0
     try:
-        reader = await asyncio.to_thread(
-            ManifestReader, transfer.manifest_path, durable_bytes=transfer.manifest_bytes
+        reader = await store.manifests.reader(
+            transfer.manifest_path, durable_bytes=transfer.manifest_bytes
         )
         lines = iter(reader)
         while True:

@@ -293,7 +293,13 @@ class VerificationService:
         policy = self._policy(transfer)
         try:
             files = await self.store.files(transfer.id)
-            done = await finalize(transfer, files, policy.hook, move_to=policy.move_originals)
+            done = await finalize(
+                transfer,
+                files,
+                policy.hook,
+                manifests=self.store.manifests,
+                move_to=policy.move_originals,
+            )
         except FinalizeFailed as exc:
             self._work.counters.finalize_failures += 1
             log.error("transfer %d: finalizing failed; everything is kept: %s", transfer.id, exc)

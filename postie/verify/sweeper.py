@@ -57,12 +57,9 @@ class Sweeper:
         manifests = 0
         for _, path in result.transfers:
             try:
-                await asyncio.to_thread(path.unlink)
-                manifests += 1
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                log.warning("sweep: cannot delete the manifest %s: %s", path, exc.strerror)
+                manifests += await self.store.manifests.delete(path)
+            except errors.ManifestError as exc:
+                log.warning("sweep: %s", exc)
         leases = (
             reaped.leases + result.failure_leases + result.check_leases + result.transfer_leases
         )

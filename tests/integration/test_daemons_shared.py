@@ -86,9 +86,16 @@ class Shared:
         **env: str,
     ) -> None:
         """Start ``n`` daemons (``args``: more of their arguments; ``prefix``: a command
-        they run under)."""
+        they run under); on PostgreSQL each with a manifests folder of its own (another
+        machine's), as the manifests are in the database."""
         for _ in range(n):
             log = self.tmp / f"daemon-{len(self.logs)}.log"
+            path = config or self.config
+            if self.url:
+                settings = json.loads(path.read_text())
+                settings["store"]["manifests"] = str(self.own_manifests(len(self.logs)))
+                path = self.tmp / f"daemon-{len(self.logs)}.yaml"
+                path.write_text(json.dumps(settings))
             with log.open("ab") as err:
                 self.procs.append(
                     subprocess.Popen(
@@ -99,7 +106,7 @@ class Shared:
                             "postie",
                             "daemon",
                             "-c",
-                            str(config or self.config),
+                            str(path),
                             *args,
                         ],
                         cwd=REPO,
@@ -109,6 +116,13 @@ class Shared:
                     )
                 )
             self.logs.append(log)
+
+    def own_manifests(self, n: int) -> Path:
+        return self.tmp / f"daemon-{n}" / "manifests"
+
+    def manifest_files(self) -> list[Path]:
+        """The manifest files the daemons' own folders hold (PostgreSQL: none)."""
+        return [p for n in range(len(self.logs)) for p in self.own_manifests(n).glob("*")]
 
     def texts(self) -> list[str]:
         return [log.read_text(errors="replace") for log in self.logs]
@@ -241,6 +255,8 @@ def test_three_daemons_post_twelve_jobs_each_once(inn: Inn, shared: Shared) -> N
     assert sorted(int(j) for ids in started[1:] for j in ids) == [j["id"] for j in jobs]
     assert any(f"job {killed_job} interrupted before" in t for t in texts[1:])
     assert all(j["attempts"] == 1 for j in jobs if j["id"] != killed_job), [dict(j) for j in jobs]
+    if s.url:  # each daemon had a folder of its own: every manifest was in the database
+        assert s.manifest_files() == []
 
 
 class Relay:
@@ -329,6 +345,8 @@ def test_a_running_daemon_takes_over_a_dead_daemons_job(inn: Inn, shared: Shared
     assert "resuming transfer 1" in s.texts()[1]
     del s.procs[0]  # dead already
     assert s.stop() == [0]
+    if s.url:
+        assert s.manifest_files() == []
 
 
 # --- instances -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from a PostgreSQL store."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,3 +102,38 @@ def test_a_killed_post_resumes_from_a_postgresql_store(
     assert listing.returncode == 0, listing.output
     assert "verified" in listing.stdout
     assert not s.db.exists()  # nothing went to an SQLite file
+
+
+@pytest.mark.inn
+@pytest.mark.parametrize("crash", ["recorded", "frontier", "frame:2", "acked:5"])
+def test_a_killed_post_resumes_on_another_machine_from_the_manifest_in_the_database(
+    inn: Inn, tmp_path: Path, migrated: str, crash: str
+) -> None:
+    """The manifest is in PostgreSQL, not in the first machine's folder: a post killed
+    (SIGKILL at ``crash``) is resumed with another manifests folder, the first one
+    deleted, as another machine on the same database would: the same Message-IDs
+    (INN's log: none accepted twice), the NZB complete and byte-exact."""
+    s = Setup(inn, tmp_path)
+    text = s.config.read_text()
+    first = tmp_path / "first" / "manifests"
+    s.config.write_text(
+        text.replace(f"  path: {s.db}\n", f"  url: {migrated}\n  manifests: {first}\n")
+    )
+    s.interrupted(crash)
+    assert not list(first.glob("*.manifest.zst")), "the manifest is in the database"
+    shown = s.show()
+    assert "  manifest:  in the database (" in shown
+    shutil.rmtree(tmp_path / "first", ignore_errors=True)
+    other = tmp_path / "other" / "manifests"
+    s.config.write_text(
+        text.replace(f"  path: {s.db}\n", f"  url: {migrated}\n  manifests: {other}\n")
+    )
+    run = s.post()
+    assert run.returncode == 0, run.output
+    assert "resuming transfer 1" in run.stdout
+    after = s.log.accepted_since_last()
+    assert not set(s.before) & set(after), "a Message-ID accepted twice"
+    s.check_nzb_complete()
+    listed = {seg.message_id for f in nzb.read(s.out).files for seg in f.segments}
+    assert listed == set(s.before) | set(after)
+    assert not s.db.exists()

@@ -11,7 +11,9 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -477,3 +479,63 @@ async def test_a_kick_and_a_close_in_one_loop_turn_end_the_service(
                 await asyncio.sleep(0)
             async with asyncio.timeout(5):
                 await service.aclose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    from tests import postgres
+
+    with postgres.fresh() as url:
+        yield url
+
+
+async def test_another_instance_verifies_and_reposts_from_the_manifest_in_the_database(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """PostgreSQL keeps the manifests: one instance posts (three articles lost), its
+    manifests folder is then deleted, and another instance (another store object,
+    another folder, which never saw a manifest file) STATs the transfer, re-posts the
+    three with the same Message-IDs from the manifest in the database, and finalizes
+    it, which deletes the manifest's rows."""
+    make_tree(tmp_path / "src", {"a.bin": 20 * ARTICLE + 7, "b.bin": 9 * ARTICLE})
+    async with FaultyNNTPServer(faults=Faults(lose_articles=3)) as server:
+        cfg = config(server)
+        first, there = new_owner(), tmp_path / "first" / "manifests"
+        async with open_store(pg_url) as store, Runtime(cfg) as runtime:
+            prepared = await for_paths(
+                store,
+                cfg,
+                [tmp_path / "src"],
+                name="job",
+                output=tmp_path / "job.nzb",
+                overwrite=True,
+                owner=first,
+                manifests=there,
+            )
+            run = TransferRun(runtime, store, prepared, owner=first, check_delay=0)
+            assert (await run.post()).complete
+            ref = prepared.manifest_path
+            found = await store.manifests.read(ref)
+        ids = {
+            (f, p): r.message_id for f, lines in found.articles.items() for p, r in lines.items()
+        }
+        assert not there.exists() or not any(there.iterdir()), "no manifest file"
+        shutil.rmtree(tmp_path / "first", ignore_errors=True)
+        lost = set(server.lost)
+        assert len(lost) == 3
+        second = new_owner()
+        async with open_store(pg_url) as store, Runtime(cfg) as runtime:
+            async with verification(runtime, store, owner=second, only=1) as service:
+                async with asyncio.timeout(60):  # a manifest it cannot read: never decided
+                    decided = await service.wait(1)
+            stats = service.statistics()
+            assert (decided.verify_state, decided.finalize_state) == ("verified", "done")
+            assert (stats.missing, stats.reposted) == (3, 3)
+            assert {m for m, n in server.post_attempts.items() if n > 1} == lost
+            assert all(server.post_attempts[m] == 2 for m in lost)
+            for mid in lost:
+                assert _without_date(server.articles[mid]) == _without_date(
+                    server.lost_articles[mid]
+                )
+            assert {f"<{m}>" for m in ids.values()} == set(server.articles)
+            assert await store.manifests.length(ref) == 0, "finalizing drops its rows"

@@ -531,3 +531,37 @@ RETURNING part;
 UPDATE jobs SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
 WHERE lease_owner = :owner AND state = 'running'
 RETURNING id;
+
+-- name: put_manifest_frame
+INSERT INTO manifest_frames (manifest, byte_offset, data) VALUES (:manifest, :offset, :data)
+ON CONFLICT (manifest, byte_offset) DO NOTHING;
+
+-- name: add_manifest_frame
+-- Idempotent: a retry finds its own row (the same bytes); another writer's row is false.
+WITH added AS (
+    INSERT INTO manifest_frames (manifest, byte_offset, data)
+    VALUES (:manifest, :offset, :data)
+    ON CONFLICT (manifest, byte_offset) DO NOTHING
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM added)
+       OR EXISTS (SELECT 1 FROM manifest_frames
+                  WHERE manifest = :manifest AND byte_offset = :offset AND data = :data) AS ok;
+
+-- name: manifest_frames
+SELECT byte_offset, data FROM manifest_frames WHERE manifest = :manifest ORDER BY byte_offset;
+
+-- name: manifest_length
+SELECT COALESCE(SUM(length(data)), 0)::bigint AS bytes FROM manifest_frames
+WHERE manifest = :manifest;
+
+-- name: cut_manifest
+DELETE FROM manifest_frames WHERE manifest = :manifest AND byte_offset >= :end
+RETURNING byte_offset;
+
+-- name: drop_manifest
+DELETE FROM manifest_frames WHERE manifest = :manifest RETURNING byte_offset;
+
+-- name: drop_transfer_manifest
+DELETE FROM manifest_frames
+WHERE manifest = (SELECT manifest_path FROM transfers WHERE id = :id);

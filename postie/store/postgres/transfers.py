@@ -277,6 +277,7 @@ class TransferQueries(WorkerQueries):
 
     async def delete(self, transfer_id: int) -> None:
         async with self._transaction("delete a transfer") as conn:
+            await execute(conn, "drop_transfer_manifest", id=transfer_id)
             await execute(conn, "delete_transfer", id=transfer_id)
 
 

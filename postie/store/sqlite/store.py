@@ -9,6 +9,7 @@ rows are mapped to the records of ``postie.store.records`` (``rows``).
 
 from __future__ import annotations
 
+from postie.manifest.storage import FileManifests, ManifestStorage
 from postie.store.sqlite.queue import QueueQueries
 from postie.store.sqlite.transfers import TransferQueries
 from postie.store.sqlite.verification import VerificationQueries
@@ -16,3 +17,12 @@ from postie.store.sqlite.verification import VerificationQueries
 
 class SQLiteStore(TransferQueries, VerificationQueries, QueueQueries):
     """``async with SQLiteStore(path) as store``: opens, migrates, closes."""
+
+    @property
+    def manifests(self) -> ManifestStorage:
+        """Where this store's manifests are: files (``store.manifests``, a folder of
+        this machine)."""
+        return _FILES
+
+
+_FILES = FileManifests()

@@ -120,6 +120,11 @@ EXPECTED_COLUMNS: dict[str, Columns] = {
         "finished_at": ("REAL", False, None, 0),
         "updated_at": ("REAL", True, None, 0),
     },
+    "manifest_frames": {
+        "manifest": ("TEXT", True, None, 1),
+        "byte_offset": ("INTEGER", True, None, 2),
+        "data": ("BLOB", True, None, 0),
+    },
     "queue_settings": {
         "key": ("TEXT", True, None, 1),
         "value": ("TEXT", True, None, 0),
@@ -209,6 +214,7 @@ EXPECTED_WITHOUT_ROWID = {
     "queue_settings",
     "workers",
     "job_deferrals",
+    "manifest_frames",
 }
 
 

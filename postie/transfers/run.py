@@ -207,7 +207,9 @@ class TransferRun:
                 return
             try:
                 await self.checkpoint()
-            except errors.TransferBusy as exc:
+            except (errors.TransferBusy, errors.StoreUnreachable) as exc:
+                # another process holds the transfer now, or the store's server stayed
+                # away past store.reconnect_timeout (while it is away, a checkpoint waits)
                 if self.job is not None:
                     self.job.stop(exc)
                 return

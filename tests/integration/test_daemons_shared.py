@@ -15,11 +15,9 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +31,7 @@ from tests import postgres
 from tests.conftest import REPO, Inn
 from tests.integration.innlog import NEWS_LOG, InnLog
 from tests.integration.readback import rebuild_from_nzb
+from tests.relay import Relay
 
 pytestmark = pytest.mark.inn
 
@@ -227,41 +226,6 @@ def test_three_daemons_post_twelve_jobs_each_once(inn: Inn, shared: Shared) -> N
     assert sorted(int(j) for ids in started[1:] for j in ids) == [j["id"] for j in jobs]
     assert any(f"job {killed_job} interrupted before" in t for t in texts[1:])
     assert all(j["attempts"] == 1 for j in jobs if j["id"] != killed_job), [dict(j) for j in jobs]
-
-
-class Relay:
-    """A TCP relay to INN that the test can hold: while held, nothing the server sends
-    reaches the client, so a daemon posting through it waits with its job in hand,
-    alive and holding no store lock (a SIGSTOP could freeze it inside a transaction)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.held = threading.Event()
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.server.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
-
-    def _pipe(self, src: socket.socket, dst: socket.socket, replies: bool) -> None:
-        with contextlib.suppress(OSError):
-            while data := src.recv(65536):
-                while replies and self.held.is_set():
-                    time.sleep(0.05)
-                dst.sendall(data)
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self.server.close()
 
 
 def test_a_running_daemon_takes_over_a_dead_daemons_job(inn: Inn, shared: Shared) -> None:

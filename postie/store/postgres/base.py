@@ -122,26 +122,32 @@ class StoreBase:
         await self.aclose()
 
     async def open(self) -> None:
+        # no floor of connections kept open: asyncpg would restore it in the background,
+        # logging a traceback per try while the server is away (see _wait_back)
         try:
             self._pool = await asyncpg.create_pool(
                 self.url,
-                min_size=1,
+                min_size=0,
                 max_size=POOL_SIZE,
                 timeout=self.busy_timeout,
                 server_settings={"application_name": "postie"},
             )
+            conn = await self._pool.acquire()
         except BaseException as exc:
+            await self.aclose()
             raise self._connect_error(exc) from None
         try:
-            async with self._pool.acquire() as conn:
-                await migrate(conn, self.location, create=self._create)
-                await self._sync_clock(conn)
+            await migrate(conn, self.location, create=self._create)
+            await self._sync_clock(conn)
         except asyncpg.PostgresError as exc:
+            await self._pool.release(conn)
             await self.aclose()
             raise self._error(exc, "open") from None
         except BaseException:
+            await self._pool.release(conn)
             await self.aclose()
             raise
+        await self._pool.release(conn)
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None
@@ -289,8 +295,8 @@ class StoreBase:
         if outage is None:
             outage = self._outage = _Outage(time.monotonic(), _why(exc))
             log.warning(
-                "lost the database %s (%s, to %s); waiting for it to come back (up to %g s,"
-                " store.reconnect_timeout)",
+                "lost the database %s (%s) while trying to %s; waiting for it to come back"
+                " (up to %g s, store.reconnect_timeout)",
                 self.location,
                 outage.why,
                 doing,

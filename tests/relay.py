@@ -61,8 +61,15 @@ class Relay:
             except OSError:
                 _reset(client)
                 continue
-            with self._lock:
-                self._open.update((client, upstream))
+            with self._lock:  # a cut since the look above drops it (looked at again here)
+                kept = not self.down
+                if kept:
+                    self._open.update((client, upstream))
+            if not kept:
+                self.cuts += 1
+                _reset(client)
+                _reset(upstream)
+                continue
             threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
 
@@ -78,6 +85,8 @@ class Relay:
             dst.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked accepting
         self.server.close()
         with self._lock:
             dropped, self._open = self._open, set()

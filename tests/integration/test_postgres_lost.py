@@ -175,59 +175,113 @@ def test_a_database_away_too_long_ends_the_post_and_the_same_command_goes_on(
     s.check_posted_once()
 
 
-@pytest.mark.inn
-def test_a_daemons_job_rides_out_a_lost_database(inn: Inn, tmp_path: Path, url: str) -> None:
-    """A daemon posting a job when its database is cut for 5 s: one warning, one line
-    when it is back, the job done, the NZB complete and byte-exact, no article accepted
-    twice; the daemon stops cleanly after."""
-    if not NEWS_LOG.exists():
-        pytest.skip("needs INN's log of accepted articles")
-    host, port = postgres.address()
-    db = Relay(host, port)
-    news = Relay(inn.host, inn.open_port, delay=0.02)
-    s = Shared(inn, tmp_path, through(url, db))
-    try:
-        settings = json.loads(s.config.read_text())
-        settings["servers"][0].update(host="127.0.0.1", port=news.port)
+class DaemonPosting:
+    """A daemon (``Shared``) whose store and news server are each reached through a
+    relay, a 200-article file dropped into its watch folder, INN's log."""
+
+    def __init__(self, inn: Inn, tmp_path: Path, url: str, **store: object) -> None:
+        if not NEWS_LOG.exists():
+            pytest.skip("needs INN's log of accepted articles")
+        host, port = postgres.address()
+        self.inn = inn
+        self.tmp = tmp_path
+        self.db = Relay(host, port)
+        self.news = Relay(inn.host, inn.open_port, delay=0.02)
+        self.shared = Shared(inn, tmp_path, through(url, self.db))
+        settings = json.loads(self.shared.config.read_text())
+        settings["servers"][0].update(host="127.0.0.1", port=self.news.port)
         settings["posting"]["article_size"] = ARTICLE
-        s.config.write_text(json.dumps(settings))
-        log = InnLog(s.domain)
-        data = os.urandom(200 * ARTICLE)
+        settings["store"].update(store)
+        self.shared.config.write_text(json.dumps(settings))
+        self.log = InnLog(self.shared.domain)
+        self.data = os.urandom(200 * ARTICLE)
+        self.accepted: dict[str, int] = {}
+        self.nzb = self.shared.output / "big.bin.nzb"
+
+    def close(self) -> None:
+        self.shared.kill()
+        self.db.close()
+        self.news.close()
+
+    def drop_and_cut(self, seconds: float) -> None:
+        """Start a daemon, drop the file, cut the database once 40 articles are in."""
+        s = self.shared
         s.start(1)
         s.wait_for(lambda: "ready: " in s.texts()[0], 60, "the daemon to be ready")
-        staging = tmp_path / "big.bin"
-        staging.write_bytes(data)
+        staging = self.tmp / "big.bin"
+        staging.write_bytes(self.data)
         staging.rename(s.watch / "big.bin")
-        accepted: dict[str, int] = {}
+        s.wait_for(lambda: len(self.seen()) >= 40, 60, "the job under way")
+        self.db.cut(seconds)
 
-        def posted(n: int) -> bool:
-            for mid in log.accepted_since_last(pause=0):
-                accepted[mid] = accepted.get(mid, 0) + 1
-            return len(accepted) >= n
+    def seen(self, settle: bool = False) -> dict[str, int]:
+        more = self.log.settle() if settle else self.log.accepted_since_last(pause=0)
+        for mid in more:
+            self.accepted[mid] = self.accepted.get(mid, 0) + 1
+        return self.accepted
 
-        s.wait_for(lambda: posted(40), 60, "the job under way")
-        db.cut(5)
-        nzb_path = s.output / "big.bin.nzb"
-        s.wait_for(nzb_path.exists, 120, "the NZB")
+    def wait_done(self) -> None:
+        s = self.shared
+        s.wait_for(self.nzb.exists, 120, "the NZB")
         s.wait_for(
             lambda: [j["state"] for j in s.rows("SELECT state FROM jobs")] == ["done"],
             60,
             "the job done",
         )
-        assert s.stop() == [0], s.texts()[0]
+
+    def check_posted_once(self) -> None:
+        accepted = self.seen(settle=True)
+        assert all(n == 1 for n in accepted.values()), "a Message-ID accepted twice"
+        listed = [seg.message_id for f in nzb.read(self.nzb).files for seg in f.segments]
+        assert len(listed) == 200
+        assert set(listed) == set(accepted)
+        rebuilt = rebuild_from_nzb(self.nzb, self.inn.host, self.inn.open_port)
+        assert rebuilt["big.bin"].data == self.data
+
+
+@pytest.mark.inn
+def test_a_daemons_job_rides_out_a_lost_database(inn: Inn, tmp_path: Path, url: str) -> None:
+    """A daemon posting a job when its database is cut for 5 s: one warning, one line
+    when it is back, the job done, the NZB complete and byte-exact, no article accepted
+    twice; the daemon stops cleanly after."""
+    d = DaemonPosting(inn, tmp_path, url)
+    try:
+        d.drop_and_cut(5)
+        d.wait_done()
+        assert d.shared.stop() == [0], d.shared.texts()[0]
     finally:
-        s.kill()
-        db.close()
-        news.close()
-    text = s.texts()[0]
-    assert db.cuts, "the cut dropped no connection"
+        d.close()
+    text = d.shared.texts()[0]
+    assert d.db.cuts, "the cut dropped no connection"
     assert text.count(LOST) == 1, text
     assert text.count(BACK) == 1, text
-    for mid in log.settle():
-        accepted[mid] = accepted.get(mid, 0) + 1
-    assert all(n == 1 for n in accepted.values()), "a Message-ID accepted twice"
-    listed = [seg.message_id for f in nzb.read(nzb_path).files for seg in f.segments]
-    assert len(listed) == 200
-    assert set(listed) == set(accepted)
-    rebuilt = rebuild_from_nzb(nzb_path, inn.host, inn.open_port)
-    assert rebuilt["big.bin"].data == data
+    d.check_posted_once()
+
+
+@pytest.mark.inn
+def test_a_daemon_whose_database_stays_away_stops_and_its_job_is_taken_again(
+    inn: Inn, tmp_path: Path, url: str
+) -> None:
+    """The database cut for longer than store.reconnect_timeout (2 s) mid-job: the
+    daemon stops (exit 1) with one error line; a daemon started once the database is
+    back takes the job again and completes it with the same Message-IDs."""
+    d = DaemonPosting(inn, tmp_path, url, reconnect_timeout=2)
+    s = d.shared
+    try:
+        d.drop_and_cut(8)
+        assert s.procs[0].wait(60) == 1, s.texts()[0]
+        del s.procs[0]  # ended
+        Posting.wait(lambda: not d.db.down, "the database to be back")
+        s.start(1)
+        d.wait_done()
+        assert s.stop() == [0], s.texts()[1]
+    finally:
+        d.close()
+    first, second = s.texts()
+    errors = [line for line in first.splitlines() if line.startswith("postie: error:")]
+    assert len(errors) == 1, first
+    assert "has been away for more than 2 s" in errors[0]
+    assert "run the same command again" in errors[0]
+    assert first.count(LOST) == 1, first
+    assert "resuming transfer 1" in second, second
+    d.check_posted_once()

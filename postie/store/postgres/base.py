@@ -294,6 +294,9 @@ class StoreBase:
         outage = self._outage
         if outage is None:
             outage = self._outage = _Outage(time.monotonic(), _why(exc))
+            # every connection of the pool is taken as dead: each is made anew when next
+            # used, so none found dead once the server is back counts as a second loss
+            await self.pool.expire_connections()
             log.warning(
                 "lost the database %s (%s) while trying to %s; waiting for it to come back"
                 " (up to %g s, store.reconnect_timeout)",

@@ -25,8 +25,9 @@ What is run again is safe to run again: a statement that failed before it was se
 read, or a transaction that gives the same result when its first run did commit (the
 connection can break while COMMIT is on the wire: its outcome is then unknown). Every
 state change of this store is written that way (leases, heartbeats, watermarks and
-states are set, not added to; inserts are ``ON CONFLICT``), and the two that are not
-(a new transfer, a job claim) first look for what their first run left (``recheck``). A
+states are set, not added to; inserts are ``ON CONFLICT``), and the three that are not
+(a new transfer, a job claim, rescheduling a missing article) first look for what a run
+whose answer was lost did, by the clock value it wrote (``recheck``). A
 claim of verification work whose answer was lost leaves leases nobody knows of: they
 run out and the work is claimed again. Only when the server stays away longer than
 ``reconnect_timeout`` (``store.reconnect_timeout``) does a statement fail, with one

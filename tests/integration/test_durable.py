@@ -202,6 +202,44 @@ async def test_posting_holds_while_the_lease_cannot_be_renewed(
     assert any(t > end for t in articles.at), "nothing left to post after the cut"
 
 
+async def test_a_transfer_taken_over_while_the_store_was_away_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store away (checkpoints wait) past the transfer's lease, and another
+    instance takes the transfer over meanwhile: when the store is back, the checkpoint
+    finds the lease gone and the run stops (TransferBusy), posting nothing more; the
+    other instance's lease stands."""
+    monkeypatch.setattr(postie.transfers.run, "LEASE_SECONDS", 1.0)
+    make_tree(tmp_path / "src", {"a.bin": 400 * ARTICLE})
+    back = asyncio.Event()
+    back.set()
+    taken: list[float] = []
+
+    async def take_over() -> None:
+        await articles.reached.wait()
+        back.clear()
+        await asyncio.sleep(1.5)  # the lease (1 s) ran out
+        async with open_store(tmp_path / "db" / "postie.db") as other:
+            await other.claim(1, owner="another-instance", lease=60)
+        taken.append(time.monotonic())
+        back.set()
+
+    async with FaultyNNTPServer() as server:
+        server.faults.reply_delay = 0.01
+        articles = server.articles = Timed(signal_at=40)
+        taking = asyncio.create_task(take_over())
+        with pytest.raises(errors.TransferBusy, match="taken over by another process"):
+            await post(server, tmp_path, tmp_path / "src", store_back=back)
+        await taking
+    (at,) = taken
+    assert len(articles) < 400
+    assert [t for t in articles.at if t > at] == [], "posted after another took it over"
+    async with open_store(tmp_path / "db" / "postie.db") as store:
+        transfer = await store.get(1)
+    assert transfer is not None
+    assert transfer.lease_owner == "another-instance"
+
+
 @pytest.mark.parametrize("step", [1024, 8])
 async def test_no_article_reaches_the_server_before_its_line_and_frontier_are_durable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: int

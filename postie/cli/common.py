@@ -210,7 +210,11 @@ async def open_store(
     path = location if isinstance(location, Path) else None
     empty = not create and not named and path is not None and not path.exists()
     async with stores.open_store(
-        location, busy_timeout=cfg.store.busy_timeout, create=create, in_memory=empty
+        location,
+        busy_timeout=cfg.store.busy_timeout,
+        create=create,
+        in_memory=empty,
+        reconnect_timeout=cfg.store.reconnect_timeout,
     ) as store:
         if owner is None:
             yield store, manifest_dir(cfg, path)

@@ -173,6 +173,8 @@ async def _main(cfg: Config, db: str | None) -> int:
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, on_signal, number)
         await daemon.run()
+        if daemon.failure is not None:
+            raise daemon.failure
     return common.EXIT_OK
 
 

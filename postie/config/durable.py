@@ -36,6 +36,14 @@ class StoreConfig(Section, frozen=True):
     ] = None
     busy_timeout: Annotated[float, Meta(gt=0, le=3600)] = 10.0
     checkpoint_interval: Annotated[float, Meta(gt=0, le=600)] = 1.0
+    reconnect_timeout: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=7 * 86400,
+            description="seconds a lost PostgreSQL server is waited for before giving up",
+        ),
+    ] = 300.0
 
     key_rules: ClassVar[KeyRules] = {"url": _store_url}
 

@@ -151,6 +151,7 @@ class Daemon:
         self.counts = JobCounts()
         self.runtime: Runtime | None = None  # once running
         self._stopping = asyncio.Event()
+        self.failure: errors.StoreUnreachable | None = None  # the store's server stayed away
         self._wake = asyncio.Event()
         self._problems: dict[str, float] = {}
         self._transfers: TransferService | None = None
@@ -162,6 +163,14 @@ class Daemon:
             return
         self._stopping.set()  # running jobs stop taking articles (TransferService.post)
         log.info("stopping: no new jobs; %d running job(s) stop", len(self.running))
+
+    def lost_store(self, exc: errors.StoreUnreachable) -> None:
+        """The store's server stayed away past ``store.reconnect_timeout`` (while it is
+        away, every statement waits): stop; the command ends with ``exc``. Running jobs'
+        leases run out, and the next start (of any daemon) takes them again."""
+        if self.failure is None:
+            self.failure = exc
+        self.stop()
 
     @property
     def stopping(self) -> bool:
@@ -226,6 +235,9 @@ class Daemon:
                 job = await self.store.claim_job(
                     owner=self.owner, lease=JOB_LEASE, instance=self.instance
                 )
+            except errors.StoreUnreachable as exc:
+                self.lost_store(exc)
+                return
             except errors.StoreError as exc:
                 log.warning("cannot take a job (will try again): %s", exc)
                 job = None
@@ -249,6 +261,8 @@ class Daemon:
         renew = asyncio.create_task(self._renew(job))
         try:
             await self._post(item)
+        except errors.StoreUnreachable as exc:
+            self.lost_store(exc)
         except errors.Stopped:
             log.info("job %d stopped; it resumes at the next start", job.id)
             await self._end(job, JobState.QUEUED, "stopped by the daemon", give_back=True)

@@ -162,6 +162,11 @@ class PostingJob:
             raise pipeline.fatal
         return JobResult(self.plan, self.states, time.monotonic() - self._started)
 
+    def hold(self, held: bool) -> None:
+        """``held``: start posting no article (those on the wire finish) until released
+        (False); its transfer's lease could not be renewed, say."""
+        self._pipeline.hold(held)
+
     def stop(self, reason: str | errors.PostieError) -> None:
         """Stop taking articles: those on the wire finish their exchange, the rest are
         left for a later run; ``run`` then raises ``Stopped`` (or ``reason``, when it is

@@ -102,6 +102,8 @@ class Pipeline:
         self._covered = manifest.frontier if manifest is not None else 0  # durable frontier
         self._asked: asyncio.Future[int] | None = None  # the next frontier, being written
         self._asked_for = 0
+        self._go = asyncio.Event()  # cleared: no worker starts an article (``hold``)
+        self._go.set()
 
     def stop(self, error: errors.PostieError) -> None:
         """Stop the job with ``error`` (the first one given is kept)."""
@@ -109,6 +111,15 @@ class Pipeline:
             self.fatal = error
             self.delivery.stop()
         self._kick.set()
+        self._go.set()  # held workers see the error and post nothing more
+
+    def hold(self, held: bool) -> None:
+        """``held``: workers start no article (those on the wire finish) until released
+        (False); the other stages go on up to the ByteBudget."""
+        if held:
+            self._go.clear()
+        else:
+            self._go.set()
 
     def release_all(self) -> None:
         """Give back the reservations of the articles still in flight (the job ended)."""
@@ -344,6 +355,8 @@ class Pipeline:
                 # Look one article ahead: with it in hand the lane may send its POST
                 # right behind the current article (pipelining).
                 ahead = queue.get_nowait() if not queue.empty() else _EMPTY
+                if not self._go.is_set():
+                    await self._go.wait()
                 try:
                     if self.fatal is None and item.state.error is None:
                         await post(

@@ -56,6 +56,7 @@ def open_store(
     worker_ttl: float = WORKER_TTL,
     create: bool = True,
     in_memory: bool = False,
+    reconnect_timeout: float = 300.0,
 ) -> Store:
     """The store at ``location``, to use as ``async with open_store(...) as store``
     (opening migrates it). A path (or ``sqlite://PATH``) is an SQLite file;
@@ -68,7 +69,9 @@ def open_store(
     ``create``: make the store (and its folder) if there is none; without it, a missing
     store is ``StoreMissing`` and nothing is created (the commands that only read).
     ``in_memory``: an empty store in memory that only names ``location`` (in messages);
-    nothing is read from it or written to it (SQLite only)."""
+    nothing is read from it or written to it (SQLite only). ``reconnect_timeout``:
+    seconds a PostgreSQL server that went away is waited for (statements wait and go on
+    when it is back) before they fail (``StoreUnreachable``)."""
     if is_server(location):
         try:
             from postie.store.postgres import PostgresStore  # only when used
@@ -85,6 +88,7 @@ def open_store(
             clock=clock,
             worker_ttl=worker_ttl,
             create=create,
+            reconnect_timeout=reconnect_timeout,
         )
 
     from postie.store.sqlite import SQLiteStore  # the implementation, only when used

@@ -37,7 +37,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from postie.errors import StoreError
+from postie.errors import StoreError, StoreUnreachable
 from postie.store.records import Worker
 
 if TYPE_CHECKING:
@@ -143,6 +143,8 @@ async def heartbeating(
         await asyncio.gather(beat, return_exceptions=True)
         try:
             await asyncio.shield(store.deregister_worker(owner))
+        except StoreUnreachable:
+            pass  # the server stayed away: the error that ends the command says so
         except StoreError as exc:
             log.warning("this process's leases were not released (they run out): %s", exc)
 
@@ -166,5 +168,7 @@ async def _beat(
                     owner,
                 )
                 await store.register_worker(owner, name=name, process=process, instance=instance)
+        except StoreUnreachable:
+            return  # the server stayed away past its bound: the command is ending
         except StoreError as exc:
             log.warning("heartbeat not recorded (will try again): %s", exc)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from array import array
 from collections.abc import AsyncIterator, Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ class TransferRun:
         self._states: Mapping[int, FileState] = {}
         self._all_saved = False
         self._lost_saved: set[int] = set()
+        self._renewed = time.monotonic()  # when the last checkpoint renewing the lease began
 
     async def check_server(self) -> PostingJob:
         """STAT the parts that may have arrived before a crash; build the job."""
@@ -131,6 +133,7 @@ class TransferRun:
         job = self.job if self.job is not None else await self.check_server()
         prepared = self.prepared
         stop = asyncio.Event()
+        self._renewed = time.monotonic()
         checkpoints = asyncio.create_task(self._checkpoints(stop), name="checkpoints")
         fatal: BaseException | None = None
         result: JobResult | None = None
@@ -207,13 +210,40 @@ class TransferRun:
             if stop.is_set():
                 return
             try:
-                await self.checkpoint()
-            except errors.TransferBusy as exc:
+                await self._renewing()
+            except (errors.TransferBusy, errors.StoreUnreachable) as exc:
+                # another process holds the transfer now, or the store's server stayed
+                # away past store.reconnect_timeout (while it is away, a checkpoint waits)
                 if self.job is not None:
                     self.job.stop(exc)
                 return
             except errors.StoreError as exc:
                 log.warning("checkpoint not saved (will try again): %s", exc)
+
+    async def _renewing(self) -> None:
+        """A checkpoint (it renews the transfer's lease). One that has not got through
+        by half the lease after the last one did (the store's server is away: it waits
+        for it) holds the job: no article is started while the lease could run out and
+        another instance take the transfer over; the next one that gets through lets it
+        go on, and one that finds the lease taken stops it (``TransferBusy``)."""
+        job = self.job
+        started = time.monotonic()
+        saving = asyncio.create_task(self.checkpoint(), name="checkpoint")
+        held = False
+        try:
+            left = self._renewed + LEASE_SECONDS / 2 - started
+            done, _ = await asyncio.wait({saving}, timeout=max(0.0, left))
+            if not done and job is not None:
+                job.hold(True)
+                held = True
+            await saving
+            self._renewed = started
+        except BaseException:
+            saving.cancel()
+            raise
+        finally:
+            if held and job is not None:
+                job.hold(False)
 
     def _track(self, job: PostingJob, *, fresh: bool) -> None:
         """Index the job's files; ``fresh``: as they are now is what the store has."""

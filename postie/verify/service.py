@@ -225,6 +225,8 @@ class VerificationService:
         while True:
             try:
                 await self.run_pass()
+            except errors.StoreUnreachable:
+                raise  # its server stayed away past store.reconnect_timeout: the loop ends
             except (errors.StoreError, errors.ManifestError, errors.NNTPError) as exc:
                 log.warning("verification pass ended early (will try again): %s", exc)
             self._work.counters.phase = "waiting"

@@ -15,11 +15,9 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -35,6 +33,7 @@ from tests import postgres
 from tests.conftest import REPO, Inn, run_postie
 from tests.integration.innlog import NEWS_LOG, InnLog
 from tests.integration.readback import rebuild_from_nzb
+from tests.relay import Relay
 
 pytestmark = pytest.mark.inn
 
@@ -257,45 +256,6 @@ def test_three_daemons_post_twelve_jobs_each_once(inn: Inn, shared: Shared) -> N
     assert all(j["attempts"] == 1 for j in jobs if j["id"] != killed_job), [dict(j) for j in jobs]
     if s.url:  # each daemon had a folder of its own: every manifest was in the database
         assert s.manifest_files() == []
-
-
-class Relay:
-    """A TCP relay to INN that the test can hold: while held, nothing the server sends
-    reaches the client, so a daemon posting through it waits with its job in hand,
-    alive and holding no store lock (a SIGSTOP could freeze it inside a transaction)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.held = threading.Event()
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.server.getsockname()[1]
-        self.sockets: list[socket.socket] = []  # closed by close(), not left to the GC
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
-
-    def _pipe(self, src: socket.socket, dst: socket.socket, replies: bool) -> None:
-        with contextlib.suppress(OSError):
-            while data := src.recv(65536):
-                while replies and self.held.is_set():
-                    time.sleep(0.05)
-                dst.sendall(data)
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self.server.close()
-        for sock in self.sockets:
-            sock.close()
 
 
 def test_a_running_daemon_takes_over_a_dead_daemons_job(inn: Inn, shared: Shared) -> None:

@@ -25,6 +25,7 @@ import pytest
 import zstandard
 
 import postie.runtime.pipeline
+import postie.transfers.run
 from postie import errors, manifest, nzb
 from postie.config import Config, parse_config
 from postie.manifest import ManifestWriter
@@ -110,6 +111,7 @@ async def post(
     budget: int | None = None,
     writer: Callable[[ManifestWriter], ManifestWriter] | None = None,
     before_post: Callable[[], object] | None = None,
+    store_back: asyncio.Event | None = None,
 ) -> tuple[Outcome, Store]:
     cfg = config(server, article, budget)
     owner = new_owner()
@@ -128,10 +130,12 @@ async def post(
             prepared.writer = SlowWriter(prepared.writer, durable, fail_after)
         if writer is not None:
             prepared.writer = writer(prepared.writer)
-        if store_calls is not None or on_checkpoint is not None:
+        if store_calls is not None or on_checkpoint is not None or store_back is not None:
             real = store.checkpoint
 
             async def counting(*args: Any, **kwargs: Any) -> None:
+                if store_back is not None:  # cleared: as a lost server, waited for
+                    await store_back.wait()
                 if store_calls is not None:
                     store_calls.append(time.monotonic())
                 if on_checkpoint is not None:
@@ -144,6 +148,96 @@ async def post(
         async with Runtime(cfg) as runtime:
             run = TransferRun(runtime, store, prepared, owner=owner, checkpoint_interval=interval)
             return await run.post(), store
+
+
+class Timed(dict[str, bytes]):
+    """The server's article dict: when each article arrived (monotonic)."""
+
+    def __init__(self, signal_at: int) -> None:
+        super().__init__()
+        self.at: list[float] = []
+        self.signal_at = signal_at
+        self.reached = asyncio.Event()  # set once signal_at articles arrived
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        self.at.append(time.monotonic())
+        super().__setitem__(key, value)
+        if len(self) >= self.signal_at:
+            self.reached.set()
+
+
+async def test_posting_holds_while_the_lease_cannot_be_renewed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint that does not get through (the store's server is away: it waits)
+    holds the job once half the lease has passed since the last one did: no article is
+    started until the lease is renewed, then the job goes on and completes."""
+    monkeypatch.setattr(postie.transfers.run, "LEASE_SECONDS", 1.0)  # held after 0.5 s
+    make_tree(tmp_path / "src", {"a.bin": 400 * ARTICLE})
+    back = asyncio.Event()
+    back.set()
+    window: list[float] = []
+
+    async def cut() -> None:
+        await articles.reached.wait()
+        back.clear()
+        window.append(time.monotonic())
+        await asyncio.sleep(2.5)
+        window.append(time.monotonic())
+        back.set()
+
+    async with FaultyNNTPServer() as server:
+        server.faults.reply_delay = 0.01
+        articles = server.articles = Timed(signal_at=40)
+        cutting = asyncio.create_task(cut())
+        outcome, _ = await post(server, tmp_path, tmp_path / "src", store_back=back)
+        await cutting
+    assert outcome.complete
+    assert len(articles) == 400
+    start, end = window
+    # held from 0.5 s after the last checkpoint that got through (at most one interval
+    # before the cut), the articles on the wire then finishing (3 connections)
+    during = [t for t in articles.at if start + 0.8 < t < end]
+    assert during == [], f"{len(during)} articles posted while the lease could run out"
+    assert any(t > end for t in articles.at), "nothing left to post after the cut"
+
+
+async def test_a_transfer_taken_over_while_the_store_was_away_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store away (checkpoints wait) past the transfer's lease, and another
+    instance takes the transfer over meanwhile: when the store is back, the checkpoint
+    finds the lease gone and the run stops (TransferBusy), posting nothing more; the
+    other instance's lease stands."""
+    monkeypatch.setattr(postie.transfers.run, "LEASE_SECONDS", 1.0)
+    make_tree(tmp_path / "src", {"a.bin": 400 * ARTICLE})
+    back = asyncio.Event()
+    back.set()
+    taken: list[float] = []
+
+    async def take_over() -> None:
+        await articles.reached.wait()
+        back.clear()
+        await asyncio.sleep(1.5)  # the lease (1 s) ran out
+        async with open_store(tmp_path / "db" / "postie.db") as other:
+            await other.claim(1, owner="another-instance", lease=60)
+        taken.append(time.monotonic())
+        back.set()
+
+    async with FaultyNNTPServer() as server:
+        server.faults.reply_delay = 0.01
+        articles = server.articles = Timed(signal_at=40)
+        taking = asyncio.create_task(take_over())
+        with pytest.raises(errors.TransferBusy, match="taken over by another process"):
+            await post(server, tmp_path, tmp_path / "src", store_back=back)
+        await taking
+    (at,) = taken
+    assert len(articles) < 400
+    assert [t for t in articles.at if t > at] == [], "posted after another took it over"
+    async with open_store(tmp_path / "db" / "postie.db") as store:
+        transfer = await store.get(1)
+    assert transfer is not None
+    assert transfer.lease_owner == "another-instance"
 
 
 @pytest.mark.parametrize("step", [1024, 8])

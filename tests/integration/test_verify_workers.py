@@ -1,10 +1,17 @@
-"""Two verification workers in two processes on one SQLite store.
+"""Verification workers in separate processes on one store, SQLite or PostgreSQL
+(each test runs on both: one file, or one database as instances on several machines
+share).
 
 The store holds 200 missing articles of one transfer (the server has them all, so
 a worker that claims one STATs it, finds it and forgets it). Each worker logs
-every claim. No article may be claimed by both. A worker killed while holding
-leases leaves them to the other: if the dead worker was on another host, only
-once they ran out; on this host (its process is provably gone) at once.
+every claim. Three workers started together: no article is claimed by two, and the
+server is asked for each exactly once (the round checks every article once). A
+worker killed while holding leases leaves them to the others: if the dead worker was
+on another host, only once they ran out; on this host (its process is provably gone)
+at once.
+
+(The scans of one transfer's files are claimed whole by one worker, by design of
+``claim_check``: they are not spread over the workers.)
 """
 
 from __future__ import annotations
@@ -15,19 +22,33 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from postie.store import open_store
 from postie.store.api import NewFile, NewTransfer
 from postie.store.lease import new_owner
 from postie.testing import Faults, FaultyNNTPServer
+from tests import postgres
 
 REPO = Path(__file__).resolve().parents[2]
 ARTICLES = 200
 
 
-async def seeded_store(tmp_path: Path, server: FaultyNNTPServer) -> Path:
-    db = tmp_path / "postie.db"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where the workers' store is: an SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "postie.db")
+        return
+    with postgres.fresh() as url:
+        yield url
+
+
+async def seeded_store(db: str, tmp_path: Path, server: FaultyNNTPServer) -> str:
     async with open_store(db) as store:
         tid = await store.create(
             NewTransfer(
@@ -52,7 +73,7 @@ async def seeded_store(tmp_path: Path, server: FaultyNNTPServer) -> Path:
 
 
 async def worker(
-    db: Path, port: int, log: Path, lease: float, *extra: str, go: bool = True
+    db: str, port: int, log: Path, lease: float, *extra: str, go: bool = True
 ) -> asyncio.subprocess.Process:
     """A worker process, ready (imported, store open); started unless ``go`` is False
     (then ``start`` it: two workers started together race for the same rows)."""
@@ -60,7 +81,7 @@ async def worker(
         sys.executable,
         "-m",
         "tests.integration.verify_worker",
-        str(db),
+        db,
         str(port),
         str(log),
         str(lease),
@@ -92,28 +113,33 @@ def keys(entries: list[dict[str, object]]) -> list[tuple[int, int, int]]:
     return [tuple(k) for e in entries for k in e["keys"]]  # type: ignore[attr-defined]
 
 
-async def test_two_workers_never_process_the_same_row(tmp_path: Path) -> None:
+async def test_three_workers_never_process_the_same_row(tmp_path: Path, db: str) -> None:
     async with FaultyNNTPServer(faults=Faults(reply_delay=0.002)) as server:
-        db = await seeded_store(tmp_path, server)
-        logs = [tmp_path / "w1.jsonl", tmp_path / "w2.jsonl"]
+        await seeded_store(db, tmp_path, server)
+        logs = [tmp_path / f"w{i}.jsonl" for i in range(3)]
         procs = [await worker(db, server.port, log, 60.0, go=False) for log in logs]
         for proc in procs:
             await start(proc)
         codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), 120)
-        assert codes == [0, 0]
-    first, second = keys(claims(logs[0])), keys(claims(logs[1]))
-    assert first, "both workers should have had work"
-    assert second, "both workers should have had work"
-    assert len(set(first)) == len(first)
-    assert len(set(second)) == len(second)
-    assert not set(first) & set(second), "an article was claimed by both workers"
-    assert len(first) + len(second) == ARTICLES
+        assert codes == [0, 0, 0]
+        stats = Counter(c.split()[1] for c in server.commands if c.startswith("STAT "))
+    taken = [keys(claims(log)) for log in logs]
+    for mine in taken:
+        assert mine, "every worker should have had work"
+        assert len(set(mine)) == len(mine)
+    for i, mine in enumerate(taken):
+        for theirs in taken[i + 1 :]:
+            assert not set(mine) & set(theirs), "an article was claimed by two workers"
+    assert sum(len(mine) for mine in taken) == ARTICLES
+    # the round asked the server for every article once: none twice, none left out
+    assert len(stats) == ARTICLES
+    assert set(stats.values()) == {1}
     async with open_store(db) as store:
         assert await store.failures(1) == ()
 
 
 async def killed_holder(
-    tmp_path: Path, server: FaultyNNTPServer, db: Path, lease: float, *flags: str
+    tmp_path: Path, server: FaultyNNTPServer, db: str, lease: float, *flags: str
 ) -> tuple[dict[str, object], set[tuple[int, int, int]]]:
     held_log = tmp_path / "held.jsonl"
     holder = await worker(db, server.port, held_log, lease, "hold", *flags)
@@ -129,12 +155,12 @@ async def killed_holder(
 
 
 async def test_a_killed_workers_leases_are_taken_over_after_they_expire(
-    tmp_path: Path,
+    tmp_path: Path, db: str
 ) -> None:
     """The dead worker was on another host: its leases must run out first."""
     lease = 3.0
     async with FaultyNNTPServer() as server:
-        db = await seeded_store(tmp_path, server)
+        await seeded_store(db, tmp_path, server)
         held, held_keys = await killed_holder(tmp_path, server, db, lease, "elsewhere")
         other_log = tmp_path / "other.jsonl"
         other = await worker(db, server.port, other_log, lease)
@@ -151,15 +177,20 @@ async def test_a_killed_workers_leases_are_taken_over_after_they_expire(
         assert await store.failures(1) == ()
 
 
-async def test_a_killed_worker_of_this_host_is_taken_over_at_once(tmp_path: Path) -> None:
+async def test_a_killed_worker_of_this_host_is_taken_over_at_once(tmp_path: Path, db: str) -> None:
     lease = 60.0
     async with FaultyNNTPServer() as server:
-        db = await seeded_store(tmp_path, server)
+        await seeded_store(db, tmp_path, server)
         held, held_keys = await killed_holder(tmp_path, server, db, lease)
-        other_log = tmp_path / "other.jsonl"
-        other = await worker(db, server.port, other_log, lease)
-        assert await asyncio.wait_for(other.wait(), 30) == 0
-    entries = claims(other_log)
+        other_logs = [tmp_path / "other1.jsonl", tmp_path / "other2.jsonl"]
+        others = [await worker(db, server.port, log, lease, go=False) for log in other_logs]
+        for proc in others:
+            await start(proc)
+        codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in others)), 60)
+        assert codes == [0, 0]
+    entries = [e for log in other_logs for e in claims(log)]
+    first, second = (keys(claims(log)) for log in other_logs)
+    assert not set(first) & set(second), "an article was claimed by two workers"
     assert held_keys <= set(keys(entries))
     assert set(keys(entries)) == {(1, 1, p) for p in range(1, ARTICLES + 1)}
     assert max(float(e["t"]) for e in entries) < float(held["t"]) + lease  # type: ignore[arg-type]

@@ -1,8 +1,9 @@
-"""A verification worker process for the two-process tests.
+"""A verification worker process for the tests of several workers on one store.
 
 ``python -m tests.integration.verify_worker DB PORT LOG LEASE [hold] [elsewhere]``:
-runs verification passes on the store at DB against the server on 127.0.0.1:PORT
-until no missing article is left, writing one JSON line per claim to LOG
+runs verification passes on the store at DB (an SQLite path or a PostgreSQL URL)
+against the server on 127.0.0.1:PORT until no missing article is left, writing one
+JSON line per claim to LOG
 (``{"t": time, "keys": [[transfer, file, part], ...]}``). With ``hold`` it stops
 after its first claim without releasing it (to be killed while holding leases).
 It runs as a worker of the store (a heartbeat row); with ``elsewhere`` its owner and
@@ -29,7 +30,7 @@ from postie.store.lease import Process, new_owner
 from postie.verify.service import VerificationService
 
 
-async def main(db: Path, port: int, log: Path, lease: float, hold: bool, elsewhere: bool) -> None:
+async def main(db: str, port: int, log: Path, lease: float, hold: bool, elsewhere: bool) -> None:
     cfg = parse_config(
         {
             "servers": [{"host": "127.0.0.1", "port": port, "max_connections": 2}],
@@ -75,6 +76,4 @@ async def main(db: Path, port: int, log: Path, lease: float, hold: bool, elsewhe
 if __name__ == "__main__":
     db, port, log, lease = sys.argv[1:5]
     flags = sys.argv[5:]
-    asyncio.run(
-        main(Path(db), int(port), Path(log), float(lease), "hold" in flags, "elsewhere" in flags)
-    )
+    asyncio.run(main(db, int(port), Path(log), float(lease), "hold" in flags, "elsewhere" in flags))

@@ -16,18 +16,37 @@ store a clock it moves (``clock=``); such a clock is used as it is.
 **The location.** The URL, with any password taken out, is what messages show; the
 password (from the URL, ``PGPASSWORD`` or the password file, which asyncpg reads like
 libpq) is never logged.
+
+**A lost connection.** When the server goes away (restarted, the network cut), every
+statement waits for it here, in one place (``_atomic``, ``_fetch``, ``_returning``): the
+first to see it logs one warning, one of the waiters probes with backoff, the one that
+gets through logs one line that it is back, and every waiter runs its statement again.
+What is run again is safe to run again: a statement that failed before it was sent, a
+read, or a transaction that gives the same result when its first run did commit (the
+connection can break while COMMIT is on the wire: its outcome is then unknown). Every
+state change of this store is written that way (leases, heartbeats, watermarks and
+states are set, not added to; inserts are ``ON CONFLICT``), and the three that are not
+(a new transfer, a job claim, rescheduling a missing article) first look for what a run
+whose answer was lost did, by the clock value it wrote (``recheck``). A
+claim of verification work whose answer was lost leaves leases nobody knows of: they
+run out and the work is claimed again. Only when the server stays away longer than
+``reconnect_timeout`` (``store.reconnect_timeout``) does a statement fail, with one
+``StoreUnreachable`` that says to run the same command again; from then on every
+statement that loses the connection fails at once (the command is ending).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import asyncpg
 
@@ -37,6 +56,12 @@ from postie.store.postgres.migrate import migrate
 from postie.store.postgres.sql import Conn, query
 
 POOL_SIZE = 4  # connections per store object at most
+RECONNECT_TIMEOUT = 300.0  # seconds a lost server is waited for (store.reconnect_timeout)
+FIRST_PROBE = 0.2  # seconds before the first try to reach a lost server; doubling up to
+LAST_PROBE = 5.0  # this
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def redact(url: str) -> str:
@@ -64,8 +89,12 @@ class StoreBase:
         clock: Callable[[], float] | None = None,
         worker_ttl: float = WORKER_TTL,
         create: bool = True,
+        reconnect_timeout: float = RECONNECT_TIMEOUT,
     ) -> None:
         self.url = url
+        self.reconnect_timeout = reconnect_timeout
+        self._outage: _Outage | None = None  # the server is away (see the module's docstring)
+        self._probing = asyncio.Lock()
         self.location = redact(url)
         self.path = None  # not a file: manifests and PAR2 work need folders of their own
         self.busy_timeout = busy_timeout
@@ -94,26 +123,32 @@ class StoreBase:
         await self.aclose()
 
     async def open(self) -> None:
+        # no floor of connections kept open: asyncpg would restore it in the background,
+        # logging a traceback per try while the server is away (see _wait_back)
         try:
             self._pool = await asyncpg.create_pool(
                 self.url,
-                min_size=1,
+                min_size=0,
                 max_size=POOL_SIZE,
                 timeout=self.busy_timeout,
                 server_settings={"application_name": "postie"},
             )
+            conn = await self._pool.acquire()
         except BaseException as exc:
+            await self.aclose()
             raise self._connect_error(exc) from None
         try:
-            async with self._pool.acquire() as conn:
-                await migrate(conn, self.location, create=self._create)
-                await self._sync_clock(conn)
+            await migrate(conn, self.location, create=self._create)
+            await self._sync_clock(conn)
         except asyncpg.PostgresError as exc:
+            await self._pool.release(conn)
             await self.aclose()
             raise self._error(exc, "open") from None
         except BaseException:
+            await self._pool.release(conn)
             await self.aclose()
             raise
+        await self._pool.release(conn)
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None
@@ -174,7 +209,7 @@ class StoreBase:
         return exc
 
     def _error(self, exc: BaseException, doing: str) -> StoreError:
-        if isinstance(exc, OSError | asyncpg.ConnectionDoesNotExistError):
+        if _lost(exc):
             return StoreUnreachable(
                 f"lost the connection to the PostgreSQL server {self._server} (the store"
                 f" {self.location}) to {doing}"
@@ -187,27 +222,167 @@ class StoreBase:
             raise StoreError(f"the transfer store {self.location} is not open")
         return self._pool
 
+    async def _atomic(
+        self,
+        doing: str,
+        work: Callable[[Conn], Awaitable[T]],
+        *,
+        recheck: Callable[[Conn], Awaitable[T | None]] | None = None,
+    ) -> T:
+        """``work(conn)`` as one transaction, its result; run again when the connection is
+        lost, once the server is back (see the module's docstring). ``work`` takes its
+        clock (``self.now()``) afresh each run, and must give the same result when its
+        earlier run did commit; unless ``recheck`` is given: after a run whose outcome is
+        unknown, ``recheck(conn)`` (its own transaction) returns what that run did, or
+        None when it did not commit (then ``work`` runs again)."""
+        unknown = False
+        while True:
+            sent = False
+            try:
+                async with self.pool.acquire() as conn:
+                    sent = True
+                    if unknown and recheck is not None:
+                        async with conn.transaction():
+                            found = await recheck(conn)
+                        if found is not None:
+                            return found
+                    async with conn.transaction():
+                        return await work(conn)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                if not _lost(exc):
+                    raise self._error(exc, doing) from None
+                unknown = unknown or sent
+                await self._wait_back(exc, doing)
+
     @asynccontextmanager
     async def _transaction(self, doing: str) -> AsyncIterator[Conn]:
         """One connection of the pool in one transaction: committed when the block ends,
-        rolled back when it raises."""
+        rolled back when it raises. A server that is away is waited for before the block
+        (nothing was sent yet); a connection lost inside it is ``StoreUnreachable``: a
+        block is not run again (``_atomic`` is)."""
+        while True:
+            try:
+                conn = await self.pool.acquire()
+                break
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                if not _lost(exc):
+                    raise self._error(exc, doing) from None
+                await self._wait_back(exc, doing)
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
+            async with conn.transaction():
                 yield conn
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             raise self._error(exc, doing) from None
+        finally:
+            await self.pool.release(conn)
 
     async def _returning(self, name: str, doing: str, **params: Any) -> list[dict[str, Any]]:
         """Run the changing statement ``name`` (``... RETURNING``) as a transaction of its
-        own; return the rows it changed."""
-        q = query(name)
-        try:
-            return [dict(r) for r in await self.pool.fetch(q.sql, *q.args(params))]
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            raise self._error(exc, doing) from None
+        own; return the rows it changed. Run again after a lost connection with the same
+        ``params``: for statements that may run twice, with no clock in their
+        parameters (``_atomic`` takes the clock afresh)."""
+        return await self._atomic(doing, lambda conn: fetch(conn, name, **params))
 
     async def _fetch(self, name: str, doing: str, **params: Any) -> list[dict[str, Any]]:
+        """The rows of the reading statement ``name``."""
         return await self._returning(name, doing, **params)
+
+    # --- a lost server --------------------------------------------------------------------
+
+    async def _wait_back(self, exc: BaseException, doing: str) -> None:
+        """Return once the server answers again after ``exc`` lost it; raise
+        ``StoreUnreachable`` when it stays away past ``reconnect_timeout``."""
+        outage = self._outage
+        if outage is None:
+            outage = self._outage = _Outage(time.monotonic(), _why(exc))
+            # every connection of the pool is taken as dead: each is made anew when next
+            # used, so none found dead once the server is back counts as a second loss
+            await self.pool.expire_connections()
+            log.warning(
+                "lost the database %s (%s) while trying to %s; waiting for it to come back"
+                " (up to %g s, store.reconnect_timeout)",
+                self.location,
+                outage.why,
+                doing,
+                self.reconnect_timeout,
+            )
+        async with self._probing:
+            if self._outage is not outage:
+                return  # another waiter's probe got through
+            delay = FIRST_PROBE
+            while not outage.gave_up:
+                left = outage.since + self.reconnect_timeout - time.monotonic()
+                if left <= 0:
+                    outage.gave_up = True
+                    break
+                await asyncio.sleep(min(delay, left))
+                delay = min(2 * delay, LAST_PROBE)
+                try:
+                    async with asyncio.timeout(self.busy_timeout), self.pool.acquire() as conn:
+                        await self._sync_clock(conn)
+                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as probe:
+                    if not _lost(probe):
+                        raise self._error(probe, doing) from None
+                    continue
+                self._outage = None
+                log.warning(
+                    "the database %s is back after %.0f s; going on",
+                    self.location,
+                    time.monotonic() - outage.since,
+                )
+                return
+        raise StoreUnreachable(
+            f"the database {self.location} has been away for more than"
+            f" {self.reconnect_timeout:g} s (store.reconnect_timeout; {outage.why}): what it"
+            " recorded is safe; run the same command again once it is up to go on"
+        )
+
+
+@dataclass(slots=True)
+class _Outage:
+    """The server is away: since when (monotonic), why, and whether waiting ended."""
+
+    since: float
+    why: str
+    gave_up: bool = False
+
+
+def _lost(exc: BaseException) -> bool:
+    """True when ``exc`` says the connection to the server is gone (or cannot be made
+    now), not that a statement or the login was refused."""
+    if isinstance(exc, OSError):  # refused, reset, timed out (TimeoutError is one)
+        return True
+    if isinstance(exc, asyncpg.ConnectionRejectionError):
+        return False  # pg_hba.conf said no: not transient
+    if isinstance(
+        exc,
+        asyncpg.PostgresConnectionError
+        | asyncpg.AdminShutdownError
+        | asyncpg.CrashShutdownError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.TooManyConnectionsError,
+    ):
+        return True
+    return (
+        isinstance(exc, asyncpg.InterfaceError)
+        and "connection" in str(exc)
+        and ("closed" in str(exc) or "lost" in str(exc))
+    )
+
+
+def _why(exc: BaseException) -> str:
+    """A few words on how the server was lost."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return "no answer"
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno).lower()
+    if isinstance(exc, asyncpg.AdminShutdownError | asyncpg.CrashShutdownError):
+        return "the server shut down"
+    if isinstance(exc, asyncpg.CannotConnectNowError):
+        return "the server is starting or stopping"
+    return "connection closed"
 
 
 async def _close(pool: asyncpg.Pool, timeout: float) -> None:

@@ -23,6 +23,12 @@ VALUES (:name, :roots, :roots_key, :files_key, :options::jsonb, :nzb_path, :mani
         :owner, :expires, :now, :now)
 RETURNING id;
 
+-- name: created_transfer
+-- The transfer an insert_transfer run of :owner made, if it did (its answer was lost):
+-- :times are the clocks the runs were given (created_at is set to one).
+SELECT id FROM transfers
+WHERE manifest_path = :manifest_path AND lease_owner = :owner AND created_at = ANY(:times);
+
 -- name: insert_files
 -- One statement for every file of a transfer: arrays, a row per position.
 INSERT INTO transfer_files (transfer_id, file_id, role, source_path, name, size, mtime_ns,
@@ -190,6 +196,13 @@ SET state = :state, repost_count = :repost_count, check_count = :check_count,
 WHERE transfer_id = :transfer_id AND file_id = :file_id AND part = :part
   AND lease_owner = :owner
 RETURNING part;
+
+-- name: rescheduled_failure
+-- Whether a reschedule_failure run did change the row (its answer was lost): :times are
+-- the clocks the runs were given (updated_at is set to one, the lease let go).
+SELECT part FROM verification_failures
+WHERE transfer_id = :transfer_id AND file_id = :file_id AND part = :part
+  AND lease_owner IS NULL AND updated_at = ANY(:times);
 
 -- name: reclaim_expired_failures
 UPDATE verification_failures SET lease_owner = NULL, lease_expires = NULL, updated_at = :now
@@ -380,6 +393,11 @@ SET state = 'running', lease_owner = :owner, lease_expires = :expires,
 FROM picked
 WHERE jobs.id = picked.id AND jobs.state = 'queued'
 RETURNING jobs.*;
+
+-- name: claimed_job
+-- The job a claim_job run of :owner took, if it did (its answer was lost): :times are the
+-- clocks the runs were given (started_at is set to one).
+SELECT * FROM jobs WHERE lease_owner = :owner AND state = 'running' AND started_at = ANY(:times);
 
 -- name: renew_job
 UPDATE jobs SET lease_expires = :expires, updated_at = :now

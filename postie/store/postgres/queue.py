@@ -35,17 +35,17 @@ class QueueQueries(WorkerQueries):
         size: int = 0,
         files: int = 0,
     ) -> Job | None:
-        now = self.now()
-        async with self._transaction("queue a job") as conn:
+        async def work(conn: Conn) -> list[dict[str, Any]]:
+            now = self.now()
             found = await fetch(conn, "last_job_for_path", path=str(path))
             if found:
                 last = found[0]
                 if last["state"] in ACTIVE_JOBS:
-                    return None
+                    return []  # (a run whose answer was lost queued it: it is queued)
                 same = (last["size"], last["files"]) == (size, files)
                 if last["state"] == JobState.DONE and same:
-                    return None
-            added = await fetch(
+                    return []
+            return await fetch(
                 conn,
                 "enqueue_job",
                 path=str(path),
@@ -57,33 +57,42 @@ class QueueQueries(WorkerQueries):
                 files=files,
                 now=now,
             )
+
+        added = await self._atomic("queue a job", work)
         return job_row(added[0]) if added else None
 
     async def claim_job(
         self, *, owner: str, lease: float, instance: str | None = None
     ) -> Job | None:
-        now = self.now()
-        taken = await self._returning(
-            "claim_job",
-            "take a job",
-            owner=owner,
-            expires=now + lease,
-            now=now,
-            instance=instance,
-        )
+        tried: list[float] = []  # the clock of each run: a run that did commit left it
+
+        async def work(conn: Conn) -> list[dict[str, Any]]:
+            now = self.now()
+            tried.append(now)
+            return await fetch(
+                conn, "claim_job", owner=owner, expires=now + lease, now=now, instance=instance
+            )
+
+        async def recheck(conn: Conn) -> list[dict[str, Any]] | None:
+            return await fetch(conn, "claimed_job", owner=owner, times=tried) or None
+
+        taken = await self._atomic("take a job", work, recheck=recheck)
         return job_row(taken[0]) if taken else None
 
     async def defer_job(
         self, job_id: int, *, owner: str, instance: str, reason: str, until: float
     ) -> Job | None:
         await self.reap_workers()  # a daemon that ended is not one to leave the job to
-        now = self.now()
-        params: dict[str, Any] = {"id": job_id, "owner": owner, "now": now}
-        async with self._transaction("defer a job") as conn:
+
+        # run again after a lost answer: a run that did commit gave the job back (or
+        # failed it), so the second finds it not held by ``owner`` and returns None
+        async def work(conn: Conn) -> list[dict[str, Any]]:
+            now = self.now()
+            params: dict[str, Any] = {"id": job_id, "owner": owner, "now": now}
             if not await fetch(
                 conn, "defer_job", **params, instance=instance, reason=reason, until=until
             ):
-                return None
+                return []
             job = (await fetch(conn, "get_job", id=job_id))[0]
             path = str(job["path"])
             stale_before = now - self.worker_ttl
@@ -108,19 +117,22 @@ class QueueQueries(WorkerQueries):
                 next_attempt_at=0.0,
                 give_back=give_back,
             )
-            after = await fetch(conn, "get_job", id=job_id)
+            return await fetch(conn, "get_job", id=job_id)
+
+        after = await self._atomic("defer a job", work)
         return job_row(after[0]) if after else None
 
     async def renew_job(self, job_id: int, *, owner: str, lease: float) -> bool:
-        now = self.now()
-        async with self._transaction("renew a job") as conn:
-            renewed = await fetch(
-                conn, "renew_job", id=job_id, owner=owner, expires=now + lease, now=now
+        async def work(conn: Conn) -> bool:
+            now = self.now()
+            return bool(
+                await fetch(conn, "renew_job", id=job_id, owner=owner, expires=now + lease, now=now)
             )
-        return bool(renewed)
+
+        return await self._atomic("renew a job", work)
 
     async def set_job_transfer(self, job_id: int, transfer_id: int, *, owner: str) -> None:
-        async with self._transaction("record a job's transfer") as conn:
+        async def work(conn: Conn) -> None:
             await execute(
                 conn,
                 "set_job_transfer",
@@ -129,6 +141,8 @@ class QueueQueries(WorkerQueries):
                 transfer_id=transfer_id,
                 now=self.now(),
             )
+
+        await self._atomic("record a job's transfer", work)
 
     async def end_job(
         self,
@@ -140,7 +154,7 @@ class QueueQueries(WorkerQueries):
         retry_at: float = 0.0,
         give_back: bool = False,
     ) -> None:
-        async with self._transaction("end a job") as conn:
+        async def work(conn: Conn) -> None:
             await execute(
                 conn,
                 "end_job",
@@ -153,10 +167,13 @@ class QueueQueries(WorkerQueries):
                 now=self.now(),
             )
 
+        await self._atomic("end a job", work)
+
     async def requeue_interrupted(self, *, owner: str) -> list[Job]:
         await self.reap_workers()  # their running jobs are held by nobody now
-        back = await self._returning(
-            "requeue_interrupted", "queue interrupted jobs again", owner=owner, now=self.now()
+        back = await self._atomic(
+            "queue interrupted jobs again",
+            lambda conn: fetch(conn, "requeue_interrupted", owner=owner, now=self.now()),
         )
         return sorted((job_row(r) for r in back), key=lambda job: job.id)
 
@@ -173,10 +190,14 @@ class QueueQueries(WorkerQueries):
         return {str(r["state"]): int(r["n"]) for r in rows}
 
     async def remove_job(self, job_id: int) -> None:
-        async with self._transaction("remove a job") as conn:
+        async def work(conn: Conn) -> tuple[bool, str | None]:
             if await fetch(conn, "remove_job", id=job_id, now=self.now()):
-                return
-            state = await _state(conn, job_id)
+                return True, None
+            return False, await _state(conn, job_id)
+
+        done, state = await self._atomic("remove a job", work)
+        if done:
+            return
         raise UsageError(
             f"no job {job_id}"
             if state is None
@@ -184,13 +205,17 @@ class QueueQueries(WorkerQueries):
         )
 
     async def retry_job(self, job_id: int) -> None:
-        async with self._transaction("retry a job") as conn:
+        async def work(conn: Conn) -> tuple[bool, str | None]:
             cleared = await fetch(conn, "clear_deferrals", id=job_id)
             if await fetch(conn, "retry_job", id=job_id, now=self.now()):
-                return
+                return True, None
             state = await _state(conn, job_id)
-            if state == JobState.QUEUED and cleared:
-                return  # its deferrals were what kept it from some instances
+            # a queued job whose deferrals were what kept it from some instances
+            return state == JobState.QUEUED and bool(cleared), state
+
+        done, state = await self._atomic("retry a job", work)
+        if done:
+            return
         raise UsageError(
             f"no job {job_id}"
             if state is None
@@ -199,8 +224,10 @@ class QueueQueries(WorkerQueries):
         )
 
     async def set_paused(self, paused: bool) -> None:
-        async with self._transaction("pause the queue") as conn:
+        async def work(conn: Conn) -> None:
             await execute(conn, "set_setting", key="paused", value="1" if paused else "0")
+
+        await self._atomic("pause the queue", work)
 
     async def paused(self) -> bool:
         rows = await self._fetch("get_setting", "read the queue settings", key="paused")

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from postie.errors import StoreError, TransferBusy, UsageError
 from postie.store.postgres.base import execute, executemany, fetch
+from postie.store.postgres.sql import Conn
 from postie.store.postgres.workers import WorkerQueries
 from postie.store.records import (
     UNFINISHED,
@@ -31,9 +33,12 @@ class TransferQueries(WorkerQueries):
     """Transfer state changes, each one transaction."""
 
     async def create(self, new: NewTransfer, *, owner: str, lease: float) -> int:
-        now = self.now()
         files = new.files
-        async with self._transaction("record a new transfer") as conn:
+        tried: list[float] = []  # the clock of each run: a run that did commit left it
+
+        async def work(conn: Conn) -> int:
+            now = self.now()
+            tried.append(now)
             (row,) = await fetch(
                 conn,
                 "insert_transfer",
@@ -65,7 +70,19 @@ class TransferQueries(WorkerQueries):
                     article_counts=[f.article_count for f in files],
                     cleanups=[str(f.cleanup) for f in files],
                 )
-        return transfer_id
+            return transfer_id
+
+        async def recheck(conn: Conn) -> int | None:
+            rows = await fetch(
+                conn,
+                "created_transfer",
+                manifest_path=str(new.manifest_path),
+                owner=owner,
+                times=tried,
+            )
+            return int(rows[0]["id"]) if rows else None
+
+        return await self._atomic("record a new transfer", work, recheck=recheck)
 
     async def get(self, transfer_id: int) -> Transfer | None:
         rows = await self._fetch("get_transfer", "read a transfer", id=transfer_id)
@@ -118,10 +135,16 @@ class TransferQueries(WorkerQueries):
 
     async def claim(self, transfer_id: int, *, owner: str, lease: float) -> None:
         await self.reap_workers()  # a killed process's transfer is free at once
-        now = self.now()
-        taken = await self._returning(
-            "claim", "claim a transfer", id=transfer_id, owner=owner, expires=now + lease, now=now
-        )
+        clock: list[float] = []
+
+        async def work(conn: Conn) -> list[dict[str, Any]]:
+            clock[:] = [now := self.now()]
+            return await fetch(
+                conn, "claim", id=transfer_id, owner=owner, expires=now + lease, now=now
+            )
+
+        taken = await self._atomic("claim a transfer", work)
+        now = clock[0]
         if not taken:
             current = await self.get(transfer_id)
             if current is None:
@@ -130,13 +153,16 @@ class TransferQueries(WorkerQueries):
 
     async def abandon(self, transfer_id: int, *, owner: str, reason: str | None = None) -> None:
         await self.reap_workers()
-        now = self.now()
-        done = await self._returning(
-            "abandon", "abandon a transfer", id=transfer_id, owner=owner, reason=reason, now=now
+        done = await self._atomic(
+            "abandon a transfer",
+            lambda conn: fetch(
+                conn, "abandon", id=transfer_id, owner=owner, reason=reason, now=self.now()
+            ),
         )
         if done:
             return
         current = await self.get(transfer_id)
+        now = self.now()
         if current is None:
             raise UsageError(f"no transfer {transfer_id} in {self.location}")
         if not current.unfinished:
@@ -147,8 +173,10 @@ class TransferQueries(WorkerQueries):
         raise _busy(transfer_id, current, now)
 
     async def release(self, transfer_id: int, *, owner: str) -> None:
-        async with self._transaction("release a transfer") as conn:
+        async def work(conn: Conn) -> None:
             await execute(conn, "release", id=transfer_id, owner=owner, now=self.now())
+
+        await self._atomic("release a transfer", work)
 
     async def checkpoint(
         self,
@@ -161,8 +189,10 @@ class TransferQueries(WorkerQueries):
         accepted: Iterable[tuple[int, int, str]] = (),
         all_uploaded: bool = False,
     ) -> None:
-        now = self.now()
-        async with self._transaction("save progress") as conn:
+        accepted = tuple(accepted)  # (a run after a lost connection reads them again)
+
+        async def work(conn: Conn) -> None:
+            now = self.now()
             renewed = await fetch(
                 conn,
                 "renew",
@@ -209,6 +239,8 @@ class TransferQueries(WorkerQueries):
                 ],
             )
 
+        await self._atomic("save progress", work)
+
     async def finish(
         self,
         transfer_id: int,
@@ -218,8 +250,8 @@ class TransferQueries(WorkerQueries):
         nzb_path: str | None = None,
         check_at: float | None = None,
     ) -> None:
-        now = self.now()
-        async with self._transaction("record the transfer's outcome") as conn:
+        async def work(conn: Conn) -> None:
+            now = self.now()
             if check_at is not None:
                 await execute(conn, "schedule_checks", id=transfer_id, at=check_at, now=now)
             await execute(
@@ -233,6 +265,8 @@ class TransferQueries(WorkerQueries):
                 now=now,
             )
 
+        await self._atomic("record the transfer's outcome", work)
+
     async def rewind(
         self,
         transfer_id: int,
@@ -241,8 +275,8 @@ class TransferQueries(WorkerQueries):
         owner: str,
         manifest_bytes: int,
     ) -> None:
-        now = self.now()
-        async with self._transaction("rewind a salvaged transfer") as conn:
+        async def work(conn: Conn) -> None:
+            now = self.now()
             held = await fetch(
                 conn,
                 "rewind_manifest",
@@ -262,10 +296,12 @@ class TransferQueries(WorkerQueries):
                 ],
             )
 
+        await self._atomic("rewind a salvaged transfer", work)
+
     async def set_targets(
         self, transfer_id: int, targets: Mapping[str, str], *, nzb_path: str
     ) -> None:
-        async with self._transaction("record where the NZBs go") as conn:
+        async def work(conn: Conn) -> None:
             await execute(
                 conn,
                 "set_targets",
@@ -275,10 +311,14 @@ class TransferQueries(WorkerQueries):
                 now=self.now(),
             )
 
+        await self._atomic("record where the NZBs go", work)
+
     async def delete(self, transfer_id: int) -> None:
-        async with self._transaction("delete a transfer") as conn:
+        async def work(conn: Conn) -> None:
             await execute(conn, "drop_transfer_manifest", id=transfer_id)
             await execute(conn, "delete_transfer", id=transfer_id)
+
+        await self._atomic("delete a transfer", work)
 
 
 def _busy(transfer_id: int, current: Transfer, now: float) -> TransferBusy:

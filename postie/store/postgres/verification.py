@@ -33,14 +33,16 @@ class VerificationQueries(StoreBase):
     """Verification state changes, each one transaction."""
 
     async def schedule_checks(self, transfer_id: int, *, at: float, again: bool = False) -> None:
-        now = self.now()
-        async with self._transaction("schedule a verification") as conn:
+        async def work(conn: Conn) -> None:
+            now = self.now()
             if again:
                 await execute(conn, "reset_failures", id=transfer_id)
                 await execute(conn, "reset_file_checks", id=transfer_id, at=at, now=now)
                 await execute(conn, "reset_transfer_verification", id=transfer_id, now=now)
             else:
                 await execute(conn, "schedule_checks", id=transfer_id, at=at, now=now)
+
+        await self._atomic("schedule a verification", work)
 
     async def claim_check(
         self,
@@ -50,16 +52,19 @@ class VerificationQueries(StoreBase):
         only: int | None = None,
         servers: Sequence[str] | None = None,
     ) -> tuple[int, tuple[int, ...]] | None:
-        now = self.now()
-        taken = await self._returning(
-            "claim_check",
-            "claim a verification",
-            owner=owner,
-            expires=now + lease,
-            now=now,
-            only=only,
-            servers=_servers(servers),
-        )
+        async def work(conn: Conn) -> list[dict[str, Any]]:
+            now = self.now()
+            return await fetch(
+                conn,
+                "claim_check",
+                owner=owner,
+                expires=now + lease,
+                now=now,
+                only=only,
+                servers=_servers(servers),
+            )
+
+        taken = await self._atomic("claim a verification", work)
         if not taken:
             return None
         (transfer_id,) = {int(r["transfer_id"]) for r in taken}
@@ -75,8 +80,10 @@ class VerificationQueries(StoreBase):
         next_attempt_at: float,
         error: str | None = None,
     ) -> None:
-        now = self.now()
-        async with self._transaction("record a verification") as conn:
+        files = tuple(files)  # (a run after a lost connection reads them again)
+
+        async def work(conn: Conn) -> None:
+            now = self.now()
             rows = await fetch(conn, "held_checks", transfer_id=transfer_id, owner=owner)
             held = {int(r["file_id"]) for r in rows}
             for file_id, parts in misses.items():
@@ -102,11 +109,15 @@ class VerificationQueries(StoreBase):
             )
             await self._settle(conn, transfer_id, now)
 
+        await self._atomic("record a verification", work)
+
     async def release_check(
         self, transfer_id: int, files: Iterable[int], *, owner: str, at: float, error: str
     ) -> None:
-        now = self.now()
-        async with self._transaction("postpone a verification") as conn:
+        files = tuple(files)
+
+        async def work(conn: Conn) -> None:
+            now = self.now()
             await executemany(
                 conn,
                 "release_check",
@@ -123,9 +134,13 @@ class VerificationQueries(StoreBase):
                 ],
             )
 
+        await self._atomic("postpone a verification", work)
+
     async def settle(self, transfer_id: int) -> VerifyState:
-        async with self._transaction("settle a verification") as conn:
+        async def work(conn: Conn) -> VerifyState:
             return await self._settle(conn, transfer_id, self.now())
+
+        return await self._atomic("settle a verification", work)
 
     async def _settle(self, conn: Conn, transfer_id: int, now: float) -> VerifyState:
         await execute(conn, "settle_files", id=transfer_id, now=now)
@@ -148,13 +163,17 @@ class VerificationQueries(StoreBase):
         next_attempt_at: float,
         error: str | None = None,
     ) -> None:
-        now = self.now()
-        async with self._transaction("record missing articles") as conn:
+        misses = tuple(misses)
+
+        async def work(conn: Conn) -> None:
+            now = self.now()
             await executemany(
                 conn,
                 "record_miss",
                 _miss_rows(transfer_id, file_id, misses, next_attempt_at, error, now),
             )
+
+        await self._atomic("record missing articles", work)
 
     async def claim_failures(
         self,
@@ -165,28 +184,35 @@ class VerificationQueries(StoreBase):
         only: int | None = None,
         servers: Sequence[str] | None = None,
     ) -> tuple[Failure, ...]:
-        now = self.now()
-        taken = await self._returning(
-            "claim_failures",
-            "claim missing articles",
-            owner=owner,
-            expires=now + lease,
-            now=now,
-            limit=limit,
-            only=only,
-            servers=_servers(servers),
-        )
+        async def work(conn: Conn) -> list[dict[str, Any]]:
+            now = self.now()
+            return await fetch(
+                conn,
+                "claim_failures",
+                owner=owner,
+                expires=now + lease,
+                now=now,
+                limit=limit,
+                only=only,
+                servers=_servers(servers),
+            )
+
+        taken = await self._atomic("claim missing articles", work)
         # RETURNING gives the rows in no particular order: earliest due first, as claimed
         claimed = sorted((failure_row(r) for r in taken), key=lambda f: (f.next_attempt_at, f.key))
         return tuple(claimed)
 
     async def resolve_failures(self, keys: Iterable[tuple[int, int, int]], *, owner: str) -> None:
-        async with self._transaction("forget found articles") as conn:
+        keys = tuple(keys)
+
+        async def work(conn: Conn) -> None:
             await executemany(
                 conn,
                 "resolve_failure",
                 [{"transfer_id": t, "file_id": f, "part": p, "owner": owner} for t, f, p in keys],
             )
+
+        await self._atomic("forget found articles", work)
 
     async def reschedule_failure(
         self,
@@ -200,7 +226,11 @@ class VerificationQueries(StoreBase):
         exhausted: bool = False,
     ) -> bool:
         transfer_id, file_id, part = key
-        async with self._transaction("reschedule a missing article") as conn:
+        tried: list[float] = []  # the clock of each run: a run that did commit left it
+
+        async def work(conn: Conn) -> bool:
+            now = self.now()
+            tried.append(now)
             changed = await fetch(
                 conn,
                 "reschedule_failure",
@@ -213,9 +243,22 @@ class VerificationQueries(StoreBase):
                 check_count=check_count,
                 next_attempt_at=next_attempt_at,
                 error=error,
-                now=self.now(),
+                now=now,
             )
-        return len(changed) == 1
+            return len(changed) == 1
+
+        async def recheck(conn: Conn) -> bool | None:
+            rows = await fetch(
+                conn,
+                "rescheduled_failure",
+                transfer_id=transfer_id,
+                file_id=file_id,
+                part=part,
+                times=tried,
+            )
+            return True if rows else None
+
+        return await self._atomic("reschedule a missing article", work, recheck=recheck)
 
     async def failures(self, transfer_id: int) -> tuple[Failure, ...]:
         rows = await self._fetch("transfer_failures", "read missing articles", id=transfer_id)
@@ -261,7 +304,7 @@ class VerificationQueries(StoreBase):
         attempts: int,
         error: str | None = None,
     ) -> None:
-        async with self._transaction("record finalizing") as conn:
+        async def work(conn: Conn) -> None:
             await execute(
                 conn,
                 "set_finalized",
@@ -273,9 +316,11 @@ class VerificationQueries(StoreBase):
                 now=self.now(),
             )
 
+        await self._atomic("record finalizing", work)
+
     async def sweep(self, *, retention: float) -> SweepResult:
-        now = self.now()
-        async with self._transaction("sweep finished transfers") as conn:
+        async def work(conn: Conn) -> SweepResult:
+            now = self.now()
             rows = await fetch(
                 conn, "sweepable", before=now - retention, now=now, limit=SWEEP_BATCH
             )
@@ -285,7 +330,9 @@ class VerificationQueries(StoreBase):
             failures = len(await fetch(conn, "reclaim_expired_failures", now=now))
             checks = len(await fetch(conn, "reclaim_expired_checks", now=now))
             transfers = len(await fetch(conn, "reclaim_expired_transfers", now=now))
-        return SweepResult(gone, failures, checks, transfers)
+            return SweepResult(gone, failures, checks, transfers)
+
+        return await self._atomic("sweep finished transfers", work)
 
 
 def _servers(servers: Sequence[str] | None) -> list[str] | None:

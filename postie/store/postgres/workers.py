@@ -58,7 +58,8 @@ class WorkerQueries(StoreBase):
     ) -> None:
         process = process or Process.current()
         instance = instance or default_instance()
-        async with self._transaction("register this process") as conn:
+
+        async def work(conn: Conn) -> None:
             await execute(
                 conn,
                 "register_worker",
@@ -71,21 +72,27 @@ class WorkerQueries(StoreBase):
                 now=self.now(),
             )
 
+        await self._atomic("register this process", work)
+
     async def heartbeat(self, owner: str) -> bool:
-        async with self._transaction("record a heartbeat") as conn:
+        async def work(conn: Conn) -> bool:
             before = time.monotonic()
             beat = await fetch(conn, "heartbeat", owner=owner, now=self.now())
             after = time.monotonic()
-        if beat:
-            self._follow(float(beat[0]["server_now"]), before, after)
-        return bool(beat)
+            if beat:
+                self._follow(float(beat[0]["server_now"]), before, after)
+            return bool(beat)
+
+        return await self._atomic("record a heartbeat", work)
 
     async def deregister_worker(self, owner: str) -> int:
-        now = self.now()
-        async with self._transaction("release this process's leases") as conn:
+        async def work(conn: Conn) -> int:
+            now = self.now()
             released = await self._release(conn, owner, now)
             await fetch(conn, "delete_worker", owner=owner, gone=True, stale_before=now)
-        return released
+            return released
+
+        return await self._atomic("release this process's leases", work)
 
     async def workers(self) -> tuple[Worker, ...]:
         return tuple(worker_row(r) for r in await self._fetch("list_workers", "read the workers"))
@@ -99,9 +106,11 @@ class WorkerQueries(StoreBase):
         dead = dead_workers(await self.workers(), now=now, ttl=self.worker_ttl)
         if not dead:
             return Reaped((), 0)
-        owners: list[str] = []
-        released = 0
-        async with self._transaction("take over the leases of ended processes") as conn:
+
+        async def work(conn: Conn) -> Reaped:
+            now = self.now()
+            owners: list[str] = []
+            released = 0
             for owner, gone in dead.items():
                 stale_before = now - self.worker_ttl
                 if not await fetch(
@@ -110,7 +119,9 @@ class WorkerQueries(StoreBase):
                     continue  # it beat its heartbeat since it was looked at (or another reaped it)
                 owners.append(owner)
                 released += await self._release(conn, owner, now)
-        return Reaped(tuple(owners), released)
+            return Reaped(tuple(owners), released)
+
+        return await self._atomic("take over the leases of ended processes", work)
 
     @staticmethod
     async def _release(conn: Conn, owner: str, now: float) -> int:

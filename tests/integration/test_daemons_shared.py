@@ -258,6 +258,42 @@ def test_three_daemons_post_twelve_jobs_each_once(inn: Inn, shared: Shared) -> N
         assert s.manifest_files() == []
 
 
+def test_free_daemons_share_the_jobs(inn: Inn, shared: Shared) -> None:
+    """Three daemons of one job slot each, posting through a slow relay (every reply
+    chunk 0.3 s late, so a job takes seconds), and three jobs dropped at once: each
+    daemon takes one, none waits while another holds two. (A daemon that queues a job
+    wakes only itself; the others find it within their one-second poll.)"""
+    s = shared
+    relay = Relay(inn.host, inn.open_port, delay=0.3)
+    try:
+        config = variant(s, "slow", port=relay.port)
+        for name in ("nas-a", "nas-b", "nas-c"):
+            s.start(1, config=config, args=("--instance", name))
+        s.wait_for(lambda: s.daemons() >= 3, 60, "three daemons to register")
+        staging = s.tmp / "staging"
+        staging.mkdir()
+        contents = {f"job{i}.bin": os.urandom(12 * ARTICLE + i) for i in range(3)}
+        for name, data in contents.items():
+            (staging / name).write_bytes(data)
+        for name in contents:
+            (staging / name).rename(s.watch / name)
+        s.wait_for(
+            lambda: len(s.rows("SELECT id FROM jobs WHERE state = 'running'")) == 3,
+            60,
+            "three jobs running at once",
+        )
+        owners = {j["lease_owner"] for j in s.rows("SELECT lease_owner FROM jobs")}
+        assert len(owners) == 3, "a daemon took two jobs while another was free"
+        relay.delay = 0.0
+        nzbs = [s.output / f"{name}.nzb" for name in contents]
+        s.wait_for(lambda: all(p.exists() for p in nzbs), 120, "three NZBs")
+    finally:
+        relay.close()
+    assert s.stop() == [0, 0, 0]
+    started = [len(re.findall(r"job \d+ started", text)) for text in s.texts()]
+    assert started == [1, 1, 1], started
+
+
 def test_a_running_daemon_takes_over_a_dead_daemons_job(inn: Inn, shared: Shared) -> None:
     """The first daemon posts through a relay the test holds once its job is under way;
     a second daemon starts and sees it alive. Then the first is killed: the second,

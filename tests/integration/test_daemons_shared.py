@@ -191,8 +191,9 @@ def test_three_daemons_post_twelve_jobs_each_once(inn: Inn, shared: Shared) -> N
     """Twelve jobs dropped at once into a folder three daemons watch. The first daemon
     is killed (SIGKILL) at its first acknowledged article: the other two take its job
     over from the manifest and drain the rest. Each job is queued once and posted under
-    one set of Message-IDs; every NZB is complete and byte-exact. (How the jobs spread
-    over daemons that are all free follows timing, and is not asserted.)"""
+    one set of Message-IDs; every NZB is complete and byte-exact. (How quick jobs spread
+    over free daemons follows timing; that free daemons share the jobs is
+    test_free_daemons_share_the_jobs.)"""
     if not NEWS_LOG.exists():
         pytest.skip("needs INN's log of accepted articles")
     s = shared

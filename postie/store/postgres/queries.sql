@@ -446,6 +446,11 @@ WHERE id = :id AND state IN ('failed', 'removed')
                   AND j.state IN ('queued', 'running'))
 RETURNING id;
 
+-- name: retried_job
+-- The job a retry_job run did queue again, if it did (its answer was lost): :times are
+-- the clocks the runs were given (updated_at is set to one).
+SELECT id FROM jobs WHERE id = :id AND state = 'queued' AND updated_at = ANY(:times);
+
 -- name: defer_job
 -- As SQLite's (see it).
 INSERT INTO job_deferrals (job_id, instance, reason, deferred_at, deferred_until)

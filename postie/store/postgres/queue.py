@@ -205,15 +205,23 @@ class QueueQueries(WorkerQueries):
         )
 
     async def retry_job(self, job_id: int) -> None:
+        tried: list[float] = []  # the clock of each run: a run that did commit left it
+
         async def work(conn: Conn) -> tuple[bool, str | None]:
+            now = self.now()
+            tried.append(now)
             cleared = await fetch(conn, "clear_deferrals", id=job_id)
-            if await fetch(conn, "retry_job", id=job_id, now=self.now()):
+            if await fetch(conn, "retry_job", id=job_id, now=now):
                 return True, None
             state = await _state(conn, job_id)
             # a queued job whose deferrals were what kept it from some instances
             return state == JobState.QUEUED and bool(cleared), state
 
-        done, state = await self._atomic("retry a job", work)
+        async def recheck(conn: Conn) -> tuple[bool, str | None] | None:
+            found = await fetch(conn, "retried_job", id=job_id, times=tried)
+            return (True, None) if found else None
+
+        done, state = await self._atomic("retry a job", work, recheck=recheck)
         if done:
             return
         raise UsageError(

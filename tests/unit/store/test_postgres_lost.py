@@ -162,3 +162,16 @@ async def test_a_job_claim_whose_answer_was_lost_gives_the_job_it_took(
         assert second is not None
         assert second.path == tmp_path / "b"
         assert await store.claim_job(owner="me", lease=60) is None
+
+
+async def test_a_retry_whose_answer_was_lost_is_not_refused(url: str, tmp_path: Path) -> None:
+    """``postie queue retry`` whose COMMIT answer was lost: run again, it would find the
+    job queued and refuse it; the recheck finds that the first run did it."""
+    async with PostgresStore(url) as store:
+        job = await store.enqueue(tmp_path / "a", relative="a")
+        assert job is not None
+        await store.remove_job(job.id)
+        lose_one_answer(store)
+        await store.retry_job(job.id)
+        (again,) = [j for j in await store.jobs() if j.id == job.id]
+        assert again.state == "queued"

@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import os
 import socket
+import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,9 +84,22 @@ def _template() -> str:
     return _TEMPLATE
 
 
+def _drop(name: str) -> None:
+    """Drop a test database, its sessions with it. A session this role may not end (an
+    autovacuum worker, without ``pg_signal_backend``: scripts/postgres grants it) makes
+    the drop fail: such a session ends soon, so it is tried again for a few seconds."""
+    for _ in range(20):
+        try:
+            _run([f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"])
+            return
+        except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+            time.sleep(0.5)
+    _run([f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"])
+
+
 def drop_template() -> None:
     if _template_ready and running():
-        _run([f"DROP DATABASE IF EXISTS {_TEMPLATE} WITH (FORCE)"])
+        _drop(_TEMPLATE)
 
 
 @contextmanager
@@ -98,4 +112,4 @@ def fresh(*, migrated: bool = True) -> Iterator[str]:
     try:
         yield with_database(URL, name)
     finally:
-        _run([f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"])
+        _drop(name)

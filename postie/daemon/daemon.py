@@ -32,23 +32,19 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from pathlib import Path
 
 from postie import errors
 from postie.config import Config
+from postie.daemon.jobs import JobCounts, JobReporter, Running
 from postie.daemon.status import Endpoint
 from postie.daemon.watcher import Watcher
 from postie.runtime.runtime import Runtime
-from postie.runtime.state import JobStatistics
 from postie.store.api import Job, JobState, Store
-from postie.transfers.outcome import Done
 from postie.transfers.prepared import job_name
 from postie.transfers.queue import excluded_folders, job_rules, nzb_folders, unreadable
 from postie.transfers.service import PostRequest, TransferService
-from postie.verify.service import VerifyStatistics, verification
+from postie.verify.service import verification
 from postie.verify.sweeper import Sweeper
 
 log = logging.getLogger("postie.daemon")
@@ -61,79 +57,6 @@ TAKEOVER_EVERY = 5.0
 it died (its process gone on this host, or its heartbeat or the job's lease run out):
 they go back to the queue, and whichever daemon claims them resumes their transfers from
 the manifests, with the same Message-IDs."""
-
-
-@dataclass
-class JobCounts:
-    """The jobs this daemon ended since it started, and what they posted."""
-
-    done: int = 0
-    failed: int = 0
-    posted_bytes: int = 0
-    posted_articles: int = 0
-
-
-@dataclass
-class Running:
-    """A job a worker runs now, and (once it posts) its transfer and progress."""
-
-    job: Job
-    transfer_id: int | None = None
-    statistics: Callable[[], JobStatistics] | None = None
-
-
-class _JobReporter:
-    """The transfer service's progress for one job: log lines, the job's transfer."""
-
-    def __init__(self, daemon: Daemon, item: Running) -> None:
-        self.daemon = daemon
-        self.item = item
-
-    def note(self, text: str) -> None:
-        log.info("job %d: %s", self.item.job.id, text)
-
-    def warning(self, text: str) -> None:
-        log.warning("job %d: %s", self.item.job.id, text)
-
-    def error(self, text: str) -> None:
-        log.warning("job %d: %s", self.item.job.id, text)  # the job's outcome says the rest
-
-    def phase(self, describe: Callable[[], str]) -> AbstractAsyncContextManager[None]:
-        return contextlib.nullcontext()
-
-    @contextlib.asynccontextmanager
-    async def posting(
-        self, transfer_id: int, statistics: Callable[[], JobStatistics]
-    ) -> AsyncIterator[None]:
-        self.item.transfer_id = transfer_id
-        self.item.statistics = statistics
-        job = self.item.job
-        await self.daemon.store.set_job_transfer(job.id, transfer_id, owner=self.daemon.owner)
-        yield
-
-    def posted(self, done: Done) -> None:
-        outcome = done.outcome
-        assert outcome is not None
-        posted = sum(s.posted_bytes for s in outcome.result.files)
-        self.daemon.counts.posted_bytes += posted
-        self.daemon.counts.posted_articles += outcome.result.plan.article_count
-        if not done.uploaded:
-            return  # the job fails with the reason
-        log.info(
-            "job %d posted: %d files, %.1f MB in %.1f s; NZB %s (transfer %d, verification"
-            " follows)",
-            self.item.job.id,
-            done.files,
-            posted / 1e6,
-            outcome.result.elapsed,
-            ", ".join(str(p) for p in outcome.written) or "-",
-            done.transfer_id,
-        )
-
-    def verifying(
-        self, statistics: Callable[[], VerifyStatistics]
-    ) -> AbstractAsyncContextManager[None]:
-        return contextlib.nullcontext()
 
 
 class Daemon:
@@ -312,7 +235,7 @@ class Daemon:
             partial_nzb=False,  # the NZB folder is watched: only finished jobs land there
         )
         done = await self._transfers.post(
-            request, _JobReporter(self, item), stopping=self._stopping
+            request, JobReporter(self.store, self.owner, self.counts, item), stopping=self._stopping
         )
         if done.outcome is None:  # uploaded by an earlier transfer: verification goes on
             log.info("job %d: transfer %d uploaded it already", job.id, done.transfer_id)

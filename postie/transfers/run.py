@@ -17,8 +17,7 @@ import contextlib
 import logging
 import os
 import time
-from array import array
-from collections.abc import AsyncIterator, Callable, Container, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Container, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from postie.store.api import FileProgress, Store, TransferState, UploadState
 from postie.transfers.doubt import in_doubt, resumes
 from postie.transfers.nzbs import check_manifest, write_nzbs
 from postie.transfers.prepared import LEASE_SECONDS, Prepared
+from postie.transfers.tables import AllBut, ByIndex, Saved, upload_state_of
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class TransferRun:
         self.measured = 0  # of the parts found: read again for a CRC line lost in the crash
         self.job: PostingJob | None = None
         self._unsynced: errors.ManifestError | None = None  # a checkpoint could not sync
-        self._saved = _Saved(0)
+        self._saved = Saved(0)
         self._states: Mapping[int, FileState] = {}
         self._all_saved = False
         self._lost_saved: set[int] = set()
@@ -156,9 +156,7 @@ class TransferRun:
             raise fatal
         assert result is not None
         failures: list[errors.PostieError] = [s.error for s in result.files if s.error is not None]
-        done = _AllBut(
-            {s.plan.index for s in result.files if not s.done} - prepared.finished_before
-        )
+        done = AllBut({s.plan.index for s in result.files if not s.done} - prepared.finished_before)
         missing = (
             *(f.name for f in prepared.plan.files if f.index not in done),
             *(p.partition(": ")[0] for p in prepared.not_collected),
@@ -247,8 +245,8 @@ class TransferRun:
 
     def _track(self, job: PostingJob, *, fresh: bool) -> None:
         """Index the job's files; ``fresh``: as they are now is what the store has."""
-        self._states = _ByIndex(job.states)
-        self._saved = _Saved(max(self._states, default=0))
+        self._states = ByIndex(job.states)
+        self._saved = Saved(max(self._states, default=0))
         if fresh:
             for s in job.states:
                 self._saved.put(s.plan.index, s.watermark, None)
@@ -292,7 +290,7 @@ class TransferRun:
             unsaved.append((state, len(state.unsaved_ids)))
             if all_uploaded:
                 continue
-            upload_state = _upload_state(state)
+            upload_state = upload_state_of(state)
             mark = state.watermark
             if self._saved.get(index) != (mark, upload_state):
                 progress.append(
@@ -367,72 +365,6 @@ class TransferRun:
                 for number, mid in state.accepted_ids.items():
                     ids[(state.plan.index, number)] = mid
         return ids
-
-
-_STATES: tuple[UploadState | None, ...] = (None, *UploadState)
-
-
-class _AllBut(Container[int]):
-    """The plan's files but ``these`` (asked only of the plan's file indices): the files
-    done, without a set of every file index (100,000 files: 4 MB at the end of a run)."""
-
-    def __init__(self, these: set[int]) -> None:
-        self.these = these
-
-    def __contains__(self, index: object) -> bool:
-        return index not in self.these
-
-
-class _ByIndex(Mapping[int, FileState]):
-    """A job's file states by file index: a table of positions (4 B a file) over the
-    job's tuple, where a dict took ~52 B a file."""
-
-    def __init__(self, states: tuple[FileState, ...]) -> None:
-        self._states = states
-        self._at = array("i", [-1]) * (max((s.plan.index for s in states), default=0) + 1)
-        for position, state in enumerate(states):
-            self._at[state.plan.index] = position
-
-    def __getitem__(self, index: int) -> FileState:
-        position = self._at[index] if 0 <= index < len(self._at) else -1
-        if position < 0:
-            raise KeyError(index)
-        return self._states[position]
-
-    def __iter__(self) -> Iterator[int]:
-        return (s.plan.index for s in self._states)
-
-    def __len__(self) -> int:
-        return len(self._states)
-
-
-class _Saved:
-    """What the store holds of each file's progress, (watermark, state), as the last
-    checkpoint left it: two flat arrays indexed by the file's index, 9 bytes a file,
-    where a dict of tuples took ~110 (100,000 files: 11 MB held for the whole run)."""
-
-    def __init__(self, last_index: int) -> None:
-        self._marks = array("q", [-1]) * (last_index + 1)  # -1: not known to be saved
-        self._states = bytearray(last_index + 1)
-
-    def get(self, index: int) -> tuple[int, UploadState | None] | None:
-        if index >= len(self._marks) or self._marks[index] < 0:
-            return None
-        return self._marks[index], _STATES[self._states[index]]
-
-    def put(self, index: int, mark: int, state: UploadState | None) -> None:
-        self._marks[index] = mark
-        self._states[index] = _STATES.index(state)
-
-
-def _upload_state(state: FileState) -> UploadState | None:
-    if state.error is not None:
-        if isinstance(state.error, errors.SourceChanged):
-            return UploadState.SOURCE_CHANGED
-        return UploadState.FAILED
-    if state.remaining == 0:
-        return UploadState.UPLOADED
-    return None
 
 
 @contextlib.asynccontextmanager

@@ -40,6 +40,7 @@ from postie.manifest.records import (
 
 _LEVEL = 3
 FRAME_LINES = 8192  # lines per zstd frame of frame 0: a reader holds one frame at a time
+BATCH_LINES = 256  # lines compressed at a time into a frame of frame 0
 FLUSH_LINES = 4096  # CRC lines queued before the writer's thread writes them unasked
 
 
@@ -64,12 +65,24 @@ def _failure(path: Path, doing: str, exc: OSError) -> ManifestError:
 
 def _frames(lines: Iterable[str]) -> Iterator[bytes]:
     """``lines`` as zstd frames of up to ``FRAME_LINES`` lines each, made as they are
-    needed."""
+    needed. A frame is compressed ``BATCH_LINES`` lines at a time: a frame's whole text
+    (~1 MB, and as much again encoded) made at once, 25 times for 100,000 files, left
+    ~15 MB of heap behind in the thread that wrote frame 0, held for the whole run."""
     zstd = _compressor()
     it = iter(lines)
-    while chunk := list(itertools.islice(it, FRAME_LINES)):
-        text = "".join([line + "\n" for line in chunk])
-        yield zstd.compress(text.encode("utf-8", "surrogateescape"))
+    while True:
+        lines_of_frame = itertools.islice(it, FRAME_LINES)
+        batch = list(itertools.islice(lines_of_frame, BATCH_LINES))
+        if not batch:
+            return
+        frame = zstd.compressobj()
+        out = []
+        while batch:
+            text = "".join([line + "\n" for line in batch])
+            out.append(frame.compress(text.encode("utf-8", "surrogateescape")))
+            batch = list(itertools.islice(lines_of_frame, BATCH_LINES))
+        out.append(frame.flush())
+        yield b"".join(out)
 
 
 def create(

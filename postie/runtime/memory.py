@@ -9,11 +9,17 @@ makes freed buffers reusable from the heap instead. Peak memory does not grow:
 the ByteBudget bounds how many buffers are alive at once, and the heap keeps at
 most that peak.
 
+The other side of it: what planning a transfer used and freed (the walk, the files'
+key, frame 0 of the manifest: tens of MB for 100,000 files, much of it in the heap of the
+thread that did the work) would stay in the process for the whole run, the trim threshold
+being that high. :func:`give_back` returns it once, as posting starts.
+
 Not glibc (musl, macOS): nothing to do, and nothing happens.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import sys
 
@@ -23,6 +29,17 @@ MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's maximum for the dynamic threshold
 TRIM_THRESHOLD = 256 * 1024 * 1024
 
 _done = False
+_libc: ctypes.CDLL | None = None
+
+
+def _glibc() -> ctypes.CDLL | None:
+    global _libc
+    if _libc is None and sys.platform.startswith("linux"):
+        # dlopen(NULL): the process's own symbols, libc's among them. Not
+        # ctypes.util.find_library, which runs `ldconfig -p` in a subprocess.
+        with contextlib.suppress(OSError):
+            _libc = ctypes.CDLL(None)
+    return _libc
 
 
 def tune_allocator() -> bool:
@@ -30,14 +47,9 @@ def tune_allocator() -> bool:
     global _done
     if _done:
         return True
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        # dlopen(NULL): the process's own symbols, libc's among them. Not
-        # ctypes.util.find_library, which runs `ldconfig -p` in a subprocess.
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    libc = _glibc()
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
@@ -45,3 +57,16 @@ def tune_allocator() -> bool:
     ok = bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1) and ok
     _done = ok
     return ok
+
+
+def give_back() -> bool:
+    """Return the heap's free pages to the kernel (``malloc_trim``), every thread's
+    heap; True when done. Once per transfer, after planning and before posting: not
+    per article (see above)."""
+    trim = getattr(_glibc(), "malloc_trim", None)
+    if trim is None:
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    trim(0)
+    return True

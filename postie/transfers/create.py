@@ -54,13 +54,19 @@ def _absolute(collected: Collected) -> Collected:
     return dataclasses.replace(collected, files=files)
 
 
+def collected_key(collected: Collected) -> str:
+    """The files key of ``collected`` (see ``files_key``): made once per command, it is
+    read twice (``uploaded_for_paths``, ``for_paths``)."""
+    return files_key((f.path, f.size, f.mtime_ns) for f in _absolute(collected).files)
+
+
 async def uploaded_for_paths(
-    store: Store, paths: list[Path], collected: Collected
+    store: Store, paths: list[Path], collected: Collected, *, key: str | None = None
 ) -> Transfer | None:
-    """The newest uploaded transfer of exactly these files: running the same command again
-    verifies it (if that is not done), it does not post again."""
-    collected = _absolute(collected)
-    key = files_key((f.path, f.size, f.mtime_ns) for f in collected.files)
+    """The newest uploaded transfer of exactly these files (``key``: their
+    ``collected_key``, if made already): running the same command again verifies it (if
+    that is not done), it does not post again."""
+    key = key if key is not None else collected_key(collected)
     return await store.uploaded_of(digest(list(roots_of(paths))), key)
 
 
@@ -75,16 +81,18 @@ async def for_paths(
     owner: str,
     manifests: Path,
     collected: Collected | None = None,
+    key: str | None = None,
     par2: Par2Step | None = None,
 ) -> Prepared:
     """Resume the unfinished transfer of exactly these files, or create a new one (with
-    its PAR2 files first, when ``par2`` is given and PAR2 is on)."""
+    its PAR2 files first, when ``par2`` is given and PAR2 is on). ``key``: the
+    ``collected_key`` of ``collected``, if made already."""
     collected = _absolute(collected if collected is not None else collect(paths))
     if not collected.files:
         raise errors.InputError("nothing to post: " + ", ".join(os.fsdecode(p) for p in paths))
     roots = roots_of(paths)
     roots_key = digest(list(roots))
-    key = files_key((f.path, f.size, f.mtime_ns) for f in collected.files)
+    key = key if key is not None else collected_key(collected)
     carried: Carried | None = None
     for transfer in await store.unfinished(roots_key):
         if transfer.abandoned_at is not None:

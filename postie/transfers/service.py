@@ -34,6 +34,7 @@ from postie.article.plan import Collected, collect
 from postie.article.walk import WalkRules
 from postie.config import Config
 from postie.par2.make import Par2Step, par2_workdir
+from postie.runtime import memory
 from postie.runtime.runtime import Runtime
 from postie.store.api import (
     FailureState,
@@ -45,7 +46,7 @@ from postie.store.api import (
     VerifyState,
 )
 from postie.store.records import Failure
-from postie.transfers.create import for_paths, uploaded_for_paths
+from postie.transfers.create import collected_key, for_paths, uploaded_for_paths
 from postie.transfers.outcome import Details, Done, Ending, Quiet, Reporter
 from postie.transfers.prepared import Prepared
 from postie.transfers.resume import resume
@@ -127,8 +128,9 @@ class TransferService:
         reporter = reporter or Quiet()
         collected = await self.collect(request, reporter)
         uploaded = None
+        key = collected_key(collected)
         if not request.again:
-            uploaded = await uploaded_for_paths(self.store, list(request.paths), collected)
+            uploaded = await uploaded_for_paths(self.store, list(request.paths), collected, key=key)
         if uploaded is not None:
             return await self._uploaded_before(uploaded, request.wait, reporter)
         runtime = await self.runtime()
@@ -149,6 +151,7 @@ class TransferService:
             owner=self.owner,
             manifests=self.manifests,
             collected=collected,
+            key=key,
             par2=par2,
         )
         del collected  # the plan has what the run needs (a record each, 100,000 files: ~9 MB)
@@ -315,6 +318,7 @@ class TransferService:
             prepared.writer.close()
             await self.store.release(prepared.transfer_id, owner=self.owner)
             raise errors.Stopped("stopped before posting")
+        memory.give_back()  # what planning used and freed: held for the whole run otherwise
         async with (
             reporter.posting(prepared.transfer_id, job.statistics),
             stop_on(stopping, lambda: job.stop("stopped")),

@@ -300,3 +300,25 @@ def test_rewritten_and_claimed_ids_are_a_files_own_and_the_empties_stay_shared()
     assert two.done
     assert two.crcs is NO_CRCS
     assert not NO_CRCS
+
+
+def test_a_file_posted_in_order_keeps_nothing_of_its_own_beyond_its_slots() -> None:
+    """What few files have (an earlier run's lines, parts out of order, rewritten or
+    claimed IDs, an error) lives in one object made for those that do: a file posted
+    in order never makes it, and its record stays ten slots (100,000 small files held
+    16 each)."""
+    state = fresh(3)
+    assert len(FileState.__slots__) == 10
+    for n in (1, 2, 3):
+        state.ack(n)
+        state.part_done()
+    assert state.done
+    assert state._rare is None
+    state.ack(5)  # out of order: now it has its own
+    assert state._rare is not None
+    assert state.acked_above == {5}
+    failed = fresh(2)
+    failed.fail(errors.FileFailed("f.bin: gone"))
+    assert failed._rare is not None
+    assert str(failed.error) == "f.bin: gone"
+    assert fresh(2).error is None

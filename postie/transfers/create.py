@@ -17,6 +17,8 @@ import logging
 import os
 from pathlib import Path
 
+import msgspec
+
 from postie import crashpoints, errors
 from postie.article.plan import Collected, FilePlan, JobPlan, SourceFile, collect, plan_job
 from postie.config import Config, dump, replace
@@ -50,8 +52,8 @@ log = logging.getLogger(__name__)
 def _absolute(collected: Collected) -> Collected:
     if all(os.path.isabs(f.path) for f in collected.files):
         return collected
-    files = tuple(dataclasses.replace(f, path=os.path.abspath(f.path)) for f in collected.files)
-    return dataclasses.replace(collected, files=files)
+    files = tuple(msgspec.structs.replace(f, path=os.path.abspath(f.path)) for f in collected.files)
+    return msgspec.structs.replace(collected, files=files)
 
 
 def collected_key(collected: Collected) -> str:
@@ -146,7 +148,7 @@ async def for_paths(
             par2, collected.files, name=name, article_size=config.posting.article_size
         )
     plan = plan_job(
-        dataclasses.replace(collected, files=collected.files + made), config.posting, name=name
+        msgspec.structs.replace(collected, files=collected.files + made), config.posting, name=name
     )
     if carried:
         plan = adopt(plan, carried)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from pathlib import Path
 
 import asyncpg
@@ -120,7 +119,7 @@ async def test_the_sweeper_and_deleting_a_transfer_delete_its_manifest(
     for name in ("swept", "deleted"):
         writer = await written(store, tmp_path)
         writer.close()
-        new = dataclasses.replace(
+        new = msgspec.structs.replace(
             new_transfer(name, roots_key=name),
             manifest_path=writer.path,
             options={"verify": False},

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -35,8 +34,7 @@ from postie.store.api import FileRole, Store, Transfer, UploadState
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Carried:
+class Carried(msgspec.Struct, frozen=True):
     """What a new transfer keeps of ``old``: by source path, the old file's lines and the
     Message-IDs a server rewrote for it (``part -> id``)."""
 

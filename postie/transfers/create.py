@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -143,7 +142,7 @@ async def for_paths(
     if par2 is not None and config.par2.enabled:
         if config.nzb.per_file and par2.config.per != "file":
             # each file's NZB carries its own set
-            par2 = dataclasses.replace(par2, config=replace(par2.config, per="file"))
+            par2 = msgspec.structs.replace(par2, config=replace(par2.config, per="file"))
         made = await make_par2(
             par2, collected.files, name=name, article_size=config.posting.article_size
         )

@@ -18,8 +18,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from postie import crashpoints
 from postie.errors import InputError
@@ -71,8 +72,9 @@ def _attr(value: str) -> str:
     return '"' + data.replace('"', "&quot;") + '"'
 
 
-@dataclass(frozen=True, slots=True)
-class NzbSegment:
+# gc=False: one per article of an NZB, holding only ints and strings, so in no reference
+# cycle: no GC header (16 bytes less each), never scanned by a collection.
+class NzbSegment(msgspec.Struct, frozen=True, gc=False):
     """A ``<segment>``: one article of a file."""
 
     number: int
@@ -80,8 +82,9 @@ class NzbSegment:
     message_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class NzbFile:
+# gc=False: one per file of an NZB, holding ints, strings and tuples of strings and of
+# NzbSegments, so in no reference cycle: no GC header (16 bytes less each).
+class NzbFile(msgspec.Struct, frozen=True, gc=False):
     """A ``<file>`` with its groups and segments."""
 
     poster: str
@@ -91,8 +94,7 @@ class NzbFile:
     segments: tuple[NzbSegment, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Nzb:
+class Nzb(msgspec.Struct, frozen=True):
     """A whole NZB: its files, and its ``<head>`` meta as (type, value) pairs."""
 
     files: tuple[NzbFile, ...]

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass
+
+import msgspec
 
 _WINDOW = re.compile(r"([0-9]{1,2}):([0-9]{2})-([0-9]{1,2}):([0-9]{2})")
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(msgspec.Struct, frozen=True):
     """A daily time window; ``end`` is exclusive; ``start == end`` means all day."""
 
     start: datetime.time

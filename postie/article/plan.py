@@ -11,8 +11,9 @@ import os
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from postie.article.ids import new_message_id as new_message_id  # its old home, for now
 from postie.article.walk import Left, Walker, WalkRules
@@ -20,8 +21,9 @@ from postie.config import Obfuscation, PostingConfig
 from postie.errors import InputError
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+# gc=False: one per article for the whole run, holding only ints and strings, so in no
+# reference cycle: no GC header (16 bytes less each), never scanned by a collection.
+class Segment(msgspec.Struct, frozen=True, gc=False):
     """One article: a byte range of a file and its fixed identity."""
 
     number: int
@@ -33,8 +35,9 @@ class Segment:
     wire_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFile:
+# gc=False: one per file until planned, holding only ints and strings, so in no reference
+# cycle: no GC header (16 bytes less each), never scanned by a collection.
+class SourceFile(msgspec.Struct, frozen=True, gc=False):
     """A file to post: absolute path, name as posted (relative, "/"-separated), size, mtime.
 
     The path is kept as the walk found it, a ``str``: a ``Path`` per file (its parts list
@@ -48,8 +51,9 @@ class SourceFile:
     ctime_ns: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class FilePlan:
+# gc=False: one per file for the whole run, holding ints, strings and a tuple of Segments
+# (which hold no object back), so in no reference cycle: no GC header (16 bytes less each).
+class FilePlan(msgspec.Struct, frozen=True, gc=False):
     """One file of a plan and its articles (``index`` is 1-based, the order of the job;
     ``path`` absolute, a ``str`` as in :class:`SourceFile`)."""
 
@@ -63,8 +67,7 @@ class FilePlan:
     ctime_ns: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(msgspec.Struct, frozen=True):
     """A path left out of a job (skipped, failed or warned about) and why."""
 
     path: str
@@ -74,8 +77,7 @@ class Problem:
         return f"{self.path}: {self.reason}"
 
 
-@dataclass(frozen=True)
-class Collected:
+class Collected(msgspec.Struct, frozen=True):
     """The files found under the given paths, and what was left out and why."""
 
     files: tuple[SourceFile, ...]
@@ -84,8 +86,7 @@ class Collected:
     warnings: tuple[Problem, ...] = ()
 
 
-@dataclass(frozen=True)
-class JobPlan:
+class JobPlan(msgspec.Struct, frozen=True):
     """Everything a job posts: its files and articles and the headers they share."""
 
     name: str
@@ -97,7 +98,7 @@ class JobPlan:
     skipped: tuple[Problem, ...] = ()
     failed: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
-    total_bytes: int = field(default=0)
+    total_bytes: int = 0
 
     @property
     def article_count(self) -> int:

@@ -7,10 +7,10 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import typer
 
 from postie import errors
@@ -223,8 +223,7 @@ async def open_store(
             yield store, manifest_dir(cfg, path)
 
 
-@dataclass(frozen=True)
-class ServerFlags:
+class ServerFlags(msgspec.Struct, frozen=True):
     """The server options of the command line; None: not given."""
 
     host: str | None = None

@@ -8,7 +8,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+
+import msgspec
 
 from postie.runtime.state import JobStatistics
 from postie.store.api import Job, Store
@@ -18,8 +19,7 @@ from postie.verify.service import VerifyStatistics
 log = logging.getLogger("postie.daemon")
 
 
-@dataclass
-class JobCounts:
+class JobCounts(msgspec.Struct):
     """The jobs this daemon ended since it started, and what they posted."""
 
     done: int = 0
@@ -28,8 +28,7 @@ class JobCounts:
     posted_articles: int = 0
 
 
-@dataclass
-class Running:
+class Running(msgspec.Struct):
     """A job a worker runs now, and (once it posts) its transfer and progress."""
 
     job: Job

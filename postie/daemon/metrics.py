@@ -37,8 +37,8 @@ metric                              type     from ``Metrics``
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 
+import msgspec
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
@@ -51,8 +51,7 @@ __all__ = ["METRICS_CONTENT_TYPE", "Metrics", "render_metrics"]
 METRICS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
-@dataclass(frozen=True)
-class Metrics:
+class Metrics(msgspec.Struct, frozen=True):
     """A snapshot of the daemon's numbers, filled in by the daemon for each scrape.
 
     Counters (``*_total``) only ever grow while the daemon runs; the rest are gauges.
@@ -67,8 +66,8 @@ class Metrics:
     articles_posted_total: int = 0
     verify_pending_transfers: int = 0
     verify_failed_transfers: int = 0
-    connections_open: Mapping[str, int] = field(default_factory=dict)
-    connections_max: Mapping[str, int] = field(default_factory=dict)
+    connections_open: Mapping[str, int] = msgspec.field(default_factory=dict)
+    connections_max: Mapping[str, int] = msgspec.field(default_factory=dict)
     buffer_bytes_in_use: int = 0
     buffer_bytes_capacity: int = 0
     worker_slots_in_use: int = 0
@@ -76,7 +75,7 @@ class Metrics:
     par2_jobs_running: int = 0
     uptime_seconds: float = 0.0
     instance: str = ""  # this daemon's instance name
-    leases: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (instance, kind)
+    leases: Mapping[tuple[str, str], int] = msgspec.field(default_factory=dict)  # (instance, kind)
 
 
 def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:

@@ -31,9 +31,10 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from postie.article.walk import Found, Left, LeftOut, Walker
 from postie.schedule import Window, parse_window
@@ -44,8 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["Candidate", "Problem", "ScanResult", "Watcher", "Window", "parse_window"]
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(msgspec.Struct, frozen=True):
     """A job to queue."""
 
     root: Path
@@ -57,16 +57,14 @@ class Candidate:
     output: Path | None
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(msgspec.Struct, frozen=True):
     """Something the user must hear about."""
 
     path: Path
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class ScanResult:
+class ScanResult(msgspec.Struct, frozen=True):
     """What one scan found."""
 
     ready: tuple[Candidate, ...]
@@ -74,8 +72,7 @@ class ScanResult:
     problems: tuple[Problem, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Track:
+class _Track(msgspec.Struct, frozen=True):
     fingerprint: tuple[int, int, int]
     since: float
     returned: bool = False

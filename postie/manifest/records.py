@@ -18,9 +18,10 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
+
+import msgspec
 
 VERSION = 2  # the version new manifests are written in
 VERSIONS = (1, 2)  # the versions this postie reads
@@ -28,8 +29,9 @@ _SAFE = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII without '"' and '\\'
 CRC_LINE = '{"f":%d,"i":%d,"crc":"%08x","b":%d}'  # (file, part, crc32, size)
 
 
-@dataclass(frozen=True, slots=True)
-class FileRecord:
+# gc=False: one per file of a manifest, holding only ints and strings, so in no reference
+# cycle: no GC header (16 bytes less each), never scanned by a collection.
+class FileRecord(msgspec.Struct, frozen=True, gc=False):
     """A file's record in the manifest header (frame 0).
 
     ``ino`` and ``ctime_ns`` (version 2) identify the file beyond its size and mtime: a
@@ -234,8 +236,7 @@ def first_positions(parts: Iterable[tuple[int, int]]) -> dict[int, int]:
     return out
 
 
-@dataclass
-class Manifest:
+class Manifest(msgspec.Struct):
     """A manifest read back.
 
     ``planned``: every article's identity (version 2: all of them, from frame 0; version
@@ -248,10 +249,10 @@ class Manifest:
     path: Path
     header: dict[str, Any]
     files: dict[int, FileRecord]
-    articles: dict[int, dict[int, ArticleRecord]] = field(default_factory=dict)
+    articles: dict[int, dict[int, ArticleRecord]] = msgspec.field(default_factory=dict)
     end: int = 0  # bytes of complete frames; anything after is a torn tail
     version: int = VERSION
-    planned: dict[int, dict[int, PlannedRecord]] = field(default_factory=dict)
+    planned: dict[int, dict[int, PlannedRecord]] = msgspec.field(default_factory=dict)
     frontier: int | None = None
 
     @property

@@ -20,8 +20,9 @@ import ssl
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
+
+import msgspec
 
 from postie import errors
 from postie.article.ids import bracketed
@@ -38,8 +39,7 @@ class PostInDoubt(errors.RetryableError):
     """The connection failed after the article was sent: STAT before posting again."""
 
 
-@dataclass(frozen=True, slots=True)
-class Greeting:
+class Greeting(msgspec.Struct, frozen=True):
     """The server's greeting (200: posting allowed, 201: not)."""
 
     reply: Reply

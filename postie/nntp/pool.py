@@ -23,8 +23,9 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from types import TracebackType
+
+import msgspec
 
 from postie import errors
 from postie.nntp.connection import NNTPConnection
@@ -37,8 +38,7 @@ BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class PoolStatistics:
+class PoolStatistics(msgspec.Struct, frozen=True):
     """What the pool holds and has done, at one moment (``ConnectionPool.statistics()``)."""
 
     server: str

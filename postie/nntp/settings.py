@@ -10,8 +10,9 @@ not when the settings are made); it never shows in ``repr``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+import msgspec
 
 
 class ModeReader(StrEnum):
@@ -26,8 +27,7 @@ class ModeReader(StrEnum):
 Password = str | Callable[[], str | None] | None
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
+class ServerSettings(msgspec.Struct, frozen=True):
     """One NNTP server as the connection and the pool use it.
 
     ``port`` is the port to connect to (no "0 means default" here); ``label`` names the
@@ -39,7 +39,7 @@ class ServerSettings:
     starttls: bool = False
     verify_cert: bool = True
     username: str | None = None
-    password: Password = field(default=None, repr=False)
+    password: Password = None  # never in repr (see __repr__)
     connect_timeout: float = 10.0
     reply_timeout: float = 60.0
     post_timeout: float = 120.0
@@ -52,7 +52,16 @@ class ServerSettings:
 
     def __post_init__(self) -> None:
         if not self.label:
-            object.__setattr__(self, "label", f"{self.host}:{self.port}")
+            msgspec.structs.force_setattr(self, "label", f"{self.host}:{self.port}")
+
+    def __repr__(self) -> str:
+        # every field but the password (a Struct has no per-field repr=False)
+        shown = (
+            f"{name}={getattr(self, name)!r}"
+            for name in self.__struct_fields__
+            if name != "password"
+        )
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     def secret(self) -> str | None:
         """The password, asking the callable for it when one was given."""

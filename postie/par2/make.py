@@ -13,14 +13,14 @@ own ``.par2`` files are posted as data and never protected again.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from postie import errors, fsutil
 from postie.article.plan import SourceFile
@@ -36,8 +36,7 @@ log = logging.getLogger(__name__)
 Display = Callable[[Callable[[], str]], AbstractAsyncContextManager[None]]
 
 
-@dataclass
-class Par2Step:
+class Par2Step(msgspec.Struct):
     """What creating a transfer needs to add PAR2 files."""
 
     scheduler: Par2Scheduler
@@ -103,7 +102,7 @@ async def make_par2(
         # files from several folders, or names that are not the files' own (escaped
         # for display): one set per file instead of one for a folder tree
         log.warning("PAR2: %s; making one set per file instead", exc)
-        options = dataclasses.replace(options, per="file")
+        options = msgspec.structs.replace(options, per="file")
         plan = plan_par2(sources, set_name=name, article_size=article_size, options=options)
     for left in plan.unprotected:
         log.info("%s: too small for a PAR2 set of its own (par2.min_size)", left.name)

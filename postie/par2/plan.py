@@ -39,10 +39,11 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Final, Literal
+
+import msgspec
 
 MAX_SOURCE_SLICES: Final = 32768  # PAR2: source blocks in one set
 MAX_RECOVERY_BLOCKS: Final = 32768  # par2cmdline: -c at most this
@@ -58,8 +59,7 @@ PAR2 set as large as itself. Callers with another article size pass their own.""
 Per = Literal["folder", "file"]
 
 
-@dataclass(frozen=True, slots=True)
-class Redundancy:
+class Redundancy(msgspec.Struct, frozen=True):
     """How much recovery data: a percentage of the source slices, or a block count."""
 
     percent: float | None = None
@@ -117,8 +117,7 @@ def parse_redundancy(text: str) -> Redundancy:
     return Redundancy(percent, blocks)
 
 
-@dataclass(frozen=True, slots=True)
-class Par2Source:
+class Par2Source(msgspec.Struct, frozen=True):
     """A file a PAR2 set protects."""
 
     path: Path  # absolute path of the file
@@ -126,8 +125,7 @@ class Par2Source:
     size: int  # bytes, > 0
 
 
-@dataclass(frozen=True, slots=True)
-class Par2Options:
+class Par2Options(msgspec.Struct, frozen=True):
     """How to plan (the config's ``par2`` section); checked when made."""
 
     redundancy: Redundancy = DEFAULT_REDUNDANCY
@@ -148,8 +146,7 @@ class Par2Options:
             raise ValueError(f"min size {self.min_size} is negative")
 
 
-@dataclass(frozen=True, slots=True)
-class Par2Set:
+class Par2Set(msgspec.Struct, frozen=True):
     """One PAR2 set: one ``par2 create`` run."""
 
     name: str  # base name of the set's files: "<name>.par2", "<name>.vol00+01.par2", ...
@@ -161,8 +158,7 @@ class Par2Set:
     recovery_files: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class Par2Plan:
+class Par2Plan(msgspec.Struct, frozen=True):
     """The PAR2 sets of a job, and the files left without one."""
 
     sets: tuple[Par2Set, ...]

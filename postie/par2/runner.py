@@ -21,8 +21,9 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from postie import errors
 from postie.par2.child import dies_with_this_process
@@ -50,8 +51,7 @@ def default_binary() -> Path:
     return Path(par2_executable())
 
 
-@dataclass(frozen=True, slots=True)
-class Par2Run:
+class Par2Run(msgspec.Struct, frozen=True):
     """What one ``par2 create`` made."""
 
     set: Par2Set

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from postie.config import Par2Config
 from postie.runtime.limits import WorkerSlots
@@ -26,8 +27,7 @@ if TYPE_CHECKING:
     from postie.par2.runner import Par2Run
 
 
-@dataclass(frozen=True, slots=True)
-class Par2Statistics:
+class Par2Statistics(msgspec.Struct, frozen=True):
     """A snapshot of the scheduler's jobs."""
 
     max_jobs: int

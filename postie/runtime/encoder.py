@@ -37,8 +37,9 @@ import contextlib
 import os
 import queue
 import threading
-from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 from postie.article.yenc import read_fd_and_encode
 
@@ -49,8 +50,7 @@ _Result = tuple[_Future, tuple[bytes, int] | None, BaseException | None]
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 
 
-@dataclass(frozen=True, slots=True)
-class EncoderStatistics:
+class EncoderStatistics(msgspec.Struct, frozen=True):
     """A snapshot of the encode thread pool."""
 
     kind: str  # "native" or "sabctools"

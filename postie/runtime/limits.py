@@ -23,11 +23,11 @@ import asyncio
 import collections
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class SlotStatistics:
+class SlotStatistics(msgspec.Struct, frozen=True):
     """A snapshot of a WorkerSlots."""
 
     total: int
@@ -119,8 +119,7 @@ class WorkerSlots:
             self.release()
 
 
-@dataclass(frozen=True, slots=True)
-class BudgetStatistics:
+class BudgetStatistics(msgspec.Struct, frozen=True):
     """A snapshot of a ByteBudget (bytes)."""
 
     capacity: int

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from postie import errors
 from postie.article.build import ArticleBuilder
@@ -59,8 +60,7 @@ FRONTIER_STEP = 1024  # version 2: articles a frontier line covers beyond the la
 _EMPTY = object()  # nothing to look ahead at (None is the end-of-work marker)
 
 
-@dataclass(slots=True, eq=False)
-class InFlight:
+class InFlight(msgspec.Struct, eq=False):
     """One article in flight: read and encoded (``future``), then posted."""
 
     state: FileState

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from types import TracebackType
+
+import msgspec
 
 from postie.config import Config
 from postie.nntp.connection import NNTPConnection
@@ -33,8 +34,7 @@ from postie.runtime.memory import tune_allocator
 VERIFY = "verify"  # the WorkerSlots group of STAT checks (see Lane.may_prime)
 
 
-@dataclass(frozen=True, slots=True)
-class RuntimeStatistics:
+class RuntimeStatistics(msgspec.Struct, frozen=True):
     """A snapshot of everything a Runtime owns."""
 
     slots: SlotStatistics

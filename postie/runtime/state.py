@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Mapping, MutableSequence, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
+
+import msgspec
 
 from postie import errors
 from postie.article import yenc
@@ -34,8 +35,7 @@ def article_sizes(count: int) -> MutableSequence[int]:
     return array("Q", bytes(8 * count))
 
 
-@dataclass(frozen=True)
-class FileResume:
+class FileResume(msgspec.Struct, frozen=True):
     """What an earlier run of a transfer left for one file.
 
     ``done``: parts already on the server (not posted again); ``recorded``: the
@@ -47,18 +47,17 @@ class FileResume:
 
     watermark: int = 0
     done: frozenset[int] = frozenset()
-    recorded: Mapping[int, ArticleRecord] = field(default_factory=lambda: NOTHING_RECORDED)
+    recorded: Mapping[int, ArticleRecord] = msgspec.field(default_factory=lambda: NOTHING_RECORDED)
     measure: frozenset[int] = frozenset()
 
 
-@dataclass
-class Tally:
+class Tally(msgspec.Struct):
     """A job's files at a glance, kept as they change: the files whose progress moved
     since the checkpointer last took them, and how many are done or failed. Progress
     and checkpoints read these instead of walking every file (a folder of 100,000
     files would otherwise be walked five times a second by the progress bars)."""
 
-    changed: set[int] = field(default_factory=set)
+    changed: set[int] = msgspec.field(default_factory=set)
     done: int = 0
     failed: int = 0
 
@@ -329,8 +328,7 @@ class FileState:
             self.tally.changed.add(self.plan.index)
 
 
-@dataclass(frozen=True, slots=True)
-class JobStatistics:
+class JobStatistics(msgspec.Struct, frozen=True):
     """A snapshot of a PostingJob's progress (what the progress display shows)."""
 
     total_bytes: int
@@ -350,8 +348,7 @@ class JobStatistics:
     resumed_bytes: int = 0  # of posted_bytes: acknowledged before this run (a resume)
 
 
-@dataclass(frozen=True)
-class JobResult:
+class JobResult(msgspec.Struct, frozen=True):
     """What a PostingJob did: the state of each file when it ended."""
 
     plan: JobPlan

@@ -34,8 +34,9 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from postie.errors import StoreError, StoreUnreachable
 from postie.store.records import Worker
@@ -59,8 +60,7 @@ def _start_time(pid: int) -> int | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Process:
+class Process(msgspec.Struct, frozen=True):
     """A process on some host: what a worker row records to be checked for life."""
 
     host: str

@@ -1,4 +1,4 @@
-"""What the store holds, as frozen dataclasses, and the states its rows go through.
+"""What the store holds, as frozen msgspec Structs, and the states its rows go through.
 
 The states are ``StrEnum``s: a state compares equal to its text (``"uploaded"``),
 which is also what the store writes. Records are built by a store implementation
@@ -7,10 +7,11 @@ from its rows; nothing here knows about a database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 
 class TransferState(StrEnum):
@@ -80,8 +81,7 @@ UNFINISHED = (TransferState.UPLOADING, TransferState.INCOMPLETE)
 ACTIVE_JOBS = (JobState.QUEUED, JobState.RUNNING)
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
+class Transfer(msgspec.Struct, frozen=True):
     """One run of posting files, and where it stands."""
 
     id: int
@@ -127,8 +127,7 @@ class Transfer:
         return "uploaded"
 
 
-@dataclass(frozen=True, slots=True)
-class TransferFile:
+class TransferFile(msgspec.Struct, frozen=True):
     """One file of a transfer (data or PAR2)."""
 
     transfer_id: int
@@ -150,8 +149,7 @@ class TransferFile:
     check_expires: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class NewFile:
+class NewFile(msgspec.Struct, frozen=True):
     """A file of a transfer about to be created (``source_path`` as the plan has it, a
     ``str``, or a ``Path``: a store only encodes it, ``os.fsencode``)."""
 
@@ -165,8 +163,7 @@ class NewFile:
     cleanup: Cleanup = Cleanup.KEEP  # DELETE: remove the file once the transfer is verified
 
 
-@dataclass(frozen=True, slots=True)
-class NewTransfer:
+class NewTransfer(msgspec.Struct, frozen=True):
     """A transfer about to be created, with its files."""
 
     name: str
@@ -179,8 +176,7 @@ class NewTransfer:
     files: tuple[NewFile, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class FileProgress:
+class FileProgress(msgspec.Struct, frozen=True):
     """One file's part of a checkpoint."""
 
     file_id: int
@@ -189,8 +185,7 @@ class FileProgress:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
+class Failure(msgspec.Struct, frozen=True):
     """An article a STAT did not find."""
 
     transfer_id: int
@@ -214,8 +209,7 @@ class Failure:
         return (self.file_id, self.part)
 
 
-@dataclass(frozen=True, slots=True)
-class TransferSummary:
+class TransferSummary(msgspec.Struct, frozen=True):
     """A transfer with its totals, for listings."""
 
     transfer: Transfer
@@ -225,8 +219,7 @@ class TransferSummary:
     uploaded_files: int
 
 
-@dataclass(frozen=True, slots=True)
-class SweepResult:
+class SweepResult(msgspec.Struct, frozen=True):
     """What one sweep deleted and reclaimed."""
 
     transfers: tuple[tuple[int, Path], ...]  # deleted rows and their manifest paths
@@ -235,8 +228,7 @@ class SweepResult:
     transfer_leases: int
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
+class Job(msgspec.Struct, frozen=True):
     """A job of the daemon's queue: a folder or file to post."""
 
     id: int
@@ -259,8 +251,7 @@ class Job:
     finished_at: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Worker:
+class Worker(msgspec.Struct, frozen=True):
     """A process that takes leases, with its heartbeat."""
 
     owner: str  # the owner its leases carry
@@ -287,8 +278,7 @@ class LeaseKind(StrEnum):
     FAILURE = "failure"  # missing articles being re-posted or rechecked (the transfer's id)
 
 
-@dataclass(frozen=True, slots=True)
-class Lease:
+class Lease(msgspec.Struct, frozen=True):
     """A lease held now (not run out), and who holds it: its owner and, found by joining
     the owner to its worker row, the holder's instance (``Store.leases``). Scans and
     missing articles are counted per transfer and holder."""
@@ -307,8 +297,7 @@ class Lease:
         return self.instance or self.owner
 
 
-@dataclass(frozen=True, slots=True)
-class Reaped:
+class Reaped(msgspec.Struct, frozen=True):
     """What reaping dead workers did."""
 
     owners: tuple[str, ...]  # the workers found dead: their rows are gone

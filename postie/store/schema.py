@@ -11,11 +11,12 @@ whichever database holds them. Each store's ``migrate`` applies its dialect's fi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 from typing import Literal
+
+import msgspec
 
 from postie.errors import StoreError
 
@@ -24,8 +25,7 @@ Dialect = Literal["sqlite", "pg"]
 _FILE = re.compile(r"^(\d{4})_[\w-]+(?:\.(sqlite|pg))?\.sql$")
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
+class Migration(msgspec.Struct, frozen=True):
     """One schema migration: a numbered SQL script."""
 
     version: int

@@ -18,11 +18,11 @@ when its manifest cannot be read, or for a file whose lines are not all there.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from postie import errors
 from postie.article.plan import JobPlan, Segment
@@ -34,8 +34,7 @@ from postie.store.api import FileRole, Store, Transfer, UploadState
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Carried:
+class Carried(msgspec.Struct, frozen=True):
     """What a new transfer keeps of ``old``: by source path, the old file's lines and the
     Message-IDs a server rewrote for it (``part -> id``)."""
 
@@ -97,8 +96,8 @@ def adopt(plan: JobPlan, carried: Carried) -> JobPlan:
             Segment(n, r.offset, r.length, r.message_id, r.subject, r.poster, r.wire_name)
             for n, r in sorted(lines.items())
         )
-        files.append(dataclasses.replace(f, segments=segments))
-    return dataclasses.replace(plan, files=tuple(files))
+        files.append(msgspec.structs.replace(f, segments=segments))
+    return msgspec.structs.replace(plan, files=tuple(files))
 
 
 def carried_files(plan: JobPlan, carried: Carried) -> dict[int, dict[int, ArticleRecord]]:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 from pathlib import Path
+
+import msgspec
 
 from postie import crashpoints, errors
 from postie.article.plan import Collected, FilePlan, JobPlan, SourceFile, collect, plan_job
@@ -50,8 +51,8 @@ log = logging.getLogger(__name__)
 def _absolute(collected: Collected) -> Collected:
     if all(os.path.isabs(f.path) for f in collected.files):
         return collected
-    files = tuple(dataclasses.replace(f, path=os.path.abspath(f.path)) for f in collected.files)
-    return dataclasses.replace(collected, files=files)
+    files = tuple(msgspec.structs.replace(f, path=os.path.abspath(f.path)) for f in collected.files)
+    return msgspec.structs.replace(collected, files=files)
 
 
 def collected_key(collected: Collected) -> str:
@@ -141,12 +142,12 @@ async def for_paths(
     if par2 is not None and config.par2.enabled:
         if config.nzb.per_file and par2.config.per != "file":
             # each file's NZB carries its own set
-            par2 = dataclasses.replace(par2, config=replace(par2.config, per="file"))
+            par2 = msgspec.structs.replace(par2, config=replace(par2.config, per="file"))
         made = await make_par2(
             par2, collected.files, name=name, article_size=config.posting.article_size
         )
     plan = plan_job(
-        dataclasses.replace(collected, files=collected.files + made), config.posting, name=name
+        msgspec.structs.replace(collected, files=collected.files + made), config.posting, name=name
     )
     if carried:
         plan = adopt(plan, carried)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
+
+import msgspec
 
 from postie.runtime.state import JobStatistics
 from postie.store.api import Failure, Transfer, TransferFile
@@ -32,8 +32,7 @@ class Ending(StrEnum):
     ALREADY_UPLOADED = "already_uploaded"  # these files were uploaded before; nothing posted
 
 
-@dataclass(frozen=True)
-class Done:
+class Done(msgspec.Struct, frozen=True):
     """What a post, resume or verify came to (see ``Ending``)."""
 
     ending: Ending
@@ -54,7 +53,7 @@ class Done:
 
     def verified_as(self, verified: Done) -> Done:
         """This run's facts with what its verification came to."""
-        return dataclasses.replace(
+        return msgspec.structs.replace(
             verified,
             outcome=self.outcome,
             files=self.files,
@@ -76,8 +75,7 @@ class Done:
         return None
 
 
-@dataclass(frozen=True)
-class Details:
+class Details(msgspec.Struct, frozen=True):
     """One transfer as ``postie transfers show`` shows it."""
 
     transfer: Transfer

@@ -8,9 +8,10 @@ import itertools
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from postie import errors
 from postie.article.plan import JobPlan
@@ -22,8 +23,7 @@ LEASE_SECONDS = 60.0
 RUN_KEY = ""  # the targets key of a one-NZB-per-run transfer
 
 
-@dataclass
-class Prepared:
+class Prepared(msgspec.Struct):
     """A transfer ready to post: created just now, or found again."""
 
     transfer_id: int
@@ -36,15 +36,16 @@ class Prepared:
     writer: ManifestWriter
     recorded: dict[int, dict[int, ArticleRecord]]
     watermarks: dict[int, int]
-    lost: dict[int, errors.FileFailed] = field(default_factory=dict)
+    lost: dict[int, errors.FileFailed] = msgspec.field(default_factory=dict)
     # not the file frame 0 recorded though size and mtime agree (inode, ctime): refused
     # where a part would be read with no CRC32 to check it against (manifest version 2)
-    unlike: dict[int, errors.SourceChanged] = field(default_factory=dict)
+    unlike: dict[int, errors.SourceChanged] = msgspec.field(default_factory=dict)
     resumed: bool = False
-    finished_before: set[int] = field(default_factory=set)  # files uploaded in an earlier run
-    accepted: dict[tuple[int, int], str] = field(default_factory=dict)  # rewritten IDs so far
+    # files uploaded in an earlier run, and the rewritten IDs so far
+    finished_before: set[int] = msgspec.field(default_factory=set)
+    accepted: dict[tuple[int, int], str] = msgspec.field(default_factory=dict)
     not_collected: tuple[str, ...] = ()  # given files that could not be read when planned
-    manifests: ManifestStorage = field(default_factory=FileManifests)  # where it is kept
+    manifests: ManifestStorage = msgspec.field(default_factory=FileManifests)  # where it is kept
 
 
 # --- identity ----------------------------------------------------------------------------

@@ -18,8 +18,9 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Container, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from postie import crashpoints, errors
 from postie.article.plan import FilePlan
@@ -37,8 +38,7 @@ from postie.transfers.tables import AllBut, ByIndex, Saved, upload_state_of
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True):
     """What a TransferRun's post did: the NZBs written and the files that failed."""
 
     transfer_id: int

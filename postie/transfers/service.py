@@ -25,9 +25,10 @@ import asyncio
 import contextlib
 import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+
+import msgspec
 
 from postie import errors
 from postie.article.plan import Collected, collect
@@ -55,15 +56,14 @@ from postie.transfers.run import TransferRun, stop_on
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class PostRequest:
+class PostRequest(msgspec.Struct, frozen=True):
     """What to post and how (``postie post``, a daemon job)."""
 
     paths: tuple[Path, ...]
     name: str
     output: Path | None = None
     overwrite: bool = False
-    rules: WalkRules = field(default_factory=WalkRules)
+    rules: WalkRules = msgspec.field(default_factory=WalkRules)
     root: Path | None = None  # a daemon job: the watch root its links are confined to
     wait: bool = True  # wait for the verification (when it is on)
     again: bool = False  # post as a new transfer even if an earlier one posted these files

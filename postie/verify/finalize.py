@@ -18,8 +18,9 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from postie import errors
 from postie.config import HookConfig
@@ -40,8 +41,7 @@ class FinalizeFailed(errors.PostieError):
         self.attempts = attempts
 
 
-@dataclass(frozen=True, slots=True)
-class Finalized:
+class Finalized(msgspec.Struct, frozen=True):
     """What finalizing a transfer did."""
 
     hook_attempts: int

@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
+
+import msgspec
 
 from postie import errors
 from postie.article.source import source_problem
@@ -32,8 +33,7 @@ from postie.store.api import Failure, Transfer, TransferFile
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Reposted:
+class Reposted(msgspec.Struct, frozen=True):
     """What the re-post of one missing article came to."""
 
     kind: Literal["posted", "claimed", "failed"]

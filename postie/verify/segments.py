@@ -7,15 +7,15 @@ in pipelined batches over the pool's connections (see ``postie.nntp.stat``).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+
+import msgspec
 
 from postie.nntp.pool import ConnectionPool
 from postie.nntp.stat import stat_all
 from postie.nzb import Nzb
 
 
-@dataclass(frozen=True, slots=True)
-class MissingSegment:
+class MissingSegment(msgspec.Struct, frozen=True):
     """A segment of the NZB the server does not have."""
 
     file: int  # 1-based, the order of the NZB
@@ -24,8 +24,7 @@ class MissingSegment:
     message_id: str
 
 
-@dataclass(frozen=True)
-class SegmentCheck:
+class SegmentCheck(msgspec.Struct, frozen=True):
     """The result of STATing every segment of an NZB."""
 
     server: str

@@ -27,8 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from types import TracebackType
+
+import msgspec
 
 from postie import errors
 from postie.config import FinalizeConfig, VerifyConfig, validate
@@ -46,8 +47,7 @@ log = logging.getLogger(__name__)
 MAX_ROUNDS = 100  # claims per kind per pass, so one pass always ends
 
 
-@dataclass(frozen=True, slots=True)
-class VerifyStatistics:
+class VerifyStatistics(msgspec.Struct, frozen=True):
     """A snapshot of the verification service's counters."""
 
     phase: str  # waiting, scanning, rechecking, re-posting, finalizing

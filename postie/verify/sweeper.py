@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from postie import errors
 from postie.config import VerifyConfig
@@ -26,8 +27,7 @@ from postie.store.api import Store
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class SweepReport:
+class SweepReport(msgspec.Struct, frozen=True):
     """What one pass of the sweeper removed."""
 
     transfers: int

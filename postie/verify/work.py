@@ -9,7 +9,7 @@ A STAT error (not a 430) spends nothing: the work that met it is due again
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from postie import errors
 from postie.config import VerifyConfig
@@ -21,8 +21,7 @@ ERROR_RETRY = 5.0  # seconds before work that met a STAT error is tried again
 NOT_FOUND = "430 not found by STAT"
 
 
-@dataclass(slots=True)
-class Counters:
+class Counters(msgspec.Struct):
     """What ``VerifyStatistics`` reports, updated by the part of the pass at work."""
 
     phase: str = "waiting"

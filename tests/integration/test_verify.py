@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from postie import nzb
@@ -64,7 +64,7 @@ def test_verify_command_against_inn(inn: Inn, tmp_path: Path) -> None:
     file = document.files[0]
     fake = nzb.NzbSegment(12, 100, "never-posted.postie-verify@postie.test")
     damaged = tmp_path / "damaged.nzb"
-    nzb.write(damaged, [dataclasses.replace(file, segments=(*file.segments, fake))])
+    nzb.write(damaged, [msgspec.structs.replace(file, segments=(*file.segments, fake))])
     bad = run_postie("verify", damaged, *server)
     assert bad.returncode == 4, bad.output
     assert "missing: file 1 part 12 <never-posted.postie-verify@postie.test>" in bad.stdout

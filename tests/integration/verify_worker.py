@@ -15,12 +15,13 @@ only when they expire (or its heartbeat is older than the store's TTL, 60 s).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from postie.config import parse_config
 from postie.runtime.runtime import Runtime
@@ -41,7 +42,7 @@ async def main(db: str, port: int, log: Path, lease: float, hold: bool, elsewher
     process = Process.current()
     if elsewhere:
         owner = "elsewhere.invalid/" + owner.split("/", 1)[1]
-        process = dataclasses.replace(process, host="elsewhere.invalid")
+        process = msgspec.structs.replace(process, host="elsewhere.invalid")
     async with (
         open_store(db) as store,
         store.worker(owner, name="verify", process=process),

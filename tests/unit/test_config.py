@@ -348,6 +348,13 @@ def test_password_never_shows_in_repr_str_or_dumps() -> None:
     assert SECRET not in str(dump(config))
     with pytest.raises(TypeError):  # a dump keeps it wrapped: never written out by mistake
         msgspec.json.encode(dump(config))
+    # the NNTP layer's record of a server hides it as well, given as a string or a callable
+    for settings in (config.servers[0].settings(), ServerSettings("h", password=SECRET)):
+        assert settings.secret() == SECRET
+        assert SECRET not in repr(settings)
+        assert SECRET not in str(settings)
+        assert "password" not in repr(settings)
+        assert "host=" in repr(settings)
 
 
 @pytest.mark.parametrize(

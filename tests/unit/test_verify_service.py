@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+import msgspec
 
 from postie.store.api import Failure, FailureState
 from postie.verify.misses import _not_found
@@ -16,7 +16,7 @@ def test_a_not_found_note_keeps_the_last_re_post_reply_once() -> None:
     )
     first = _not_found(failure, 3)
     assert first == "430 not found by STAT (3 checks, 1 re-posts); last re-post failed: boom"
-    again = _not_found(dataclasses.replace(failure, last_error=first), 4)
+    again = _not_found(msgspec.structs.replace(failure, last_error=first), 4)
     assert again == "430 not found by STAT (4 checks, 1 re-posts); last re-post failed: boom"
-    plain = dataclasses.replace(failure, repost_count=0, last_error="430 not found by STAT")
+    plain = msgspec.structs.replace(failure, repost_count=0, last_error="430 not found by STAT")
     assert _not_found(plain, 2) == "430 not found by STAT (2 checks, 0 re-posts)"

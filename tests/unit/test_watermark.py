@@ -7,9 +7,9 @@ and never lag behind one whose predecessors all were.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -220,7 +220,7 @@ def test_the_tally_matches_the_files(parts: list[int], steps: list[tuple[int, st
     tally = Tally()
     states = []
     for index, count in enumerate(parts, start=1):
-        plan = dataclasses.replace(file_plan(max(count, 1)), index=index)
+        plan = msgspec.structs.replace(file_plan(max(count, 1)), index=index)
         pending = tuple(range(1, count + 1))
         states.append(
             FileState(

@@ -44,11 +44,11 @@ import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import asyncpg
+import msgspec
 
 from postie.errors import StoreError, StoreMissing, StoreUnreachable
 from postie.store.lease import WORKER_TTL
@@ -338,8 +338,7 @@ class StoreBase:
         )
 
 
-@dataclass(slots=True)
-class _Outage:
+class _Outage(msgspec.Struct):
     """The server is away: since when (monotonic), why, and whether waiting ended."""
 
     since: float

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 
 # a connection of its own, or one of a pool's (what a transaction hands out)
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -24,8 +24,7 @@ _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 _PARAM = re.compile(r"'(?:[^']|'')*'|(?<![:\w]):([A-Za-z_]\w*)")
 
 
-@dataclass(frozen=True, slots=True)
-class Query:
+class Query(msgspec.Struct, frozen=True):
     """One statement in asyncpg's form, and its parameters' names in ``$n`` order."""
 
     name: str

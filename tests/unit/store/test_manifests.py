@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from pathlib import Path
 
 import asyncpg
+import msgspec
 import pytest
 import zstandard
 
@@ -40,7 +40,7 @@ async def written(store: Store, folder: Path) -> ManifestWriter:
 
 
 def same(m: Manifest) -> Manifest:
-    return dataclasses.replace(m, path=Path("-"))
+    return msgspec.structs.replace(m, path=Path("-"))
 
 
 async def test_a_manifest_reads_back_as_written(
@@ -119,7 +119,7 @@ async def test_the_sweeper_and_deleting_a_transfer_delete_its_manifest(
     for name in ("swept", "deleted"):
         writer = await written(store, tmp_path)
         writer.close()
-        new = dataclasses.replace(
+        new = msgspec.structs.replace(
             new_transfer(name, roots_key=name),
             manifest_path=writer.path,
             options={"verify": False},

@@ -6,12 +6,12 @@ Behaviour every implementation keeps (see conftest.IMPLEMENTATIONS)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import socket
 import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from postie.errors import TransferBusy
@@ -111,7 +111,7 @@ def test_who_is_dead_is_decided_from_the_worker_rows(live_pid: int) -> None:
         # a live process of this host that stopped beating is dead all the same (hung)
         worker(7, Process(HOST, live_pid, start), heartbeat_at=now - 61),
         # an earlier process that had this process's pid
-        worker(8, dataclasses.replace(me, start=(me.start or 0) - 1), heartbeat_at=now),
+        worker(8, msgspec.structs.replace(me, start=(me.start or 0) - 1), heartbeat_at=now),
     ]
     dead = dead_workers(rows, now=now, ttl=60.0)
     assert dead == {

@@ -191,6 +191,7 @@ async def test_files_create_read_reopen_and_delete(tmp_path: Path) -> None:
 async def test_files_version_1_and_salvage(tmp_path: Path) -> None:
     files = FileManifests()
     writer = await files.create(tmp_path, HEADER, FILES, version=1)
+    assert (writer.version, writer.frontier) == (1, 0)
     writer.append([article(1, 1)])
     writer.close()
     with writer.path.open("ab") as f:
@@ -198,8 +199,13 @@ async def test_files_version_1_and_salvage(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="corrupt"):
         await files.read(writer.path, durable_bytes=writer.size + 10)
     found = await files.read(writer.path, durable_bytes=writer.size + 10, salvage=True)
-    assert (found.version, found.end) == (1, writer.size)
+    assert (found.version, found.end, found.frontier) == (1, writer.size, None)
     assert found.articles[1] == {1: article(1, 1)}
+    again = await files.reopen(found)  # the damage cut off; version 1 lines appended
+    assert (again.version, again.frontier, again.size) == (1, 0, writer.size)
+    again.append([article(1, 2)])
+    again.close()
+    assert sorted((await files.read(writer.path)).articles[1]) == [1, 2]
 
 
 async def test_files_errors_say_which_manifest_and_why(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ for the file where a test needs to hold or fail a write."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import zstandard
 
 import postie.manifest.writer
 from postie.errors import ManifestError
-from postie.manifest import ManifestWriter, create, read
+from postie.manifest import ArticleRecord, FileRecord, ManifestWriter, PlannedRecord, create, read
 from postie.manifest.records import CRC_LINE, Frontier
 from tests.unit.test_manifest import FILES, HEADER, PLANNED, add, crc, new
 
@@ -150,3 +151,30 @@ def test_a_version_1_manifest_has_no_planned_lines(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"^a version 1 manifest has no planned lines in frame 0$"):
         create(tmp_path / "v1.manifest", HEADER, FILES, PLANNED, version=1)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("field", ["message_id", "subject", "poster", "wire_name"])
+def test_a_line_needing_escapes_in_any_text_field_reads_back(tmp_path: Path, field: str) -> None:
+    """The fast line (no ``json``) is only for text that needs no escaping; a quote, a
+    backslash or a control character in any one of the fields takes the JSON path."""
+    odd = 'a "quoted" \\ back\tslash \udcff'
+    fields = {"message_id": "id@x", "subject": "s", "poster": "p <p@x>", "wire_name": "w"}
+    fields[field] = odd
+    planned = PlannedRecord(1, 1, 0, 10, **fields)
+    done = ArticleRecord(1, 2, 10, 10, crc32=7, size=12, **fields)
+    files = (FileRecord(1, "/d/a.bin", "a.bin", 20, 1, 2),)
+    writer = create(tmp_path / "m", HEADER, files, [planned, planned._replace(part=2)])
+    writer.close()
+    found = read(writer.path)
+    assert found.planned[1][1] == planned
+    assert json.loads(planned.line()) == planned.to_json()
+    assert json.loads(done.line()) == done.to_json()
+
+
+def test_a_manifest_gives_each_files_first_position(tmp_path: Path) -> None:
+    files = tuple(
+        FileRecord(i, f"/d/{i}", f"{i}", 10, 1, parts) for i, parts in ((1, 3), (2, 1), (3, 2))
+    )
+    writer = create(tmp_path / "m", HEADER, files, version=1)
+    writer.close()
+    assert read(writer.path).first_positions() == {1: 0, 2: 3, 3: 4}

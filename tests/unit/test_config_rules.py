@@ -114,7 +114,7 @@ def test_a_bad_subject_is_one_line(subject: str, reason: str) -> None:
     assert refused({"posting": {"subject": subject}}) == [f"  posting.subject: {reason}"]
 
 
-@pytest.mark.parametrize("domain", ["postie.local", "NEWS.Example.COM", "x"])
+@pytest.mark.parametrize("domain", ["postie.local", "NEWS.Example.COM", "x", "X.example"])
 def test_message_id_domains_are_taken(domain: str) -> None:
     config = parse_config({"posting": {"message_id_domain": domain}})
     assert config.posting.message_id_domain == domain

@@ -394,6 +394,10 @@ async def test_delete_says_whether_there_were_rows(db: DatabaseManifests, table:
     assert await db.delete(writer.path) is True
     assert NAME not in table.rows
     assert await db.delete(writer.path) is False
+    alone = await db.create(Path("unused"), HEADER, FILES_V2, PLANNED)  # frame 0: one row
+    alone.close()
+    assert len(table.rows[NAME]) == 1
+    assert await db.delete(alone.path) is True
 
 
 async def test_a_reopened_manifest_cuts_the_tail_and_appends_after_it(
@@ -433,9 +437,18 @@ async def test_a_manifest_that_is_a_file_stays_a_file(
     assert (found.path, found.frontier) == (path, 5)
     reader = await db.reader(path, durable_bytes=file.size)
     assert (reader.name, list(reader)) == (str(path), PLANNED)
+    for call in (
+        db.read(path, durable_bytes=file.size + 1),
+        db.reader(path, durable_bytes=file.size + 1),
+    ):
+        with pytest.raises(ManifestError) as caught:
+            await call
+        assert str(caught.value).startswith(f"the manifest {path} is truncated: {file.size} bytes")
     with path.open("ab") as f:
-        f.write(b"torn")
-    assert (await db.read(path, salvage=True)).end == file.size
+        f.write(b"\x28\xb5\x2f\xfd torn")
+    with pytest.raises(ManifestError, match=f"corrupt at byte {file.size}"):
+        await db.read(path, durable_bytes=file.size + 5)  # damage within the durable bytes
+    assert (await db.read(path, durable_bytes=file.size + 5, salvage=True)).end == file.size
     again = await db.reopen(found)
     assert (again.path, again.sink) == (path, None)
     assert path.stat().st_size == file.size

@@ -27,6 +27,10 @@ from postie.manifest.database import FRAMES_PER_BATCH, DatabaseManifests, _Sink
 from postie.manifest.storage import FileManifests, new_name
 from tests.unit.test_manifest import FILES, FILES_V2, HEADER, PLANNED, add, article, crc
 
+# A hang (a frame never handed back) fails fast, not after the suite's 300 s: these tests
+# take milliseconds, and the mutation run times them out otherwise (scripts/mutate).
+pytestmark = pytest.mark.timeout(10)
+
 LOCATION = "postgresql://postie@db.example:5432/postie"
 NAME = "0123456789abcdef.manifest.zst"  # the name new_name() gives, fixed for the messages
 WHERE = f"{NAME} (in the database {LOCATION})"

@@ -19,6 +19,10 @@ from postie.manifest import ArticleRecord, FileRecord, ManifestWriter, PlannedRe
 from postie.manifest.records import CRC_LINE, Frontier
 from tests.unit.test_manifest import FILES, HEADER, PLANNED, add, crc, new
 
+# A hang (a frame never handed back) fails fast, not after the suite's 300 s: these tests
+# take milliseconds, and the mutation run times them out otherwise (scripts/mutate).
+pytestmark = pytest.mark.timeout(10)
+
 
 class Frames:
     """A ``FrameSink`` keeping each frame's text; ``fail`` fails the next write (after

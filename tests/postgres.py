@@ -3,6 +3,10 @@
 ``POSTIE_TEST_PG`` (default: the cluster ``scripts/postgres start`` runs) is a URL
 whose role may create databases. Each test gets ``postie_t_<pid>_<n>``, copied from a
 template migrated once per run (``fresh(migrated=True)``) or empty, dropped after it.
+A run is one pytest session in one process: a second session in the same process, or a
+process forked from it (mutmut runs both: ``scripts/mutate``), makes a template of its own.
+``POSTIE_TEST_PG_NAMES`` replaces the names' ``postie`` (``scripts/mutate`` gives its own,
+then drops with ``drop_named`` what a test process killed on its timeout left behind).
 When the server is not running, the tests that need it are skipped, saying how to start
 it, except in CI (``CI`` set), where ``scripts/test`` starts it: there they fail.
 """
@@ -22,9 +26,9 @@ import asyncpg
 import pytest
 
 URL = os.environ.get("POSTIE_TEST_PG", "postgresql://postie:postie-secret@127.0.0.1:55432/postie")
-_TEMPLATE = f"postie_tpl_{os.getpid()}"
+NAMES = os.environ.get("POSTIE_TEST_PG_NAMES", "postie")
 _numbers = itertools.count(1)
-_template_ready = False
+_template_made: tuple[int, str] | None = None  # the process that made it, and its name
 
 
 def with_database(url: str, database: str) -> str:
@@ -70,18 +74,21 @@ def _run(statements: list[str]) -> None:
 
 
 def _template() -> str:
-    global _template_ready
-    if not _template_ready:
+    global _template_made
+    pid = os.getpid()
+    if _template_made is None or _template_made[0] != pid:  # none, or a parent's (forked)
         from postie.store import open_store
 
+        name = f"{NAMES}_tpl_{pid}"
+
         async def migrate() -> None:
-            await _admin([f"DROP DATABASE IF EXISTS {_TEMPLATE}", f"CREATE DATABASE {_TEMPLATE}"])
-            async with open_store(with_database(URL, _TEMPLATE)):
+            await _admin([f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"])
+            async with open_store(with_database(URL, name)):
                 pass
 
         asyncio.run(migrate())
-        _template_ready = True
-    return _TEMPLATE
+        _template_made = (pid, name)
+    return _template_made[1]
 
 
 def _drop(name: str) -> None:
@@ -98,15 +105,37 @@ def _drop(name: str) -> None:
 
 
 def drop_template() -> None:
-    if _template_ready and running():
-        _drop(_TEMPLATE)
+    """Drop the template this process made (at the end of its session); the next session
+    makes one again."""
+    global _template_made
+    made, _template_made = _template_made, None
+    if made is not None and made[0] == os.getpid() and running():
+        _drop(made[1])
+
+
+def drop_named(prefix: str) -> list[str]:
+    """Drop every database whose name begins with ``prefix`` and an underscore: those
+    named with ``POSTIE_TEST_PG_NAMES=prefix``. Return their names."""
+
+    async def names() -> list[str]:
+        conn = await asyncpg.connect(URL)
+        try:
+            rows = await conn.fetch("SELECT datname FROM pg_database ORDER BY datname")
+        finally:
+            await conn.close()
+        return [str(r[0]) for r in rows if str(r[0]).startswith(f"{prefix}_")]
+
+    found = asyncio.run(names())
+    for name in found:
+        _drop(name)
+    return found
 
 
 @contextmanager
 def fresh(*, migrated: bool = True) -> Iterator[str]:
     """A new database for one test (migrated to the newest version, or empty): its URL."""
     require()
-    name = f"postie_t_{os.getpid()}_{next(_numbers)}"
+    name = f"{NAMES}_t_{os.getpid()}_{next(_numbers)}"
     template = f" TEMPLATE {_template()}" if migrated else ""
     _run([f"CREATE DATABASE {name}{template}"])
     try:

@@ -193,15 +193,18 @@ def _bare(kind: Any) -> Any:
     return kind
 
 
+_AT = re.compile(r" - at `\$([^`]*)`\Z")  # how msgspec ends a message that has a path
 _STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
 def _located(exc: msgspec.ValidationError, where: Where) -> list[tuple[Where, str]]:
     """msgspec's error as (key path, reason) lines: ``Expected `int` <= 65535 - at
-    `$.port``` under ``where``; a section's ``Invalid`` gives one line per key it names."""
-    reason, at, path = str(exc).rpartition(" - at `$")
-    if not at:
-        reason, path = str(exc), ""
+    `$.port``` under ``where``; a section's ``Invalid`` gives one line per key it names.
+    Only the end of the message is the path: a value quoted in the reason may hold the
+    same words (``Invalid enum value 'x - at `$.y'``)."""
+    text = str(exc)
+    at = _AT.search(text)
+    reason, path = (text[: at.start()], at[1]) if at else (text, "")
     steps: Where = (*where, *(k if i == "" else int(i) for k, i in _STEP.findall(path)))
     cause = exc.__cause__
     if isinstance(cause, Invalid):

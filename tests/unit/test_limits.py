@@ -261,6 +261,15 @@ async def test_budget_try_acquire_and_release() -> None:
     assert budget.statistics().in_use == 90
 
 
+def test_budget_try_acquire_reserves_what_clamp_says() -> None:
+    """As ``acquire`` does: the caller releases ``clamp(nbytes)``."""
+    for asked, taken in ((0, 1), (-5, 1), (1, 1), (100, 100), (500, 100)):
+        budget = ByteBudget(100)
+        assert budget.try_acquire(asked)
+        assert budget.statistics().in_use == taken == budget.clamp(asked)
+        budget.release(taken)
+
+
 async def test_budget_is_fifo_a_waiting_big_request_blocks_later_small_ones() -> None:
     budget = ByteBudget(100)
     assert await budget.acquire(60) == 60

@@ -909,6 +909,9 @@ def test_create_on_a_full_disk_leaves_nothing(
         with pytest.raises(ManifestError, match="no space left on the device") as info:
             create(path, HEADER, FILES)
     assert str(info.value).startswith(f"cannot write the manifest {path}: no space left")
+    assert str(info.value).endswith(
+        " free); nothing of it was posted: free some space and run the same command again"
+    )
     assert list(tmp_path.iterdir()) == []  # neither the manifest nor its .tmp
 
 

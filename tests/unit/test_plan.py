@@ -81,6 +81,26 @@ def test_collect_single_file(tmp_path: Path) -> None:
     assert (collected.skipped, collected.failed, collected.warnings) == ((), (), ())
 
 
+def test_collect_records_which_file_it_is_and_the_plan_keeps_it(tmp_path: Path) -> None:
+    """The inode and the change time (a file replaced under the same name and mtime is
+    another file): the walk's, carried into the plan. A file written once has its ctime
+    equal to its mtime: then both are the same int object (one fewer per file)."""
+    once = write(tmp_path / "once.bin", 10)
+    touched = write(tmp_path / "touched.bin", 10)
+    os.utime(touched, ns=(1_000_000_000, 1_000_000_000))  # mtime in 2001, ctime now
+    st_once, st_touched = once.stat(), touched.stat()
+    assert st_touched.st_ctime_ns != st_touched.st_mtime_ns
+    collected = collect([tmp_path])
+    a, b = collected.files
+    assert (a.name, a.ino, a.ctime_ns) == ("once.bin", st_once.st_ino, st_once.st_ctime_ns)
+    assert (b.name, b.ino, b.ctime_ns) == ("touched.bin", st_touched.st_ino, st_touched.st_ctime_ns)
+    assert (a.mtime_ns, b.mtime_ns) == (st_once.st_mtime_ns, 1_000_000_000)
+    if st_once.st_ctime_ns == st_once.st_mtime_ns:  # as a write sets both (on Linux)
+        assert a.ctime_ns is a.mtime_ns
+    plan = plan_job(collected, posting(), name="job")
+    assert [(f.ino, f.ctime_ns) for f in plan.files] == [(a.ino, a.ctime_ns), (b.ino, b.ctime_ns)]
+
+
 def test_collect_zero_byte_file_is_skipped_with_a_reason(tmp_path: Path) -> None:
     empty = write(tmp_path / "folder" / "empty.bin", 0)
     write(tmp_path / "folder" / "full.bin", 5)

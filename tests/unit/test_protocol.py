@@ -69,9 +69,21 @@ def test_parser_rejects_non_nntp(line: bytes) -> None:
 
 
 def test_parser_decodes_a_reply_that_is_not_utf8() -> None:
-    """A reply line in another encoding is read with replacement characters, not refused."""
+    """A reply line in another encoding is read with replacement characters, not refused:
+    a one-line reply, and the status line of a multi-line one."""
     (reply,) = ReplyParser().feed(b"200 caf\xe9 ready\r\n")
     assert (reply.code, reply.line) == (200, "200 caf\ufffd ready")
+    (reply,) = ReplyParser().feed(b"215 caf\xe9 list\r\nalt.\xe9 1 2 y\r\n.\r\n")
+    assert (reply.code, reply.line, reply.lines) == (
+        215,
+        "215 caf\ufffd list",
+        (b"alt.\xe9 1 2 y",),
+    )
+
+
+def test_parser_takes_a_multiline_status_line_of_only_the_code() -> None:
+    (reply,) = ReplyParser().feed(b"215\r\nalt.test 1 2 y\r\n.\r\n")
+    assert (reply.code, reply.line, reply.lines) == (215, "215", (b"alt.test 1 2 y",))
 
 
 def test_parser_limits_line_length() -> None:

@@ -302,3 +302,14 @@ def test_inside_is_by_folder_not_by_the_start_of_a_name(tmp_path: Path) -> None:
     assert inside(private, [data]) is None
     assert inside(data, [private]) is None
     assert inside(private / "key.bin", [data, private]) == private
+
+
+def test_a_file_found_carries_its_inode_and_change_time(tmp_path: Path) -> None:
+    """Which file it is, beyond its size and mtime (one replaced under the same name and
+    mtime is another file)."""
+    path = write(tmp_path / "a.bin", 3)
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))  # the change time stays now
+    st = path.stat()
+    (found,) = Walker(WalkRules()).given(tmp_path).files
+    assert (found.size, found.mtime_ns) == (3, 1_000_000_000)
+    assert (found.ino, found.ctime_ns) == (st.st_ino, st.st_ctime_ns)
